@@ -1,0 +1,103 @@
+"""The collector's one app factory, used by headless mode, the TUI and the tests."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from collector import keys
+from collector.config import Config
+from collector.enrich.geo import AsnLookup, GeoLookup
+from collector.handlers import setup_routes
+from collector.middlewares import error_middleware
+from collector.pipeline import Pipeline
+from collector.salts import SaltStore
+from collector.tasks import background_ctx
+from db.connection import connect, connect_async
+from db.queries.sessions import sessions_active_since
+from db.queries.settings import set_setting_if_absent
+from db.writer import Writer
+
+log = logging.getLogger("sitelens.collector")
+
+
+def allowed_origins(cfg: Config) -> frozenset[str]:
+    """CORS origins for the configured sites (http and https, with and without www), plus extra origins."""
+    origins: set[str] = set()
+    for site in cfg.sites:
+        host = site.name.lower()
+        for scheme in ("https", "http"):
+            origins.add(f"{scheme}://{host}")
+            origins.add(f"{scheme}://www.{host}")
+        origins.update(o.lower().rstrip("/") for o in site.origins)
+    return frozenset(origins)
+
+
+def ensure_admin_token(cfg: Config, conn: object) -> str:
+    """The admin token: from config, else the one generated at first start (logged once, when generated)."""
+    if cfg.auth.admin_token:
+        return cfg.auth.admin_token
+    candidate = secrets.token_urlsafe(24)
+    token = set_setting_if_absent(conn, "admin_token", candidate)  # type: ignore[arg-type]
+    if token == candidate:
+        log.warning(
+            "generated admin token %s (shown once; set auth.admin_token or SITELENS_ADMIN_TOKEN to choose one)", token
+        )
+    return token
+
+
+async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: open the database, GeoIP, the writer and the pipeline; flush and close them at shutdown."""
+    cfg = app[keys.CONFIG]
+    path = cfg.db_path
+    geo = GeoLookup(cfg.geoip.path or None)
+    asn = AsnLookup(cfg.geoip.asn_path) if cfg.geoip.asn_path else None
+    sync_db = connect(path)
+    writer = Writer(
+        path,
+        flush_interval_s=cfg.db.flush_interval_s,
+        flush_count=cfg.db.flush_count,
+        queue_max=cfg.db.queue_max,
+    )
+    await writer.start()
+    reader = await connect_async(path, readonly=True)
+    pipeline = Pipeline(cfg, writer, SaltStore(sync_db), geo, asn)
+    for record in sessions_active_since(sync_db, time.time() - cfg.privacy.session_timeout_s):
+        pipeline.sessions.adopt(record)
+    app[keys.SYNC_DB] = sync_db
+    app[keys.WRITER] = writer
+    app[keys.READER] = reader
+    app[keys.PIPELINE] = pipeline
+    app[keys.ADMIN_TOKEN] = ensure_admin_token(cfg, sync_db)
+    app[keys.STARTED_AT] = time.time()
+    if not cfg.sites:
+        log.warning("no sites configured: accepting events for any site from any origin")
+    log.info("collector storage open: %s", path)
+    try:
+        yield
+    finally:
+        await writer.stop()
+        await reader.close()
+        sync_db.close()
+        geo.close()
+        if asn is not None:
+            asn.close()
+        log.info("collector stopped: %d events written", writer.stats.written_events)
+
+
+def create_app(cfg: Config) -> web.Application:
+    """Build the collector application; start it with web.AppRunner (inside any running loop) or run_app."""
+    app = web.Application(
+        middlewares=[error_middleware],
+        client_max_size=max(cfg.server.max_body_bytes, cfg.server.max_ingest_bytes) + 1,
+    )
+    app[keys.CONFIG] = cfg
+    app[keys.ALLOWED_ORIGINS] = allowed_origins(cfg)
+    app.cleanup_ctx.append(storage_ctx)
+    app.cleanup_ctx.append(background_ctx)
+    setup_routes(app)
+    return app

@@ -1,0 +1,153 @@
+"""Per-request bot verdict: known crawlers, tool UAs, header anomalies, headless hints, probes, hosting."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from crawlerdetect.crawlerdetect import (  # type: ignore[import-untyped]
+    get_compiled_crawler_regex,
+    get_compiled_exclusions_regex,
+)
+
+UA_MAX = 512
+"""Longer User-Agents are cut before matching: the regexes' cost must not depend on what a client sends."""
+
+# HTTP libraries, command-line tools, scanners and browser-automation stacks: the maintained crawler list
+# misses several of these, and none of them is a person reading a page.
+_TOOL_RE = re.compile(
+    r"(curl|wget|python-requests|python-urllib|python-httpx|python/|aiohttp|httpx|go-http-client|okhttp"
+    r"|java/|apache-httpclient|libwww-perl|lwp::|node-fetch|axios|undici|postmanruntime|insomnia|scrapy"
+    r"|headlesschrome|headless|phantomjs|puppeteer|playwright|selenium|webdriver|http\.rb|faraday|guzzlehttp"
+    r"|winhttp|dart:io|reqwest|httpie|powershell|mechanize|zgrab|masscan|nmap|nikto|sqlmap|nuclei"
+    r"|libcurl|colly|hackney|ruby|perl/|php/)",
+    re.IGNORECASE,
+)
+# What every browser UA has sent for two decades: the Mozilla/5.0 (…) preamble (or old Opera's) plus a
+# rendering-engine or browser product token.
+_BROWSER_PREFIX_RE = re.compile(r"^(?:Mozilla/5\.0 \(|Opera/9\.80 \()")
+_ENGINE_RE = re.compile(
+    r"AppleWebKit/\d|Gecko/\d|Gecko\)|Trident/\d|Presto/\d|Chrome/\d|Firefox/\d|Safari/\d"
+)
+# A browser-shaped UA that carries a URL, a domain, a contact address or a placeholder version is a
+# program identifying itself; real browsers never put these in their UA.
+_SELF_ID_RE = re.compile(
+    r"https?://|www\.|\+http|[\w.+-]+@[\w-]+\.[a-z]{2,}|\.(?:com|net|org|io|fr|de|ai|co|ru|uk)\b"
+    r"|W\.X\.Y\.Z|compatible;(?! MSIE)",
+    re.IGNORECASE,
+)
+_HOST_RE = re.compile(r"(?:https?://)?(?:www\.)?([\w-]+(?:\.[\w-]+)*\.[a-z]{2,})(?=[/;)\s]|$)", re.IGNORECASE)
+_PRODUCT_RE = re.compile(r"^\s*([^/;()\s][^/;()]{0,47})")
+# Paths only vulnerability scanners ask for on an analytics-tracked site.
+_PROBE_RE = re.compile(
+    r"/\.env|/\.git(?:/|$)|/\.svn|/\.hg/|/\.aws/|/\.ssh/|/\.ds_store|/\.htaccess|/\.htpasswd|/wp-login\.php"
+    r"|/wp-admin|/xmlrpc\.php|/wp-config|/phpmyadmin|/pma/|/myadmin|/phpinfo|/config\.php|/admin\.php"
+    r"|/server-status|/cgi-bin/|/vendor/phpunit|/etc/passwd|/boaform|/hnap1|/actuator|/solr/|/console/"
+    r"|/\.vscode/|/shell\.php|/eval-stdin\.php|/autodiscover/|/owa/|/_ignition/|/telescope/",
+    re.IGNORECASE,
+)
+
+STRONG_KINDS = frozenset({"crawler", "tool", "empty-ua", "not-browser", "self-identified"})
+"""UA evidence strong enough on its own; every other hint needs a second kind to agree."""
+
+
+@dataclass(slots=True, frozen=True)
+class RequestVerdict:
+    """Whether one request comes from a bot, which one, and the hints that fired (`kind` or `kind:detail`)."""
+
+    is_bot: bool
+    bot_name: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class UAClass:
+    """What the User-Agent alone says: the strong kind that fired (or ''), a name, and the reason text."""
+
+    kind: str
+    name: str
+    reason: str
+
+
+def _product(ua: str) -> str:
+    """The first product token of a UA (`ALittle Client/1.0` → `ALittle Client`), a name for unlisted bots."""
+    m = _PRODUCT_RE.match(ua)
+    return m.group(1).strip() if m else ua[:48].strip()
+
+
+@lru_cache(maxsize=16384)
+def classify_ua(ua: str) -> UAClass:
+    """Classify a User-Agent on its own (cached: the same few UAs arrive over and over)."""
+    ua = ua.strip()[:UA_MAX]
+    if not ua or ua == "-":
+        return UAClass("empty-ua", "empty UA", "empty-ua")
+    m = _TOOL_RE.search(ua)
+    if m:
+        return UAClass("tool", m.group(1), f"tool:{m.group(1).lower()}")
+    agent = get_compiled_exclusions_regex().sub("", ua)
+    if agent:
+        m = get_compiled_crawler_regex().search(agent)
+        if m:
+            name = next((g for g in m.groups() if g), m.group(0))
+            return UAClass("crawler", name, f"crawler:{name}")
+    if not _BROWSER_PREFIX_RE.match(ua) or not _ENGINE_RE.search(ua):
+        name = _product(ua)
+        return UAClass("not-browser", name, "not-browser")
+    m = _SELF_ID_RE.search(ua)
+    if m:
+        host = _HOST_RE.search(ua)
+        return UAClass("self-identified", host.group(1) if host else "unknown bot", "self-identified")
+    return UAClass("", "", "")
+
+
+def is_probe_path(path: str) -> bool:
+    """Whether a path is one of the well-known vulnerability-scanner probes."""
+    return _PROBE_RE.search(path[:256]) is not None
+
+
+def assess_request(
+    ua: str,
+    *,
+    accept: str | None,
+    accept_language: str | None,
+    webdriver: bool,
+    path: str,
+    hosting_org: bool,
+    browser_like: bool,
+    headers_known: bool = True,
+) -> RequestVerdict:
+    """Judge one request: strong UA evidence alone, or at least two kinds of weak hints agreeing.
+
+    `browser_like` says the UA parser saw a real browser (header anomalies only count then);
+    `headers_known=False` is for imported log lines, which carry no Accept/Accept-Language at all.
+    """
+    cls = classify_ua(ua)
+    reasons: list[str] = []
+    if cls.kind:
+        reasons.append(cls.reason)
+    weak = 0
+    if headers_known and browser_like and not cls.kind:
+        header_hints = False
+        if not accept_language:
+            reasons.append("header:no-accept-language")
+            header_hints = True
+        if not accept:
+            reasons.append("header:no-accept")
+            header_hints = True
+        weak += header_hints
+    if webdriver:
+        reasons.append("webdriver")
+        weak += 1
+    if path and is_probe_path(path):
+        reasons.append("probe-path")
+        weak += 1
+    if hosting_org:
+        reasons.append("hosting-network")
+        weak += 1
+    if cls.kind:
+        return RequestVerdict(True, cls.name, tuple(reasons))
+    if weak >= 2:
+        name = "automation" if webdriver else ("scanner" if "probe-path" in reasons else "suspicious client")
+        return RequestVerdict(True, name, tuple(reasons))
+    return RequestVerdict(False, "", tuple(reasons))

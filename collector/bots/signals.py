@@ -1,0 +1,120 @@
+"""Per-session behaviour accumulator: the running measurements the 7 behavioural bot signals are read from."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+
+INTERVAL_WINDOW = 64
+"""Inter-request intervals kept for the timing statistics (the most recent ones)."""
+MAX_DISTINCT_PATHS = 4096
+"""Distinct paths remembered per session; past this the coverage signal has long fired anyway."""
+
+_TRAILING_NUMBER_RE = re.compile(r"^(.*?)(\d{1,9})(/?)$")
+_NATURAL_SPLIT_RE = re.compile(r"(\d{1,9})")
+
+
+def natural_key(path: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key ordering paths as a person would (`/page/9` before `/page/10`)."""
+    parts = _NATURAL_SPLIT_RE.split(path[:256])
+    return tuple((1, int(p)) if i % 2 else (0, p) for i, p in enumerate(parts) if p)
+
+
+def is_sequential_step(prev: str, path: str) -> bool:
+    """Whether going from `prev` to `path` is a systematic walk: next number, or next in sorted order."""
+    a = _TRAILING_NUMBER_RE.match(prev)
+    b = _TRAILING_NUMBER_RE.match(path)
+    if a and b and a.group(1) == b.group(1):
+        return 0 < int(b.group(2)) - int(a.group(2)) <= 2
+    return natural_key(path) > natural_key(prev)
+
+
+class Behaviour:
+    """What one session has done so far, kept in O(1) memory per request and O(1) work per observation."""
+
+    __slots__ = (
+        "requests",
+        "first_ts",
+        "last_ts",
+        "_paths",
+        "_prev_path",
+        "steps",
+        "sequential_steps",
+        "_intervals",
+        "_sum",
+        "_sumsq",
+    )
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.first_ts = 0.0
+        self.last_ts = 0.0
+        self._paths: set[str] = set()
+        self._prev_path = ""
+        self.steps = 0
+        """Moves between two different paths."""
+        self.sequential_steps = 0
+        """... of which looked systematic (see `is_sequential_step`)."""
+        self._intervals: deque[float] = deque(maxlen=INTERVAL_WINDOW)
+        self._sum = 0.0
+        self._sumsq = 0.0
+
+    def observe(self, ts: float, path: str) -> None:
+        """Record one request of the session at server time `ts` for `path`."""
+        if self.requests == 0:
+            self.first_ts = ts
+        else:
+            interval = max(0.0, ts - self.last_ts)
+            if len(self._intervals) == INTERVAL_WINDOW:
+                old = self._intervals[0]
+                self._sum -= old
+                self._sumsq -= old * old
+            self._intervals.append(interval)
+            self._sum += interval
+            self._sumsq += interval * interval
+        self.last_ts = max(self.last_ts, ts)
+        self.requests += 1
+        if len(self._paths) < MAX_DISTINCT_PATHS:
+            self._paths.add(path)
+        if self._prev_path and path != self._prev_path:
+            self.steps += 1
+            if is_sequential_step(self._prev_path, path):
+                self.sequential_steps += 1
+        if path:
+            self._prev_path = path
+
+    @property
+    def distinct_pages(self) -> int:
+        """Different paths requested (capped at MAX_DISTINCT_PATHS)."""
+        return len(self._paths)
+
+    @property
+    def interval_count(self) -> int:
+        """Inter-request intervals in the timing window."""
+        return len(self._intervals)
+
+    @property
+    def timing_variance(self) -> float:
+        """Variance of the recent inter-request intervals relative to their mean squared (0 = metronome).
+
+        Normalised (squared coefficient of variation) so a steady 10 s rhythm is as regular as a steady
+        0.5 s one; raw variance in s² would call a fast jittery bot regular and a slow steady one not.
+        """
+        n = len(self._intervals)
+        if n == 0:
+            return 0.0
+        mean = self._sum / n
+        if mean <= 1e-9:
+            return 0.0
+        var = max(0.0, self._sumsq / n - mean * mean)
+        return var / (mean * mean)
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds between the first and the last request."""
+        return self.last_ts - self.first_ts
+
+    @property
+    def sequential_fraction(self) -> float:
+        """Share of path changes that looked systematic."""
+        return self.sequential_steps / self.steps if self.steps else 0.0

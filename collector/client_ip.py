@@ -1,0 +1,57 @@
+"""The client's IP address: the socket peer, unless that peer is a trusted reverse proxy."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(specs: Sequence[str]) -> tuple[Network, ...]:
+    """Trusted proxy specs (IPs or CIDRs) as networks."""
+    return tuple(ipaddress.ip_network(s, strict=False) for s in specs)
+
+
+@lru_cache(maxsize=4096)
+def _trusted(peer: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        addr = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(addr in net for net in networks)
+
+
+def _valid_ip(value: str) -> str:
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [v6]:port
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return ""
+
+
+def client_ip(peer: str | None, headers: Mapping[str, str], networks: tuple[Network, ...]) -> str:
+    """Walk X-Forwarded-For from the right past trusted proxies; fall back to X-Real-IP, then the peer."""
+    peer = peer or ""
+    if not networks or not _trusted(peer, networks):
+        return peer
+    forwarded = headers.get("X-Forwarded-For")
+    if forwarded:
+        hops = [h for h in (p.strip() for p in forwarded.split(",")) if h]
+        for hop in reversed(hops):
+            ip = _valid_ip(hop)
+            if not ip:
+                break
+            if not _trusted(ip, networks):
+                return ip
+        if hops and (first := _valid_ip(hops[0])):
+            return first
+    real = headers.get("X-Real-IP")
+    if real and (ip := _valid_ip(real)):
+        return ip
+    return peer

@@ -1,0 +1,354 @@
+"""The one typed configuration object: TOML file → SITELENS_* environment → command-line flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import platformdirs
+
+APP_NAME = "sitelens"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the user (no traceback is shown for it)."""
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    """Address the collector listens on; put nginx/Caddy in front for the public internet."""
+    port: int = 8765
+    """TCP port of the collector."""
+    trusted_proxies: list[str] = field(default_factory=list)
+    """Peers (IPs or CIDRs) whose X-Forwarded-For / X-Real-IP header is believed."""
+    max_body_bytes: int = 64 * 1024
+    """Largest accepted request body for tracker events (413 above it)."""
+    max_ingest_bytes: int = 1024 * 1024
+    """Largest accepted body on /api/ingest (server-side batches of up to 1000 events)."""
+
+
+@dataclass(slots=True)
+class SiteConfig:
+    name: str
+    """The site id sent by the tracker (`data-site`), usually the domain."""
+    origins: list[str] = field(default_factory=list)
+    """Extra allowed CORS origins; https://NAME and https://www.NAME are always allowed."""
+    ingest_token: str = ""
+    """Bearer token for server-side events of this site (POST /api/ingest)."""
+
+
+@dataclass(slots=True)
+class DbConfig:
+    path: str = ""
+    """SQLite file; empty means `sitelens.db` in the platform data directory."""
+    flush_interval_s: float = 1.0
+    """The writer flushes at least this often (kill -9 loses at most this much)."""
+    flush_count: int = 500
+    """... or as soon as this many records are queued."""
+    queue_max: int = 50_000
+    """Bounded ingest queue; when full the collector answers 503 and counts the drop."""
+
+
+@dataclass(slots=True)
+class PrivacyConfig:
+    store_ip: bool = False
+    """Keep raw client IPs in the database (off: IPs are used in memory only)."""
+    session_timeout_s: int = 30 * 60
+    """A session ends after this much inactivity."""
+
+
+@dataclass(slots=True)
+class GeoConfig:
+    path: str = ""
+    """MaxMind-format .mmdb for countries/cities (GeoLite2, DB-IP Lite, or flat country_code databases)."""
+    asn_path: str = ""
+    """Optional ASN .mmdb used to flag hosting/datacenter networks."""
+
+
+@dataclass(slots=True)
+class AuthConfig:
+    admin_token: str = ""
+    """Bearer token for /api/stats, /api/export and /api/anomalies; generated at first start when empty."""
+
+
+@dataclass(slots=True)
+class ThrottleConfig:
+    enabled: bool = True
+    """Rate-limit clients per fingerprint."""
+    base_rate: float = 10.0
+    """Requests per second allowed at level Normal (token refill rate)."""
+    burst: float = 40.0
+    """Token bucket size at level Normal."""
+    quiet_period_s: float = 300.0
+    """After this long without violations a level decays by one."""
+    violations_to_escalate: int = 3
+    """Rate violations within a quiet period that escalate the level by one."""
+
+
+@dataclass(slots=True)
+class RetentionConfig:
+    raw_days: int = 90
+    """Raw events older than this are deleted (in small batches)."""
+    rollup_days: int = 0
+    """Rollups older than this are deleted; 0 keeps them forever."""
+
+
+@dataclass(slots=True)
+class AnomalyRuleConfig:
+    metric: str
+    window_s: int = 300
+    warning: float | None = None
+    critical: float | None = None
+    site: str = ""
+    name: str = ""
+
+
+@dataclass(slots=True)
+class AnomalyConfig:
+    enabled: bool = True
+    interval_s: float = 5.0
+    """How often rules and trends are evaluated."""
+    webhook_url: str = ""
+    """POSTed a JSON document when an anomaly opens or closes."""
+    trend_factor: float = 3.0
+    """A window deviating from its baseline by this robust z-score is a trend anomaly."""
+    min_volume: int = 20
+    """Windows with fewer events than this are not judged for trends."""
+    rules: list[AnomalyRuleConfig] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FunnelConfig:
+    name: str
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    window_s: int = 1800
+    site: str = ""
+
+
+@dataclass(slots=True)
+class ExportConfig:
+    schedule_hours: float = 0
+    """Every N hours write new rows to `directory` (0 turns scheduled export off)."""
+    directory: str = ""
+    format: str = "ndjson"
+    destinations: list[dict[str, Any]] = field(default_factory=list)
+    """Extra destinations (e.g. S3-compatible buckets) for the scheduled export."""
+
+
+@dataclass(slots=True)
+class Config:
+    """Everything SiteLens can be told; built once by `load_config` and passed down."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    db: DbConfig = field(default_factory=DbConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    geoip: GeoConfig = field(default_factory=GeoConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    sites: list[SiteConfig] = field(default_factory=list)
+    funnels: list[FunnelConfig] = field(default_factory=list)
+    source: str = ""
+    """Where the file part came from (empty when no file was read)."""
+
+    @property
+    def db_path(self) -> Path:
+        """The database file, defaulting to the platform data directory."""
+        if self.db.path:
+            return Path(self.db.path).expanduser()
+        return Path(platformdirs.user_data_dir(APP_NAME)) / "sitelens.db"
+
+    @property
+    def site_names(self) -> frozenset[str]:
+        return frozenset(s.name for s in self.sites)
+
+    @classmethod
+    def for_tests(cls, db_path: str | os.PathLike[str], **sections: Any) -> Config:
+        """A config on a given database with fast flushes, for tests and benchmarks."""
+        cfg = cls(db=DbConfig(path=str(db_path), flush_interval_s=0.05))
+        cfg.auth.admin_token = "test-admin-token"
+        for name, value in sections.items():
+            setattr(cfg, name, value)
+        return cfg
+
+
+def default_config_path() -> Path:
+    """The config file read when neither --config nor SITELENS_CONFIG names one."""
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "sitelens.toml"
+
+
+# Short environment names users expect, besides the generic SITELENS_<SECTION>__<FIELD> form.
+ENV_ALIASES: dict[str, tuple[str, str]] = {
+    "SITELENS_DB": ("db", "path"),
+    "SITELENS_HOST": ("server", "host"),
+    "SITELENS_PORT": ("server", "port"),
+    "SITELENS_ADMIN_TOKEN": ("auth", "admin_token"),
+    "SITELENS_GEOIP": ("geoip", "path"),
+    "SITELENS_STORE_IP": ("privacy", "store_ip"),
+}
+
+
+def _coerce(value: str, current: Any, where: str) -> Any:
+    """Turn an environment string into the type of the field it overrides."""
+    if isinstance(current, bool):
+        if value.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if value.lower() in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if isinstance(current, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if isinstance(current, list):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _type_matches(default: Any, value: Any) -> bool:
+    """Whether a TOML value has the type of the field's default (ints are fine where floats go)."""
+    if default is None or value is None or is_dataclass(default):
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and (isinstance(default, float) or isinstance(value, int))
+    return isinstance(value, type(default))
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    """Build a config dataclass from a TOML table, rejecting unknown keys and wrong types."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {sorted(unknown)[0]!r} (known: {', '.join(sorted(known))})")
+    try:
+        obj = cls(**data)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    defaults = {f.name: f.default if f.default is not MISSING else (
+        f.default_factory() if f.default_factory is not MISSING else None) for f in fields(cls)}
+    for name, value in data.items():
+        if not _type_matches(defaults[name], value):
+            expected = type(defaults[name]).__name__
+            raise ConfigError(f"{where}.{name}: expected {expected}, got {type(value).__name__} {value!r}")
+    return obj
+
+
+def config_from_mapping(data: Mapping[str, Any], source: str = "") -> Config:
+    """Build a Config from a parsed TOML document."""
+    cfg = Config(source=source)
+    sections = {
+        "server": ServerConfig,
+        "db": DbConfig,
+        "privacy": PrivacyConfig,
+        "geoip": GeoConfig,
+        "auth": AuthConfig,
+        "throttle": ThrottleConfig,
+        "retention": RetentionConfig,
+    }
+    for key, value in data.items():
+        if key in sections:
+            setattr(cfg, key, _build(sections[key], value, key))
+        elif key == "anomalies":
+            table = dict(value)
+            rules = [_build(AnomalyRuleConfig, r, "anomalies.rules") for r in table.pop("rules", [])]
+            cfg.anomalies = _build(AnomalyConfig, table, "anomalies")
+            cfg.anomalies.rules = rules
+        elif key == "export":
+            cfg.export = _build(ExportConfig, value, "export")
+        elif key == "sites":
+            cfg.sites = [_build(SiteConfig, s, "sites") for s in value]
+        elif key == "funnels":
+            cfg.funnels = [_build(FunnelConfig, f, "funnels") for f in value]
+        else:
+            raise ConfigError(f"unknown section [{key}]")
+    return cfg
+
+
+def apply_env(cfg: Config, env: Mapping[str, str]) -> Config:
+    """Override settings from SITELENS_* variables (aliases or SITELENS_SECTION__FIELD)."""
+    for name, value in env.items():
+        if not name.startswith("SITELENS_") or name == "SITELENS_CONFIG":
+            continue
+        if name in ENV_ALIASES:
+            section, key = ENV_ALIASES[name]
+        elif "__" in name:
+            section, _, key = name[len("SITELENS_") :].lower().partition("__")
+        else:
+            continue
+        target = getattr(cfg, section, None)
+        if target is None or not is_dataclass(target) or not hasattr(target, key):
+            raise ConfigError(f"{name}: no setting {section}.{key}")
+        setattr(target, key, _coerce(value, getattr(target, key), name))
+    return cfg
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Load the configuration: file (if any) → environment → `overrides` ("section.field": value) from flags."""
+    env = os.environ if env is None else env
+    explicit = path or env.get("SITELENS_CONFIG")
+    file = Path(explicit).expanduser() if explicit else default_config_path()
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+        cfg = config_from_mapping(data, source=str(file))
+    elif explicit:
+        raise ConfigError(f"config file not found: {file}")
+    else:
+        cfg = Config()
+    apply_env(cfg, env)
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        section, _, key = dotted.partition(".")
+        setattr(getattr(cfg, section), key, value)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Reject settings that cannot work, with a message saying which and why."""
+    if not 0 <= cfg.server.port <= 65535:
+        raise ConfigError(f"server.port must be 0-65535, got {cfg.server.port}")
+    if cfg.db.flush_interval_s <= 0 or cfg.db.flush_count <= 0 or cfg.db.queue_max <= 0:
+        raise ConfigError("db.flush_interval_s, db.flush_count and db.queue_max must be positive")
+    if cfg.privacy.session_timeout_s <= 0:
+        raise ConfigError("privacy.session_timeout_s must be positive")
+    names = [s.name for s in cfg.sites]
+    if len(names) != len(set(names)):
+        raise ConfigError("sites: each site name must appear once")
+    import ipaddress
+
+    for proxy in cfg.server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"server.trusted_proxies: {proxy!r} is not an IP address or CIDR") from None
+
+
+def with_db(cfg: Config, path: str | os.PathLike[str]) -> Config:
+    """A copy of `cfg` pointing at another database file."""
+    return replace(cfg, db=replace(cfg.db, path=str(path)))

@@ -1,0 +1,236 @@
+"""Remove personal data (e-mails, tokens, card numbers, secrets) from URLs and values before storage."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+from urllib.parse import unquote
+
+EMAIL_TOKEN: Final = "redacted-email"
+SECRET_TOKEN: Final = "redacted-token"
+CARD_TOKEN: Final = "redacted-card"
+PARAM_TOKEN: Final = "redacted"
+
+# One search decides whether a URL needs the slow path: '@', '=', a 13-digit run (separators allowed)
+# or a 32-character token-like run. Plain page URLs ("/blog/post", "/?") skip everything else.
+_URL_SUSPECT: Final = re.compile(
+    r"[@=;]|%40|[0-9](?:(?:[ +\-]|%20)?[0-9]){12}|[A-Za-z0-9_\-+]{32}", re.IGNORECASE
+)
+_TEXT_SUSPECT: Final = re.compile(r"@|%40|eyJ|[0-9](?:(?:[ +\-]|%20)?[0-9]){12}", re.IGNORECASE)
+
+# Local part bounded (RFC 5321: 64) so a long run without '@' cannot make the scan quadratic.
+_EMAIL_RE: Final = re.compile(
+    r"[A-Za-z0-9._%+\-]{1,64}(?:@|%40)[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])",
+    re.IGNORECASE,
+)
+_JWT_RE: Final = re.compile(r"eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
+_CARD_RE: Final = re.compile(r"(?<![0-9])[0-9](?:(?:[ +\-]|%20)?[0-9]){12,18}(?![0-9])")
+_UUID_RE: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
+_TOKEN_RE: Final = re.compile(r"(?<![A-Za-z0-9_\-+])[A-Za-z0-9_\-+]{32,}={0,2}")
+_ALNUM_RUN_RE: Final = re.compile(r"[A-Za-z0-9]{16,}")
+_HEX_RE: Final = re.compile(r"[0-9a-fA-F]{32,}")
+_NON_DIGIT_RE: Final = re.compile(r"[^0-9]")
+
+# Query/fragment parameter names whose value is a secret whatever it looks like.
+_SECRET_NAMES: Final = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "passcode",
+        "secret",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "auth_token",
+        "api_key",
+        "apikey",
+        "api-key",
+        "key",
+        "auth",
+        "authorization",
+        "session",
+        "sessionid",
+        "session_id",
+        "sid",
+        "code",
+        "auth_code",
+        "authcode",
+        "otp",
+        "pin",
+        "jwt",
+        "signature",
+        "sig",
+        "client_secret",
+        "credential",
+        "credentials",
+        "reset_token",
+        "ssn",
+        "phpsessid",
+        "jsessionid",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+    }
+)
+# Longer names ending like a secret ("new_password", "csrf_token", "stripe_secret", "private_key").
+_SECRET_SUFFIX_RE: Final = re.compile(
+    r"(?:password|passwd|_pass|_pwd|secret|token|_key|apikey|_sig|signature|sessionid|session_id)$"
+)
+
+
+def luhn_ok(digits: str) -> bool:
+    """Luhn checksum of a digit string (what card numbers satisfy and random runs rarely do)."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _card(match: re.Match[str]) -> str:
+    """Replace a 13–19 digit run that could be a payment card (IIN 2–6, Luhn-valid)."""
+    text = match.group(0)
+    digits = _NON_DIGIT_RE.sub("", text)
+    # Card numbers start with 2–6; this spares millisecond timestamps and phone-like ids.
+    if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits):
+        return CARD_TOKEN
+    return text
+
+
+def _looks_like_token(text: str) -> bool:
+    """A long run that is a key/hash/base64 blob rather than a readable slug."""
+    core = text.rstrip("=")
+    if len(core) < 32:
+        return False
+    if _HEX_RE.fullmatch(core):
+        return True
+    # Slugs ("2024-05-my-long-article-title") have short words; tokens have long mixed runs.
+    for run in _ALNUM_RUN_RE.findall(core):
+        has_digit = has_alpha = False
+        for char in run:
+            if char.isdigit():
+                has_digit = True
+            else:
+                has_alpha = True
+            if has_digit and has_alpha:
+                return True
+    return False
+
+
+def _token(match: re.Match[str]) -> str:
+    """Replace a token-looking run, keep anything that reads like words."""
+    text = match.group(0)
+    return SECRET_TOKEN if _looks_like_token(text) else text
+
+
+def _redact_common(value: str) -> str:
+    """E-mails, JWTs and card numbers; shared by URLs and free text."""
+    if "@" in value or "%40" in value or "%40".upper() in value:
+        value = _EMAIL_RE.sub(EMAIL_TOKEN, value)
+    if "eyJ" in value:
+        value = _JWT_RE.sub(SECRET_TOKEN, value)
+    return _CARD_RE.sub(_card, value)
+
+
+def _redact_part(value: str, uuids: bool) -> str:
+    """Redact one path or parameter value: common PII, long tokens and (in values) UUIDs."""
+    value = _redact_common(value)
+    if uuids and "-" in value:
+        value = _UUID_RE.sub(SECRET_TOKEN, value)
+    if len(value) >= 32:
+        value = _TOKEN_RE.sub(_token, value)
+    return value
+
+
+def _is_secret_name(name: str) -> bool:
+    """Whether a query parameter name says its value is a secret."""
+    if "%" in name or "+" in name:
+        name = unquote(name.replace("+", " "))
+    name = name.strip().lower()
+    return name in _SECRET_NAMES or _SECRET_SUFFIX_RE.search(name) is not None
+
+
+def _redact_params(params: str) -> str:
+    """Redact a query string or fragment pair by pair, keeping names and layout intact."""
+    if "=" not in params:
+        return _redact_part(params, uuids=True)
+    out: list[str] = []
+    for pair in params.split("&"):
+        name, eq, value = pair.partition("=")
+        if eq and value and _is_secret_name(name):
+            out.append(f"{name}={PARAM_TOKEN}")
+        elif eq:
+            out.append(f"{_redact_part(name, uuids=False)}={_redact_part(value, uuids=True)}")
+        else:
+            out.append(_redact_part(pair, uuids=True))
+    return "&".join(out)
+
+
+def redact_url(url: str) -> str:
+    """URL with e-mails, tokens, card numbers, credentials and secret parameters replaced by placeholders."""
+    if _URL_SUSPECT.search(url) is None:
+        return url
+    prefix = ""
+    rest = url
+    scheme_end = url.find("://")
+    if 0 < scheme_end <= 32 or url.startswith("//"):
+        start = scheme_end + 3 if scheme_end > 0 else 2
+        end = start
+        length = len(url)
+        while end < length and url[end] not in "/?#":
+            end += 1
+        authority = url[start:end]
+        if "@" in authority:
+            # user:password@host — credentials never reach storage.
+            authority = authority.rpartition("@")[2]
+        prefix = url[:start] + authority
+        rest = url[end:]
+    path, hash_, fragment = rest.partition("#")
+    path, qmark, query = path.partition("?")
+    out = prefix + _redact_part(path, uuids=False)
+    if qmark:
+        out += "?" + _redact_params(query)
+    if hash_:
+        out += "#" + _redact_params(fragment)
+    return out
+
+
+def redact_text(value: str) -> str:
+    """Free text (event property values) with e-mails, card numbers and JWTs replaced."""
+    if _TEXT_SUSPECT.search(value) is None:
+        return value
+    return _redact_common(value)
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """(host, path, query) of a URL after redaction; host lower-case without port, path at least "/".
+
+    The fragment is dropped; relative URLs ("/pricing?x=1") give host "".
+    """
+    url = redact_url(url)
+    host = ""
+    scheme_end = url.find("://")
+    if 0 < scheme_end <= 32 or url.startswith("//"):
+        start = scheme_end + 3 if scheme_end > 0 else 2
+        end = start
+        length = len(url)
+        while end < length and url[end] not in "/?#":
+            end += 1
+        host = url[start:end].lower()
+        if host.startswith("["):
+            host = host[: host.find("]") + 1]
+        else:
+            host = host.partition(":")[0]
+        url = url[end:]
+    path, _, _fragment = url.partition("#")
+    path, _, query = path.partition("?")
+    return host, path or "/", query

@@ -1,0 +1,219 @@
+"""Tracker-facing routes: /sl.js, /api/event, /p.gif and /healthz. Thin: parse → pipeline → respond."""
+
+from __future__ import annotations
+
+import base64
+import time
+from functools import lru_cache
+from importlib import resources
+
+import orjson
+from aiohttp import web
+
+from collector import keys
+from collector.client_ip import client_ip, parse_networks
+from collector.middlewares import json_error, json_response
+from collector.pipeline import Client
+from collector.validation import MAX_BATCH, MAX_URL, EventError, Hit, parse_tracker_event, type_name
+from db.writer import QueueFull
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NETWORKS = web.AppKey("trusted_networks", tuple)
+
+
+@lru_cache(maxsize=1)
+def tracker_source() -> bytes:
+    """The tracker script, read once from the package."""
+    return (resources.files("collector") / "tracker" / "sl.js").read_bytes()
+
+
+async def tracker_js(request: web.Request) -> web.Response:
+    """GET /sl.js: the tracker, cacheable for a day (aiohttp compresses it when the client accepts gzip)."""
+    resp = web.Response(
+        body=tracker_source(),
+        content_type="application/javascript",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"},
+    )
+    resp.enable_compression()
+    return resp
+
+
+def request_client(request: web.Request) -> Client:
+    """The client behind a request (real IP behind trusted proxies, UA and the headers bot checks look at)."""
+    headers = request.headers
+    return Client(
+        ip=client_ip(request.remote, headers, request.app[NETWORKS]),
+        ua=headers.get("User-Agent", "")[:1000],
+        accept=headers.get("Accept"),
+        accept_language=headers.get("Accept-Language"),
+    )
+
+
+def cors_headers(request: web.Request) -> dict[str, str]:
+    """CORS headers for an allowed Origin (any origin when no sites are configured)."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return {}
+    allowed = request.app[keys.ALLOWED_ORIGINS]
+    if allowed and origin.lower() not in allowed:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+async def event_preflight(request: web.Request) -> web.Response:
+    """OPTIONS /api/event: answer CORS preflights for allowed origins."""
+    headers = cors_headers(request)
+    if not headers:
+        return json_error(403, "origin not allowed")
+    headers.update(
+        {
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "86400",
+        }
+    )
+    return web.Response(status=204, headers=headers)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The request body, refused with 413 when it is larger than `limit`."""
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    body = await request.read()
+    if len(body) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+    return body
+
+
+def decode_json(body: bytes) -> object:
+    """Parse a JSON body, with a message a developer can act on."""
+    if not body.strip():
+        raise EventError("empty body: expected a JSON object or array of events")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if isinstance(exc.__cause__, UnicodeDecodeError) or "utf-8" in str(exc).lower():
+            raise EventError("body is not valid UTF-8") from None
+        raise EventError(f"malformed JSON: {exc}") from None
+
+
+def check_site(request: web.Request, hit: Hit) -> None:
+    """Refuse events for sites this collector does not serve (only when sites are configured)."""
+    sites = request.app[keys.CONFIG].site_names
+    if sites and hit.site not in sites:
+        raise EventError(f"site: unknown site {hit.site[:100]!r}")
+
+
+async def post_event(request: web.Request) -> web.Response:
+    """POST /api/event: one event object or an array of up to 100; bad events are reported, good ones kept."""
+    cfg = request.app[keys.CONFIG]
+    headers = cors_headers(request)
+    if request.headers.get("Origin") and not headers and request.app[keys.ALLOWED_ORIGINS]:
+        return json_error(403, "origin not allowed")
+    body = await read_body(request, cfg.server.max_body_bytes)
+    payload = decode_json(body)
+    if isinstance(payload, list):
+        if not payload:
+            raise EventError("empty batch: expected at least one event")
+        if len(payload) > MAX_BATCH:
+            raise EventError(f"batch too large: at most {MAX_BATCH} events, got {len(payload)}")
+        items = payload
+    elif isinstance(payload, dict):
+        items = [payload]
+    else:
+        raise EventError(f"expected a JSON object or array of events, got {type_name(payload)}")
+
+    writer = request.app[keys.WRITER]
+    if not writer.has_room(len(items)):
+        writer.stats.rejected_full += len(items)
+        return json_error(503, "collector busy: queue full, retry later", headers={**headers, "Retry-After": "1"})
+
+    pipeline = request.app[keys.PIPELINE]
+    client = request_client(request)
+    now = time.time()
+    # BOTS: throttle check for this client goes here (429 with Retry-After; blocked requests dropped and counted).
+    errors: list[dict[str, object]] = []
+    accepted = 0
+    for index, item in enumerate(items):
+        try:
+            hit = parse_tracker_event(item)
+            check_site(request, hit)
+            pipeline.process(hit, client, now)
+            accepted += 1
+        except EventError as exc:
+            errors.append({"index": index, "error": str(exc)})
+        except QueueFull:
+            errors.append({"index": index, "error": "queue full"})
+    if accepted == 0:
+        status = 503 if errors and all(e["error"] == "queue full" for e in errors) else 400
+        message = str(errors[0]["error"]) if len(errors) == 1 else f"all {len(errors)} events rejected"
+        return json_response({"error": message, "rejected": errors}, status=status, headers=headers)
+    result: dict[str, object] = {"accepted": accepted}
+    if errors:
+        result["rejected"] = errors
+    return json_response(result, status=202, headers=headers)
+
+
+async def pixel(request: web.Request) -> web.Response:
+    """GET /p.gif?site=S[&url=U][&ref=R]: a pageview for clients without JavaScript (noscript, e-mail)."""
+    query = request.query
+    page = query.get("url") or request.headers.get("Referer", "")
+    site = query.get("site", "")
+    try:
+        if not site:
+            raise EventError("site: required (p.gif?site=example.com)")
+        hit = parse_tracker_event(
+            {"site": site, "type": "pageview", "url": page[:MAX_URL] or f"https://{site}/", "referrer": query.get("ref", "")}
+        )
+        check_site(request, hit)
+    except EventError as exc:
+        return json_error(400, str(exc))
+    writer = request.app[keys.WRITER]
+    if not writer.has_room():
+        writer.stats.rejected_full += 1
+        return json_error(503, "collector busy: queue full, retry later", headers={"Retry-After": "1"})
+    request.app[keys.PIPELINE].process(hit, request_client(request))
+    return web.Response(
+        body=PIXEL,
+        content_type="image/gif",
+        headers={"Cache-Control": "no-store, max-age=0", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: liveness, a database round trip, the writer's queue and counters."""
+    writer = request.app[keys.WRITER]
+    db_ok, db_error = True, ""
+    try:
+        async with request.app[keys.READER].execute("SELECT 1") as cur:
+            await cur.fetchone()
+    except Exception as exc:  # the point of a health check is to report, not raise
+        db_ok, db_error = False, f"{type(exc).__name__}: {exc}"
+    stats = writer.stats
+    body: dict[str, object] = {
+        "status": "ok" if db_ok and not stats.last_error else ("degraded" if db_ok else "error"),
+        "database": {"ok": db_ok, "path": str(writer.path), "error": db_error},
+        "queue_depth": writer.queue_depth,
+        "writer": {
+            "written_events": stats.written_events,
+            "flushes": stats.flushes,
+            "rejected_full": stats.rejected_full,
+            "errors": stats.errors,
+            "last_error": stats.last_error,
+            "last_flush_ms": round(stats.last_flush_ms, 2),
+        },
+        "uptime_s": round(time.time() - request.app[keys.STARTED_AT], 1),
+        "active_sessions": len(request.app[keys.PIPELINE].sessions),
+    }
+    return json_response(body, status=200 if db_ok else 503)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register the tracker-facing routes."""
+    app[NETWORKS] = parse_networks(app[keys.CONFIG].server.trusted_proxies)
+    app.router.add_get("/sl.js", tracker_js)
+    app.router.add_post("/api/event", post_event)
+    app.router.add_route("OPTIONS", "/api/event", event_preflight)
+    app.router.add_get("/p.gif", pixel)
+    app.router.add_get("/healthz", healthz)

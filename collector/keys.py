@@ -1,0 +1,24 @@
+"""Every piece of typed state the collector keeps on its aiohttp Application."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import aiosqlite
+from aiohttp import web
+
+from collector.config import Config
+from collector.pipeline import Pipeline
+from db.writer import Writer
+
+CONFIG = web.AppKey("config", Config)
+WRITER = web.AppKey("writer", Writer)
+PIPELINE = web.AppKey("pipeline", Pipeline)
+READER = web.AppKey("reader", aiosqlite.Connection)
+"""A read connection for handlers (stats, health); never used for writes."""
+SYNC_DB = web.AppKey("sync_db", sqlite3.Connection)
+"""A small synchronous connection for rare writes from the loop (salts, settings)."""
+ADMIN_TOKEN = web.AppKey("admin_token", str)
+STARTED_AT = web.AppKey("started_at", float)
+ALLOWED_ORIGINS = web.AppKey("allowed_origins", frozenset)
+"""CORS origins allowed to post events; empty means any origin (no sites configured)."""

@@ -1,0 +1,279 @@
+"""Event → enriched, sessionised, bot-scored record, queued for the writer. Pure CPU work, no awaits."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import orjson
+
+from collector.bots.request import RequestVerdict, assess_request
+from collector.bots.scorer import BotScore, score_session
+from collector.config import Config
+from collector.enrich.geo import AsnLookup, GeoInfo, GeoLookup, is_hosting_org
+from collector.enrich.privacy import redact_text, redact_url, split_url
+from collector.enrich.referrer import RefInfo, apply_utm, classify_referrer, parse_utm
+from collector.enrich.ua import UAInfo, parse_ua
+from collector.salts import SaltStore
+from collector.sessions import Session, SessionTracker, new_session_id
+from collector.validation import Hit
+from db.records import EventRecord, FingerprintRecord, SessionRecord
+from db.writer import Writer
+
+MAX_SITE_PAGES = 50_000
+PAGE_TYPES = frozenset({"pageview"})
+
+
+@dataclass(slots=True, frozen=True)
+class Client:
+    """Who sent a request, as far as the collector may know: used in memory only unless store_ip is on."""
+
+    ip: str
+    ua: str
+    accept: str | None = None
+    accept_language: str | None = None
+    headers_known: bool = True
+    """False for imported log lines, which carry no Accept/Accept-Language headers."""
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    """Counters for /healthz, the status bar and benchmarks."""
+
+    accepted: int = 0
+    bots: int = 0
+
+
+class Pipeline:
+    """Enriches hits, keeps sessions and fingerprints current, scores bots and queues rows for the writer."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        writer: Writer,
+        salts: SaltStore,
+        geo: GeoLookup,
+        asn: AsnLookup | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.writer = writer
+        self.salts = salts
+        self.geo = geo
+        self.asn = asn
+        self.sessions = SessionTracker(cfg.privacy.session_timeout_s)
+        self.site_pages: dict[str, set[str]] = {}
+        self.fingerprint_sessions: dict[str, int] = {}
+        self.stats = PipelineStats()
+        self._store_ip = cfg.privacy.store_ip
+
+    def session_for(self, hit: Hit, client: Client, now: float) -> tuple[Session, bool]:
+        """The client's current session on the hit's site, starting one if needed; True when new."""
+        today, yesterday, fingerprint = self.salts.ids(now, hit.site, client.ip, client.ua)
+        session = self.sessions.find(hit.site, today, yesterday, now)
+        if session is not None:
+            return session, False
+        ua = parse_ua(client.ua)
+        geo = self.geo.lookup(client.ip)
+        record = SessionRecord(
+            id=new_session_id(now),
+            site=hit.site,
+            visitor_id=today,
+            fingerprint=fingerprint,
+            started=now,
+            last_seen=now,
+            browser=ua.browser,
+            browser_version=ua.browser_version,
+            os=ua.os,
+            device=ua.device,
+            country=geo.country,
+            region=geo.region,
+            city=geo.city,
+            screen=hit.screen,
+            ua=client.ua[:500],
+            ip=client.ip if self._store_ip else "",
+        )
+        count = self.fingerprint_sessions.get(fingerprint, 0) + 1
+        if len(self.fingerprint_sessions) > 200_000:
+            self.fingerprint_sessions.clear()
+        self.fingerprint_sessions[fingerprint] = count
+        return self.sessions.start(record), True
+
+    def process(self, hit: Hit, client: Client, now: float | None = None) -> EventRecord:
+        """Enrich and sessionise one hit, update its session, and queue both for the writer."""
+        now = time.time() if now is None else now
+        session, is_new = self.session_for(hit, client, now)
+        rec = session.record
+        ua = parse_ua(client.ua)
+
+        if hit.url:
+            host, path, query = split_url(redact_url(hit.url))
+        else:
+            host, path, query = "", redact_url(hit.path) if hit.path else "", ""
+        path = path or "/"
+        referrer = ""
+        ref = _NO_REF
+        if hit.type == "pageview" or hit.type == "request":
+            ref = classify_referrer(hit.referrer, host) if hit.referrer else _DIRECT
+            if query:
+                utm = parse_utm(query)
+                if utm.source or utm.medium or utm.campaign:
+                    ref = apply_utm(ref, utm)
+                    if is_new or rec.pageviews == 0:
+                        rec.utm_source, rec.utm_medium, rec.utm_campaign = utm.source, utm.medium, utm.campaign
+            if ref.medium not in ("direct", "internal"):
+                referrer = redact_url(hit.referrer)[:500]
+            if is_new or (rec.pageviews == 0 and not rec.ref_source):
+                if ref.medium != "internal":
+                    rec.referrer, rec.ref_source, rec.ref_medium = referrer, ref.source, ref.medium
+
+        verdict = self._verdict(hit, client, ua, path)
+        score = self._score(session, hit, path, ua, now)
+        is_bot = verdict.is_bot or score.is_bot
+        self._update_session(session, hit, path, now, verdict, score, is_bot)
+
+        record = EventRecord(
+            ts=now,
+            site=hit.site,
+            type=hit.type,
+            session_id=rec.id,
+            visitor_id=rec.visitor_id,
+            fingerprint=rec.fingerprint,
+            path=path[:2000],
+            title=hit.title,
+            referrer=referrer,
+            ref_source=ref.source,
+            ref_medium=ref.medium,
+            utm_source=rec.utm_source if is_new else "",
+            utm_medium=rec.utm_medium if is_new else "",
+            utm_campaign=rec.utm_campaign if is_new else "",
+            name=hit.name,
+            props=_props_json(hit.props),
+            engaged_ms=hit.engaged_ms,
+            scroll=hit.scroll,
+            browser=rec.browser,
+            browser_version=rec.browser_version,
+            os=rec.os,
+            device=rec.device,
+            country=rec.country,
+            region=rec.region,
+            city=rec.city,
+            screen=hit.screen or rec.screen,
+            is_bot=1 if is_bot else 0,
+            bot_name=rec.bot_name,
+            method=hit.method,
+            status=hit.status,
+            latency_ms=hit.latency_ms,
+            bytes=hit.bytes,
+            cost_usd=hit.cost_usd,
+            user_id=hit.user_id,
+            success=1 if hit.success else 0,
+            ip=client.ip if self._store_ip else "",
+        )
+        self.writer.add_event(record.as_row())
+        self.writer.add_session(rec.id, rec.as_row())
+        self.writer.add_fingerprint(
+            FingerprintRecord(
+                fingerprint=rec.fingerprint,
+                seen=now,
+                new_sessions=1 if is_new else 0,
+                requests=1,
+                score=rec.bot_score,
+                level=rec.throttle_level,
+                ua=rec.ua,
+                bot_name=rec.bot_name,
+                flags=_flags(verdict),
+            )
+        )
+        self.stats.accepted += 1
+        if is_bot:
+            self.stats.bots += 1
+        return record
+
+    def _verdict(self, hit: Hit, client: Client, ua: UAInfo, path: str) -> RequestVerdict:
+        """Per-request bot hints: crawler lists, library UAs, header anomalies, webdriver, probes, hosting ASN."""
+        hosting = False
+        if self.asn is not None:
+            _number, org = self.asn.lookup(client.ip)
+            hosting = bool(org) and is_hosting_org(org)
+        return assess_request(
+            client.ua,
+            accept=client.accept,
+            accept_language=client.accept_language,
+            webdriver=hit.webdriver,
+            path=path,
+            hosting_org=hosting,
+            browser_like=ua.device in ("desktop", "mobile", "tablet") and ua.browser not in ("", "Unknown", "Other"),
+            headers_known=client.headers_known,
+        )
+
+    def _score(self, session: Session, hit: Hit, path: str, ua: UAInfo, now: float) -> BotScore:
+        """Feed the session's behaviour and rescore it (page-like hits only)."""
+        if hit.type in ("pageview", "request", "api_request"):
+            session.behaviour.observe(now, path)
+            pages = self.site_pages.get(hit.site)
+            if pages is None:
+                pages = self.site_pages[hit.site] = set()
+            if len(pages) < MAX_SITE_PAGES:
+                pages.add(path)
+        return score_session(
+            session.behaviour,
+            site_pages=len(self.site_pages.get(hit.site, ())),
+            fingerprint_sessions=self.fingerprint_sessions.get(session.record.fingerprint, 1),
+            browser=ua.browser,
+            browser_major=ua.browser_major,
+        )
+
+    @staticmethod
+    def _update_session(
+        session: Session, hit: Hit, path: str, now: float, verdict: RequestVerdict, score: BotScore, is_bot: bool
+    ) -> None:
+        """Fold one hit into its session record."""
+        rec = session.record
+        rec.last_seen = max(rec.last_seen, now)
+        if hit.type == "pageview":
+            rec.pageviews += 1
+            if not rec.entry_path:
+                rec.entry_path = path
+            rec.exit_path = path
+        elif hit.type == "engagement":
+            rec.engaged_ms += hit.engaged_ms
+            rec.max_scroll = max(rec.max_scroll, hit.scroll)
+        elif hit.type == "event":
+            rec.events += 1
+        else:
+            rec.requests += 1
+            if not rec.entry_path:
+                rec.entry_path = path
+            rec.exit_path = path
+        if hit.screen and not rec.screen:
+            rec.screen = hit.screen
+        if score.score != rec.bot_score or score.signals:
+            rec.bot_score = score.score
+            rec.bot_signals = _signals_json(score)
+        if verdict.is_bot:
+            rec.bot_name = rec.bot_name or verdict.bot_name
+            rec.bot_reasons = ",".join(verdict.reasons)
+        if is_bot:
+            rec.is_bot = 1
+
+
+_NO_REF = RefInfo("", "", "")
+_DIRECT = RefInfo("", "direct", "")
+
+
+def _props_json(props: dict[str, str]) -> str:
+    if not props:
+        return ""
+    return orjson.dumps({k: redact_text(v) for k, v in props.items()}).decode()
+
+
+def _signals_json(score: BotScore) -> str:
+    return orjson.dumps([{"name": s.name, "weight": s.weight, "value": s.value} for s in score.signals]).decode()
+
+
+def _flags(verdict: RequestVerdict) -> str:
+    return orjson.dumps(list(verdict.reasons)).decode() if verdict.reasons else "[]"
+
+
+def empty_geo() -> GeoInfo:
+    return GeoInfo("", "", "")

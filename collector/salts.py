@@ -1,0 +1,59 @@
+"""Keyed hashes for cookieless visitor ids and fingerprints, with a secret salt per UTC day."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+from hashlib import blake2b
+
+from db.queries.salts import forget_salts_before, salt_for_day
+
+
+def day_of(ts: float) -> str:
+    """The UTC day (YYYY-MM-DD) a timestamp falls on."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def keyed_hash(salt: bytes, *parts: str) -> str:
+    """A 16-hex-digit keyed BLAKE2 hash; without the salt nobody can recompute it."""
+    h = blake2b(key=salt[:64], digest_size=8)
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+class SaltStore:
+    """Caches the salts of the days in use; new days' salts are created in the database."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._cache: dict[int, bytes] = {}
+
+    def salt(self, ts: float) -> bytes:
+        """The salt of the UTC day containing `ts`."""
+        day_number = int(ts // 86400)
+        salt = self._cache.get(day_number)
+        if salt is None:
+            salt = salt_for_day(self._conn, day_of(ts))
+            if len(self._cache) > 8:
+                self._cache.clear()
+            self._cache[day_number] = salt
+        return salt
+
+    def ids(self, ts: float, site: str, ip: str, ua: str) -> tuple[str, str, str]:
+        """(visitor id today, visitor id with yesterday's salt, fingerprint) for one client."""
+        today = self.salt(ts)
+        yesterday = self.salt(ts - 86400)
+        return (
+            keyed_hash(today, site, ip, ua),
+            keyed_hash(yesterday, site, ip, ua),
+            keyed_hash(today, ip, ua),
+        )
+
+    def forget_old(self, now: float | None = None) -> int:
+        """Drop salts older than yesterday (called daily by a background task)."""
+        now = time.time() if now is None else now
+        self._cache = {k: v for k, v in self._cache.items() if k >= int(now // 86400) - 1}
+        return forget_salts_before(self._conn, day_of(now - 86400))

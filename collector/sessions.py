@@ -1,0 +1,72 @@
+"""Cookieless sessions: which session an event belongs to, and what the session looks like now."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+
+from collector.bots.signals import Behaviour
+from db.records import SessionRecord
+
+_id_counter = itertools.count(random.getrandbits(12))
+
+
+def new_session_id(now: float) -> int:
+    """A unique, roughly time-ordered id that other processes on the same database won't collide with."""
+    return (int(now * 1000) << 20) | ((next(_id_counter) & 0xFFF) << 8) | random.getrandbits(8)
+
+
+@dataclass(slots=True)
+class Session:
+    """A live session: its stored record plus the behaviour the bot scorer needs."""
+
+    record: SessionRecord
+    behaviour: Behaviour = field(default_factory=Behaviour)
+
+
+class SessionTracker:
+    """Active sessions by (site, visitor id); a session ends after `timeout_s` of inactivity."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._active: dict[tuple[str, str], Session] = {}
+        self._visitors_today: dict[tuple[str, str], int] = {}
+
+    def __len__(self) -> int:
+        return len(self._active)
+
+    def find(self, site: str, visitor_today: str, visitor_yesterday: str, now: float) -> Session | None:
+        """The visitor's ongoing session, trying yesterday's id too so a visit survives midnight."""
+        for vid in (visitor_today, visitor_yesterday):
+            session = self._active.get((site, vid))
+            if session is not None and now - session.record.last_seen <= self.timeout_s:
+                return session
+        return None
+
+    def start(self, record: SessionRecord) -> Session:
+        """Register a new session; marks whether its visitor was already seen under this (day-scoped) id."""
+        key = (record.site, record.visitor_id)
+        day = int(record.started // 86400)
+        record.new_visitor = 0 if self._visitors_today.get(key) == day else 1
+        self._visitors_today[key] = day
+        session = Session(record)
+        self._active[key] = session
+        return session
+
+    def adopt(self, record: SessionRecord) -> None:
+        """Resume a session loaded from the database after a restart."""
+        self._active[(record.site, record.visitor_id)] = Session(record)
+        self._visitors_today[(record.site, record.visitor_id)] = int(record.started // 86400)
+
+    def expire(self, now: float) -> int:
+        """Forget sessions idle longer than the timeout and yesterday's visitor marks; returns how many ended."""
+        stale = [k for k, s in self._active.items() if now - s.record.last_seen > self.timeout_s]
+        for key in stale:
+            del self._active[key]
+        today = int(now // 86400)
+        self._visitors_today = {k: d for k, d in self._visitors_today.items() if d >= today - 1}
+        return len(stale)
+
+    def active(self) -> list[Session]:
+        return list(self._active.values())

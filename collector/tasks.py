@@ -1,0 +1,62 @@
+"""Background services of the collector: small periodic jobs started and stopped with the app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from collector import keys
+
+log = logging.getLogger("sitelens.tasks")
+
+
+@dataclass(slots=True, frozen=True)
+class Service:
+    """A job run every `interval_s` seconds for as long as the collector runs."""
+
+    name: str
+    interval_s: Callable[[web.Application], float]
+    run: Callable[[web.Application], Awaitable[None]]
+
+
+async def expire_sessions(app: web.Application) -> None:
+    """Forget sessions that ended (30 min idle) so memory stays flat."""
+    app[keys.PIPELINE].sessions.expire(time.time())
+
+
+async def forget_old_salts(app: web.Application) -> None:
+    """Delete salts older than yesterday: yesterday's visitors can no longer be recognised."""
+    app[keys.PIPELINE].salts.forget_old()
+
+
+SERVICES: list[Service] = [
+    Service("expire-sessions", lambda app: 30.0, expire_sessions),
+    Service("forget-salts", lambda app: 3600.0, forget_old_salts),
+]
+"""Every background service; each feature adds its own here."""
+
+
+async def _loop(app: web.Application, service: Service) -> None:
+    """Run one service forever; an error is logged and the service goes on at its next tick."""
+    while True:
+        await asyncio.sleep(service.interval_s(app))
+        try:
+            await service.run(app)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background service %s failed", service.name)
+
+
+async def background_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: start every service after storage is open, cancel them before it closes."""
+    tasks = [asyncio.create_task(_loop(app, s), name=f"sitelens-{s.name}") for s in SERVICES]
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,67 @@
+"""Opening SQLite connections with the pragmas SiteLens relies on (WAL, busy timeout, bounded WAL)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+from db.migrate import migrate
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-16000",
+    "PRAGMA journal_size_limit=67108864",
+)
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or used; the message says which file and why."""
+
+
+def _apply_pragmas(conn: sqlite3.Connection) -> None:
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+
+
+def connect(path: str | Path, *, readonly: bool = False, create: bool = True) -> sqlite3.Connection:
+    """A synchronous connection (CLI commands, tests, worker threads); migrates unless read-only."""
+    path = Path(path)
+    if not create and not path.exists():
+        raise DatabaseError(f"database not found: {path}")
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=5000")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            _apply_pragmas(conn)
+            migrate(conn)
+    except (sqlite3.Error, OSError) as exc:
+        raise DatabaseError(f"cannot open database {path}: {exc}") from None
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+async def connect_async(path: str | Path, *, readonly: bool = False) -> aiosqlite.Connection:
+    """An asyncio connection on its own thread (collector readers and the writer)."""
+    path = Path(path)
+    try:
+        if readonly:
+            conn = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
+            await conn.execute("PRAGMA busy_timeout=5000")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(path, isolation_level=None)
+            for pragma in PRAGMAS:
+                await conn.execute(pragma)
+            await conn._execute(migrate, conn._conn)  # type: ignore[attr-defined]  # runs on the connection's thread
+    except (sqlite3.Error, OSError) as exc:
+        raise DatabaseError(f"cannot open database {path}: {exc}") from None
+    conn.row_factory = sqlite3.Row
+    return conn

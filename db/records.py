@@ -1,0 +1,120 @@
+"""Records that cross from the collector into storage: one event row and one session snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+EVENT_TYPES = ("pageview", "engagement", "event", "request", "api_request", "auth", "external_call")
+
+
+@dataclass(slots=True)
+class EventRecord:
+    """One stored event; field order matches `EVENT_COLUMNS` and the `events` table."""
+
+    ts: float
+    site: str
+    type: str
+    session_id: int = 0
+    visitor_id: str = ""
+    fingerprint: str = ""
+    path: str = ""
+    title: str = ""
+    referrer: str = ""
+    ref_source: str = ""
+    ref_medium: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    name: str = ""
+    props: str = ""
+    engaged_ms: int = 0
+    scroll: int = 0
+    browser: str = ""
+    browser_version: str = ""
+    os: str = ""
+    device: str = ""
+    country: str = ""
+    region: str = ""
+    city: str = ""
+    screen: str = ""
+    is_bot: int = 0
+    bot_name: str = ""
+    method: str = ""
+    status: int = 0
+    latency_ms: float = 0.0
+    bytes: int = 0
+    cost_usd: float = 0.0
+    user_id: str = ""
+    success: int = 1
+    ip: str = ""
+
+    def as_row(self) -> tuple[object, ...]:
+        """The values in column order, for executemany."""
+        return tuple(getattr(self, name) for name in EVENT_COLUMNS)
+
+
+EVENT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(EventRecord))
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """A session as the collector knows it now; upserted by the writer (last snapshot wins)."""
+
+    id: int
+    site: str
+    visitor_id: str
+    fingerprint: str
+    started: float
+    last_seen: float
+    new_visitor: int = 1
+    pageviews: int = 0
+    events: int = 0
+    requests: int = 0
+    entry_path: str = ""
+    exit_path: str = ""
+    engaged_ms: int = 0
+    max_scroll: int = 0
+    browser: str = ""
+    browser_version: str = ""
+    os: str = ""
+    device: str = ""
+    country: str = ""
+    region: str = ""
+    city: str = ""
+    referrer: str = ""
+    ref_source: str = ""
+    ref_medium: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    screen: str = ""
+    ua: str = ""
+    bot_score: int = 0
+    bot_signals: str = "[]"
+    is_bot: int = 0
+    bot_name: str = ""
+    bot_reasons: str = ""
+    throttle_level: str = "normal"
+    ip: str = ""
+
+    def as_row(self) -> tuple[object, ...]:
+        """The values in column order, for executemany."""
+        return tuple(getattr(self, name) for name in SESSION_COLUMNS)
+
+
+SESSION_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(SessionRecord))
+
+
+@dataclass(slots=True, frozen=True)
+class FingerprintRecord:
+    """What one flush learned about a fingerprint; merged into the `fingerprints` reputation row."""
+
+    fingerprint: str
+    seen: float
+    new_sessions: int
+    requests: int
+    score: int
+    level: str
+    ua: str
+    bot_name: str
+    flags: str = "[]"

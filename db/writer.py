@@ -1,0 +1,251 @@
+"""The one batching writer: queued records go to SQLite on an interval or a count, whichever comes first."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from db.connection import connect
+from db.records import EVENT_COLUMNS, SESSION_COLUMNS, FingerprintRecord
+
+log = logging.getLogger("sitelens.writer")
+
+INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+UPSERT_SESSION = (
+    f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({', '.join('?' * len(SESSION_COLUMNS))}) "
+    "ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in SESSION_COLUMNS if c not in ("id", "started", "new_visitor"))
+)
+UPSERT_FINGERPRINT = """
+INSERT INTO fingerprints (fingerprint, first_seen, last_seen, sessions, requests, max_score, flags, level, ua, bot_name)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(fingerprint) DO UPDATE SET
+    last_seen = max(last_seen, excluded.last_seen),
+    sessions = sessions + excluded.sessions,
+    requests = requests + excluded.requests,
+    max_score = max(max_score, excluded.max_score),
+    flags = excluded.flags,
+    level = excluded.level,
+    ua = excluded.ua,
+    bot_name = CASE WHEN excluded.bot_name != '' THEN excluded.bot_name ELSE bot_name END
+"""
+UPSERT_DROPS = """
+INSERT INTO throttle_drops (bucket, level, reason, count) VALUES (?, ?, ?, ?)
+ON CONFLICT(bucket, level, reason) DO UPDATE SET count = count + excluded.count
+"""
+
+
+@dataclass(slots=True)
+class Batch:
+    """Everything one flush writes in one transaction."""
+
+    events: list[tuple[object, ...]] = field(default_factory=list)
+    sessions: dict[int, tuple[object, ...]] = field(default_factory=dict)
+    fingerprints: dict[str, FingerprintRecord] = field(default_factory=dict)
+    drops: Counter[tuple[int, str, str]] = field(default_factory=Counter)
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.sessions) + len(self.fingerprints) + len(self.drops)
+
+
+FlushHook = Callable[[sqlite3.Connection, Batch], None]
+"""Runs inside the flush transaction after the rows are written (rollups keep themselves current this way)."""
+
+
+@dataclass(slots=True)
+class WriterStats:
+    """Counters shown by /healthz and the TUI status bar."""
+
+    written_events: int = 0
+    flushes: int = 0
+    rejected_full: int = 0
+    errors: int = 0
+    last_error: str = ""
+    last_flush_ms: float = 0.0
+    last_flush_at: float = 0.0
+
+
+class QueueFull(Exception):
+    """The writer's bounded queue is full; the caller answers 503."""
+
+
+class Writer:
+    """Accepts records from the event loop and writes them from one thread, in batches."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        flush_interval_s: float = 1.0,
+        flush_count: int = 500,
+        queue_max: int = 50_000,
+        hooks: list[FlushHook] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.flush_interval_s = flush_interval_s
+        self.flush_count = flush_count
+        self.queue_max = queue_max
+        self.hooks: list[FlushHook] = list(hooks or [])
+        self.stats = WriterStats()
+        self._batch = Batch()
+        self._pending = 0  # events queued in _batch plus the batch being written
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitelens-writer")
+        self._conn: sqlite3.Connection | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def queue_depth(self) -> int:
+        """Events accepted but not yet committed."""
+        return self._pending
+
+    async def start(self) -> None:
+        """Open the writer's connection (migrating the schema) and start the flush loop."""
+        loop = asyncio.get_running_loop()
+        self._conn = await loop.run_in_executor(self._executor, connect, self.path)
+        self._task = asyncio.create_task(self._run(), name="sitelens-writer")
+
+    def has_room(self, n: int = 1) -> bool:
+        return self._pending + n <= self.queue_max
+
+    def add_event(self, row: tuple[object, ...]) -> None:
+        """Queue one event row (call `has_room` first; raises QueueFull when there is none)."""
+        if self._pending >= self.queue_max:
+            self.stats.rejected_full += 1
+            raise QueueFull
+        self._batch.events.append(row)
+        self._pending += 1
+        if len(self._batch.events) >= self.flush_count:
+            self._wake.set()
+
+    def add_session(self, session_id: int, row: tuple[object, ...]) -> None:
+        """Queue the newest snapshot of a session (replaces an older one in the same batch)."""
+        self._batch.sessions[session_id] = row
+
+    def add_fingerprint(self, record: FingerprintRecord) -> None:
+        """Queue reputation news for a fingerprint, merged with anything already queued for it."""
+        old = self._batch.fingerprints.get(record.fingerprint)
+        if old is not None:
+            record = FingerprintRecord(
+                fingerprint=record.fingerprint,
+                seen=max(old.seen, record.seen),
+                new_sessions=old.new_sessions + record.new_sessions,
+                requests=old.requests + record.requests,
+                score=max(old.score, record.score),
+                level=record.level,
+                ua=record.ua,
+                bot_name=record.bot_name or old.bot_name,
+                flags=record.flags,
+            )
+        self._batch.fingerprints[record.fingerprint] = record
+
+    def add_drops(self, drops: Counter[tuple[str, str]], now: float) -> None:
+        """Queue throttle drop counts (level, reason) for the current minute."""
+        bucket = int(now // 60 * 60)
+        for (level, reason), count in drops.items():
+            self._batch.drops[(bucket, level, reason)] += count
+
+    async def flush(self) -> None:
+        """Write everything queued now (also used by tests and on shutdown)."""
+        self._wake.clear()
+        batch, self._batch = self._batch, Batch()
+        if not len(batch):
+            return
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            await loop.run_in_executor(self._executor, self._write, batch)
+        except Exception as exc:  # keep the data and retry on the next flush
+            self.stats.errors += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.error("flush failed, will retry: %s", self.stats.last_error)
+            self._requeue(batch)
+            return
+        self._pending -= len(batch.events)
+        self.stats.flushes += 1
+        self.stats.written_events += len(batch.events)
+        self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
+        self.stats.last_flush_at = time.time()
+
+    def _requeue(self, batch: Batch) -> None:
+        """Put a failed batch back in front of whatever arrived meanwhile."""
+        newer, self._batch = self._batch, batch
+        batch.events.extend(newer.events)
+        batch.sessions.update(newer.sessions)
+        batch.drops.update(newer.drops)
+        for fp in newer.fingerprints.values():
+            self.add_fingerprint(fp)
+
+    def _write(self, batch: Batch) -> None:
+        """Runs on the writer thread: one transaction for the whole batch plus the flush hooks."""
+        conn = self._conn
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if batch.events:
+                conn.executemany(INSERT_EVENT, batch.events)
+            if batch.sessions:
+                conn.executemany(UPSERT_SESSION, batch.sessions.values())
+            if batch.fingerprints:
+                conn.executemany(
+                    UPSERT_FINGERPRINT,
+                    [
+                        (f.fingerprint, f.seen, f.seen, f.new_sessions, f.requests, f.score, f.flags, f.level, f.ua,
+                         f.bot_name)
+                        for f in batch.fingerprints.values()
+                    ],
+                )
+            if batch.drops:
+                conn.executemany(UPSERT_DROPS, [(*key, n) for key, n in batch.drops.items()])
+            for hook in self.hooks:
+                hook(conn, batch)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    async def _run(self) -> None:
+        """Flush whenever the interval passes or the count is reached."""
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval_s)
+            except TimeoutError:
+                pass
+            await self.flush()
+
+    async def run_in_thread(self, fn: Callable[[sqlite3.Connection], object]) -> object:
+        """Run `fn(conn)` on the writer's thread and connection, between flushes (retention, salts)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, self._conn)
+
+    async def stop(self) -> None:
+        """Flush everything and close; nothing acknowledged is lost."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        for _ in range(3):  # a failing disk gets a few chances before we give up
+            await self.flush()
+            if not len(self._batch):
+                break
+        loop = asyncio.get_running_loop()
+        if self._conn is not None:
+            await loop.run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        self._conn.close()
+        self._conn = None

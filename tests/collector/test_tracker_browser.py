@@ -1,0 +1,366 @@
+"""The tracker in a real headless Chromium: what it sends, what it never sends, what the collector stores."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp import web
+
+import collector
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+TRACKER = Path(collector.__file__).parent / "tracker" / "sl.js"
+DEADLINE_S = 10.0
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"),
+    pytest.mark.timeout(60),
+]
+
+T = TypeVar("T")
+
+
+async def call(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking selenium call in a thread so the servers in this loop keep answering."""
+    return await asyncio.to_thread(fn, *args)
+
+
+async def wait_until(check: Callable[[], T | Awaitable[T]], what: str, timeout: float = DEADLINE_S) -> T:
+    """Poll `check` (plain or async) until it returns something truthy; fail naming `what` after `timeout`."""
+    end = time.monotonic() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > end:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One headless Chromium for the module (starting one costs a second or two), always quit."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1000,700",
+    ):
+        options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        browser.set_page_load_timeout(DEADLINE_S)
+        browser.set_script_timeout(DEADLINE_S)
+        yield browser
+    finally:
+        browser.quit()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The pages a site owner would serve, from their own origin (127.0.0.1:PORT) while SiteLens lives elsewhere.
+
+
+def spa_page(script_tag: str, outbound_url: str, title: str = "Shop") -> str:
+    """A tall single-page app: history.pushState navigation, an outbound link at the bottom."""
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>{script_tag}</head>
+<body style="margin:0;font:16px sans-serif">
+<nav><a id="home" href="/">Home</a> <a id="pricing" href="/pricing">Pricing</a></nav>
+<main id="view" style="height:4000px">home</main>
+<footer><a id="outbound" href="{outbound_url}">Partner site</a></footer>
+<script>
+  document.querySelector("nav").addEventListener("click", function (e) {{
+    var a = e.target.closest("a");
+    if (!a) return;
+    e.preventDefault();
+    history.pushState({{}}, "", a.getAttribute("href"));
+    document.getElementById("view").textContent = location.pathname;
+  }});
+</script>
+</body></html>"""
+
+
+WIRE_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Wire</title>
+<script>
+  window.sitelens = window.sitelens || function () { (sitelens.q = sitelens.q || []).push(arguments); };
+  sitelens("event", "Early", {n: 1, skipped: null});
+</script>
+<script defer src="SCRIPT_SRC" data-site="wire.test" data-allow-local></script>
+</head>
+<body style="margin:0">
+<button id="cta" data-sl-event="Signup CTA" data-sl-prop-plan="pro" data-sl-prop-place="hero">
+  <b id="cta-inner">Try</b>
+</button>
+<a id="download" href="/files/report.pdf" onclick="return false">Report (PDF)</a>
+<form id="signup" method="post" action="/thanks">
+  <input name="email" value="secret@example.com"><input type="password" name="pw" value="hunter2-secret">
+  <button id="send">Send</button>
+</form>
+<div style="height:3000px"></div>
+</body></html>"""
+
+
+@dataclass
+class PageServer:
+    """The site owner's server; also records what reaches its own /api/event and /custom endpoints."""
+
+    port: int = 0
+    received: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
+    spa_script: str = ""
+
+    def origin(self, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}"
+
+    def bodies(self, endpoint: str = "/api/event") -> list[dict[str, Any]]:
+        return [body for path, _, body in self.received if path == endpoint]
+
+
+def page_app(server: PageServer) -> web.Application:
+    """The site owner's server: the SPA, the wire-test page, privacy pages and a recording endpoint."""
+
+    async def spa(request: web.Request) -> web.Response:
+        html = spa_page(server.spa_script, f"{server.origin('localhost')}/partner")
+        return web.Response(text=html, content_type="text/html")
+
+    async def wire(request: web.Request) -> web.Response:
+        html = WIRE_PAGE.replace("SCRIPT_SRC", f"{server.origin('localhost')}/sl.js")
+        return web.Response(text=html, content_type="text/html")
+
+    async def privacy(request: web.Request) -> web.Response:
+        # /private/local: no data-allow-local, so a page on 127.0.0.1 must stay silent.
+        case, tracker = request.match_info["case"], server.origin("localhost")
+        allow = "" if case == "local" else " data-allow-local"
+        api = f' data-api="{tracker}/custom"' if case == "control" else ""
+        tag = f'<script defer src="{tracker}/sl.js" data-site="wire.test"{allow}{api}></script>'
+        return web.Response(text=spa_page(tag, "/", title="Private"), content_type="text/html")
+
+    async def plain(request: web.Request) -> web.Response:
+        return web.Response(
+            text="<!doctype html><title>Elsewhere</title><p>elsewhere</p>", content_type="text/html"
+        )
+
+    async def script(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(TRACKER, headers={"Content-Type": "application/javascript"})
+
+    async def record(request: web.Request) -> web.Response:
+        text = await request.text()
+        server.raw.append(text)
+        server.received.append((request.path, request.headers.get("Content-Type", ""), json.loads(text)))
+        return web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_get("/sl.js", script)
+    app.router.add_post("/api/event", record)
+    app.router.add_post("/custom", record)
+    app.router.add_get("/wire/", wire)
+    app.router.add_get("/private/{case}", privacy)
+    app.router.add_route("*", "/thanks", plain)
+    app.router.add_get("/partner", plain)
+    app.router.add_get("/", spa)
+    app.router.add_get("/pricing", spa)
+    return app
+
+
+@pytest.fixture
+async def pages(aiohttp_server: Callable[..., Awaitable[Any]]) -> PageServer:
+    server = PageServer()
+    test_server = await aiohttp_server(page_app(server), host="127.0.0.1")
+    server.port = test_server.port
+    return server
+
+
+# ----------------------------------------------------------------------------------------------------------
+# What the tracker puts on the wire.
+
+
+def _events(bodies: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [b for b in bodies if b.get("type") == "event" and b.get("name") == name]
+
+
+async def test_tracker_payloads_on_the_wire(driver: Any, pages: PageServer) -> None:
+    from selenium.webdriver.common.by import By
+
+    base = f"{pages.origin()}/wire/"
+    await call(driver.get, base)
+    await wait_until(lambda: any(b["type"] == "pageview" for b in pages.bodies()), "the first pageview")
+
+    # Same path again (replaceState) is not a new page; a hash change is.
+    await call(
+        driver.execute_script,
+        """
+        sitelens("event", "Late", {n: 2});
+        history.replaceState({}, "", location.pathname);
+        location.hash = "faq";
+    """,
+    )
+    await wait_until(
+        lambda: len([b for b in pages.bodies() if b["type"] == "pageview"]) == 2, "the #faq pageview"
+    )
+    await call(lambda: driver.find_element(By.ID, "cta-inner").click())
+    await call(lambda: driver.find_element(By.ID, "download").click())
+    await call(lambda: driver.find_element(By.ID, "send").click())
+    await wait_until(lambda: _events(pages.bodies(), "Form Submit"), "the form submit event")
+    await wait_until(
+        lambda: len([b for b in pages.bodies() if b["type"] == "engagement"]) == 2, "2 engagements"
+    )
+
+    bodies = pages.bodies()
+    for path, content_type, body in pages.received:
+        assert path == "/api/event"  # default endpoint: origin of the script src + /api/event
+        assert content_type.startswith("text/plain")  # a "simple" CORS request: no preflight
+        assert body["site"] == "wire.test"
+        assert re.fullmatch(r"\d+x\d+", body["screen"])
+        assert body["webdriver"] is True  # selenium-driven Chromium admits it
+        assert body["url"].startswith(base)
+    pageviews = [b for b in bodies if b["type"] == "pageview"]
+    assert [b["url"] for b in pageviews] == [base, base + "#faq"]
+    assert pageviews[0]["title"] == "Wire" and "referrer" in pageviews[0] and "referrer" not in pageviews[1]
+    engagements = [b for b in bodies if b["type"] == "engagement"]
+    assert sorted(b["url"] for b in engagements) == [base, base + "#faq"]
+    assert all(isinstance(b["engaged_ms"], int) and b["engaged_ms"] > 0 for b in engagements)
+    assert all(isinstance(b["scroll"], int) and 0 < b["scroll"] <= 100 for b in engagements)
+
+    assert [b["props"] for b in _events(bodies, "Early")] == [{"n": "1"}]  # queued before load, replayed
+    assert [b["props"] for b in _events(bodies, "Late")] == [{"n": "2"}]
+    assert [b["props"] for b in _events(bodies, "Signup CTA")] == [{"plan": "pro", "place": "hero"}]
+    assert [b["props"] for b in _events(bodies, "File Download")] == [
+        {"url": f"{pages.origin()}/files/report.pdf"}
+    ]
+    assert [b["props"] for b in _events(bodies, "Form Submit")] == [{"form": "signup"}]
+    assert not _events(bodies, "Outbound Link")
+    assert not any("secret" in raw or "hunter2" in raw for raw in pages.raw)  # never form field values
+
+
+async def test_do_not_track_gpc_and_local_pages_send_nothing(driver: Any, pages: PageServer) -> None:
+    overrides = {
+        "dnt": "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});",
+        "gpc": "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});",
+    }
+    for case in ("dnt", "gpc", "local"):
+        script_id = None
+        if case in overrides:
+            added = await call(
+                driver.execute_cdp_cmd, "Page.addScriptToEvaluateOnNewDocument", {"source": overrides[case]}
+            )
+            script_id = added["identifier"]
+        try:
+            await call(driver.get, f"{pages.origin()}/private/{case}")
+            await call(
+                driver.execute_script,
+                'sitelens("event", "Should not be sent", {}); history.pushState({}, "", "/pricing");',
+            )
+        finally:
+            if script_id is not None:
+                await call(
+                    driver.execute_cdp_cmd,
+                    "Page.removeScriptToEvaluateOnNewDocument",
+                    {"identifier": script_id},
+                )
+    # A control page (with a data-api endpoint) proves the browser would have sent something.
+    await call(driver.get, f"{pages.origin()}/private/control")
+    await wait_until(lambda: pages.bodies("/custom"), "the control pageview at the data-api endpoint")
+    await call(driver.get, "about:blank")
+    await asyncio.sleep(0.3)
+    assert pages.bodies("/api/event") == []
+    assert {b["type"] for b in pages.bodies("/custom")} <= {"pageview", "engagement"}
+    assert all(b["url"] == f"{pages.origin()}/private/control" for b in pages.bodies("/custom"))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The real collector: script served by it, events posted cross-origin to it, rows in its SQLite database.
+
+
+def _rows(db_path: Path, sql: str, *params: Any) -> list[sqlite3.Row]:
+    """Rows from the collector's database on a fresh connection ([] while the schema is not there yet)."""
+    if not db_path.exists():
+        return []
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1.0)
+    con.row_factory = sqlite3.Row
+    try:
+        return con.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+async def test_collector_stores_a_browser_visit(driver: Any, pages: PageServer, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    from collector.app import create_app
+    from collector.config import Config, SiteConfig
+
+    db_path = tmp_path / "t.db"
+    cfg = Config.for_tests(db_path=db_path, sites=[SiteConfig(name="shop.test", origins=[pages.origin()])])
+    runner = web.AppRunner(create_app(cfg))
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        src = f"http://127.0.0.1:{port}/sl.js"
+        pages.spa_script = f'<script defer src="{src}" data-site="shop.test" data-allow-local></script>'
+        partner = f"{pages.origin('localhost')}/partner"
+
+        await call(driver.get, f"{pages.origin()}/")
+        await call(lambda: driver.find_element(By.ID, "pricing").click())
+        await call(driver.execute_script, "window.scrollTo(0, document.documentElement.scrollHeight)")
+        await asyncio.sleep(0.2)  # a moment spent reading the bottom of the page
+        await call(lambda: driver.find_element(By.ID, "outbound").click())
+        await wait_until(
+            lambda: call(lambda: driver.current_url == partner), "the browser to reach the partner"
+        )
+        await call(driver.get, "about:blank")
+
+        def stored() -> bool:
+            rows = _rows(
+                db_path,
+                "SELECT type, path, name, props, engaged_ms, scroll FROM events WHERE site = ?",
+                "shop.test",
+            )
+            pageviews = [r["path"] for r in rows if r["type"] == "pageview"]
+            engaged = [r for r in rows if r["type"] == "engagement" and r["path"] == "/pricing"]
+            outbound = [r for r in rows if r["type"] == "event" and r["name"] == "Outbound Link"]
+            return pageviews == ["/", "/pricing"] and bool(engaged) and bool(outbound)
+
+        await wait_until(stored, "two pageviews, an engagement and an outbound click in the database")
+        rows = _rows(db_path, "SELECT * FROM events WHERE site = ? ORDER BY id", "shop.test")
+    finally:
+        await runner.cleanup()
+
+    engagement = [r for r in rows if r["type"] == "engagement" and r["path"] == "/pricing"]
+    assert len(engagement) == 1
+    assert engagement[0]["scroll"] >= 75
+    assert engagement[0]["engaged_ms"] > 0
+    outbound = [r for r in rows if r["name"] == "Outbound Link"]
+    assert [json.loads(r["props"]) for r in outbound] == [{"url": partner}]
+    assert all(r["title"] == "Shop" for r in rows if r["type"] == "pageview")
+    assert all(re.fullmatch(r"\d+x\d+", r["screen"]) for r in rows)
+    # Selenium's Chromium says navigator.webdriver: the tracker reports it and the collector flags the visit.
+    assert all(r["is_bot"] == 1 for r in rows)
