@@ -10,10 +10,12 @@ from typing import Any, Mapping
 
 import platformdirs
 
+from collector.errors import UserError
+
 APP_NAME = "sitelens"
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A configuration problem, worded for the user (no traceback is shown for it)."""
 
 

@@ -49,6 +49,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else _REASONS.get(
             exc.status, exc.reason
         )
+        if exc.status == 413:
+            message = f"request body too large: {exc.text}"
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After", "WWW-Authenticate")}
         return json_error(exc.status, message, headers=headers)
     except (ConnectionResetError, TimeoutError):

@@ -14,8 +14,9 @@ from collector.enrich.geo import AsnLookup, GeoInfo, GeoLookup, is_hosting_org
 from collector.enrich.privacy import redact_text, redact_url, split_url
 from collector.enrich.referrer import RefInfo, apply_utm, classify_referrer, parse_utm
 from collector.enrich.ua import UAInfo, parse_ua
-from collector.salts import SaltStore
+from collector.salts import SaltStore, keyed_hash
 from collector.sessions import Session, SessionTracker, new_session_id
+from collector.throttle import Decision, Throttle
 from collector.validation import Hit
 from db.records import EventRecord, FingerprintRecord, SessionRecord
 from db.writer import Writer
@@ -63,6 +64,10 @@ class Pipeline:
         self.sessions = SessionTracker(cfg.privacy.session_timeout_s)
         self.site_pages: dict[str, set[str]] = {}
         self.fingerprint_sessions: dict[str, int] = {}
+        self.fingerprint_scores: dict[str, int] = {}
+        """BOTS: latest behavioural score per fingerprint, what the throttle escalates on."""
+        self.throttle: Throttle | None = None
+        """BOTS: set by the app when throttling is on."""
         self.stats = PipelineStats()
         self._store_ip = cfg.privacy.store_ip
 
@@ -98,6 +103,13 @@ class Pipeline:
         self.fingerprint_sessions[fingerprint] = count
         return self.sessions.start(record), True
 
+    def admit(self, client: Client, now: float) -> Decision | None:
+        """BOTS: may this client send now? None when throttling is off."""
+        if self.throttle is None:
+            return None
+        fingerprint = keyed_hash(self.salts.salt(now), client.ip, client.ua)  # as SaltStore.ids computes it
+        return self.throttle.check(fingerprint, client.ip, self.fingerprint_scores.get(fingerprint, 0), now)
+
     def process(self, hit: Hit, client: Client, now: float | None = None) -> EventRecord:
         """Enrich and sessionise one hit, update its session, and queue both for the writer."""
         now = time.time() if now is None else now
@@ -130,6 +142,11 @@ class Pipeline:
         score = self._score(session, hit, path, ua, now)
         is_bot = verdict.is_bot or score.is_bot
         self._update_session(session, hit, path, now, verdict, score, is_bot)
+        if self.throttle is not None:  # BOTS
+            if len(self.fingerprint_scores) > 200_000:
+                self.fingerprint_scores.clear()
+            self.fingerprint_scores[rec.fingerprint] = rec.bot_score
+            rec.throttle_level = self.throttle.level_of(rec.fingerprint, now, client.ip).label
 
         record = EventRecord(
             ts=now,

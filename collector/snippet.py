@@ -5,8 +5,10 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import quote, urlsplit
 
+from collector.errors import UserError
 
-class SnippetError(ValueError):
+
+class SnippetError(UserError, ValueError):
     """A site or collector URL that cannot go into a snippet, worded for the user."""
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
+from typing import Protocol
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -16,6 +17,8 @@ MAX_TRACKED = 100_000
 """Fingerprints kept in memory; the least recently seen are forgotten first."""
 
 OVERRIDE_KINDS = ("fingerprint", "ip", "cidr")
+VIOLATION_SPACING_S = 1.0
+"""Refusals closer together than this count as one rate violation."""
 
 
 class Level(IntEnum):
@@ -96,7 +99,7 @@ def parse_ip(text: str) -> IPAddress | None:
 class _Client:
     """Automatic throttle state of one fingerprint."""
 
-    __slots__ = ("tokens", "stamp", "level", "calm_since", "violations")
+    __slots__ = ("tokens", "stamp", "level", "calm_since", "violations", "last_violation")
 
     def __init__(self, tokens: float, now: float) -> None:
         self.tokens = tokens
@@ -106,6 +109,7 @@ class _Client:
         """Last escalation or violation; decay counts quiet periods from here."""
         self.violations = 0
         """Rate violations since the last escalation or quiet period."""
+        self.last_violation = -1e18
 
 
 class Throttle:
@@ -251,7 +255,9 @@ class Throttle:
 
         self.drops[(level.label, drop_reason or "rate")] += 1
         retry = (1.0 - client.tokens) / rate if rate > 0 else self.quiet_period_s
-        if ov is None:
+        # A burst of refusals within one second is one violation: escalation needs repeated ones.
+        if ov is None and now - client.last_violation >= VIOLATION_SPACING_S:
+            client.last_violation = now
             client.violations += 1
             client.calm_since = now
             if client.violations >= self.violations_to_escalate and client.level < Level.BLOCKED:
@@ -274,3 +280,31 @@ class Throttle:
     def tracked(self) -> int:
         """Fingerprints currently held in memory."""
         return len(self._clients)
+
+
+class OverrideLike(Protocol):
+    """What a stored override row offers (db.queries.throttle.OverrideRow fits)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def expires(self) -> float | None: ...
+
+
+def override_from_row(row: OverrideLike) -> Override | None:
+    """An Override from a stored row; None when its level or kind is not one we know."""
+    try:
+        level = Level.parse(row.level)
+    except ValueError:
+        return None
+    if row.kind not in OVERRIDE_KINDS:
+        return None
+    return Override(row.id, row.kind, row.target, level, row.reason, row.expires)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mmdb_writer import MMDBWriter
-from netaddr import IPSet
+from netaddr import IPSet  # type: ignore[import-untyped]
 
 
 def write_mmdb(

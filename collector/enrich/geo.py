@@ -11,6 +11,8 @@ from typing import Any, Final
 import maxminddb
 from maxminddb.errors import InvalidDatabaseError
 
+from collector.errors import UserError
+
 # Longest textual IP is an IPv4-mapped IPv6 address (45 chars); anything longer is junk, not a cache key.
 _MAX_IP_LENGTH: Final = 45
 _MAX_NAME_LENGTH: Final = 100
@@ -20,7 +22,7 @@ _DOWNLOAD_HINT: Final = (
 _ASN_HINT: Final = "download GeoLite2-ASN.mmdb (maxmind.com) or DB-IP ASN Lite (db-ip.com)"
 
 
-class GeoError(Exception):
+class GeoError(UserError):
     """A GeoIP/ASN database could not be opened; the message names the file and the fix."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 from urllib.parse import unquote
 
@@ -11,27 +12,34 @@ SECRET_TOKEN: Final = "redacted-token"
 CARD_TOKEN: Final = "redacted-card"
 PARAM_TOKEN: Final = "redacted"
 
-# One search decides whether a URL needs the slow path: '@', '=', a 13-digit run (separators allowed)
-# or a 32-character token-like run. Plain page URLs ("/blog/post", "/?") skip everything else.
+# After cheap substring checks ('@', '=', "eyJ"), one search for a 13-digit run (separators allowed)
+# or a 32-character token-like run decides whether a URL needs the slow path at all.
 _URL_SUSPECT: Final = re.compile(
-    r"[@=;]|%40|[0-9](?:(?:[ +\-]|%20)?[0-9]){12}|[A-Za-z0-9_\-+]{32}", re.IGNORECASE
+    r"(?<![0-9])[0-9](?:(?:[ +\-]|%20)?[0-9]){12}|(?<![A-Za-z0-9_\-+])[A-Za-z0-9_\-+]{32}"
 )
-_TEXT_SUSPECT: Final = re.compile(r"@|%40|eyJ|[0-9](?:(?:[ +\-]|%20)?[0-9]){12}", re.IGNORECASE)
+_DIGIT_RUN: Final = re.compile(r"(?<![0-9])[0-9](?:(?:[ +\-]|%20)?[0-9]){12}")
+# URLs longer than this are redacted but not cached, so the cache stays small.
+_MAX_CACHED_URL: Final = 2048
 
-# Local part bounded (RFC 5321: 64) so a long run without '@' cannot make the scan quadratic.
-_EMAIL_RE: Final = re.compile(
-    r"[A-Za-z0-9._%+\-]{1,64}(?:@|%40)[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])",
-    re.IGNORECASE,
+# E-mails are found from each '@' (or "%40") outwards, so text without one costs a single scan
+# and a long run before an '@' is walked once, not re-scanned from every position.
+_AT_RE: Final = re.compile(r"@|%40")
+_EMAIL_DOMAIN_RE: Final = re.compile(
+    r"[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
 )
+_EMAIL_LOCAL_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_MAX_LOCAL_PART: Final = 64  # RFC 5321
 _JWT_RE: Final = re.compile(r"eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
 _CARD_RE: Final = re.compile(r"(?<![0-9])[0-9](?:(?:[ +\-]|%20)?[0-9]){12,18}(?![0-9])")
-_UUID_RE: Final = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
-)
+_UUID_RE: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _TOKEN_RE: Final = re.compile(r"(?<![A-Za-z0-9_\-+])[A-Za-z0-9_\-+]{32,}={0,2}")
 _ALNUM_RUN_RE: Final = re.compile(r"[A-Za-z0-9]{16,}")
-_HEX_RE: Final = re.compile(r"[0-9a-fA-F]{32,}")
 _NON_DIGIT_RE: Final = re.compile(r"[^0-9]")
+_AUTHORITY_END_RE: Final = re.compile(r"[/?#]")
+# Session ids carried as path parameters: /cart;jsessionid=0A1B2C…
+_PATH_SESSION_RE: Final = re.compile(r";(jsessionid|phpsessid|sid|sessionid)=[^/;?#]*", re.IGNORECASE)
+# Shorter than this and without '@', a value cannot hold an e-mail, card, JWT, UUID or token.
+_MIN_SUSPECT_LENGTH: Final = 13
 
 # Query/fragment parameter names whose value is a secret whatever it looks like.
 _SECRET_NAMES: Final = frozenset(
@@ -111,18 +119,11 @@ def _looks_like_token(text: str) -> bool:
     core = text.rstrip("=")
     if len(core) < 32:
         return False
-    if _HEX_RE.fullmatch(core):
-        return True
-    # Slugs ("2024-05-my-long-article-title") have short words; tokens have long mixed runs.
+    # Hex digests and base64 keys have a long run mixing letters and digits; slugs
+    # ("2024-05-my-long-article-title") are short words between hyphens.
     for run in _ALNUM_RUN_RE.findall(core):
-        has_digit = has_alpha = False
-        for char in run:
-            if char.isdigit():
-                has_digit = True
-            else:
-                has_alpha = True
-            if has_digit and has_alpha:
-                return True
+        if not (run.isalpha() or run.isdigit()):
+            return True
     return False
 
 
@@ -132,10 +133,36 @@ def _token(match: re.Match[str]) -> str:
     return SECRET_TOKEN if _looks_like_token(text) else text
 
 
+def _redact_emails(value: str) -> str:
+    """Replace every local@domain.tld (also URL-encoded as %40) with the e-mail placeholder."""
+    out: list[str] = []
+    last = 0
+    for at in _AT_RE.finditer(value):
+        at_start, at_end = at.span()
+        if at_start < last:
+            continue
+        domain = _EMAIL_DOMAIN_RE.match(value, at_end)
+        if domain is None:
+            continue
+        start = at_start
+        floor = max(last, at_start - _MAX_LOCAL_PART)
+        while start > floor and value[start - 1] in _EMAIL_LOCAL_CHARS:
+            start -= 1
+        if start == at_start:
+            continue
+        out.append(value[last:start])
+        out.append(EMAIL_TOKEN)
+        last = domain.end()
+    if not out:
+        return value
+    out.append(value[last:])
+    return "".join(out)
+
+
 def _redact_common(value: str) -> str:
     """E-mails, JWTs and card numbers; shared by URLs and free text."""
-    if "@" in value or "%40" in value or "%40".upper() in value:
-        value = _EMAIL_RE.sub(EMAIL_TOKEN, value)
+    if "@" in value or "%40" in value:
+        value = _redact_emails(value)
     if "eyJ" in value:
         value = _JWT_RE.sub(SECRET_TOKEN, value)
     return _CARD_RE.sub(_card, value)
@@ -143,6 +170,8 @@ def _redact_common(value: str) -> str:
 
 def _redact_part(value: str, uuids: bool) -> str:
     """Redact one path or parameter value: common PII, long tokens and (in values) UUIDs."""
+    if len(value) < _MIN_SUSPECT_LENGTH and "@" not in value and "%40" not in value:
+        return value
     value = _redact_common(value)
     if uuids and "-" in value:
         value = _UUID_RE.sub(SECRET_TOKEN, value)
@@ -151,6 +180,7 @@ def _redact_part(value: str, uuids: bool) -> str:
     return value
 
 
+@lru_cache(maxsize=1024)
 def _is_secret_name(name: str) -> bool:
     """Whether a query parameter name says its value is a secret."""
     if "%" in name or "+" in name:
@@ -175,19 +205,28 @@ def _redact_params(params: str) -> str:
     return "&".join(out)
 
 
-def redact_url(url: str) -> str:
-    """URL with e-mails, tokens, card numbers, credentials and secret parameters replaced by placeholders."""
-    if _URL_SUSPECT.search(url) is None:
+def _needs_redaction(url: str) -> bool:
+    """Cheap pre-check: False means the URL cannot contain anything redact_url would replace."""
+    return (
+        "@" in url
+        or "=" in url
+        or "%40" in url
+        or "eyJ" in url
+        or (len(url) >= _MIN_SUSPECT_LENGTH and _URL_SUSPECT.search(url) is not None)
+    )
+
+
+def _redact_url(url: str) -> str:
+    """Uncached redact_url."""
+    if not _needs_redaction(url):
         return url
     prefix = ""
     rest = url
     scheme_end = url.find("://")
     if 0 < scheme_end <= 32 or url.startswith("//"):
         start = scheme_end + 3 if scheme_end > 0 else 2
-        end = start
-        length = len(url)
-        while end < length and url[end] not in "/?#":
-            end += 1
+        found = _AUTHORITY_END_RE.search(url, start)
+        end = found.start() if found else len(url)
         authority = url[start:end]
         if "@" in authority:
             # user:password@host — credentials never reach storage.
@@ -196,6 +235,8 @@ def redact_url(url: str) -> str:
         rest = url[end:]
     path, hash_, fragment = rest.partition("#")
     path, qmark, query = path.partition("?")
+    if ";" in path and "=" in path:
+        path = _PATH_SESSION_RE.sub(rf";\1={PARAM_TOKEN}", path)
     out = prefix + _redact_part(path, uuids=False)
     if qmark:
         out += "?" + _redact_params(query)
@@ -204,11 +245,35 @@ def redact_url(url: str) -> str:
     return out
 
 
+_redact_url_cached = lru_cache(maxsize=4096)(_redact_url)
+
+
+def redact_url(url: str) -> str:
+    """URL with e-mails, tokens, card numbers, credentials and secret parameters replaced by placeholders.
+
+    Results are cached (pages repeat); the cache lives in process memory only, like raw IPs do.
+    """
+    if len(url) > _MAX_CACHED_URL:
+        return _redact_url(url)
+    return _redact_url_cached(url)
+
+
 def redact_text(value: str) -> str:
     """Free text (event property values) with e-mails, card numbers and JWTs replaced."""
-    if _TEXT_SUSPECT.search(value) is None:
+    if (
+        "@" not in value
+        and "%40" not in value
+        and "eyJ" not in value
+        and (len(value) < _MIN_SUSPECT_LENGTH or _DIGIT_RUN.search(value) is None)
+    ):
         return value
     return _redact_common(value)
+
+
+@lru_cache(maxsize=4096)
+def _split_cached(url: str) -> tuple[str, str, str]:
+    """Cached split_url for ordinary-length URLs."""
+    return _split(url)
 
 
 def split_url(url: str) -> tuple[str, str, str]:
@@ -216,15 +281,20 @@ def split_url(url: str) -> tuple[str, str, str]:
 
     The fragment is dropped; relative URLs ("/pricing?x=1") give host "".
     """
-    url = redact_url(url)
+    if len(url) > _MAX_CACHED_URL:
+        return _split(url)
+    return _split_cached(url)
+
+
+def _split(url: str) -> tuple[str, str, str]:
+    """Uncached split_url."""
+    url = _redact_url(url)
     host = ""
     scheme_end = url.find("://")
     if 0 < scheme_end <= 32 or url.startswith("//"):
         start = scheme_end + 3 if scheme_end > 0 else 2
-        end = start
-        length = len(url)
-        while end < length and url[end] not in "/?#":
-            end += 1
+        found = _AUTHORITY_END_RE.search(url, start)
+        end = found.start() if found else len(url)
         host = url[start:end].lower()
         if host.startswith("["):
             host = host[: host.find("]") + 1]

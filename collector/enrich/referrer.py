@@ -349,7 +349,10 @@ def _clean(value: str) -> str:
 
 def parse_utm(query: str) -> Utm:
     """UTM fields of a query string (leading "?" allowed); `ref`/`source` stand in for utm_source."""
-    if not query or ("utm_" not in query and "ref=" not in query and "source=" not in query):
+    if not query:
+        return EMPTY_UTM
+    lowered = query.lower()
+    if "utm_" not in lowered and "ref=" not in lowered and "source=" not in lowered:
         return EMPTY_UTM
     if query[0] == "?":
         query = query[1:]

@@ -1,7 +1,7 @@
-/* SiteLens tracker: no cookies, no storage, no ids; honours DNT and GPC. */
+/* SiteLens tracker: no cookies, no storage, no ids. */
 (function (w, d) {
   var n = navigator, l = location, de = d.documentElement;
-  var s = d.currentScript || d.querySelector("script[data-site]");
+  var s = d.currentScript;
   if (!s) return;
   var on = function (o, e, f, c) { o.addEventListener(e, f, c); };
   if (n.doNotTrack == "1" || n.globalPrivacyControl ||
@@ -33,10 +33,10 @@
 
   function scroll() {
     var h = Math.max(de.scrollHeight, (d.body || de).scrollHeight);
-    depth = Math.max(depth, Math.min(100, h ? Math.round((w.scrollY + w.innerHeight) / h * 100) : 100));
+    depth = Math.max(depth, Math.min(100, Math.round((w.scrollY + w.innerHeight) / h * 100)));
   }
 
-  // Engaged time: visible time only, reported as the delta since the last report.
+  // Engaged time: visible time only, sent as a delta.
   function tick(stop) {
     if (t0) ms += Date.now() - t0;
     t0 = !stop && d.visibilityState == "visible" ? Date.now() : 0;
@@ -45,7 +45,7 @@
   function engage(stop) {
     if (stop) scroll();
     tick(stop);
-    if (url && ms > 0) send({ type: "engagement", engaged_ms: Math.round(ms), scroll: depth }, url, title);
+    if (url && ms > 0) send({ type: "engagement", engaged_ms: ms, scroll: depth }, url, title);
     ms = 0;
   }
 
@@ -53,7 +53,8 @@
     var k = l.pathname + l.hash, p = { type: "pageview" };
     if (k == key) return;
     setTimeout(scroll, key ? 300 : 0); // an SPA route renders after pushState
-    if (key) engage(); else p.referrer = d.referrer;
+    if (key) engage();
+    if (!url) p.referrer = d.referrer;
     key = k; url = l.href; title = d.title; depth = ms = 0;
     tick();
     send(p);
@@ -90,7 +91,7 @@
     start.on = 1;
     var q = w.sitelens.q || [], h = history, i;
     w.sitelens = function (cmd, name, props) {
-      if (cmd == "event" && name) track(name, props || {});
+      if (cmd == "event" && name) track(name, props);
     };
     ["pushState", "replaceState"].forEach(function (m) {
       var f = h[m];
@@ -100,6 +101,8 @@
     on(w, "hashchange", page);
     on(w, "scroll", scroll, { passive: true });
     on(w, "pagehide", function () { engage(1); });
+    // A page restored from the back/forward cache is viewed again.
+    on(w, "pageshow", function (e) { if (e.persisted) { key = ""; page(); } });
     on(d, "visibilitychange", function () { d.visibilityState == "hidden" ? engage(1) : tick(); });
     on(d, "click", click, true);
     on(d, "auxclick", click, true);

@@ -1,4 +1,4 @@
-"""Throttle overrides (set, clear, list) and fingerprint reputation reads, shared by the CLI, TUI and collector."""
+"""Throttle overrides (set, clear, list) and fingerprint reputation reads for the CLI, TUI and collector."""
 
 from __future__ import annotations
 
@@ -114,7 +114,8 @@ def set_override(
             (now, kind, target),
         )
         cur = conn.execute(
-            "INSERT INTO throttle_overrides (kind, target, level, reason, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO throttle_overrides (kind, target, level, reason, created, expires) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (kind, target, level, reason, now, expires),
         )
     return int(cur.lastrowid or 0)

@@ -15,8 +15,13 @@ from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
 import collector
+from collector.app import create_app
+from collector.config import Config, SiteConfig
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -53,9 +58,6 @@ async def wait_until(check: Callable[[], T | Awaitable[T]], what: str, timeout: 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One headless Chromium for the module (starting one costs a second or two), always quit."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for arg in (
@@ -132,6 +134,7 @@ class PageServer:
     port: int = 0
     received: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
+    script_fetches: int = 0
     spa_script: str = ""
 
     def origin(self, host: str = "127.0.0.1") -> str:
@@ -165,7 +168,15 @@ def page_app(server: PageServer) -> web.Application:
             text="<!doctype html><title>Elsewhere</title><p>elsewhere</p>", content_type="text/html"
         )
 
+    async def launch(request: web.Request) -> web.Response:
+        # Speculation rules make Chromium prerender the control page before the visitor clicks.
+        rules = '{"prerender": [{"source": "list", "urls": ["/private/control"]}]}'
+        html = f"""<!doctype html><title>Launch</title><script type="speculationrules">{rules}</script>
+<a id="go" href="/private/control">Go</a>"""
+        return web.Response(text=html, content_type="text/html")
+
     async def script(request: web.Request) -> web.FileResponse:
+        server.script_fetches += 1
         return web.FileResponse(TRACKER, headers={"Content-Type": "application/javascript"})
 
     async def record(request: web.Request) -> web.Response:
@@ -182,6 +193,7 @@ def page_app(server: PageServer) -> web.Application:
     app.router.add_get("/private/{case}", privacy)
     app.router.add_route("*", "/thanks", plain)
     app.router.add_get("/partner", plain)
+    app.router.add_get("/launch", launch)
     app.router.add_get("/", spa)
     app.router.add_get("/pricing", spa)
     return app
@@ -189,6 +201,7 @@ def page_app(server: PageServer) -> web.Application:
 
 @pytest.fixture
 async def pages(aiohttp_server: Callable[..., Awaitable[Any]]) -> PageServer:
+    """The site owner's server on 127.0.0.1 at a free port, stopped after the test."""
     server = PageServer()
     test_server = await aiohttp_server(page_app(server), host="127.0.0.1")
     server.port = test_server.port
@@ -200,12 +213,11 @@ async def pages(aiohttp_server: Callable[..., Awaitable[Any]]) -> PageServer:
 
 
 def _events(bodies: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The custom events called `name` among recorded payloads."""
     return [b for b in bodies if b.get("type") == "event" and b.get("name") == name]
 
 
 async def test_tracker_payloads_on_the_wire(driver: Any, pages: PageServer) -> None:
-    from selenium.webdriver.common.by import By
-
     base = f"{pages.origin()}/wire/"
     await call(driver.get, base)
     await wait_until(lambda: any(b["type"] == "pageview" for b in pages.bodies()), "the first pageview")
@@ -311,11 +323,6 @@ def _rows(db_path: Path, sql: str, *params: Any) -> list[sqlite3.Row]:
 
 
 async def test_collector_stores_a_browser_visit(driver: Any, pages: PageServer, tmp_path: Path) -> None:
-    from selenium.webdriver.common.by import By
-
-    from collector.app import create_app
-    from collector.config import Config, SiteConfig
-
     db_path = tmp_path / "t.db"
     cfg = Config.for_tests(db_path=db_path, sites=[SiteConfig(name="shop.test", origins=[pages.origin()])])
     runner = web.AppRunner(create_app(cfg))
@@ -358,9 +365,49 @@ async def test_collector_stores_a_browser_visit(driver: Any, pages: PageServer, 
     assert len(engagement) == 1
     assert engagement[0]["scroll"] >= 75
     assert engagement[0]["engaged_ms"] > 0
+    # The home page's engagement (sent before the SPA pageview) keeps its own, shallow scroll depth.
+    assert all(r["scroll"] < 75 for r in rows if r["type"] == "engagement" and r["path"] == "/")
     outbound = [r for r in rows if r["name"] == "Outbound Link"]
     assert [json.loads(r["props"]) for r in outbound] == [{"url": partner}]
     assert all(r["title"] == "Shop" for r in rows if r["type"] == "pageview")
     assert all(re.fullmatch(r"\d+x\d+", r["screen"]) for r in rows)
     # Selenium's Chromium says navigator.webdriver: the tracker reports it and the collector flags the visit.
     assert all(r["is_bot"] == 1 for r in rows)
+
+
+async def test_page_restored_from_back_forward_cache_is_a_new_pageview(
+    driver: Any, pages: PageServer
+) -> None:
+    control = f"{pages.origin()}/private/control"
+    await call(driver.get, control)
+    await wait_until(lambda: pages.bodies("/custom"), "the first pageview")
+    await call(driver.get, f"{pages.origin()}/partner")
+    await wait_until(
+        lambda: [b for b in pages.bodies("/custom") if b["type"] == "engagement"], "the engagement"
+    )
+    # Chromium restores the page from its back/forward cache: no reload, the tracker does not run again.
+    await call(driver.back)
+    await wait_until(
+        lambda: len([b for b in pages.bodies("/custom") if b["type"] == "pageview"]) == 2, "2 views"
+    )
+    await call(driver.get, "about:blank")
+
+    first, second = [b for b in pages.bodies("/custom") if b["type"] == "pageview"]
+    assert first["url"] == second["url"] == control
+    assert "referrer" in first and "referrer" not in second  # the restored view is not a new entry
+
+
+async def test_prerendered_page_waits_until_it_is_shown(driver: Any, pages: PageServer) -> None:
+    await call(driver.get, f"{pages.origin()}/launch")
+    await wait_until(lambda: pages.script_fetches, "the prerendered page to load the tracker")
+    await asyncio.sleep(0.5)  # time enough for a wrongly eager tracker to send its pageview
+    assert pages.received == []
+    await call(lambda: driver.find_element(By.ID, "go").click())
+    await wait_until(lambda: pages.bodies("/custom"), "the pageview once the prerendered page is shown")
+    activation = await call(
+        driver.execute_script, "return performance.getEntriesByType('navigation')[0].activationStart"
+    )
+    await call(driver.get, "about:blank")
+    assert activation > 0  # the page really was prerendered
+    pageviews = [b for b in pages.bodies("/custom") if b["type"] == "pageview"]
+    assert [b["url"] for b in pageviews] == [f"{pages.origin()}/private/control"]
