@@ -17,9 +17,11 @@ from collector.middlewares import error_middleware
 from collector.pipeline import Pipeline
 from collector.salts import SaltStore
 from collector.tasks import background_ctx
+from collector.throttle import Throttle, override_from_row
 from db.connection import connect, connect_async
 from db.queries.sessions import sessions_active_since
 from db.queries.settings import set_setting_if_absent
+from db.queries.throttle import active_overrides
 from db.writer import Writer
 
 log = logging.getLogger("sitelens.collector")
@@ -66,6 +68,10 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     await writer.start()
     reader = await connect_async(path, readonly=True)
     pipeline = Pipeline(cfg, writer, SaltStore(sync_db), geo, asn)
+    if cfg.throttle.enabled:  # BOTS: overrides are reloaded every second by the throttle-sync service
+        t = cfg.throttle
+        pipeline.throttle = Throttle(t.base_rate, t.burst, t.quiet_period_s, t.violations_to_escalate)
+        pipeline.throttle.set_overrides([o for o in map(override_from_row, active_overrides(sync_db)) if o])
     for record in sessions_active_since(sync_db, time.time() - cfg.privacy.session_timeout_s):
         pipeline.sessions.adopt(record)
     app[keys.SYNC_DB] = sync_db

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import time
 from functools import lru_cache
 from importlib import resources
@@ -14,6 +15,7 @@ from collector import keys
 from collector.client_ip import client_ip, parse_networks
 from collector.middlewares import json_error, json_response
 from collector.pipeline import Client
+from collector.throttle import Decision
 from collector.validation import MAX_BATCH, MAX_URL, EventError, Hit, parse_tracker_event, type_name
 from db.writer import QueueFull
 
@@ -132,7 +134,10 @@ async def post_event(request: web.Request) -> web.Response:
     pipeline = request.app[keys.PIPELINE]
     client = request_client(request)
     now = time.time()
-    # BOTS: throttle check for this client goes here (429 with Retry-After; blocked requests dropped and counted).
+    # BOTS: throttle check for this client (429 with Retry-After; blocked requests dropped and counted).
+    refused = throttle_response(pipeline.admit(client, now), headers)
+    if refused is not None:
+        return refused
     errors: list[dict[str, object]] = []
     accepted = 0
     for index, item in enumerate(items):
@@ -155,6 +160,18 @@ async def post_event(request: web.Request) -> web.Response:
     return json_response(result, status=202, headers=headers)
 
 
+def throttle_response(decision: Decision | None, headers: dict[str, str]) -> web.Response | None:
+    """BOTS: 429 with Retry-After for a throttled client, a silent 204 for a blocked one, None to go on."""
+    if decision is None or decision.allowed:
+        return None
+    if decision.reason == "blocked":
+        # Dropped without a word (and counted by the throttle): a blocked scraper learns nothing from it,
+        # and a tracker's beacon does not retry a 204.
+        return web.Response(status=204, headers=headers)
+    retry = str(max(1, math.ceil(decision.retry_after)))
+    return json_error(429, "too many requests: slow down", headers={**headers, "Retry-After": retry})
+
+
 async def pixel(request: web.Request) -> web.Response:
     """GET /p.gif?site=S[&url=U][&ref=R]: a pageview for clients without JavaScript (noscript, e-mail)."""
     query = request.query
@@ -173,7 +190,13 @@ async def pixel(request: web.Request) -> web.Response:
     if not writer.has_room():
         writer.stats.rejected_full += 1
         return json_error(503, "collector busy: queue full, retry later", headers={"Retry-After": "1"})
-    request.app[keys.PIPELINE].process(hit, request_client(request))
+    pipeline = request.app[keys.PIPELINE]
+    client = request_client(request)
+    now = time.time()
+    refused = throttle_response(pipeline.admit(client, now), {})  # BOTS
+    if refused is not None:
+        return refused
+    pipeline.process(hit, client, now)
     return web.Response(
         body=PIXEL,
         content_type="image/gif",

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from collector import keys
+from collector.throttle import override_from_row
+from db.queries.throttle import active_overrides_async
 
 log = logging.getLogger("sitelens.tasks")
 
@@ -34,9 +36,22 @@ async def forget_old_salts(app: web.Application) -> None:
     app[keys.PIPELINE].salts.forget_old()
 
 
+async def sync_throttle(app: web.Application) -> None:
+    """BOTS: reload manual overrides (another process may have written one) and queue drop counts."""
+    throttle = app[keys.PIPELINE].throttle
+    if throttle is None:
+        return
+    rows = await active_overrides_async(app[keys.READER])
+    throttle.set_overrides([o for o in map(override_from_row, rows) if o is not None])
+    drops = throttle.take_drops()
+    if drops:
+        app[keys.WRITER].add_drops(drops, time.time())
+
+
 SERVICES: list[Service] = [
     Service("expire-sessions", lambda app: 30.0, expire_sessions),
     Service("forget-salts", lambda app: 3600.0, forget_old_salts),
+    Service("throttle-sync", lambda app: 1.0, sync_throttle),
 ]
 """Every background service; each feature adds its own here."""
 

@@ -2,7 +2,7 @@
 (function (w, d) {
   var n = navigator, l = location, de = d.documentElement;
   var s = d.currentScript;
-  if (!s) return;
+  if (!s || (w.sitelens && w.sitelens.sl)) return;
   var on = function (o, e, f, c) { o.addEventListener(e, f, c); };
   if (n.doNotTrack == "1" || n.globalPrivacyControl ||
       ((/^(localhost|127(\.\d+){3}|\[::1\])$/.test(l.hostname) || l.protocol == "file:") && !s.hasAttribute("data-allow-local")))
@@ -22,11 +22,12 @@
     try {
       if (n.sendBeacon(api, new Blob([b], { type: "text/plain" }))) return;
     } catch (e) {}
-    fetch(api, { method: "POST", keepalive: true, body: b, headers: { "Content-Type": "text/plain" } }).catch(function () {});
+    fetch(api, { method: "POST", keepalive: true, body: b }).catch(function () {});
   }
 
   function track(name, props) {
     var o = {}, k;
+    if (!name) return;
     for (k in props) if (props[k] != null) o[k] = String(props[k]);
     send({ type: "event", name: String(name), props: o });
   }
@@ -91,8 +92,9 @@
     start.on = 1;
     var q = w.sitelens.q || [], h = history, i;
     w.sitelens = function (cmd, name, props) {
-      if (cmd == "event" && name) track(name, props);
+      if (cmd == "event") track(name, props);
     };
+    w.sitelens.sl = 1;
     ["pushState", "replaceState"].forEach(function (m) {
       var f = h[m];
       h[m] = function () { var r = f.apply(this, arguments); page(); return r; };

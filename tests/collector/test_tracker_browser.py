@@ -113,6 +113,7 @@ WIRE_PAGE = """<!doctype html>
   sitelens("event", "Early", {n: 1, skipped: null});
 </script>
 <script defer src="SCRIPT_SRC" data-site="wire.test" data-allow-local></script>
+<script defer src="SCRIPT_SRC" data-site="wire.test" data-allow-local></script><!-- pasted twice by mistake -->
 </head>
 <body style="margin:0">
 <button id="cta" data-sl-event="Signup CTA" data-sl-prop-plan="pro" data-sl-prop-place="hero">
@@ -411,3 +412,23 @@ async def test_prerendered_page_waits_until_it_is_shown(driver: Any, pages: Page
     assert activation > 0  # the page really was prerendered
     pageviews = [b for b in pages.bodies("/custom") if b["type"] == "pageview"]
     assert [b["url"] for b in pageviews] == [f"{pages.origin()}/private/control"]
+
+
+async def test_fetch_keepalive_when_send_beacon_refuses(driver: Any, pages: PageServer) -> None:
+    refuse = "Navigator.prototype.sendBeacon = function () { return false; };"
+    added = await call(driver.execute_cdp_cmd, "Page.addScriptToEvaluateOnNewDocument", {"source": refuse})
+    try:
+        await call(driver.get, f"{pages.origin()}/private/control")
+        await wait_until(lambda: pages.bodies("/custom"), "the pageview sent with fetch")
+        await call(driver.get, f"{pages.origin()}/partner")
+        await wait_until(
+            lambda: len(pages.bodies("/custom")) == 2, "the engagement sent with fetch on leaving"
+        )
+    finally:
+        await call(
+            driver.execute_cdp_cmd,
+            "Page.removeScriptToEvaluateOnNewDocument",
+            {"identifier": added["identifier"]},
+        )
+    assert [b["type"] for b in pages.bodies("/custom")] == ["pageview", "engagement"]
+    assert all(content_type.startswith("text/plain") for _, content_type, _ in pages.received)

@@ -1,0 +1,84 @@
+"""`sitelens check`: validate config, database and GeoIP files; say what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from collections.abc import Callable
+
+from collector.config import Config
+from collector.enrich.geo import AsnLookup, GeoLookup
+from collector.errors import UserError
+from db.connection import DatabaseError, connect
+from db.migrate import latest_version
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="validate config, database and GeoIP files and print how to fix problems")
+    p.set_defaults(func=run)
+
+
+def check_database(cfg: Config) -> str:
+    """The database opens, migrates to the newest schema and passes a quick integrity check."""
+    conn = connect(cfg.db_path)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+    if result != "ok":
+        raise DatabaseError(f"{cfg.db_path} failed its integrity check: {result} — restore a backup or export and "
+                            "re-import")
+    return f"{cfg.db_path} (schema v{version}/{latest_version()}, {mode})"
+
+
+def check_geoip(cfg: Config) -> str:
+    if not cfg.geoip.path:
+        return "not configured (countries stay empty; set geoip.path to a GeoLite2/DB-IP .mmdb)"
+    GeoLookup(cfg.geoip.path).close()
+    return cfg.geoip.path
+
+
+def check_asn(cfg: Config) -> str:
+    if not cfg.geoip.asn_path:
+        return "not configured (optional: geoip.asn_path flags datacenter traffic)"
+    AsnLookup(cfg.geoip.asn_path).close()
+    return cfg.geoip.asn_path
+
+
+def check_listen(cfg: Config) -> str:
+    """The listen address can be bound (fails when another collector already runs there)."""
+    with socket.socket(socket.AF_INET6 if ":" in cfg.server.host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((cfg.server.host, cfg.server.port))
+        except OSError as exc:
+            raise UserError(f"cannot listen on {cfg.server.host}:{cfg.server.port}: {exc.strerror} — is a collector "
+                           "already running? choose another --port") from None
+    return f"{cfg.server.host}:{cfg.server.port} is free"
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg: Config = args.config_obj
+    print(f"config: {cfg.source or 'defaults (no config file)'}")
+    checks: list[tuple[str, Callable[[Config], str]]] = [
+        ("database", check_database),
+        ("geoip", check_geoip),
+        ("asn", check_asn),
+        ("listen", check_listen),
+    ]
+    failed = 0
+    for name, fn in checks:
+        try:
+            print(f"  ok   {name}: {fn(cfg)}")
+        except (DatabaseError, UserError) as exc:
+            failed += 1
+            print(f"  FAIL {name}: {exc}")
+    if not cfg.sites:
+        print("  note sites: none configured — events for any site are accepted from any origin")
+    if not cfg.auth.admin_token:
+        print("  note auth: no admin token configured — one is generated at first start and logged once")
+    print("all checks passed" if not failed else f"{failed} check(s) failed", file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
