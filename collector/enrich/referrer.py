@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 SEARCH: Final = "search"
 SOCIAL: Final = "social"
@@ -17,6 +17,11 @@ INTERNAL: Final = "internal"
 
 _MAX_HOST_LENGTH: Final = 253
 _MAX_UTM_LENGTH: Final = 200
+# Referrers/queries longer than this are classified but not cached, so the caches stay small.
+_MAX_CACHED_LENGTH: Final = 512
+_UTM_KEYS: Final = frozenset(
+    {"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "ref", "source"}
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -310,6 +315,14 @@ def classify_referrer(referrer: str, own_host: str) -> RefInfo:
     """Source and medium of a referrer URL; own host (or its www-variant) is "internal", empty is "direct"."""
     if not referrer:
         return DIRECT_REF
+    # Cross-origin referrers are usually just an origin ("https://www.google.com/"), so they repeat.
+    if len(referrer) <= _MAX_CACHED_LENGTH:
+        return _classify_cached(referrer, own_host)
+    return _classify(referrer, own_host)
+
+
+def _classify(referrer: str, own_host: str) -> RefInfo:
+    """Uncached classify_referrer."""
     referrer = referrer.strip()
     match = _URL_RE.match(referrer)
     if match is None:
@@ -339,6 +352,9 @@ def classify_referrer(referrer: str, own_host: str) -> RefInfo:
     return classify_host(host)
 
 
+_classify_cached = lru_cache(maxsize=8192)(_classify)
+
+
 def _clean(value: str) -> str:
     """A UTM value trimmed, without control characters and capped in length."""
     value = value.strip()[:_MAX_UTM_LENGTH]
@@ -354,17 +370,21 @@ def parse_utm(query: str) -> Utm:
     lowered = query.lower()
     if "utm_" not in lowered and "ref=" not in lowered and "source=" not in lowered:
         return EMPTY_UTM
-    if query[0] == "?":
-        query = query[1:]
+    if len(query) <= _MAX_CACHED_LENGTH:
+        return _parse_utm_cached(query)
+    return _parse_utm(query)
+
+
+def _parse_utm(query: str) -> Utm:
+    """Uncached parse_utm: only the UTM-ish pairs are decoded; the first occurrence of a key wins."""
     fields: dict[str, str] = {}
-    try:
-        pairs = parse_qsl(query, max_num_fields=200)
-    except ValueError:
-        return EMPTY_UTM
-    for key, value in pairs:
+    for pair in query.lstrip("?").split("&", 200)[:200]:
+        key, eq, value = pair.partition("=")
+        if not (eq and value):
+            continue
         key = key.lower()
-        if key not in fields and value and (key.startswith("utm_") or key in ("ref", "source")):
-            fields[key] = _clean(value)
+        if key in _UTM_KEYS and key not in fields:
+            fields[key] = _clean(unquote_plus(value))
     source = fields.get("utm_source") or fields.get("ref") or fields.get("source") or ""
     utm = Utm(
         source,
@@ -374,6 +394,9 @@ def parse_utm(query: str) -> Utm:
         fields.get("utm_content", ""),
     )
     return EMPTY_UTM if utm == EMPTY_UTM else utm
+
+
+_parse_utm_cached = lru_cache(maxsize=4096)(_parse_utm)
 
 
 def apply_utm(ref: RefInfo, utm: Utm) -> RefInfo:
@@ -390,4 +413,4 @@ def apply_utm(ref: RefInfo, utm: Utm) -> RefInfo:
         medium = REFERRAL
     if medium == ref.medium and source == ref.source:
         return ref
-    return replace(ref, source=source, medium=medium)
+    return RefInfo(source, medium, ref.host)

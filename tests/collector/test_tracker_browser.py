@@ -113,7 +113,8 @@ WIRE_PAGE = """<!doctype html>
   sitelens("event", "Early", {n: 1, skipped: null});
 </script>
 <script defer src="SCRIPT_SRC" data-site="wire.test" data-allow-local></script>
-<script defer src="SCRIPT_SRC" data-site="wire.test" data-allow-local></script><!-- pasted twice by mistake -->
+<!-- the same tag pasted twice by mistake -->
+<script defer src="SCRIPT_SRC" data-site="wire.test" data-allow-local></script>
 </head>
 <body style="margin:0">
 <button id="cta" data-sl-event="Signup CTA" data-sl-prop-plan="pro" data-sl-prop-place="hero">
@@ -233,14 +234,14 @@ async def test_tracker_payloads_on_the_wire(driver: Any, pages: PageServer) -> N
     """,
     )
     await wait_until(
-        lambda: len([b for b in pages.bodies() if b["type"] == "pageview"]) == 2, "the #faq pageview"
+        lambda: len([b for b in pages.bodies() if b["type"] == "pageview"]) >= 2, "the #faq pageview"
     )
     await call(lambda: driver.find_element(By.ID, "cta-inner").click())
     await call(lambda: driver.find_element(By.ID, "download").click())
     await call(lambda: driver.find_element(By.ID, "send").click())
     await wait_until(lambda: _events(pages.bodies(), "Form Submit"), "the form submit event")
     await wait_until(
-        lambda: len([b for b in pages.bodies() if b["type"] == "engagement"]) == 2, "2 engagements"
+        lambda: len([b for b in pages.bodies() if b["type"] == "engagement"]) >= 2, "2 engagements"
     )
 
     bodies = pages.bodies()
@@ -389,7 +390,7 @@ async def test_page_restored_from_back_forward_cache_is_a_new_pageview(
     # Chromium restores the page from its back/forward cache: no reload, the tracker does not run again.
     await call(driver.back)
     await wait_until(
-        lambda: len([b for b in pages.bodies("/custom") if b["type"] == "pageview"]) == 2, "2 views"
+        lambda: len([b for b in pages.bodies("/custom") if b["type"] == "pageview"]) >= 2, "2 views"
     )
     await call(driver.get, "about:blank")
 
@@ -422,7 +423,7 @@ async def test_fetch_keepalive_when_send_beacon_refuses(driver: Any, pages: Page
         await wait_until(lambda: pages.bodies("/custom"), "the pageview sent with fetch")
         await call(driver.get, f"{pages.origin()}/partner")
         await wait_until(
-            lambda: len(pages.bodies("/custom")) == 2, "the engagement sent with fetch on leaving"
+            lambda: len(pages.bodies("/custom")) >= 2, "the engagement sent with fetch on leaving"
         )
     finally:
         await call(

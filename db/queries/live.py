@@ -1,0 +1,299 @@
+"""Live view questions: who is on the sites right now, the latest events as they arrive, one session in detail."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+LIVE_WINDOW_S = 30 * 60
+"""A session counts as active when it was seen in the last 30 minutes."""
+
+# Filter dimensions the sessions table can answer directly (others are ignored by live questions).
+SESSION_DIMS: dict[str, str] = {
+    "site": "site",
+    "country": "country",
+    "region": "region",
+    "city": "city",
+    "browser": "browser",
+    "os": "os",
+    "device": "device",
+    "source": "ref_source",
+    "ref_source": "ref_source",
+    "medium": "ref_medium",
+    "ref_medium": "ref_medium",
+    "referrer": "referrer",
+    "utm_source": "utm_source",
+    "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign",
+    "entry": "entry_path",
+    "entry_path": "entry_path",
+    "exit": "exit_path",
+    "exit_path": "exit_path",
+    "screen": "screen",
+    "bot_name": "bot_name",
+    "fingerprint": "fingerprint",
+}
+EVENT_DIMS: dict[str, str] = {
+    **{k: v for k, v in SESSION_DIMS.items() if not k.startswith(("entry", "exit"))},
+    "page": "path",
+    "path": "path",
+    "event": "name",
+    "name": "name",
+    "type": "type",
+}
+
+
+@dataclass(slots=True, frozen=True)
+class ActiveSession:
+    """One session seen in the live window, with the page it is on now."""
+
+    id: int
+    site: str
+    country: str
+    browser: str
+    os: str
+    device: str
+    pageviews: int
+    events: int
+    current_page: str
+    bot_score: int
+    is_bot: bool
+    bot_name: str
+    throttle_level: str
+    fingerprint: str
+    ip: str
+    started: float
+    last_seen: float
+
+
+@dataclass(slots=True, frozen=True)
+class TailEvent:
+    """One recently stored event for the live tail."""
+
+    id: int
+    ts: float
+    site: str
+    type: str
+    path: str
+    name: str
+    country: str
+    browser: str
+    is_bot: bool
+    session_id: int
+    status: int
+
+
+@dataclass(slots=True, frozen=True)
+class TimelineEvent:
+    """One event of a session, oldest first."""
+
+    ts: float
+    type: str
+    path: str
+    name: str
+    props: str
+    engaged_ms: int
+    scroll: int
+    status: int
+
+
+@dataclass(slots=True, frozen=True)
+class Signal:
+    """One bot-score signal of a session: its name, weight and the value that triggered it."""
+
+    name: str
+    weight: int
+    value: str
+
+
+@dataclass(slots=True, frozen=True)
+class SessionDetail:
+    """Everything the session screen shows besides the timeline."""
+
+    session: ActiveSession
+    ua: str
+    entry_path: str
+    referrer: str
+    ref_source: str
+    city: str
+    screen: str
+    engaged_ms: int
+    max_scroll: int
+    bot_reasons: tuple[str, ...]
+    signals: tuple[Signal, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class FingerprintSession:
+    """One earlier session of a fingerprint."""
+
+    id: int
+    site: str
+    started: float
+    last_seen: float
+    pageviews: int
+    bot_score: int
+    throttle_level: str
+
+
+def _where(
+    site: str | None, dims: Iterable[tuple[str, str]], columns: dict[str, str], bots: bool | None, bot_col: str
+) -> tuple[str, list[object]]:
+    """SQL conditions (and their parameters) for a site, dimension filters and the bots switch."""
+    parts: list[str] = []
+    params: list[object] = []
+    if site:
+        parts.append("site = ?")
+        params.append(site)
+    for dim, value in dims:
+        column = columns.get(dim)
+        if column is not None:
+            parts.append(f"{column} = ?")  # column names come from our own whitelist, values are bound
+            params.append(value)
+    if bots is not None:
+        parts.append(f"{bot_col} = ?")
+        params.append(1 if bots else 0)
+    return "".join(f" AND {p}" for p in parts), params
+
+
+_ACTIVE_COLUMNS = (
+    "id, site, country, browser, os, device, pageviews, events, exit_path, bot_score, is_bot, bot_name, "
+    "throttle_level, fingerprint, ip, started, last_seen"
+)
+
+
+def _active(r: Sequence[object]) -> ActiveSession:
+    return ActiveSession(
+        id=int(r[0]), site=str(r[1]), country=str(r[2]), browser=str(r[3]), os=str(r[4]), device=str(r[5]),
+        pageviews=int(r[6]), events=int(r[7]), current_page=str(r[8]), bot_score=int(r[9]), is_bot=bool(r[10]),
+        bot_name=str(r[11]), throttle_level=str(r[12]), fingerprint=str(r[13]), ip=str(r[14]),
+        started=float(r[15]), last_seen=float(r[16]),
+    )  # type: ignore[arg-type]
+
+
+def active_sessions(
+    conn: sqlite3.Connection,
+    now: float,
+    *,
+    site: str | None = None,
+    dims: Iterable[tuple[str, str]] = (),
+    bots: bool | None = None,
+    limit: int = 200,
+    window_s: float = LIVE_WINDOW_S,
+) -> list[ActiveSession]:
+    """Sessions seen in the last `window_s` before `now`, most recently active first (at most `limit`)."""
+    where, params = _where(site, dims, SESSION_DIMS, bots, "is_bot")
+    rows = conn.execute(
+        f"SELECT {_ACTIVE_COLUMNS} FROM sessions WHERE last_seen > ? AND last_seen <= ?{where} "
+        "ORDER BY last_seen DESC, id DESC LIMIT ?",
+        (now - window_s, now + 1, *params, limit),
+    ).fetchall()
+    return [_active(r) for r in rows]
+
+
+def latest_events(
+    conn: sqlite3.Connection,
+    after_id: int = 0,
+    *,
+    site: str | None = None,
+    dims: Iterable[tuple[str, str]] = (),
+    bots: bool | None = None,
+    limit: int = 100,
+) -> list[TailEvent]:
+    """Events stored after `after_id`, the newest `limit` of them, oldest first (the tail appends them)."""
+    where, params = _where(site, dims, EVENT_DIMS, bots, "is_bot")
+    rows = conn.execute(
+        "SELECT id, ts, site, type, path, name, country, browser, is_bot, session_id, status FROM events "
+        f"WHERE id > ?{where} ORDER BY id DESC LIMIT ?",
+        (after_id, *params, limit),
+    ).fetchall()
+    return [
+        TailEvent(
+            id=int(r[0]), ts=float(r[1]), site=str(r[2]), type=str(r[3]), path=str(r[4]), name=str(r[5]),
+            country=str(r[6]), browser=str(r[7]), is_bot=bool(r[8]), session_id=int(r[9]), status=int(r[10]),
+        )
+        for r in reversed(rows)
+    ]
+
+
+def last_event_id(conn: sqlite3.Connection) -> int:
+    """The id of the newest stored event (0 when there is none)."""
+    row = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
+    return int(row[0])
+
+
+def events_since(conn: sqlite3.Connection, since: float) -> int:
+    """How many events were stored with a timestamp after `since` (the status bar's events/s)."""
+    row = conn.execute("SELECT count(*) FROM events WHERE ts > ?", (since,)).fetchone()
+    return int(row[0])
+
+
+def session_timeline(conn: sqlite3.Connection, session_id: int, limit: int = 500) -> list[TimelineEvent]:
+    """The events of one session, oldest first (the first `limit`)."""
+    rows = conn.execute(
+        "SELECT ts, type, path, name, props, engaged_ms, scroll, status FROM events WHERE session_id = ? "
+        "ORDER BY ts, id LIMIT ?",
+        (session_id, limit),
+    ).fetchall()
+    return [
+        TimelineEvent(
+            ts=float(r[0]), type=str(r[1]), path=str(r[2]), name=str(r[3]), props=str(r[4]),
+            engaged_ms=int(r[5]), scroll=int(r[6]), status=int(r[7]),
+        )
+        for r in rows
+    ]
+
+
+def parse_signals(raw: str) -> tuple[Signal, ...]:
+    """Bot-score signals from their stored JSON; anything malformed is skipped, never raised."""
+    try:
+        data = json.loads(raw or "[]")
+    except ValueError:
+        return ()
+    out: list[Signal] = []
+    if isinstance(data, list):
+        for item in data:
+            if isinstance(item, dict) and "name" in item:
+                try:
+                    weight = int(item.get("weight", 0))
+                except (TypeError, ValueError):
+                    weight = 0
+                out.append(Signal(str(item["name"]), weight, str(item.get("value", ""))))
+    return tuple(out)
+
+
+def session_detail(conn: sqlite3.Connection, session_id: int) -> SessionDetail | None:
+    """One session with its User-Agent, bot-score signals and reasons; None when it does not exist."""
+    row = conn.execute(
+        f"SELECT {_ACTIVE_COLUMNS}, ua, entry_path, referrer, ref_source, city, screen, engaged_ms, max_scroll, "
+        "bot_reasons, bot_signals FROM sessions WHERE id = ?",
+        (session_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    reasons = tuple(r.strip() for r in str(row[25]).split(",") if r.strip())
+    return SessionDetail(
+        session=_active(row[:17]), ua=str(row[17]), entry_path=str(row[18]), referrer=str(row[19]),
+        ref_source=str(row[20]), city=str(row[21]), screen=str(row[22]), engaged_ms=int(row[23]),
+        max_scroll=int(row[24]), bot_reasons=reasons, signals=parse_signals(str(row[26])),
+    )
+
+
+def fingerprint_history(conn: sqlite3.Connection, fingerprint: str, limit: int = 50) -> list[FingerprintSession]:
+    """The latest sessions of one fingerprint, newest first."""
+    if not fingerprint:
+        return []
+    rows = conn.execute(
+        "SELECT id, site, started, last_seen, pageviews, bot_score, throttle_level FROM sessions "
+        "WHERE fingerprint = ? ORDER BY started DESC LIMIT ?",
+        (fingerprint, limit),
+    ).fetchall()
+    return [
+        FingerprintSession(
+            id=int(r[0]), site=str(r[1]), started=float(r[2]), last_seen=float(r[3]), pageviews=int(r[4]),
+            bot_score=int(r[5]), throttle_level=str(r[6]),
+        )
+        for r in rows
+    ]

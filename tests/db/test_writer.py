@@ -1,0 +1,109 @@
+"""The batching writer: flush on count or interval, nothing lost on stop, bounded WAL under steady readers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+
+from db.connection import connect
+from db.records import EventRecord
+from db.writer import QueueFull, Writer
+
+
+def row(i: int) -> tuple[object, ...]:
+    return EventRecord(ts=1_700_000_000 + i, site="example.com", type="pageview", path=f"/p/{i}",
+                       title="t" * 200).as_row()
+
+
+def count(path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def test_flushes_when_the_count_is_reached(tmp_path):
+    w = Writer(tmp_path / "w.db", flush_interval_s=60, flush_count=10)
+    await w.start()
+    for i in range(10):
+        w.add_event(row(i))
+    for _ in range(100):
+        if count(tmp_path / "w.db") == 10:
+            break
+        await asyncio.sleep(0.02)
+    assert count(tmp_path / "w.db") == 10 and w.queue_depth == 0
+    await w.stop()
+
+
+async def test_flushes_on_the_interval(tmp_path):
+    w = Writer(tmp_path / "w.db", flush_interval_s=0.1, flush_count=1000)
+    await w.start()
+    w.add_event(row(1))
+    await asyncio.sleep(0.4)
+    assert count(tmp_path / "w.db") == 1
+    await w.stop()
+
+
+async def test_stop_writes_everything_queued(tmp_path):
+    w = Writer(tmp_path / "w.db", flush_interval_s=60, flush_count=100_000)
+    await w.start()
+    for i in range(2345):
+        w.add_event(row(i))
+    await w.stop()
+    assert count(tmp_path / "w.db") == 2345
+
+
+async def test_bounded_queue_refuses_when_full(tmp_path):
+    w = Writer(tmp_path / "w.db", flush_interval_s=60, flush_count=100_000, queue_max=3)
+    await w.start()
+    for i in range(3):
+        w.add_event(row(i))
+    assert not w.has_room()
+    try:
+        w.add_event(row(4))
+        raise AssertionError("expected QueueFull")
+    except QueueFull:
+        pass
+    assert w.stats.rejected_full == 1
+    await w.stop()
+    assert count(tmp_path / "w.db") == 3
+
+
+async def test_failed_flush_keeps_the_data_and_retries(tmp_path):
+    calls = {"n": 0}
+
+    def flaky_hook(conn: sqlite3.Connection, batch) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise sqlite3.OperationalError("disk I/O error (simulated by a failing flush hook)")
+
+    w = Writer(tmp_path / "w.db", flush_interval_s=60, hooks=[flaky_hook])
+    await w.start()
+    w.add_event(row(1))
+    await w.flush()
+    assert count(tmp_path / "w.db") == 0 and w.stats.errors == 1 and w.queue_depth == 1
+    w.add_event(row(2))
+    await w.flush()
+    assert count(tmp_path / "w.db") == 2 and w.queue_depth == 0
+    await w.stop()
+
+
+async def test_wal_stays_bounded_while_a_reader_keeps_reading(tmp_path):
+    path = tmp_path / "w.db"
+    w = Writer(path, flush_interval_s=0.01, flush_count=2000)
+    await w.start()
+    reader = connect(path, readonly=True)
+    biggest = 0
+    for chunk in range(40):
+        for i in range(2000):
+            w.add_event(row(chunk * 2000 + i))
+        await w.flush()
+        reader.execute("SELECT count(*) FROM events").fetchone()  # a TUI-like reader, one query at a time
+        biggest = max(biggest, os.path.getsize(f"{path}-wal"))
+    await w.stop()
+    reader.close()
+    assert count(path) == 80_000
+    db_size = os.path.getsize(path)
+    assert biggest < db_size / 2, (biggest, db_size)
