@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -14,12 +15,12 @@ from collector.enrich.geo import AsnLookup, GeoInfo, GeoLookup, is_hosting_org
 from collector.enrich.privacy import redact_text, redact_url, split_url
 from collector.enrich.referrer import RefInfo, apply_utm, classify_referrer, parse_utm
 from collector.enrich.ua import UAInfo, parse_ua
-from collector.salts import SaltStore, keyed_hash
+from collector.salts import SaltStore
 from collector.sessions import Session, SessionTracker, new_session_id
 from collector.throttle import Decision, Throttle
 from collector.validation import Hit
 from db.records import EventRecord, FingerprintRecord, SessionRecord
-from db.writer import Writer
+from db.writer import Batch, Writer
 
 MAX_SITE_PAGES = 50_000
 PAGE_TYPES = frozenset({"pageview"})
@@ -70,6 +71,38 @@ class Pipeline:
         """BOTS: set by the app when throttling is on."""
         self.stats = PipelineStats()
         self._store_ip = cfg.privacy.store_ip
+        self._dirty_sessions: dict[int, SessionRecord] = {}
+        self._fingerprint_news: dict[str, list[Any]] = {}
+        writer.add_source(self.drain)
+
+    def drain(self, batch: Batch) -> None:
+        """Move session snapshots and fingerprint news into the writer's batch (once per flush, not per event)."""
+        dirty, self._dirty_sessions = self._dirty_sessions, {}
+        for session_id, rec in dirty.items():
+            batch.sessions[session_id] = rec.as_row()
+        news, self._fingerprint_news = self._fingerprint_news, {}
+        for fingerprint, (seen, new_sessions, requests, score, level, ua, bot_name, flags) in news.items():
+            batch.fingerprints[fingerprint] = FingerprintRecord(
+                fingerprint, seen, new_sessions, requests, score, level, ua, bot_name, flags
+            )
+
+    def _note_fingerprint(self, rec: SessionRecord, now: float, is_new: bool, verdict: RequestVerdict) -> None:
+        """Accumulate what this hit says about its fingerprint until the next flush."""
+        news = self._fingerprint_news.get(rec.fingerprint)
+        flags = _flags(verdict) if verdict.reasons else None
+        if news is None:
+            self._fingerprint_news[rec.fingerprint] = [
+                now, int(is_new), 1, rec.bot_score, rec.throttle_level, rec.ua, rec.bot_name, flags or "[]"
+            ]
+            return
+        news[0] = now
+        news[1] += int(is_new)
+        news[2] += 1
+        news[3] = max(news[3], rec.bot_score)
+        news[4] = rec.throttle_level
+        news[6] = rec.bot_name
+        if flags:
+            news[7] = flags
 
     def session_for(self, hit: Hit, client: Client, now: float) -> tuple[Session, bool]:
         """The client's current session on the hit's site, starting one if needed; True when new."""
@@ -107,7 +140,7 @@ class Pipeline:
         """BOTS: may this client send now? None when throttling is off."""
         if self.throttle is None:
             return None
-        fingerprint = keyed_hash(self.salts.salt(now), client.ip, client.ua)  # as SaltStore.ids computes it
+        fingerprint = self.salts.fingerprint(now, client.ip, client.ua)
         return self.throttle.check(fingerprint, client.ip, self.fingerprint_scores.get(fingerprint, 0), now)
 
     def process(self, hit: Hit, client: Client, now: float | None = None) -> EventRecord:
@@ -187,20 +220,8 @@ class Pipeline:
             ip=client.ip if self._store_ip else "",
         )
         self.writer.add_event(record.as_row())
-        self.writer.add_session(rec.id, rec.as_row())
-        self.writer.add_fingerprint(
-            FingerprintRecord(
-                fingerprint=rec.fingerprint,
-                seen=now,
-                new_sessions=1 if is_new else 0,
-                requests=1,
-                score=rec.bot_score,
-                level=rec.throttle_level,
-                ua=rec.ua,
-                bot_name=rec.bot_name,
-                flags=_flags(verdict),
-            )
-        )
+        self._dirty_sessions[rec.id] = rec
+        self._note_fingerprint(rec, now, is_new, verdict)
         self.stats.accepted += 1
         if is_bot:
             self.stats.bots += 1

@@ -30,6 +30,7 @@ class SaltStore:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._cache: dict[int, bytes] = {}
+        self._ids: dict[tuple[int, str, str, str], tuple[str, str, str]] = {}
 
     def salt(self, ts: float) -> bytes:
         """The salt of the UTC day containing `ts`."""
@@ -43,17 +44,25 @@ class SaltStore:
         return salt
 
     def ids(self, ts: float, site: str, ip: str, ua: str) -> tuple[str, str, str]:
-        """(visitor id today, visitor id with yesterday's salt, fingerprint) for one client."""
-        today = self.salt(ts)
-        yesterday = self.salt(ts - 86400)
-        return (
-            keyed_hash(today, site, ip, ua),
-            keyed_hash(yesterday, site, ip, ua),
-            keyed_hash(today, ip, ua),
-        )
+        """(visitor id today, visitor id with yesterday's salt, fingerprint) for one client (memoised per day)."""
+        key = (int(ts // 86400), site, ip, ua)
+        ids = self._ids.get(key)
+        if ids is None:
+            today = self.salt(ts)
+            yesterday = self.salt(ts - 86400)
+            ids = (keyed_hash(today, site, ip, ua), keyed_hash(yesterday, site, ip, ua), keyed_hash(today, ip, ua))
+            if len(self._ids) >= 100_000:
+                self._ids.clear()
+            self._ids[key] = ids
+        return ids
+
+    def fingerprint(self, ts: float, ip: str, ua: str) -> str:
+        """The client's fingerprint for the day: keyed hash of IP and User-Agent, the same on every site."""
+        return keyed_hash(self.salt(ts), ip, ua)
 
     def forget_old(self, now: float | None = None) -> int:
         """Drop salts older than yesterday (called daily by a background task)."""
         now = time.time() if now is None else now
         self._cache = {k: v for k, v in self._cache.items() if k >= int(now // 86400) - 1}
+        self._ids.clear()
         return forget_salts_before(self._conn, day_of(now - 86400))

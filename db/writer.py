@@ -55,6 +55,9 @@ class Batch:
         return len(self.events) + len(self.sessions) + len(self.fingerprints) + len(self.drops)
 
 
+BatchSource = Callable[[Batch], None]
+"""Called on the event loop just before a flush to add rows kept elsewhere (live session snapshots)."""
+
 FlushHook = Callable[[sqlite3.Connection, Batch], None]
 """Runs inside the flush transaction after the rows are written (rollups keep themselves current this way)."""
 
@@ -93,6 +96,7 @@ class Writer:
         self.flush_count = flush_count
         self.queue_max = queue_max
         self.hooks: list[FlushHook] = list(hooks or [])
+        self._sources: list[BatchSource] = []
         self.stats = WriterStats()
         self._batch = Batch()
         self._pending = 0  # events queued in _batch plus the batch being written
@@ -126,6 +130,10 @@ class Writer:
         if len(self._batch.events) >= self.flush_count:
             self._wake.set()
 
+    def add_source(self, source: BatchSource) -> None:
+        """Register a callable that fills each batch just before it is written."""
+        self._sources.append(source)
+
     def add_session(self, session_id: int, row: tuple[object, ...]) -> None:
         """Queue the newest snapshot of a session (replaces an older one in the same batch)."""
         self._batch.sessions[session_id] = row
@@ -156,6 +164,8 @@ class Writer:
     async def flush(self) -> None:
         """Write everything queued now (also used by tests and on shutdown)."""
         self._wake.clear()
+        for source in self._sources:
+            source(self._batch)
         batch, self._batch = self._batch, Batch()
         if not len(batch):
             return

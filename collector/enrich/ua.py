@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
-from ua_parser import parse
+from ua_parser import BasicResolver, BestAvailableResolver, Parser, Result, load_builtins, load_lazy_builtins
 
 # Longer UAs are cut before parsing and caching so a hostile header cannot pin megabytes in the cache.
 MAX_UA_LENGTH: Final = 512
@@ -47,20 +47,52 @@ _DESKTOP_OS: Final = frozenset(
 )
 _MOBILE_OS: Final = frozenset({"iOS", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS", "Symbian OS"})
 
-_TABLET_RE: Final = re.compile(r"iPad|Tablet|Kindle|Silk/|PlayBook|Nexus (?:7|9|10)\b", re.IGNORECASE)
-_MOBILE_RE: Final = re.compile(r"Mobi|iPhone|iPod|Windows Phone|Opera Mini|IEMobile", re.IGNORECASE)
-# Fallback for crawlers and HTTP libraries the parser's device table does not tag as "Spider".
-_BOT_RE: Final = re.compile(
-    r"(?<!cu)bot\b|(?<!cu)bot/|crawl|spider|slurp|scrap|headless|lighthouse|"
-    r"^(?:curl|wget|python|go-http-client|java|okhttp|libwww-perl|httpie|axios|node-fetch|"
-    r"aiohttp|php|ruby|scrapy|apache-httpclient)",
-    re.IGNORECASE,
+# One scan of the lower-cased UA finds every hint at once; case-sensitive patterns on a lower-cased
+# copy, because IGNORECASE and look-behinds make Python's re several times slower on long UAs.
+_HINTS_RE: Final = re.compile(
+    r"(?P<bot>bot|crawl|spider|slurp|scrap|headless|lighthouse)"
+    r"|(?P<tv>smart-?tv|tizen|web0s|webos|roku|appletv|crkey|bravia|playstation|xbox|nintendo|; aft|\btv\b)"
+    r"|(?P<tablet>ipad|tablet|kindle|silk/|playbook|nexus (?:7|9|10)\b)"
+    r"|(?P<mobile>mobi|iphone|ipod|windows phone|opera mini)"
 )
-_TV_CONSOLE_RE: Final = re.compile(
-    r"SmartTV|Smart-TV|SMART-TV|\bTV\b|Tizen|Web0S|webOS|Roku|AppleTV|CrKey|AFT[A-Z]|BRAVIA|"
-    r"PlayStation|Xbox|Nintendo",
-    re.IGNORECASE,
+# HTTP libraries and command-line clients the parser's device table does not tag as "Spider".
+_CLIENT_PREFIXES: Final = (
+    "curl",
+    "wget",
+    "python",
+    "go-http-client",
+    "java",
+    "okhttp",
+    "libwww-perl",
+    "httpie",
+    "axios",
+    "node-fetch",
+    "aiohttp",
+    "php",
+    "ruby",
+    "scrapy",
+    "apache-httpclient",
 )
+
+
+def _hints(low: str) -> set[str]:
+    """Kinds of device hints in a lower-cased UA: "bot", "tv", "tablet", "mobile"."""
+    kinds: set[str] = set()
+    if low.startswith(_CLIENT_PREFIXES):
+        kinds.add("bot")
+    for match in _HINTS_RE.finditer(low):
+        kind = match.lastgroup
+        if kind is None:
+            continue
+        # "Cubot" is a phone brand, not a crawler.
+        if (
+            kind == "bot"
+            and match.group() == "bot"
+            and low[max(0, match.start() - 2) : match.start()] == "cu"
+        ):
+            continue
+        kinds.add(kind)
+    return kinds
 
 
 @dataclass(slots=True, frozen=True)
@@ -97,20 +129,35 @@ def _to_int(value: str | None) -> int | None:
 
 def device_class(ua: str, os_family: str, device_family: str, device_brand: str) -> str:
     """Device class from the parsed device/OS and the raw UA: bot, tablet, mobile, desktop or other."""
-    if device_family == "Spider" or _BOT_RE.search(ua):
+    if device_family == "Spider":
         return "bot"
-    if _TV_CONSOLE_RE.search(ua):
+    hints = _hints(ua.lower())
+    if "bot" in hints:
+        return "bot"
+    if "tv" in hints:
         return "other"
-    if device_family in ("iPad", "Kindle") or "Tablet" in device_brand or _TABLET_RE.search(ua):
+    if device_family in ("iPad", "Kindle") or "Tablet" in device_brand or "tablet" in hints:
         return "tablet"
     if os_family == "Android":
         # Android tablets leave "Mobile" out of the UA; phones always include it.
-        return "mobile" if "Mobile" in ua else "tablet"
-    if os_family in _MOBILE_OS or _MOBILE_RE.search(ua):
+        return "mobile" if "mobile" in hints else "tablet"
+    if os_family in _MOBILE_OS or "mobile" in hints:
         return "mobile"
     if os_family in _DESKTOP_OS or device_family == "Mac":
         return "desktop"
     return "other"
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Parser:
+    """The library's best resolver (regex/re2 when installed) without its own cache: ours is in front."""
+    lazy = BestAvailableResolver is not BasicResolver
+    return Parser(BestAvailableResolver(load_lazy_builtins() if lazy else load_builtins()))
+
+
+def _parse(ua: str) -> Result:
+    """Full parse (agent, OS, device) by the shared parser."""
+    return _parser().parse(ua)
 
 
 @lru_cache(maxsize=8192)
@@ -118,7 +165,7 @@ def _parse_cached(ua: str) -> UAInfo:
     """Parse one (already truncated) UA string; the cache makes repeat visitors nearly free."""
     if not ua.strip():
         return UNKNOWN_UA
-    result = parse(ua)
+    result = _parse(ua)
     agent, os_, dev = result.user_agent, result.os, result.device
     if agent is not None:
         browser = _BROWSER_ALIASES.get(agent.family, agent.family)

@@ -239,10 +239,16 @@ async def test_tracker_payloads_on_the_wire(driver: Any, pages: PageServer) -> N
     await call(lambda: driver.find_element(By.ID, "cta-inner").click())
     await call(lambda: driver.find_element(By.ID, "download").click())
     await call(lambda: driver.find_element(By.ID, "send").click())
-    await wait_until(lambda: _events(pages.bodies(), "Form Submit"), "the form submit event")
-    await wait_until(
-        lambda: len([b for b in pages.bodies() if b["type"] == "engagement"]) >= 2, "2 engagements"
-    )
+
+    def all_arrived() -> bool:
+        bodies = pages.bodies()
+        names = {b.get("name") for b in bodies if b["type"] == "event"}
+        engagements = [b for b in bodies if b["type"] == "engagement"]
+        return (
+            names >= {"Early", "Late", "Signup CTA", "File Download", "Form Submit"} and len(engagements) >= 2
+        )
+
+    await wait_until(all_arrived, "the custom events and 2 engagements")
 
     bodies = pages.bodies()
     for path, content_type, body in pages.received:

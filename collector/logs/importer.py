@@ -1,0 +1,444 @@
+"""Streaming access-log import: lines → hits → the live pipeline, with resumable offsets and `--follow`.
+
+Imported hits go through the same Pipeline as live traffic (sessions, enrichment, bot scoring) with the log
+line's time as `now`. Memory stays flat: files are read line by line, the writer is flushed every chunk,
+and sessions idle for longer than the session timeout (in log time) are forgotten as the import advances.
+Offsets are saved inside the writer's flush transaction, so a file's position and its rows commit together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import io
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from collector.config import Config
+from collector.enrich.geo import AsnLookup, GeoLookup
+from collector.logs.parse import LineError, LogLine, detect_format, parser_for
+from collector.pipeline import Client, Pipeline
+from collector.salts import SaltStore
+from collector.validation import Hit
+from db.connection import connect
+from db.queries.ingest import ImportFile, import_file, save_import_offset
+from db.writer import Batch, Writer
+
+CHUNK_LINES: Final = 10_000
+"""Lines between writer flushes: big enough for fast transactions, small enough for flat memory."""
+FOLLOW_POLL_S: Final = 0.25
+FOLLOW_FLUSH_S: Final = 1.0
+HEAD_MAX: Final = 64 * 1024
+"""Bytes hashed at most for a file's identity (its first line, or this much of it)."""
+
+_PAGE_EXTENSIONS: Final = frozenset({"", "html", "htm", "xhtml", "shtml", "php", "asp", "aspx", "jsp", "cfm", "cgi"})
+_API_PREFIXES: Final = ("/api/", "/graphql", "/wp-json/", "/rpc/")
+
+
+class ImportError_(Exception):
+    """A file that cannot be imported at all (missing, unreadable, not a log); worded for the user."""
+
+
+@dataclass(slots=True)
+class ImportStats:
+    """What an import did, for the summary line and the tests."""
+
+    files: int = 0
+    lines: int = 0
+    imported: int = 0
+    pageviews: int = 0
+    requests: int = 0
+    assets: int = 0
+    bots: int = 0
+    already: int = 0
+    """Lines skipped because an earlier import of the same file had them."""
+    skipped: Counter[str] = field(default_factory=Counter)
+    bytes_read: int = 0
+    elapsed_s: float = 0.0
+
+    def summary(self) -> str:
+        """Human summary: counts, skip reasons and speed."""
+        rate = self.lines / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        parts = [
+            f"{self.files} file{'s' if self.files != 1 else ''}, {self.lines:,} lines read in {self.elapsed_s:.1f}s "
+            f"({rate:,.0f} lines/s)",
+            f"imported {self.imported:,} ({self.pageviews:,} pageviews, {self.requests:,} requests of which "
+            f"{self.assets:,} static assets); {self.bots:,} from bots",
+        ]
+        skipped = sum(self.skipped.values())
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in self.skipped.most_common())
+        parts.append(f"skipped {skipped:,}" + (f" ({reasons})" if reasons else ""))
+        if self.already:
+            parts.append(f"{self.already:,} lines already imported earlier (not added again)")
+        return "\n".join(parts)
+
+
+@lru_cache(maxsize=8192)
+def hit_type(method: str, path: str, status: int) -> tuple[str, bool]:
+    """("pageview" | "request", is_static_asset) for a logged request.
+
+    Pageviews are successful GETs of HTML-like paths (no extension or a server-page one); assets, API calls,
+    redirects, errors and non-GET methods are "request".
+    """
+    path = path.partition("?")[0].partition("#")[0]
+    last = path.rpartition("/")[2]
+    dot = last.rfind(".")
+    ext = last[dot + 1 :].lower() if dot > 0 else ""
+    if ext not in _PAGE_EXTENSIONS:
+        return "request", True
+    if method != "GET" or not (200 <= status < 300 or status == 304) or path.startswith(_API_PREFIXES):
+        return "request", False
+    return "pageview", False
+
+
+def page_url(site: str, target: str) -> str:
+    """An absolute URL for a logged request target, so the pipeline knows the host (internal referrers, UTM)."""
+    if target.startswith("/"):
+        return f"https://{site}{target}"
+    if target.startswith(("http://", "https://")):
+        return target
+    return f"https://{site}/{target}"
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether a file is gzip-compressed (by its magic bytes, whatever its name)."""
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+@contextmanager
+def open_log(path: Path) -> Iterator[tuple[BinaryIO, BinaryIO]]:
+    """(lines, raw) for a log file: a buffered reader of its text bytes, and the file on disk (for progress)."""
+    raw = open(path, "rb")  # noqa: SIM115 - closed below
+    try:
+        if raw.read(2) == b"\x1f\x8b":
+            raw.seek(0)
+            reader: BinaryIO = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)  # type: ignore[arg-type]
+        else:
+            raw.seek(0)
+            reader = raw
+        yield reader, raw
+    finally:
+        raw.close()
+
+
+def read_head(path: Path) -> bytes | None:
+    """The first complete line of a file (decompressed), capped; None while the file has no complete line."""
+    with open_log(path) as (reader, _raw):
+        try:
+            head = reader.readline(HEAD_MAX)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise ImportError_(f"{path}: cannot read: {exc}") from None
+    if not head.endswith(b"\n") and len(head) < HEAD_MAX:
+        return None
+    return head
+
+
+def sample_lines(path: Path, n: int = 20) -> list[str]:
+    """The first few lines of a file as text, for format detection."""
+    out: list[str] = []
+    with open_log(path) as (reader, _raw):
+        for raw in reader:
+            out.append(raw.decode("utf-8", "replace"))
+            if len(out) >= n:
+                break
+    return out
+
+
+Progress = Callable[[ImportStats, Path, int, int], None]
+"""Called about every chunk with (stats, file, bytes done, total bytes) to draw a progress bar."""
+
+
+class Importer:
+    """Imports access logs into one database through the live pipeline; use `async with`."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        site: str = "",
+        fmt: str = "auto",
+        progress: Progress | None = None,
+        chunk_lines: int = CHUNK_LINES,
+    ) -> None:
+        self.cfg = cfg
+        self.site = site.strip().lower()
+        self.fmt = fmt
+        self.progress = progress
+        self.chunk_lines = chunk_lines
+        self.stats = ImportStats()
+        self._mark: tuple[int, int, int] | None = None  # (file id, offset, lines) the next flush commits
+        self._flushing: asyncio.Task[None] | None = None
+        self._started = time.perf_counter()
+        self.writer: Writer
+        self.pipeline: Pipeline
+
+    async def __aenter__(self) -> Importer:
+        cfg = self.cfg
+        self._db = connect(cfg.db_path)
+        self._geo = GeoLookup(cfg.geoip.path or None)
+        self._asn = AsnLookup(cfg.geoip.asn_path) if cfg.geoip.asn_path else None
+        # The importer drives every flush itself (see _checkpoint): the writer's own timer and count never fire.
+        self.writer = Writer(
+            cfg.db_path,
+            flush_interval_s=3600.0,
+            flush_count=1 << 40,
+            queue_max=1 << 40,
+            hooks=[self._save_mark],
+        )
+        await self.writer.start()
+        self.pipeline = Pipeline(cfg, self.writer, SaltStore(self._db), self._geo, self._asn)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self._checkpoint(None)
+            if self._flushing is not None:
+                await self._flushing
+            await self.writer.stop()
+        finally:
+            self._db.close()
+            self._geo.close()
+            if self._asn is not None:
+                self._asn.close()
+            self.stats.elapsed_s = time.perf_counter() - self._started
+
+    def _save_mark(self, conn: object, batch: Batch) -> None:
+        """Writer flush hook: store the import offset in the same transaction as the rows it covers."""
+        mark = self._mark
+        if mark is not None:
+            save_import_offset(conn, *mark)  # type: ignore[arg-type]
+
+    async def _checkpoint(self, mark: tuple[int, int, int] | None) -> None:
+        """Start flushing everything processed so far (committing `mark` with it) while parsing goes on."""
+        if self._flushing is not None:
+            await self._flushing
+            self._flushing = None
+        self._mark = mark
+        self._flushing = asyncio.create_task(self.writer.flush())
+        await asyncio.sleep(0)  # let flush() swap its batch now, before more lines are queued
+        if self.writer.stats.last_error:
+            raise ImportError_(f"cannot write to the database: {self.writer.stats.last_error}")
+
+    def _identity(self, path: Path) -> ImportFile | None:
+        """The import record for a file (None while it has no complete first line yet)."""
+        head = read_head(path)
+        if head is None:
+            return None
+        st = path.stat()
+        return import_file(self._db, st.st_dev, st.st_ino, hashlib.sha256(head).hexdigest(), str(path))
+
+    def _format_of(self, path: Path) -> str:
+        return self.fmt if self.fmt != "auto" else detect_format(sample_lines(path))
+
+    async def import_file(self, path: Path) -> None:
+        """Import one file from where the last import of it stopped (a finished file: read to its end)."""
+        await self._run(path, follow=False, stop=None)
+
+    async def follow(self, path: Path, stop: asyncio.Event) -> None:
+        """Import a file, then keep importing lines as they are appended, across rotation, until `stop` is set."""
+        await self._run(path, follow=True, stop=stop)
+
+    async def _run(self, path: Path, *, follow: bool, stop: asyncio.Event | None) -> None:
+        """Import `path`; with `follow`, poll for new lines and reopen the file when it is rotated or truncated."""
+        self.stats.files += 1
+        while True:
+            record = self._identity(path) if path.exists() else None
+            if record is None:
+                if not follow:
+                    if not path.exists():
+                        raise ImportError_(f"{path}: no such file")
+                    return  # empty file (or no complete line yet): nothing to import
+                if await _wait(stop, FOLLOW_POLL_S):
+                    return
+                continue
+            rotated = await self._import_open(path, record, follow=follow, stop=stop)
+            if not rotated:
+                return
+
+    async def _import_open(self, path: Path, record: ImportFile, *, follow: bool, stop: asyncio.Event | None) -> bool:
+        """Import one opened file from its saved offset; True when (following) the path now names a new file."""
+        parse = parser_for(self._format_of(path))
+        total = path.stat().st_size
+        with open_log(path) as (reader, raw):
+            gz = reader is not raw
+            ident = os.fstat(raw.fileno())
+            offset = self._skip_to(reader, raw, record.offset, gz)
+            self.stats.already += record.lines
+            lines = record.lines
+            pending = b""
+            last_flush = time.monotonic()
+            while True:
+                offset, lines, pending = self._consume(reader, parse, record.id, offset, lines, pending, gz and not follow)
+                await self._checkpoint((record.id, offset, lines))
+                self._report(path, raw.tell() if gz else offset, total)
+                if not follow:
+                    return False
+                # At the end of what is written so far: flush now and then, watch for rotation.
+                if time.monotonic() - last_flush >= FOLLOW_FLUSH_S:
+                    last_flush = time.monotonic()
+                try:
+                    st = path.stat()
+                except FileNotFoundError:
+                    st = None
+                if st is not None and (st.st_ino != ident.st_ino or st.st_dev != ident.st_dev):
+                    # Rotated: drain what was written to the old file before the rename, then switch.
+                    offset, lines, pending = self._consume(reader, parse, record.id, offset, lines, pending, True)
+                    await self._checkpoint((record.id, offset, lines))
+                    return True
+                if st is not None and st.st_size < offset:
+                    return True  # truncated in place (copytruncate): start over on the new content
+                if await _wait(stop, FOLLOW_POLL_S):
+                    return False
+                total = max(total, st.st_size if st is not None else total)
+
+    def _skip_to(self, reader: BinaryIO, raw: BinaryIO, offset: int, gz: bool) -> int:
+        """Position a reader at a saved offset (decompressing up to it for gzip files); returns it."""
+        if not offset:
+            return 0
+        if not gz:
+            raw.seek(offset)
+            return offset
+        left = offset
+        while left:
+            chunk = reader.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            left -= len(chunk)
+        return offset - left
+
+    def _consume(
+        self,
+        reader: BinaryIO,
+        parse: Callable[[str], LogLine],
+        file_id: int,
+        offset: int,
+        lines: int,
+        pending: bytes,
+        take_partial: bool,
+    ) -> tuple[int, int, bytes]:
+        """Import every complete line available now; returns (offset, lines, unfinished tail of the file).
+
+        A last line without a newline may still be being written, so it is kept for later, unless
+        `take_partial` (a finished gzip file, or the old file after rotation).
+        """
+        stats = self.stats
+        skipped = stats.skipped
+        site = self.site
+        process = self.pipeline.process
+        sessions = self.pipeline.sessions
+        chunk = self.chunk_lines
+        since_flush = 0
+        last_ts = 0.0
+        try:
+            for raw_line in reader:
+                if pending:
+                    raw_line, pending = pending + raw_line, b""
+                if raw_line[-1:] != b"\n":
+                    pending = raw_line
+                    break
+                offset += len(raw_line)
+                lines += 1
+                stats.lines += 1
+                since_flush += 1
+                if since_flush >= chunk:
+                    since_flush = 0
+                    self._mark = (file_id, offset, lines)
+                    self._flush_soon(last_ts)
+                if len(raw_line) <= 2 and not raw_line.strip():
+                    skipped["blank"] += 1
+                    continue
+                try:
+                    rec = parse(raw_line.decode("utf-8", "replace"))
+                except LineError as exc:
+                    skipped[exc.reason] += 1
+                    continue
+                last_ts = self._import_line(rec, site, process, skipped)
+            else:
+                if pending and take_partial:
+                    offset += len(pending)
+                    lines += 1
+                    stats.lines += 1
+                    try:
+                        last_ts = self._import_line(
+                            parse(pending.decode("utf-8", "replace")), site, process, skipped
+                        )
+                    except LineError as exc:
+                        skipped[exc.reason] += 1
+                    pending = b""
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            # A truncated or corrupt .gz: keep what was read, say why the rest was not.
+            skipped["unreadable-rest-of-file"] += 1
+            self.stats.skipped[f"error: {str(exc)[:80]}"] += 0
+        if last_ts:
+            sessions.expire(last_ts)
+        stats.bytes_read = offset
+        return offset, lines, pending
+
+    def _flush_soon(self, last_ts: float) -> None:
+        """Between chunks (synchronously, mid-file): hand the batch to the writer thread and bound memory."""
+        if self._flushing is not None and not self._flushing.done():
+            return  # the previous chunk is still being written; this one joins the next flush
+        self._flushing = asyncio.ensure_future(self.writer.flush())
+        if last_ts:
+            self.pipeline.sessions.expire(last_ts)
+
+    def _import_line(
+        self, rec: LogLine, site: str, process: Callable[..., object], skipped: Counter[str]
+    ) -> float:
+        """Turn one parsed line into a hit and run it through the pipeline; returns the line's time."""
+        site = site or rec.host.lower()
+        if not site:
+            skipped["no-site"] += 1
+            return 0.0
+        kind, asset = hit_type(rec.method, rec.target, rec.status)
+        hit = Hit(
+            site=site,
+            type=kind,
+            url=page_url(site, rec.target),
+            referrer=rec.referrer,
+            method=rec.method,
+            status=rec.status,
+            latency_ms=rec.latency_ms,
+            bytes=rec.size,
+            success=rec.status < 500,
+        )
+        headers_known = rec.accept is not None or rec.accept_language is not None
+        client = Client(rec.ip, rec.ua, rec.accept, rec.accept_language, headers_known)
+        event = process(hit, client, rec.ts)
+        stats = self.stats
+        stats.imported += 1
+        if kind == "pageview":
+            stats.pageviews += 1
+        else:
+            stats.requests += 1
+            if asset:
+                stats.assets += 1
+        if event.is_bot:  # type: ignore[attr-defined]
+            stats.bots += 1
+        return rec.ts
+
+    def _report(self, path: Path, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.stats.elapsed_s = time.perf_counter() - self._started
+            self.progress(self.stats, path, done, total)
+
+
+async def _wait(stop: asyncio.Event | None, seconds: float) -> bool:
+    """Sleep up to `seconds`; True when `stop` was set meanwhile."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return False
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True

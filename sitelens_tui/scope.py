@@ -1,0 +1,41 @@
+"""What every view is asked about: a range resolved at a given now, a site and dimension filters. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RANGE_NAMES = ("live", "1h", "24h", "7d", "30d", "90d", "all")
+_SECONDS = {"live": 30 * 60, "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "90d": 90 * 86400}
+
+
+@dataclass(slots=True, frozen=True)
+class Scope:
+    """The range, its span at `now`, the selected site (None = all) and the filters (dimension, value)."""
+
+    range_name: str = "24h"
+    now: float = 0.0
+    site: str | None = None
+    dims: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @property
+    def start(self) -> float:
+        """Beginning of the span ('all' starts at 0)."""
+        return 0.0 if self.range_name == "all" else self.now - _SECONDS[self.range_name]
+
+    @property
+    def end(self) -> float:
+        return self.now
+
+    def with_dim(self, dimension: str, value: str) -> Scope:
+        """This scope with one more filter (a filter on the same dimension is replaced)."""
+        dims = tuple(d for d in self.dims if d[0] != dimension) + ((dimension, value),)
+        return Scope(self.range_name, self.now, self.site, dims)
+
+    def without_dim(self, dimension: str, value: str | None = None) -> Scope:
+        dims = tuple(d for d in self.dims if not (d[0] == dimension and (value is None or d[1] == value)))
+        return Scope(self.range_name, self.now, self.site, dims)
+
+
+def label_for_range(name: str) -> str:
+    """How a range is named in the UI."""
+    return {"live": "live (30 min)", "all": "all time"}.get(name, f"last {name}")
