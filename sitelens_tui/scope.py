@@ -26,6 +26,10 @@ class Scope:
     def end(self) -> float:
         return self.now
 
+    def without_now(self) -> Scope:
+        """The same question at no particular time (to tell a scope change from the clock moving)."""
+        return Scope(self.range_name, 0.0, self.site, self.dims)
+
     def with_dim(self, dimension: str, value: str) -> Scope:
         """This scope with one more filter (a filter on the same dimension is replaced)."""
         dims = tuple(d for d in self.dims if d[0] != dimension) + ((dimension, value),)

@@ -28,7 +28,7 @@ def start_collector(db: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "sitelens_tui", "collect", "--db", str(db), "--port", str(port)],
         env={**os.environ, "SITELENS_DB__FLUSH_INTERVAL_S": "60", "SITELENS_DB__FLUSH_COUNT": "100000",
-             "SITELENS_CONFIG": str(db.parent / "none.toml"), **env},
+             "SITELENS_THROTTLE__ENABLED": "false", "SITELENS_CONFIG": str(db.parent / "none.toml"), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

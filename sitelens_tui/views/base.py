@@ -1,0 +1,151 @@
+"""What every tab has in common: fetch in a thread worker, render on the main thread, then schedule the next
+fetch — never overlapping, skipped while paused, under a modal or hidden."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState
+
+from sitelens_tui.messages import ViewLoaded
+from sitelens_tui.sanitize import clean
+from sitelens_tui.scope import Scope
+
+if TYPE_CHECKING:
+    from sitelens_tui.app import SiteLensApp
+
+
+@dataclass(slots=True, frozen=True)
+class Selection:
+    """What the highlighted row offers to the app's actions: a filter, a throttle target, a session."""
+
+    filter: tuple[str, str] | None = None
+    throttle: tuple[str, str] | None = None  # (kind, target)
+    session_id: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class TableData:
+    """A view's data as columns and rows, for export."""
+
+    columns: tuple[str, ...]
+    rows: Sequence[Sequence[Any]]
+
+
+class View(VerticalScroll):
+    """A tab. Subclasses implement `fetch` (worker thread, SQL only) and `show` (main thread, widgets only)."""
+
+    TITLE: ClassVar[str] = ""
+    REFRESH_S: ClassVar[float] = 5.0
+
+    def __init__(self) -> None:
+        super().__init__(id=f"view-{self.key()}", classes="view")
+        self.loaded_scope: Scope | None = None
+        self.loads = 0
+        self._fetch_started = 0.0
+        self._timer: Any = None
+
+    @classmethod
+    def key(cls) -> str:
+        return cls.__name__.removesuffix("View").lower()
+
+    @property
+    def sl_app(self) -> SiteLensApp:
+        return self.app  # type: ignore[return-value]
+
+    # -- to implement ----------------------------------------------------------------------------------
+
+    def fetch(self, conn: sqlite3.Connection, scope: Scope) -> Any:
+        """Query everything the view shows (runs in a worker thread)."""
+        raise NotImplementedError
+
+    def show(self, data: Any) -> None:
+        """Put fetched data on screen (main thread)."""
+        raise NotImplementedError
+
+    def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
+        """The view's main data for export (runs in a worker thread)."""
+        raise NotImplementedError
+
+    def selection(self) -> Selection:
+        """What the highlighted row offers to filter/throttle/open."""
+        return Selection()
+
+    def scope_changed(self) -> None:
+        """Called before a fetch for a new scope (views with incremental state reset it here)."""
+
+    # -- the refresh cycle -----------------------------------------------------------------------------
+
+    @property
+    def is_active(self) -> bool:
+        return self.sl_app.active_view is self
+
+    def due(self) -> bool:
+        """A periodic refresh runs only when someone can see it and live updates are not paused."""
+        app = self.sl_app
+        return self.is_active and not app.paused and app.screen is self.screen and app.db_ready
+
+    def reload(self) -> None:
+        """Fetch now for the app's current scope, dropping any fetch still in flight."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        app = self.sl_app
+        if not app.db_ready:
+            return
+        scope = app.current_scope()
+        if scope.without_now() != (self.loaded_scope.without_now() if self.loaded_scope else None):
+            self.scope_changed()
+        self._fetch_started = time.perf_counter()
+        self.run_worker(
+            lambda: (scope, app.db.read(lambda conn: self.fetch(conn, scope))),
+            name=f"fetch-{self.key()}",
+            group="queries",
+            description=f"refresh {self.TITLE}",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(self.REFRESH_S, self._tick, name=f"refresh-{self.key()}")
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self.due():
+            self.reload()
+        else:
+            self._schedule()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a fetch ends: show data, or the error, then schedule the next fetch."""
+        if event.worker.group != "queries":
+            return
+        event.stop()
+        if event.state == WorkerState.SUCCESS:
+            scope, data = event.worker.result
+            self.loaded_scope = scope
+            self.show(data)
+            self.set_error(None)
+            self.loads += 1
+            self.post_message(ViewLoaded(self.key(), time.perf_counter() - self._fetch_started))
+            self._schedule()
+        elif event.state == WorkerState.ERROR:
+            self.set_error(f"query failed: {event.worker.error}")
+            self._schedule()
+
+    def set_error(self, message: str | None) -> None:
+        """Show or hide the view's error line."""
+        for widget in self.query(".view-error"):
+            widget.remove()
+        if message:
+            self.mount(Static(Text(clean(message, 300), style="bold red"), classes="view-error"), before=0)
