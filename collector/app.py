@@ -12,6 +12,7 @@ from aiohttp import web
 from collector import keys
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup
+from collector.export_api import setup_export_routes
 from collector.handlers import setup_routes
 from collector.middlewares import error_middleware
 from collector.pipeline import Pipeline
@@ -22,6 +23,7 @@ from db.connection import connect, connect_async
 from db.queries.sessions import sessions_active_since
 from db.queries.settings import set_setting_if_absent
 from db.queries.throttle import active_overrides
+from db.rollups import rollup_hooks
 from db.writer import Writer
 
 log = logging.getLogger("sitelens.collector")
@@ -64,6 +66,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         flush_interval_s=cfg.db.flush_interval_s,
         flush_count=cfg.db.flush_count,
         queue_max=cfg.db.queue_max,
+        hooks=rollup_hooks(),
     )
     await writer.start()
     reader = await connect_async(path, readonly=True)
@@ -106,4 +109,5 @@ def create_app(cfg: Config) -> web.Application:
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(background_ctx)
     setup_routes(app)
+    setup_export_routes(app)  # EXPORT: GET /api/export; checks scheduled-export destinations
     return app

@@ -8,6 +8,7 @@ import aiosqlite
 from aiohttp import web
 
 from collector.config import Config
+from collector.export.status import ExportState
 from collector.pipeline import Pipeline
 from db.writer import Writer
 
@@ -22,3 +23,5 @@ ADMIN_TOKEN = web.AppKey("admin_token", str)
 STARTED_AT = web.AppKey("started_at", float)
 ALLOWED_ORIGINS = web.AppKey("allowed_origins", frozenset)
 """CORS origins allowed to post events; empty means any origin (no sites configured)."""
+EXPORT = web.AppKey("export", ExportState)
+"""EXPORT: the scheduled export's destinations and live progress."""

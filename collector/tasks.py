@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from collector import keys
+from collector.export.scheduled import scheduled_export_service, service_interval
 from collector.throttle import override_from_row
 from db.queries.throttle import active_overrides_async
 
@@ -52,6 +53,7 @@ SERVICES: list[Service] = [
     Service("expire-sessions", lambda app: 30.0, expire_sessions),
     Service("forget-salts", lambda app: 3600.0, forget_old_salts),
     Service("throttle-sync", lambda app: 1.0, sync_throttle),
+    Service("scheduled-export", service_interval, scheduled_export_service),  # EXPORT
 ]
 """Every background service; each feature adds its own here."""
 

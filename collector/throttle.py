@@ -55,7 +55,7 @@ SCORE_LEVELS: tuple[tuple[int, Level], ...] = ((90, Level.BLOCKED), (70, Level.S
 
 
 def level_for_score(score: int) -> Level:
-    """The level a bot score alone earns: ≥ 50 warning, ≥ 70 severe, ≥ 90 blocked."""
+    """The level a bot score earns (reached one step per request): ≥ 50 warning, ≥ 70 severe, ≥ 90 blocked."""
     for threshold, level in SCORE_LEVELS:
         if score >= threshold:
             return level
@@ -82,6 +82,10 @@ class Decision:
     level: Level
     retry_after: float
     reason: str  # ok | rate | blocked
+
+
+_ALLOWED = {level: Decision(True, level, 0.0, "ok") for level in Level}
+"""Allowed decisions are all alike: built once, not per request."""
 
 
 @lru_cache(maxsize=4096)
@@ -228,9 +232,10 @@ class Throttle:
         """Allow or refuse one request of `fingerprint` from `ip` at time `now`."""
         client = self._client(fingerprint, now)
         self._decay(fingerprint, client, now)
-        floor = level_for_score(bot_score)
-        if floor > client.level:
-            self._set_level(fingerprint, client, floor, now)
+        # Climb towards the level the score earns one step per request, so every level is passed through
+        # (and recorded) on the way: a score of 95 is Warning, then Severe, then Blocked.
+        if level_for_score(bot_score) > client.level:
+            self._set_level(fingerprint, client, Level(client.level + 1), now)
         ov = self.override_for(fingerprint, ip, now)
         level = ov.level if ov is not None else client.level
         drop_reason = "override" if ov is not None else ""
@@ -251,7 +256,7 @@ class Throttle:
         client.stamp = max(client.stamp, now)
         if client.tokens >= 1.0:
             client.tokens -= 1.0
-            return Decision(True, level, 0.0, "ok")
+            return _ALLOWED[level]
 
         self.drops[(level.label, drop_reason or "rate")] += 1
         retry = (1.0 - client.tokens) / rate if rate > 0 else self.quiet_period_s

@@ -59,13 +59,40 @@ class _SubParsers:
         return self._action.add_parser(name, parents=parents, **kwargs)  # type: ignore[arg-type]
 
 
+COMMON = ("--config", "--db")
+
+
+def split_common(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Take --config/--db out of argv wherever they stand (nested subcommands such as `throttle set` too)."""
+    rest: list[str] = []
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        if name in COMMON and eq:
+            found[name] = value
+        elif arg in COMMON and i + 1 < len(argv):
+            found[arg] = argv[i + 1]
+            i += 1
+        elif arg == "--":
+            rest.extend(argv[i:])
+            break
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sitelens` console script."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, common = split_common(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, DEFAULT_COMMAND)
     args = parser.parse_args(argv)
+    args.config = common.get("--config")
+    args.db = common.get("--db")
     try:
         args.config_obj = load_config(args.config, overrides={"db.path": args.db})
         return int(args.func(args) or 0)

@@ -170,14 +170,16 @@ class GeoLookup(_MmdbFile):
         setting: str = "geoip.path",
     ) -> None:
         super().__init__(path, setting, _DOWNLOAD_HINT)
-        if "ASN" in self.database_type.upper():
+        self._cached = lru_cache(maxsize=cache_size)(self._lookup)
+        kind = self.database_type.upper()
+        # ipinfo's "country_asn" files carry both, so only a pure ASN file is refused.
+        if "ASN" in kind and "COUNTRY" not in kind and "CITY" not in kind:
             shown = self.path
             self.close()
             raise GeoError(
                 f"GeoIP database {shown} is an ASN database, not a location one — "
-                f"{_DOWNLOAD_HINT} and set {setting} to it"
+                f"{_DOWNLOAD_HINT} and set {setting} to it (ASN files go in geoip.asn_path)"
             )
-        self._cached = lru_cache(maxsize=cache_size)(self._lookup)
 
     def _lookup(self, ip: str) -> GeoInfo:
         """Uncached lookup."""
@@ -193,8 +195,7 @@ class GeoLookup(_MmdbFile):
     def close(self) -> None:
         """Release the file and forget cached answers."""
         super().close()
-        if hasattr(self, "_cached"):
-            self._cached.cache_clear()
+        self._cached.cache_clear()
 
 
 def asn_from_record(record: Any) -> tuple[int | None, str]:
@@ -228,6 +229,14 @@ class AsnLookup(_MmdbFile):
     ) -> None:
         super().__init__(path, setting, _ASN_HINT)
         self._cached = lru_cache(maxsize=cache_size)(self._lookup)
+        kind = self.database_type.upper()
+        if ("CITY" in kind or "COUNTRY" in kind) and "ASN" not in kind:
+            shown = self.path
+            self.close()
+            raise GeoError(
+                f"ASN database {shown} is a location database, not an ASN one — "
+                f"{_ASN_HINT} and set {setting} to it (location files go in geoip.path)"
+            )
 
     def _lookup(self, ip: str) -> tuple[int | None, str]:
         """Uncached lookup."""

@@ -12,12 +12,10 @@ SECRET_TOKEN: Final = "redacted-token"
 CARD_TOKEN: Final = "redacted-card"
 PARAM_TOKEN: Final = "redacted"
 
-# After cheap substring checks ('@', '=', "eyJ"), one search for a 13-digit run (separators allowed)
-# or a 32-character token-like run decides whether a URL needs the slow path at all.
-_URL_SUSPECT: Final = re.compile(
-    r"(?<![0-9])[0-9](?:(?:[ +\-]|%20)?[0-9]){12}|(?<![A-Za-z0-9_\-+])[A-Za-z0-9_\-+]{32}"
-)
-_DIGIT_RUN: Final = re.compile(r"(?<![0-9])[0-9](?:(?:[ +\-]|%20)?[0-9]){12}")
+# Pre-filters, kept cheap for Python's re (no look-behinds, no alternations): a possible card-number
+# run and a 32-character token-like run. The slow path checks precisely what they let through.
+_DIGIT_CANDIDATE_RE: Final = re.compile(r"[0-9][0-9 +\-]{11,}[0-9]")
+_LONG_RUN_RE: Final = re.compile(r"(?<![A-Za-z0-9_\-+])[A-Za-z0-9_\-+]{32}")
 # URLs longer than this are redacted but not cached, so the cache stays small.
 _MAX_CACHED_URL: Final = 2048
 
@@ -35,6 +33,7 @@ _UUID_RE: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 _TOKEN_RE: Final = re.compile(r"(?<![A-Za-z0-9_\-+])[A-Za-z0-9_\-+]{32,}={0,2}")
 _ALNUM_RUN_RE: Final = re.compile(r"[A-Za-z0-9]{16,}")
 _NON_DIGIT_RE: Final = re.compile(r"[^0-9]")
+_SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 _AUTHORITY_END_RE: Final = re.compile(r"[/?#]")
 # Session ids carried as path parameters: /cart;jsessionid=0A1B2C…
 _PATH_SESSION_RE: Final = re.compile(r";(jsessionid|phpsessid|sid|sessionid)=[^/;?#]*", re.IGNORECASE)
@@ -107,7 +106,7 @@ def luhn_ok(digits: str) -> bool:
 def _card(match: re.Match[str]) -> str:
     """Replace a 13–19 digit run that could be a payment card (IIN 2–6, Luhn-valid)."""
     text = match.group(0)
-    digits = _NON_DIGIT_RE.sub("", text)
+    digits = _NON_DIGIT_RE.sub("", text.replace("%20", ""))
     # Card numbers start with 2–6; this spares millisecond timestamps and phone-like ids.
     if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits):
         return CARD_TOKEN
@@ -165,7 +164,9 @@ def _redact_common(value: str) -> str:
         value = _redact_emails(value)
     if "eyJ" in value:
         value = _JWT_RE.sub(SECRET_TOKEN, value)
-    return _CARD_RE.sub(_card, value)
+    if _DIGIT_CANDIDATE_RE.search(value) is not None or "%20" in value:
+        value = _CARD_RE.sub(_card, value)
+    return value
 
 
 def _redact_part(value: str, uuids: bool) -> str:
@@ -175,7 +176,7 @@ def _redact_part(value: str, uuids: bool) -> str:
     value = _redact_common(value)
     if uuids and "-" in value:
         value = _UUID_RE.sub(SECRET_TOKEN, value)
-    if len(value) >= 32:
+    if len(value) >= 32 and _LONG_RUN_RE.search(value) is not None:
         value = _TOKEN_RE.sub(_token, value)
     return value
 
@@ -207,17 +208,23 @@ def _redact_params(params: str) -> str:
 
 def _needs_redaction(url: str) -> bool:
     """Cheap pre-check: False means the URL cannot contain anything redact_url would replace."""
-    return (
-        "@" in url
-        or "=" in url
-        or "%40" in url
-        or "eyJ" in url
-        or (len(url) >= _MIN_SUSPECT_LENGTH and _URL_SUSPECT.search(url) is not None)
-    )
+    if "@" in url or "=" in url or "%40" in url or "eyJ" in url or "%20" in url:
+        return True
+    if len(url) < _MIN_SUSPECT_LENGTH:
+        return False
+    return _DIGIT_CANDIDATE_RE.search(url) is not None or _LONG_RUN_RE.search(url) is not None
+
+
+def _storable(value: str) -> str:
+    """Lone surrogates (undecodable bytes kept by surrogateescape) become U+FFFD so UTF-8 storage works."""
+    if value.isascii():
+        return value
+    return _SURROGATE_RE.sub("\ufffd", value)
 
 
 def _redact_url(url: str) -> str:
     """Uncached redact_url."""
+    url = _storable(url)
     if not _needs_redaction(url):
         return url
     prefix = ""
@@ -260,11 +267,13 @@ def redact_url(url: str) -> str:
 
 def redact_text(value: str) -> str:
     """Free text (event property values) with e-mails, card numbers and JWTs replaced."""
+    value = _storable(value)
     if (
         "@" not in value
         and "%40" not in value
         and "eyJ" not in value
-        and (len(value) < _MIN_SUSPECT_LENGTH or _DIGIT_RUN.search(value) is None)
+        and (len(value) < _MIN_SUSPECT_LENGTH or _DIGIT_CANDIDATE_RE.search(value) is None)
+        and "%20" not in value
     ):
         return value
     return _redact_common(value)

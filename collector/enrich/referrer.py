@@ -367,9 +367,6 @@ def parse_utm(query: str) -> Utm:
     """UTM fields of a query string (leading "?" allowed); `ref`/`source` stand in for utm_source."""
     if not query:
         return EMPTY_UTM
-    lowered = query.lower()
-    if "utm_" not in lowered and "ref=" not in lowered and "source=" not in lowered:
-        return EMPTY_UTM
     if len(query) <= _MAX_CACHED_LENGTH:
         return _parse_utm_cached(query)
     return _parse_utm(query)
@@ -377,6 +374,9 @@ def parse_utm(query: str) -> Utm:
 
 def _parse_utm(query: str) -> Utm:
     """Uncached parse_utm: only the UTM-ish pairs are decoded; the first occurrence of a key wins."""
+    lowered = query.lower()
+    if "utm_" not in lowered and "ref=" not in lowered and "source=" not in lowered:
+        return EMPTY_UTM
     fields: dict[str, str] = {}
     for pair in query.lstrip("?").split("&", 200)[:200]:
         key, eq, value = pair.partition("=")

@@ -35,7 +35,6 @@ from db.writer import Batch, Writer
 CHUNK_LINES: Final = 10_000
 """Lines between writer flushes: big enough for fast transactions, small enough for flat memory."""
 FOLLOW_POLL_S: Final = 0.25
-FOLLOW_FLUSH_S: Final = 1.0
 HEAD_MAX: Final = 64 * 1024
 """Bytes hashed at most for a file's identity (its first line, or this much of it)."""
 
@@ -176,6 +175,8 @@ class Importer:
         self.chunk_lines = chunk_lines
         self.stats = ImportStats()
         self._mark: tuple[int, int, int] | None = None  # (file id, offset, lines) the next flush commits
+        self._mark_saved = False
+        self._last_saved: tuple[int, int, int] | None = None
         self._flushing: asyncio.Task[None] | None = None
         self._started = time.perf_counter()
         self.writer: Writer
@@ -216,17 +217,27 @@ class Importer:
         mark = self._mark
         if mark is not None:
             save_import_offset(conn, *mark)  # type: ignore[arg-type]
+            self._mark_saved = True
+
+    async def _flush(self, mark: tuple[int, int, int] | None) -> None:
+        """Flush the writer committing `mark` with the rows; a chunk without rows saves the offset alone."""
+        self._mark, self._mark_saved = mark, False
+        await self.writer.flush()
+        if self.writer.stats.last_error or mark is None:
+            return
+        if not self._mark_saved and mark != self._last_saved:
+            await self.writer.run_in_thread(lambda conn: save_import_offset(conn, *mark))
+        self._last_saved = mark
 
     async def _checkpoint(self, mark: tuple[int, int, int] | None) -> None:
         """Start flushing everything processed so far (committing `mark` with it) while parsing goes on."""
         if self._flushing is not None:
             await self._flushing
             self._flushing = None
-        self._mark = mark
-        self._flushing = asyncio.create_task(self.writer.flush())
-        await asyncio.sleep(0)  # let flush() swap its batch now, before more lines are queued
         if self.writer.stats.last_error:
             raise ImportError_(f"cannot write to the database: {self.writer.stats.last_error}")
+        self._flushing = asyncio.create_task(self._flush(mark))
+        await asyncio.sleep(0)  # let flush() swap its batch now, before more lines are queued
 
     def _identity(self, path: Path) -> ImportFile | None:
         """The import record for a file (None while it has no complete first line yet)."""
@@ -251,54 +262,61 @@ class Importer:
         """Import `path`; with `follow`, poll for new lines and reopen the file when it is rotated or truncated."""
         self.stats.files += 1
         while True:
-            record = self._identity(path) if path.exists() else None
+            try:
+                record = self._identity(path)
+            except FileNotFoundError:
+                if not follow:
+                    raise ImportError_(f"{path}: no such file") from None
+                record = None
+            except (PermissionError, IsADirectoryError) as exc:
+                raise ImportError_(f"{path}: cannot read: {exc.strerror or exc}") from None
             if record is None:
                 if not follow:
-                    if not path.exists():
-                        raise ImportError_(f"{path}: no such file")
                     return  # empty file (or no complete line yet): nothing to import
                 if await _wait(stop, FOLLOW_POLL_S):
                     return
                 continue
-            rotated = await self._import_open(path, record, follow=follow, stop=stop)
-            if not rotated:
+            if not await self._import_open(path, record, follow=follow, stop=stop):
                 return
 
     async def _import_open(self, path: Path, record: ImportFile, *, follow: bool, stop: asyncio.Event | None) -> bool:
         """Import one opened file from its saved offset; True when (following) the path now names a new file."""
         parse = parser_for(self._format_of(path))
-        total = path.stat().st_size
         with open_log(path) as (reader, raw):
             gz = reader is not raw
             ident = os.fstat(raw.fileno())
+            total = ident.st_size
             offset = self._skip_to(reader, raw, record.offset, gz)
             self.stats.already += record.lines
-            lines = record.lines
-            pending = b""
-            last_flush = time.monotonic()
+            cursor = _Cursor(record.id, offset, record.lines)
+            last_report = 0.0
             while True:
-                offset, lines, pending = self._consume(reader, parse, record.id, offset, lines, pending, gz and not follow)
-                await self._checkpoint((record.id, offset, lines))
-                self._report(path, raw.tell() if gz else offset, total)
+                more = self._consume(reader, parse, cursor, take_partial=gz and not follow)
+                await self._checkpoint((cursor.file_id, cursor.offset, cursor.lines))
+                if time.monotonic() - last_report >= 0.2 or not more:
+                    last_report = time.monotonic()
+                    self._report(path, raw.tell() if gz else cursor.offset, total)
+                if more:
+                    continue
                 if not follow:
                     return False
-                # At the end of what is written so far: flush now and then, watch for rotation.
-                if time.monotonic() - last_flush >= FOLLOW_FLUSH_S:
-                    last_flush = time.monotonic()
+                # At the end of what is written so far: watch for rotation, then wait for more.
                 try:
                     st = path.stat()
                 except FileNotFoundError:
                     st = None
                 if st is not None and (st.st_ino != ident.st_ino or st.st_dev != ident.st_dev):
-                    # Rotated: drain what was written to the old file before the rename, then switch.
-                    offset, lines, pending = self._consume(reader, parse, record.id, offset, lines, pending, True)
-                    await self._checkpoint((record.id, offset, lines))
+                    # Rotated: drain what reached the old file before the rename, then switch to the new one.
+                    while self._consume(reader, parse, cursor, take_partial=True):
+                        await self._checkpoint((cursor.file_id, cursor.offset, cursor.lines))
+                    await self._checkpoint((cursor.file_id, cursor.offset, cursor.lines))
                     return True
-                if st is not None and st.st_size < offset:
+                if st is not None and st.st_size < cursor.offset:
                     return True  # truncated in place (copytruncate): start over on the new content
+                if st is not None:
+                    total = max(total, st.st_size)
                 if await _wait(stop, FOLLOW_POLL_S):
                     return False
-                total = max(total, st.st_size if st is not None else total)
 
     def _skip_to(self, reader: BinaryIO, raw: BinaryIO, offset: int, gz: bool) -> int:
         """Position a reader at a saved offset (decompressing up to it for gzip files); returns it."""
@@ -316,28 +334,21 @@ class Importer:
         return offset - left
 
     def _consume(
-        self,
-        reader: BinaryIO,
-        parse: Callable[[str], LogLine],
-        file_id: int,
-        offset: int,
-        lines: int,
-        pending: bytes,
-        take_partial: bool,
-    ) -> tuple[int, int, bytes]:
-        """Import every complete line available now; returns (offset, lines, unfinished tail of the file).
+        self, reader: BinaryIO, parse: Callable[[str], LogLine], cursor: _Cursor, *, take_partial: bool
+    ) -> bool:
+        """Import up to one chunk of the complete lines available now; True when the chunk filled up.
 
-        A last line without a newline may still be being written, so it is kept for later, unless
-        `take_partial` (a finished gzip file, or the old file after rotation).
+        A last line without a newline may still be being written, so it is kept in the cursor for later,
+        unless `take_partial` (a finished gzip file, or the old file after rotation).
         """
         stats = self.stats
         skipped = stats.skipped
         site = self.site
         process = self.pipeline.process
-        sessions = self.pipeline.sessions
-        chunk = self.chunk_lines
-        since_flush = 0
+        left = self.chunk_lines
+        offset, lines, pending = cursor.offset, cursor.lines, cursor.pending
         last_ts = 0.0
+        full = False
         try:
             for raw_line in reader:
                 if pending:
@@ -347,58 +358,41 @@ class Importer:
                     break
                 offset += len(raw_line)
                 lines += 1
-                stats.lines += 1
-                since_flush += 1
-                if since_flush >= chunk:
-                    since_flush = 0
-                    self._mark = (file_id, offset, lines)
-                    self._flush_soon(last_ts)
                 if len(raw_line) <= 2 and not raw_line.strip():
                     skipped["blank"] += 1
-                    continue
-                try:
-                    rec = parse(raw_line.decode("utf-8", "replace"))
-                except LineError as exc:
-                    skipped[exc.reason] += 1
-                    continue
-                last_ts = self._import_line(rec, site, process, skipped)
-            else:
-                if pending and take_partial:
-                    offset += len(pending)
-                    lines += 1
-                    stats.lines += 1
+                else:
                     try:
-                        last_ts = self._import_line(
-                            parse(pending.decode("utf-8", "replace")), site, process, skipped
-                        )
+                        last_ts = self._import_line(parse(raw_line.decode("utf-8", "replace")), site, process)
                     except LineError as exc:
                         skipped[exc.reason] += 1
-                    pending = b""
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            # A truncated or corrupt .gz: keep what was read, say why the rest was not.
-            skipped["unreadable-rest-of-file"] += 1
-            self.stats.skipped[f"error: {str(exc)[:80]}"] += 0
+                left -= 1
+                if not left:
+                    full = True
+                    break
+            if pending and take_partial and not full:
+                offset += len(pending)
+                lines += 1
+                try:
+                    last_ts = self._import_line(parse(pending.decode("utf-8", "replace")), site, process)
+                except LineError as exc:
+                    skipped[exc.reason] += 1
+                pending = b""
+        except (OSError, EOFError, gzip.BadGzipFile):
+            # A truncated or corrupt .gz: keep what was read, count the rest as one unreadable remainder.
+            skipped["corrupt-gzip"] += 1
+            full = False
+        stats.lines += lines - cursor.lines
+        stats.bytes_read += offset - cursor.offset
+        cursor.offset, cursor.lines, cursor.pending = offset, lines, pending
         if last_ts:
-            sessions.expire(last_ts)
-        stats.bytes_read = offset
-        return offset, lines, pending
+            self.pipeline.sessions.expire(last_ts)  # in log time: memory stays flat on long files
+        return full
 
-    def _flush_soon(self, last_ts: float) -> None:
-        """Between chunks (synchronously, mid-file): hand the batch to the writer thread and bound memory."""
-        if self._flushing is not None and not self._flushing.done():
-            return  # the previous chunk is still being written; this one joins the next flush
-        self._flushing = asyncio.ensure_future(self.writer.flush())
-        if last_ts:
-            self.pipeline.sessions.expire(last_ts)
-
-    def _import_line(
-        self, rec: LogLine, site: str, process: Callable[..., object], skipped: Counter[str]
-    ) -> float:
+    def _import_line(self, rec: LogLine, site: str, process: Callable[..., object]) -> float:
         """Turn one parsed line into a hit and run it through the pipeline; returns the line's time."""
         site = site or rec.host.lower()
         if not site:
-            skipped["no-site"] += 1
-            return 0.0
+            raise LineError("no-site")
         kind, asset = hit_type(rec.method, rec.target, rec.status)
         hit = Hit(
             site=site,
@@ -430,6 +424,16 @@ class Importer:
         if self.progress is not None:
             self.stats.elapsed_s = time.perf_counter() - self._started
             self.progress(self.stats, path, done, total)
+
+
+@dataclass(slots=True)
+class _Cursor:
+    """Where reading one open file stands: its import record, byte offset, line count, unfinished tail."""
+
+    file_id: int
+    offset: int
+    lines: int
+    pending: bytes = b""
 
 
 async def _wait(stop: asyncio.Event | None, seconds: float) -> bool:

@@ -73,9 +73,10 @@ def test_repeated_violations_escalate_one_level_at_a_time_down_to_blocked() -> N
 
 def test_lower_levels_refill_at_a_fraction_of_the_base_rate() -> None:
     t = make()
+    t.check(FP, IP, 70, 0.0)
     t.check(FP, IP, 70, 0.0)  # severe: 2.5/s, bucket of 5
     assert t.level_of(FP, 0.0) is Level.SEVERE
-    assert allowed_in_burst(t, 0.0, n=10) == 4  # one token already spent
+    assert allowed_in_burst(t, 0.0, n=10) == 4  # the bucket shrank to 5, one spent
     assert allowed_in_burst(t, 2.0, n=10) == 5  # 2 s × 2.5/s
 
 
@@ -86,12 +87,16 @@ def test_bot_score_sets_a_floor() -> None:
     ]  # fmt: skip
     t = make()
     assert t.check(FP, IP, 55, 0.0).level is Level.WARNING
-    assert t.check(FP, IP, 95, 0.1).reason == "blocked"
+    assert t.check(FP, IP, 55, 0.0).level is Level.WARNING  # the floor, not a ladder
+    climb = [t.check(FP, IP, 95, 0.1) for _ in range(3)]
+    assert [d.level for d in climb] == [Level.SEVERE, Level.BLOCKED, Level.BLOCKED]
+    assert climb[-1].reason == "blocked"
 
 
 def test_levels_decay_one_step_per_quiet_period() -> None:
     t = make(quiet_period_s=60)
-    t.check(FP, IP, 95, 0.0)
+    for _ in range(3):
+        t.check(FP, IP, 95, 0.0)
     assert t.level_of(FP, 59.0) is Level.BLOCKED
     assert t.level_of(FP, 60.0) is Level.SEVERE
     assert t.level_of(FP, 130.0) is Level.WARNING
@@ -110,7 +115,8 @@ def test_violations_keep_a_client_from_decaying() -> None:
 
 def test_fingerprints_are_independent() -> None:
     t = make()
-    t.check(FP, IP, 95, 0.0)
+    for _ in range(3):
+        t.check(FP, IP, 95, 0.0)
     assert t.level_of(FP, 0.0) is Level.BLOCKED
     assert t.check("someone-else", IP, 0, 0.0).allowed
 
@@ -147,8 +153,8 @@ def test_ip_and_cidr_overrides_match_the_client_address() -> None:
 def test_drops_are_counted_per_level_and_reason_and_reset_when_taken() -> None:
     t = make()
     allowed_in_burst(t, 0.0, n=30)
-    t.check("bot", IP, 95, 0.0)
-    t.check("bot", IP, 95, 0.5)
+    for now in (0.0, 0.1, 0.2, 0.3):  # warning, severe, blocked, blocked
+        t.check("bot", IP, 95, now)
     t.set_overrides([Override(1, "ip", "192.0.2.5", Level.BLOCKED, "", None)])
     t.check("x", "192.0.2.5", 0, 0.0)
     assert t.take_drops() == {("normal", "rate"): 10, ("blocked", "blocked"): 2, ("blocked", "override"): 1}

@@ -118,6 +118,11 @@ def test_asn_file_given_as_location_database_is_refused(tmp_path: Path) -> None:
         GeoLookup(path)
 
 
+def test_location_file_given_as_asn_database_is_refused(city_db: str) -> None:
+    with pytest.raises(GeoError, match="geoip.path"):
+        AsnLookup(city_db)
+
+
 def test_asn_lookup(tmp_path: Path) -> None:
     path = write_asn_mmdb(
         tmp_path / "GeoLite2-ASN.mmdb",

@@ -68,6 +68,7 @@ JWT = (
         ("https://example.com/pay?cc=4111-1111-1111-1111", "https://example.com/pay?cc=redacted-card"),
         ("https://example.com/pay?cc=5500+0000+0000+0004", "https://example.com/pay?cc=redacted-card"),
         ("https://example.com/orders/378282246310005", "https://example.com/orders/redacted-card"),
+        ("https://example.com/pay/4111%201111%201111%201111", "https://example.com/pay/redacted-card"),
         ("https://example.com/pay?n=4111111111111112", "https://example.com/pay?n=4111111111111112"),
         ("https://example.com/pay?n=1234567890123456", "https://example.com/pay?n=1234567890123456"),
         # tokens
@@ -141,6 +142,13 @@ def test_redact_text(value: str, expected: str) -> None:
 )
 def test_split_url(url: str, expected: tuple[str, str, str]) -> None:
     assert split_url(url) == expected
+
+
+def test_lone_surrogates_become_storable() -> None:
+    assert redact_url("https://example.com/caf\udce9") == "https://example.com/caf\ufffd"
+    assert split_url("https://example.com/caf\udce9?q=\udcff") == ("example.com", "/caf\ufffd", "q=\ufffd")
+    assert redact_text("caf\udce9 ☕") == "caf\ufffd ☕"
+    assert redact_text("naïve ☕") == "naïve ☕"
 
 
 def test_hostile_long_inputs_stay_linear() -> None:

@@ -99,11 +99,17 @@ def test_cubot_phone_is_not_mistaken_for_a_bot() -> None:
     assert parse_ua(ua).device == "mobile"
 
 
-@pytest.mark.parametrize("ua", ["", "   ", "garbage ☃", "\x00\x01"])
+@pytest.mark.parametrize("ua", ["", "   ", "garbage ☃", "\x00\x01", "Mozilla/5.0 \udce9\udcff"])
 def test_empty_or_garbage_ua_is_unknown(ua: str) -> None:
     info = parse_ua(ua)
     assert info.browser == "Unknown"
     assert info.browser_major is None
+
+
+def test_undecodable_bytes_in_a_real_ua_still_parse() -> None:
+    # aiohttp decodes header bytes with surrogateescape; a stray 0xE9 byte arrives as a lone surrogate.
+    info = parse_ua(CHROME_WIN.replace("Win64", "Win64 \udce9"))
+    assert (info.browser, info.browser_major, info.device) == ("Chrome", 120, "desktop")
 
 
 def test_huge_ua_is_truncated_before_caching() -> None:

@@ -1,0 +1,137 @@
+"""GET /api/export: a chunked CSV/NDJSON stream of a table for admins, read off the event loop in small chunks."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import io
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+
+from aiohttp import web
+
+from collector import keys
+from collector.export.formats import ExportError, make_writer
+from collector.export.spans import parse_range
+from collector.middlewares import json_error
+from db.connection import connect
+from db.export.streams import BOTS, WHATS, ExportFilter, ExportQueryError, stream_table
+
+log = logging.getLogger("sitelens.export")
+
+API_FORMATS = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
+
+
+def bearer_ok(request: web.Request, token: str) -> bool:
+    """Whether the request carries `Authorization: Bearer <token>` (compared in constant time)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given or not token:
+        return False
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"), token.encode("utf-8"))
+
+
+def parse_export_query(query: dict[str, str], now: float) -> tuple[str, str, ExportFilter]:
+    """(what, format, filter) from the query string; ValueError naming the bad parameter."""
+    what = query.get("what", "events")
+    if what not in WHATS:
+        raise ValueError(f"what: unknown table {what[:40]!r} (choose from {', '.join(WHATS)})")
+    fmt = query.get("format", "ndjson")
+    if fmt not in API_FORMATS:
+        raise ValueError(f"format: unknown format {fmt[:40]!r} (choose from {', '.join(API_FORMATS)})")
+    bots = query.get("bots", "all")
+    if bots not in BOTS:
+        raise ValueError(f"bots: must be one of {', '.join(BOTS)}")
+    site = query.get("site", "")
+    if len(site) > 253:
+        raise ValueError("site: too long")
+    try:
+        start, end = parse_range(query.get("range", "all"), now)
+    except ExportError as exc:
+        raise ValueError(f"range: {exc}") from None
+    return what, fmt, ExportFilter(site=site, start=start, end=end, bots=bots)
+
+
+class _Encoder:
+    """Runs on a worker thread: reads the next chunk and encodes it; the event loop only sends bytes."""
+
+    def __init__(self, conn: sqlite3.Connection, what: str, fmt: str, flt: ExportFilter) -> None:
+        self.conn = conn
+        stream = stream_table(conn, what, flt)
+        self.chunks: Iterator[list[tuple[object, ...]]] = stream.chunks
+        self.buffer = io.BytesIO()
+        self.writer = make_writer(fmt, self.buffer, stream.columns, stream.types)
+        self.done = False
+
+    def _drain(self) -> bytes:
+        data = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return data
+
+    def step(self) -> bytes:
+        """The next piece of output (the header comes with the first chunk; b'' only at the very end)."""
+        chunk = next(self.chunks, None)
+        if chunk is None:
+            self.writer.close()
+            self.done = True
+        else:
+            self.writer.write(chunk)
+        return self._drain()
+
+    def close(self) -> None:
+        self.chunks.close()  # type: ignore[attr-defined]
+        self.conn.close()
+
+
+async def get_export(request: web.Request) -> web.StreamResponse:
+    """GET /api/export?what=&format=csv|ndjson&site=&range=&bots=: stream a table, admin token required."""
+    if not bearer_ok(request, request.app[keys.ADMIN_TOKEN]):
+        return json_error(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        what, fmt, flt = parse_export_query(dict(request.query), time.time())
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    path = request.app[keys.CONFIG].db_path
+    try:
+        encoder = await asyncio.to_thread(_open_encoder, path, what, fmt, flt)
+    except ExportQueryError as exc:
+        return json_error(400, f"what: {exc}")
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": f"{API_FORMATS[fmt]}; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="sitelens-{what}-{stamp}.{fmt}"',
+            "Cache-Control": "no-store",
+        }
+    )
+    response.enable_chunked_encoding()
+    try:
+        await response.prepare(request)
+        while not encoder.done:
+            data = await asyncio.to_thread(encoder.step)
+            if data:
+                await response.write(data)
+        await response.write_eof()
+    finally:
+        await asyncio.to_thread(encoder.close)
+    return response
+
+
+def _open_encoder(path: object, what: str, fmt: str, flt: ExportFilter) -> _Encoder:
+    conn = connect(path, readonly=True)  # type: ignore[arg-type]
+    try:
+        return _Encoder(conn, what, fmt, flt)
+    except BaseException:
+        conn.close()
+        raise
+
+
+def setup_export_routes(app: web.Application) -> None:
+    """Register GET /api/export and check the scheduled export's destinations (a bad one stops start-up)."""
+    from collector.export.scheduled import setup_scheduled_export
+
+    app.router.add_get("/api/export", get_export)
+    setup_scheduled_export(app)

@@ -1,0 +1,127 @@
+"""`sitelens import FILE…`: import nginx/Apache/Caddy access logs (gzip too), optionally following one."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from collector.config import Config
+from collector.errors import UserError
+from collector.logs.importer import Importer, ImportError_, ImportStats
+from collector.logs.parse import FORMATS
+
+BAR_WIDTH = 24
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="import web-server access logs (combined, common, JSON lines; .gz too)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="access log files, oldest first (.gz allowed)")
+    p.add_argument(
+        "--format", choices=FORMATS, default="auto", help="log format (default: detected from the first lines)"
+    )
+    p.add_argument("--site", default="", help="site the log belongs to (default: the only configured site, or "
+                   "the host field of JSON logs)")
+    p.add_argument("--follow", action="store_true", help="keep importing lines appended to FILE, across rotation")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=run)
+
+
+def choose_site(cfg: Config, site: str, fmt: str) -> str:
+    """The site to import into: --site, the only configured site, or (JSON logs) each line's host."""
+    site = site.strip().lower()
+    names = sorted(cfg.site_names)
+    if site:
+        if names and site not in names:
+            raise UserError(f"--site {site!r} is not a configured site (configured: {', '.join(names)})")
+        return site
+    if len(names) == 1:
+        return names[0]
+    if fmt in ("json", "auto"):
+        return ""
+    raise UserError("--site is required: which site does this log belong to? (e.g. --site example.com)")
+
+
+def check_files(files: list[str], follow: bool) -> list[Path]:
+    """The files as paths, refusing what cannot work before anything is imported."""
+    paths = [Path(f).expanduser() for f in files]
+    if follow and len(paths) != 1:
+        raise UserError("--follow takes exactly one FILE (the live log, e.g. /var/log/nginx/access.log)")
+    for path in paths:
+        if follow and path.suffix == ".gz":
+            raise UserError(f"--follow cannot tail a compressed file: {path}")
+        if not follow and not path.exists():
+            raise UserError(f"no such file: {path}")
+        if path.exists() and not path.is_file():
+            raise UserError(f"not a regular file: {path}")
+    return paths
+
+
+class ProgressBar:
+    """A one-line progress bar with lines/s on a terminal (redrawn in place, at most 5 times a second)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.shown = False
+
+    def __call__(self, stats: ImportStats, path: Path, done: int, total: int) -> None:
+        rate = stats.lines / stats.elapsed_s if stats.elapsed_s > 0 else 0.0
+        frac = min(1.0, done / total) if total > 0 else 1.0
+        filled = int(frac * BAR_WIDTH)
+        name = path.name if len(path.name) <= 30 else "…" + path.name[-29:]
+        self.stream.write(
+            f"\r{name} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {frac * 100:5.1f}%  {stats.lines:,} lines  "
+            f"{rate:,.0f} lines/s  \x1b[K"
+        )
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+async def _import(cfg: Config, paths: list[Path], site: str, fmt: str, follow: bool, bar: ProgressBar | None) -> ImportStats:
+    """Run the import (and the follow loop until Ctrl-C or SIGTERM)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if follow:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    importer = Importer(cfg, site=site, fmt=fmt, progress=bar)
+    async with importer:
+        if follow:
+            await importer.follow(paths[0], stop)
+        else:
+            for path in sorted(paths, key=_age_key):
+                await importer.import_file(path)
+    return importer.stats
+
+
+def _age_key(path: Path) -> float:
+    """Oldest file first, so sessions and bot scores see traffic in time order."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg: Config = args.config_obj
+    paths = check_files(args.files, args.follow)
+    site = choose_site(cfg, args.site, args.format)
+    bar = None if args.no_progress or not sys.stderr.isatty() else ProgressBar(sys.stderr)
+    try:
+        stats = asyncio.run(_import(cfg, paths, site, args.format, args.follow, bar))
+    except ImportError_ as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    print(stats.summary())
+    return 0

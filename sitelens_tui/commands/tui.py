@@ -1,0 +1,27 @@
+"""`sitelens tui --db PATH`: the TUI attached to a database that a headless `sitelens collect` writes."""
+
+from __future__ import annotations
+
+import argparse
+
+from db.connection import DatabaseError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tui", help="terminal UI attached to the database of a running `sitelens collect`")
+    p.add_argument("--range", dest="range_name", default="24h",
+                   choices=("live", "1h", "24h", "7d", "30d", "90d", "all"), help="initial range (default 24h)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sitelens_tui.app import build_app
+    from sitelens_tui.logfile import log_to_file
+
+    cfg = args.config_obj
+    if not cfg.db_path.exists():
+        raise DatabaseError(f"database not found: {cfg.db_path} (start `sitelens collect` first, or pass --db)")
+    log_to_file()
+    app = build_app(cfg, embedded=False, initial_range=args.range_name)
+    app.run()
+    return app.return_code or 0
