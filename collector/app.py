@@ -12,6 +12,7 @@ from aiohttp import web
 from collector import keys
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup
+from collector.enrich.ua import warm_up as warm_up_ua_parser
 from collector.export_api import setup_export_routes
 from collector.handlers import setup_routes
 from collector.middlewares import error_middleware
@@ -58,6 +59,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: open the database, GeoIP, the writer and the pipeline; flush and close them at shutdown."""
     cfg = app[keys.CONFIG]
     path = cfg.db_path
+    warm_up_ua_parser()  # load the UA pattern tables now, not on the first request
     geo = GeoLookup(cfg.geoip.path or None)
     asn = AsnLookup(cfg.geoip.asn_path) if cfg.geoip.asn_path else None
     sync_db = connect(path)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-RANGE_NAMES = ("live", "1h", "24h", "7d", "30d", "90d", "all")
-_SECONDS = {"live": 30 * 60, "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "90d": 90 * 86400}
+from db.queries.common import RANGES, Filters, Span, span_for
+
+RANGE_NAMES: tuple[str, ...] = RANGES
 
 
 @dataclass(slots=True, frozen=True)
 class Scope:
-    """The range, its span at `now`, the selected site (None = all) and the filters (dimension, value)."""
+    """The range, the time it is resolved at, the selected site (None = all) and the filters (dimension, value)."""
 
     range_name: str = "24h"
     now: float = 0.0
@@ -18,13 +19,12 @@ class Scope:
     dims: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     @property
-    def start(self) -> float:
-        """Beginning of the span ('all' starts at 0)."""
-        return 0.0 if self.range_name == "all" else self.now - _SECONDS[self.range_name]
+    def span(self) -> Span:
+        return span_for(self.range_name, self.now)
 
-    @property
-    def end(self) -> float:
-        return self.now
+    def filters(self, bots: str = "humans") -> Filters:
+        """The storage layer's filters for this scope (humans only unless a view asks for bots)."""
+        return Filters(site=self.site, dims=self.dims, bots=bots)
 
     def without_now(self) -> Scope:
         """The same question at no particular time (to tell a scope change from the clock moving)."""

@@ -51,8 +51,10 @@ class DemoStats:
         """One line for a progress display."""
         kinds = " ".join(f"{k}={n}" for k, n in sorted(self.by_kind.items()))
         rate = self.sent / self.elapsed_s if self.elapsed_s > 0 else 0.0
-        return (f"{self.elapsed_s:6.0f}s sent={self.sent} ({rate:.1f}/s) accepted={self.accepted} "
-                f"throttled={self.throttled} busy={self.busy} errors={self.errors} | {kinds}")
+        return (
+            f"{self.elapsed_s:6.0f}s sent={self.sent} ({rate:.1f}/s) accepted={self.accepted} "
+            f"throttled={self.throttled} busy={self.busy} errors={self.errors} | {kinds}"
+        )
 
 
 class VisitFactory:
@@ -153,7 +155,11 @@ class Demo:
             if step.route == visits.PIXEL:
                 request = self.http.get(url + "?" + visits.pixel_query(step.body), headers=visit.headers)
             elif step.route == visits.INGEST:
-                headers = {**visit.headers, "Authorization": f"Bearer {self.ingest_token}", "User-Agent": SERVER_UA}
+                headers = {
+                    **visit.headers,
+                    "Authorization": f"Bearer {self.ingest_token}",
+                    "User-Agent": SERVER_UA,
+                }
                 request = self.http.post(url, data=orjson.dumps(step.body), headers=headers)
             else:
                 request = self.http.post(url, data=orjson.dumps(step.body), headers=visit.headers)
@@ -357,11 +363,11 @@ async def run_demo(
     progress: Callable[[DemoStats], None] | None = None,
     progress_every_s: float = 5.0,
 ) -> DemoStats:
-    """Send realistic traffic to the collector at `base_url` at about `rate` events/s until `duration` or `stop`.
+    """Send realistic traffic to the collector at `base_url` (about `rate` events/s) until `duration`/`stop`.
 
-    `pace` < 1 compresses people's pauses (tests); spikes of 5–10× the rate last `spike_length_s` and come every
-    `spike_every_s` (the first after half of it; 0 turns them off); `max_visitors` caps the simulated visitors
-    running at once (default: 100 per event/s, 200–5000). Raises DemoError when the collector is
+    `pace` < 1 compresses people's pauses (tests); spikes of 5–10× the rate last `spike_length_s` and come
+    every `spike_every_s` (the first after half of it; 0 turns them off); `max_visitors` caps the simulated
+    visitors running at once (default: 100 per event/s, 200–5000). Raises DemoError when the collector is
     unreachable.
     """
     demo = Demo(

@@ -19,7 +19,7 @@ INGEST = "/api/ingest"
 
 @dataclass(slots=True, frozen=True)
 class Step:
-    """One request: wait `delay` seconds, then send `body` to `route` (JSON POST; query string for the pixel)."""
+    """One request: wait `delay` seconds, then send `body` to `route` (a JSON POST, or the pixel's query)."""
 
     delay: float
     route: str
@@ -57,7 +57,9 @@ def ip_in(rng: random.Random, networks: tuple[str, ...]) -> str:
     return str(net.network_address + offset)
 
 
-def pause(rng: random.Random, median: float, sigma: float = 0.8, low: float = 0.5, high: float = 120.0) -> float:
+def pause(
+    rng: random.Random, median: float, sigma: float = 0.8, low: float = 0.5, high: float = 120.0
+) -> float:
     """A person's irregular pause: log-normal around `median` seconds, clipped."""
     return min(high, max(low, rng.lognormvariate(math.log(median), sigma)))
 
@@ -100,7 +102,9 @@ class Page:
     def view(self, path: str, *, referrer: str | None = None, query: str = "", title: str = "") -> None:
         """A pageview: `referrer` only on a full page load (None for an SPA navigation)."""
         self.url = f"https://{self.site}{path}" + (f"?{query}" if query else "")
-        self.title = title or catalog.TITLES.get(path, path.rstrip("/").rsplit("/", 1)[-1].replace("-", " ").title())
+        self.title = title or catalog.TITLES.get(
+            path, path.rstrip("/").rsplit("/", 1)[-1].replace("-", " ").title()
+        )
         body: dict[str, Any] = {"type": "pageview", "url": self.url, "title": self.title}
         if referrer is not None:
             body["referrer"] = referrer
@@ -116,8 +120,15 @@ class Page:
         """The engagement beacon sent when the page is left: visible time and deepest scroll."""
         engaged = int(seconds * 1000 * self.rng.uniform(0.55, 1.0))
         depth = min(100, 25 * max(1, min(4, int(seconds / 6) + self.rng.randint(0, 2))))
-        self._send({"type": "engagement", "url": self.url, "title": self.title, "engaged_ms": engaged,
-                    "scroll": depth})
+        self._send(
+            {
+                "type": "engagement",
+                "url": self.url,
+                "title": self.title,
+                "engaged_ms": engaged,
+                "scroll": depth,
+            }
+        )
 
     def event(self, name: str, props: dict[str, str] | None = None) -> None:
         """A custom event from the page (sitelens('event', name, props) or a tagged element)."""
@@ -131,7 +142,16 @@ def _landing(rng: random.Random, site: str, source: Source) -> str:
     """The first page of a visit, given where it came from."""
     if site == "shop.example.com":
         return rng.choice(("/", "/", "/collections/new", "/collections/sale", *catalog.PRODUCTS))
-    if source.name in ("google", "bing", "duckduckgo", "hackernews", "reddit", "twitter", "newsletter", "referral"):
+    if source.name in (
+        "google",
+        "bing",
+        "duckduckgo",
+        "hackernews",
+        "reddit",
+        "twitter",
+        "newsletter",
+        "referral",
+    ):
         if rng.random() < 0.2:
             return rng.choice(catalog.DOCS_PAGES)
         return rng.choice(catalog.BLOG_POSTS)
@@ -140,8 +160,14 @@ def _landing(rng: random.Random, site: str, source: Source) -> str:
     return rng.choice(("/", "/", "/pricing", "/blog/", "/docs/", "/features"))
 
 
-def human_visit(rng: random.Random, *, kind: str = "human", source: Source | None = None,
-                landing: str = "", site: str = "") -> Visit:
+def human_visit(
+    rng: random.Random,
+    *,
+    kind: str = "human",
+    source: Source | None = None,
+    landing: str = "",
+    site: str = "",
+) -> Visit:
     """One person's visit: a landing page from some source, a few pages, events, maybe a funnel."""
     browser = weighted(rng, catalog.BROWSERS)
     country: Country = weighted(rng, catalog.COUNTRIES)
@@ -182,8 +208,10 @@ def _reader_journey(rng: random.Random, page: Page) -> None:
     for i in range(pages):
         seconds = page.read(14.0)
         if rng.random() < 0.08:
-            page.event("Outbound Link", {"url": rng.choice(("https://github.com/example/project",
-                                                            "https://sqlite.org/wal.html"))})
+            page.event(
+                "Outbound Link",
+                {"url": rng.choice(("https://github.com/example/project", "https://sqlite.org/wal.html"))},
+            )
         if rng.random() < 0.05:
             page.event("File Download", {"url": f"https://{page.site}/files/self-hosting-guide.pdf"})
         page.engage(seconds)
@@ -203,8 +231,10 @@ def _docs_journey(rng: random.Random, page: Page) -> None:
         if rng.random() < 0.25:
             page.event("Search", {"query": rng.choice(catalog.SEARCH_QUERIES[:6])})
         if rng.random() < 0.2:
-            page.event("Question", {"topic": rng.choice(catalog.CHAT_TOPICS),
-                                    "answered": "yes" if rng.random() < 0.7 else "no"})
+            page.event(
+                "Question",
+                {"topic": rng.choice(catalog.CHAT_TOPICS), "answered": "yes" if rng.random() < 0.7 else "no"},
+            )
         page.engage(seconds)
         page.wait(pause(rng, 0.5, 0.5, 0.1, 3))
         if rng.random() < 0.25:
@@ -273,8 +303,9 @@ def _shop_journey(rng: random.Random, page: Page, landing: str) -> None:
 def spike_visit(rng: random.Random) -> Visit:
     """A visitor of a traffic spike: a post on the Hacker News front page sends a crowd to one article."""
     source = next(s for s in catalog.SOURCES if s.name == "hackernews")
-    return human_visit(rng, kind="spike", source=source, landing="/blog/bot-traffic-is-half-the-web",
-                       site="example.com")
+    return human_visit(
+        rng, kind="spike", source=source, landing="/blog/bot-traffic-is-half-the-web", site="example.com"
+    )
 
 
 def crawler_visit(rng: random.Random) -> Visit:
@@ -282,7 +313,12 @@ def crawler_visit(rng: random.Random) -> Visit:
     crawler: Crawler = weighted(rng, catalog.CRAWLERS)
     site = rng.choices(catalog.SITES, weights=(70, 30))[0]
     ip = ip_in(rng, crawler.networks)
-    headers = {"User-Agent": crawler.ua, "Accept": "*/*", "Accept-Encoding": "gzip, deflate", "X-Forwarded-For": ip}
+    headers = {
+        "User-Agent": crawler.ua,
+        "Accept": "*/*",
+        "Accept-Encoding": "gzip, deflate",
+        "X-Forwarded-For": ip,
+    }
     if crawler.renders_js:
         headers["Content-Type"] = "text/plain;charset=UTF-8"
     visit = Visit("crawler", headers, scaled=False, on_refusal="wait")
@@ -296,8 +332,14 @@ def crawler_visit(rng: random.Random) -> Visit:
         url = f"https://{site}{path}"
         if crawler.renders_js:
             title = catalog.TITLES.get(path, path.rstrip("/").rsplit("/", 1)[-1].replace("-", " ").title())
-            body: Any = {"site": site, "type": "pageview", "url": url, "title": title, "referrer": "",
-                         "screen": "412x732" if "Android" in crawler.ua else "1024x1024"}
+            body: Any = {
+                "site": site,
+                "type": "pageview",
+                "url": url,
+                "title": title,
+                "referrer": "",
+                "screen": "412x732" if "Android" in crawler.ua else "1024x1024",
+            }
             visit.steps.append(Step(delay, EVENT, body))
         else:
             visit.steps.append(Step(delay, PIXEL, {"site": site, "url": url}))
@@ -306,7 +348,7 @@ def crawler_visit(rng: random.Random) -> Visit:
 
 
 def scraper_visit(rng: random.Random, interval: float = 0.4, pages: int = catalog.SCRAPER_PAGES) -> Visit:
-    """A scraper behind a browser User-Agent walking /page/1 … /page/N at a steady rhythm from a rented server."""
+    """A scraper with a browser User-Agent walking /page/1 … /page/N at a steady rhythm from a data centre."""
     site = catalog.SCRAPER_SITE
     ip = ip_in(rng, catalog.SCRAPER_NETWORKS)
     headers = {
@@ -320,8 +362,14 @@ def scraper_visit(rng: random.Random, interval: float = 0.4, pages: int = catalo
     visit = Visit("scraper", headers, scaled=False, on_refusal="wait")
     for n in range(1, pages + 1):
         url = f"https://{site}/page/{n}"
-        body = {"site": site, "type": "pageview", "url": url, "title": f"Archive — page {n}", "referrer": "",
-                "screen": "1920x1080"}
+        body = {
+            "site": site,
+            "type": "pageview",
+            "url": url,
+            "title": f"Archive — page {n}",
+            "referrer": "",
+            "screen": "1920x1080",
+        }
         visit.steps.append(Step(0.0 if n == 1 else interval * rng.uniform(0.98, 1.02), EVENT, body))
     return visit
 
@@ -331,8 +379,9 @@ def server_visit(rng: random.Random) -> Visit:
     events: list[dict[str, Any]] = []
     site = catalog.API_SITE
     for _ in range(rng.randint(3, 12)):
-        method, template, median, _w = rng.choices(catalog.API_ENDPOINTS,
-                                                   weights=[e[3] for e in catalog.API_ENDPOINTS])[0]
+        method, template, median, _w = rng.choices(
+            catalog.API_ENDPOINTS, weights=[e[3] for e in catalog.API_ENDPOINTS]
+        )[0]
         path = template.replace("{id}", str(rng.randint(1, 400)))
         roll = rng.random()
         status = 200 if method == "GET" else 201
@@ -341,29 +390,72 @@ def server_visit(rng: random.Random) -> Visit:
         elif roll < 0.08:
             status = rng.choice((400, 404, 401, 422))
         latency = pause(rng, median, 0.6, 1.0, 30_000.0)
-        events.append({"site": site, "type": "api_request", "method": method, "path": path, "status": status,
-                       "latency_ms": round(latency, 1), "bytes": rng.randint(200, 40_000)})
+        events.append(
+            {
+                "site": site,
+                "type": "api_request",
+                "method": method,
+                "path": path,
+                "status": status,
+                "latency_ms": round(latency, 1),
+                "bytes": rng.randint(200, 40_000),
+            }
+        )
         if template == "/api/v1/chat":
             tokens = rng.randint(200, 4000)
-            events.append({"site": site, "type": "external_call", "name": "openai", "method": "POST",
-                           "path": "/v1/chat/completions", "status": 200 if roll > 0.02 else 429,
-                           "latency_ms": round(latency * 0.85, 1), "cost_usd": round(tokens * 0.000005, 6),
-                           "props": {"model": "gpt-4o-mini", "tokens": str(tokens)}})
+            events.append(
+                {
+                    "site": site,
+                    "type": "external_call",
+                    "name": "openai",
+                    "method": "POST",
+                    "path": "/v1/chat/completions",
+                    "status": 200 if roll > 0.02 else 429,
+                    "latency_ms": round(latency * 0.85, 1),
+                    "cost_usd": round(tokens * 0.000005, 6),
+                    "props": {"model": "gpt-4o-mini", "tokens": str(tokens)},
+                }
+            )
         if template == "/api/v1/orders" and status == 201:
-            events.append({"site": site, "type": "external_call", "name": "stripe", "method": "POST",
-                           "path": "/v1/payment_intents", "status": 200,
-                           "latency_ms": round(pause(rng, 280.0, 0.4, 50, 5000), 1), "cost_usd": 0.0})
+            events.append(
+                {
+                    "site": site,
+                    "type": "external_call",
+                    "name": "stripe",
+                    "method": "POST",
+                    "path": "/v1/payment_intents",
+                    "status": 200,
+                    "latency_ms": round(pause(rng, 280.0, 0.4, 50, 5000), 1),
+                    "cost_usd": 0.0,
+                }
+            )
     if rng.random() < 0.3:
         ok = rng.random() < 0.85
-        events.append({"site": site, "type": "auth", "name": "login" if ok else "login_failed",
-                       "user_id": f"user-{rng.randint(1, 900)}", "success": ok, "path": "/api/v1/login",
-                       "ip": ip_in(rng, weighted(rng, catalog.COUNTRIES).networks)})
+        events.append(
+            {
+                "site": site,
+                "type": "auth",
+                "name": "login" if ok else "login_failed",
+                "user_id": f"user-{rng.randint(1, 900)}",
+                "success": ok,
+                "path": "/api/v1/login",
+                "ip": ip_in(rng, weighted(rng, catalog.COUNTRIES).networks),
+            }
+        )
     if rng.random() < 0.04:  # a credential-stuffing burst from one address
         attacker = ip_in(rng, catalog.SCRAPER_NETWORKS)
         for _ in range(rng.randint(15, 40)):
-            events.append({"site": site, "type": "auth", "name": "login_failed",
-                           "user_id": f"{rng.choice(('admin', 'root', 'test', 'info'))}{rng.randint(1, 99)}",
-                           "success": False, "path": "/api/v1/login", "ip": attacker})
+            events.append(
+                {
+                    "site": site,
+                    "type": "auth",
+                    "name": "login_failed",
+                    "user_id": f"{rng.choice(('admin', 'root', 'test', 'info'))}{rng.randint(1, 99)}",
+                    "success": False,
+                    "path": "/api/v1/login",
+                    "ip": attacker,
+                }
+            )
     visit = Visit("server", {"Content-Type": "application/json"}, scaled=False, on_refusal="give-up")
     visit.steps.append(Step(0.0, INGEST, events, events=len(events)))
     return visit

@@ -12,8 +12,8 @@ SECRET_TOKEN: Final = "redacted-token"
 CARD_TOKEN: Final = "redacted-card"
 PARAM_TOKEN: Final = "redacted"
 
-# Pre-filters, kept cheap for Python's re (no look-behinds, no alternations): a possible card-number
-# run and a 32-character token-like run. The slow path checks precisely what they let through.
+# Pre-filters, kept cheap for Python's re (no alternations): a possible card-number run and a
+# 32-character token-like run. The slow path checks precisely what they let through.
 _DIGIT_CANDIDATE_RE: Final = re.compile(r"[0-9][0-9 +\-]{11,}[0-9]")
 _LONG_RUN_RE: Final = re.compile(r"(?<![A-Za-z0-9_\-+])[A-Za-z0-9_\-+]{32}")
 # URLs longer than this are redacted but not cached, so the cache stays small.

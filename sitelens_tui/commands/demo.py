@@ -20,13 +20,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--url", help="collector base URL (default: http://HOST:PORT from config)")
     p.add_argument("--rate", type=_positive, default=20.0, help="average events per second (default 20)")
-    p.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    p.add_argument(
+        "--duration", type=_positive, metavar="S", help="stop after S seconds (default: until Ctrl-C)"
+    )
     p.add_argument("--seed", type=int, help="random seed, for the same traffic every run")
-    p.add_argument("--ingest-token", metavar="TOKEN",
-                   help="bearer token for server-side events on /api/ingest (default: the shop.example.com "
-                        "site's ingest_token from config, if any)")
-    p.add_argument("--progress", type=_positive, default=5.0, metavar="S",
-                   help="seconds between progress lines (default 5)")
+    p.add_argument(
+        "--ingest-token",
+        metavar="TOKEN",
+        help="bearer token for server-side events on /api/ingest (default: the shop.example.com "
+        "site's ingest_token from config, if any)",
+    )
+    p.add_argument(
+        "--progress",
+        type=_positive,
+        default=5.0,
+        metavar="S",
+        help="seconds between progress lines (default 5)",
+    )
     p.set_defaults(func=run)
 
 
@@ -68,8 +78,10 @@ def site_warning(cfg: Config) -> str:
     missing = [s for s in DEMO_SITES if s not in cfg.site_names]
     if not missing:
         return ""
-    return (f"note: the demo sends events for {' and '.join(DEMO_SITES)}; a collector configured with other "
-            f"sites refuses them (add [[sites]] name = \"{missing[0]}\" or use a collector without sites)")
+    return (
+        f"note: the demo sends events for {' and '.join(DEMO_SITES)}; a collector configured with other "
+        f'sites refuses them (add [[sites]] name = "{missing[0]}" or use a collector without sites)'
+    )
 
 
 class Reporter:
@@ -91,8 +103,16 @@ async def _main(args: argparse.Namespace, url: str, token: str | None) -> DemoSt
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        return await run_demo(url, args.rate, args.duration, stop, args.seed, ingest_token=token,
-                              progress=Reporter(), progress_every_s=args.progress)
+        return await run_demo(
+            url,
+            args.rate,
+            args.duration,
+            stop,
+            args.seed,
+            ingest_token=token,
+            progress=Reporter(),
+            progress_every_s=args.progress,
+        )
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

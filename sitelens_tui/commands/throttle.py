@@ -31,7 +31,7 @@ def parse_duration(text: str) -> float:
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
-    """--config and --db after the action too (`throttle set ... --db X`); absent ones keep the outer value."""
+    """--config and --db after the action too (`throttle set ... --db X`); absent, the outer value stays."""
     parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML config file")
     parser.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help="SQLite database")
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from collector.enrich.ua import MAX_UA_LENGTH, UAInfo, parse_ua
+from collector.enrich.ua import MAX_UA_LENGTH, UAInfo, parse_ua, warm_up
 
 CHROME_WIN = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -122,3 +124,11 @@ def test_huge_ua_is_truncated_before_caching() -> None:
 
 def test_repeat_parse_is_served_from_cache() -> None:
     assert parse_ua(CHROME_WIN) is parse_ua(CHROME_WIN)
+
+
+def test_warm_up_makes_the_first_parse_fast() -> None:
+    warm_up()
+    start = time.perf_counter()
+    info = parse_ua("Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0 warm-up-check")
+    assert time.perf_counter() - start < 0.05
+    assert (info.browser, info.browser_major, info.os, info.device) == ("Firefox", 115, "Linux", "desktop")

@@ -1,0 +1,511 @@
+"""The Overview view's questions: KPIs, traffic over time, top lists, peak hours and engagement per page.
+
+Counting rules (the rollups in db/rollups.py use the same ones, so both paths give identical numbers):
+pageviews are pageview and request events; a session counts in the span it started in; a bounce is a session
+with at most one page hit and no custom event. Visitors: spans up to two days count distinct visitor ids of the
+span's events; longer spans add up, per session, whether it was its visitor's first of the day (ids are
+day-scoped, so days add up), which is what the rollups hold. Top pages and custom events count "visitors" the
+same way for short spans and as visits (first time in a session) for long ones.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from db.queries.common import (
+    DIMENSIONS,
+    LIVE_WINDOW_S,
+    Filters,
+    Span,
+    bot_values,
+    check_dimension,
+    event_where,
+    exact_visitors,
+    first_event_ts,
+    session_where,
+    split_span,
+)
+from db.rollups import BOUNCE_SQL, DAY, DURATION_MS_SQL, HOUR, SESSION_DIMS
+
+PAGE_TYPES_SQL = "('pageview', 'request')"
+
+
+@dataclass(slots=True, frozen=True)
+class Kpis:
+    """The headline numbers of a span."""
+
+    visitors: int
+    sessions: int
+    pageviews: int
+    bounce_rate: float
+    """Percent of sessions that bounced (0-100)."""
+    avg_duration_s: float
+    live_visitors: int
+    """Visitors seen in the last five minutes of the span."""
+    bots: int
+    """Pageviews by bots (excluded from the other numbers unless bots are selected)."""
+    events: int
+    """Custom events."""
+
+
+@dataclass(slots=True, frozen=True)
+class Point:
+    """One bucket of the traffic chart."""
+
+    ts: float
+    pageviews: int
+    visitors: int
+    bots: int
+
+
+@dataclass(slots=True, frozen=True)
+class Row:
+    """One line of a top list."""
+
+    value: str
+    visitors: int
+    pageviews: int
+
+
+@dataclass(slots=True, frozen=True)
+class PageEngagement:
+    """How much a page is read: views, average max scroll (%) and engaged seconds per engagement report."""
+
+    path: str
+    views: int
+    avg_scroll: float
+    avg_engaged_s: float
+
+
+TOP_ALIASES = {
+    "pages": "path",
+    "entry_pages": "entry_path",
+    "exit_pages": "exit_path",
+    "sources": "ref_source",
+    "referrers": "referrer",
+    "mediums": "ref_medium",
+    "countries": "country",
+    "browsers": "browser",
+    "devices": "device",
+    "screens": "screen",
+    "events": "name",
+}
+"""View-friendly names accepted by `top` besides the dimension names."""
+
+
+def use_rollups(span: Span, filters: Filters) -> bool:
+    """Rollups answer long spans without dimension filters; everything else reads raw rows."""
+    return not filters.dims and not exact_visitors(span)
+
+
+def _hour_range(span: Span, filters: Filters) -> tuple[str, list[object]]:
+    sql = "hour >= ? AND hour < ?"
+    params: list[object] = [span.start, span.end]
+    if filters.site is not None:
+        sql += " AND site = ?"
+        params.append(filters.site)
+    values = bot_values(filters.bots)
+    sql += f" AND is_bot IN ({', '.join(str(v) for v in values)})"
+    return sql, params
+
+
+# ------------------------------------------------------------------------------------------------------ KPIs
+
+
+@dataclass(slots=True)
+class _Totals:
+    pageviews: int = 0
+    events: int = 0
+    sessions: int = 0
+    visitors: int = 0
+    bounces: int = 0
+    duration_ms: int = 0
+    bots: int = 0
+
+    def add(self, other: _Totals) -> None:
+        for name in _Totals.__slots__:  # type: ignore[attr-defined]
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def _raw_totals(conn: sqlite3.Connection, span: Span, filters: Filters, exact: bool) -> _Totals:
+    where, params = event_where(span, filters)
+    pv, ev = conn.execute(
+        f"SELECT coalesce(sum(type IN {PAGE_TYPES_SQL}), 0), coalesce(sum(type = 'event'), 0) FROM events "
+        f"WHERE {where}",
+        params,
+    ).fetchone()
+    bot_where, bot_params = event_where(span, Filters(filters.site, filters.dims, "bots"))
+    bots = conn.execute(
+        f"SELECT count(*) FROM events WHERE {bot_where} AND type IN {PAGE_TYPES_SQL}", bot_params
+    ).fetchone()[0]
+    swhere, sparams = session_where(span, filters)
+    sessions, new_visitors, bounces, duration = conn.execute(
+        f"SELECT count(*), coalesce(sum(new_visitor), 0), coalesce(sum({BOUNCE_SQL.format(a='')}), 0), "
+        f"coalesce(sum({DURATION_MS_SQL.format(a='')}), 0) FROM sessions WHERE {swhere}",
+        sparams,
+    ).fetchone()
+    if exact:
+        visitors = conn.execute(
+            f"SELECT count(DISTINCT visitor_id) FROM events WHERE {where} AND visitor_id != ''", params
+        ).fetchone()[0]
+    else:
+        visitors = new_visitors
+    return _Totals(int(pv), int(ev), int(sessions), int(visitors), int(bounces), int(duration), int(bots))
+
+
+def _rolled_totals(conn: sqlite3.Connection, span: Span, filters: Filters) -> _Totals:
+    where, params = _hour_range(span, filters)
+    row = conn.execute(
+        "SELECT coalesce(sum(pageviews), 0), coalesce(sum(events), 0), coalesce(sum(sessions), 0), "
+        "coalesce(sum(visitors), 0), coalesce(sum(bounces), 0), coalesce(sum(duration_ms), 0) "
+        f"FROM rollup_traffic WHERE {where}",
+        params,
+    ).fetchone()
+    bot_where, bot_params = _hour_range(span, Filters(filters.site, (), "bots"))
+    bots = conn.execute(
+        f"SELECT coalesce(sum(pageviews), 0) FROM rollup_traffic WHERE {bot_where}", bot_params
+    ).fetchone()[0]
+    return _Totals(*(int(v) for v in row), bots=int(bots))
+
+
+def totals(conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: bool | None = None) -> _Totals:
+    """Summed counts of a span, from rollups where allowed (`rollups` forces one path, for tests)."""
+    rollups = use_rollups(span, filters) if rollups is None else rollups
+    if not rollups:
+        return _raw_totals(conn, span, filters, exact_visitors(span))
+    pieces = split_span(span)
+    out = _Totals()
+    for part in pieces.raw:
+        out.add(_raw_totals(conn, part, filters, exact=False))
+    if pieces.rolled is not None:
+        out.add(_rolled_totals(conn, pieces.rolled, filters))
+    return out
+
+
+def live_visitors(conn: sqlite3.Connection, end: float, filters: Filters) -> int:
+    """Distinct visitors with any event in the five minutes before `end`."""
+    where, params = event_where(Span(end - LIVE_WINDOW_S, end), filters)
+    return int(
+        conn.execute(f"SELECT count(DISTINCT visitor_id) FROM events WHERE {where} AND visitor_id != ''", params)
+        .fetchone()[0]
+    )
+
+
+def kpis(conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: bool | None = None) -> Kpis:
+    """Visitors, sessions, pageviews, bounce rate, average duration, live visitors, bot pageviews, custom events."""
+    t = totals(conn, span, filters, rollups=rollups)
+    return Kpis(
+        visitors=t.visitors,
+        sessions=t.sessions,
+        pageviews=t.pageviews,
+        bounce_rate=round(100.0 * t.bounces / t.sessions, 2) if t.sessions else 0.0,
+        avg_duration_s=round(t.duration_ms / t.sessions / 1000.0, 2) if t.sessions else 0.0,
+        live_visitors=live_visitors(conn, span.end, filters),
+        bots=t.bots,
+        events=t.events,
+    )
+
+
+def kpis_with_change(conn: sqlite3.Connection, span: Span, filters: Filters) -> tuple[Kpis, Kpis]:
+    """The span's KPIs and those of the equally long period before it."""
+    return kpis(conn, span, filters), kpis(conn, span.previous(), filters)
+
+
+# ----------------------------------------------------------------------------------------------- time series
+
+
+def bucket_seconds(span: Span) -> int:
+    """Chart bucket for a span: minutes up to two hours, hours up to three days, days beyond."""
+    if span.seconds <= 2 * HOUR:
+        return 60
+    if span.seconds <= 3 * DAY:
+        return HOUR
+    return DAY
+
+
+def _raw_hourly(conn: sqlite3.Connection, span: Span, filters: Filters) -> dict[int, list[int]]:
+    """hour -> [pageviews, visitors (first of the day), bot pageviews] from raw rows."""
+    out: dict[int, list[int]] = {}
+    all_filters = Filters(filters.site, filters.dims, "all")
+    where, params = event_where(span, all_filters)
+    selected = ", ".join(str(v) for v in bot_values(filters.bots))
+    for hour, pv, bots in conn.execute(
+        f"SELECT CAST(ts / 3600 AS INTEGER) * 3600 AS h, sum(is_bot IN ({selected})), sum(is_bot = 1) "
+        f"FROM events WHERE {where} AND type IN {PAGE_TYPES_SQL} GROUP BY h",
+        params,
+    ):
+        out.setdefault(int(hour), [0, 0, 0])
+        out[int(hour)][0] += int(pv)
+        out[int(hour)][2] += int(bots)
+    swhere, sparams = session_where(span, filters)
+    for hour, visitors in conn.execute(
+        f"SELECT CAST(started / 3600 AS INTEGER) * 3600 AS h, sum(new_visitor) FROM sessions WHERE {swhere} "
+        "GROUP BY h",
+        sparams,
+    ):
+        out.setdefault(int(hour), [0, 0, 0])[1] += int(visitors)
+    return out
+
+
+def _rolled_hourly(conn: sqlite3.Connection, span: Span, filters: Filters) -> dict[int, list[int]]:
+    where, params = _hour_range(span, Filters(filters.site, (), "all"))
+    selected = ", ".join(str(v) for v in bot_values(filters.bots))
+    out: dict[int, list[int]] = {}
+    for hour, pv, visitors, bots in conn.execute(
+        f"SELECT hour, sum(CASE WHEN is_bot IN ({selected}) THEN pageviews ELSE 0 END), "
+        f"sum(CASE WHEN is_bot IN ({selected}) THEN visitors ELSE 0 END), "
+        f"sum(CASE WHEN is_bot = 1 THEN pageviews ELSE 0 END) FROM rollup_traffic WHERE {where} GROUP BY hour",
+        params,
+    ):
+        out[int(hour)] = [int(pv), int(visitors), int(bots)]
+    return out
+
+
+def hourly(
+    conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: bool | None = None
+) -> dict[int, list[int]]:
+    """Per UTC hour: [pageviews, visitors (first of the day), bot pageviews]."""
+    if rollups is None:
+        rollups = not filters.dims
+    if not rollups:
+        return _raw_hourly(conn, span, filters)
+    pieces = split_span(span)
+    out: dict[int, list[int]] = {}
+    parts = [_raw_hourly(conn, p, filters) for p in pieces.raw]
+    if pieces.rolled is not None:
+        parts.append(_rolled_hourly(conn, pieces.rolled, filters))
+    for part in parts:
+        for hour, values in part.items():
+            cur = out.setdefault(hour, [0, 0, 0])
+            for i, v in enumerate(values):
+                cur[i] += v
+    return out
+
+
+def _clamp_start(conn: sqlite3.Connection, span: Span, filters: Filters) -> Span:
+    """An "all" span (start 0) begins at the first stored traffic instead."""
+    if span.start > 0:
+        return span
+    first = first_event_ts(conn, filters.site)
+    return Span(first if first is not None else span.end - HOUR, span.end)
+
+
+def timeseries(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[Point]:
+    """Pageviews, visitors and bot pageviews per bucket (minute, hour or day, chosen from the span), gaps filled."""
+    span = _clamp_start(conn, span, filters)
+    size = bucket_seconds(span)
+    first = int(span.start // size) * size
+    buckets: dict[int, list[int]] = {b: [0, 0, 0] for b in range(first, int(span.end), size)}
+    if size == 60:
+        all_filters = Filters(filters.site, filters.dims, "all")
+        where, params = event_where(span, all_filters)
+        selected = ", ".join(str(v) for v in bot_values(filters.bots))
+        for b, pv, visitors, bots in conn.execute(
+            f"SELECT CAST(ts / 60 AS INTEGER) * 60 AS b, sum(type IN {PAGE_TYPES_SQL} AND is_bot IN ({selected})), "
+            f"count(DISTINCT CASE WHEN is_bot IN ({selected}) AND visitor_id != '' THEN visitor_id END), "
+            f"sum(type IN {PAGE_TYPES_SQL} AND is_bot = 1) FROM events WHERE {where} GROUP BY b",
+            params,
+        ):
+            buckets.setdefault(int(b), [0, 0, 0])[:] = [int(pv), int(visitors), int(bots)]
+    else:
+        for hour, values in hourly(conn, span, filters).items():
+            cur = buckets.setdefault(hour // size * size, [0, 0, 0])
+            for i, v in enumerate(values):
+                cur[i] += v
+    return [Point(float(b), *v) for b, v in sorted(buckets.items())]
+
+
+def heatmap(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[list[int]]:
+    """Pageviews by UTC weekday (rows, Monday first) and hour of day (columns): 7 x 24."""
+    grid = [[0] * 24 for _ in range(7)]
+    for hour, values in hourly(conn, _clamp_start(conn, span, filters), filters).items():
+        when = datetime.fromtimestamp(hour, UTC)
+        grid[when.weekday()][when.hour] += values[0]
+    return grid
+
+
+# ------------------------------------------------------------------------------------------------- top lists
+
+
+def _merge(rows: Iterable[tuple[str, int, int]], into: dict[str, list[int]]) -> None:
+    for value, a, b in rows:
+        cur = into.setdefault(str(value), [0, 0])
+        cur[0] += int(a or 0)
+        cur[1] += int(b or 0)
+
+
+def rolled_rows(
+    conn: sqlite3.Connection, table: str, key: str, cols: str, span: Span, filters: Filters, extra: str = "",
+    extra_params: tuple[object, ...] = (),
+) -> Iterable[tuple[object, ...]]:
+    """`key, sum(col)...` grouped by key over a rollup table for the rolled-up part of a span (daily + hourly)."""
+    pieces = split_span(span)
+    values = ", ".join(str(v) for v in bot_values(filters.bots))
+    site_sql = " AND site = ?" if filters.site is not None else ""
+    site_params: tuple[object, ...] = (filters.site,) if filters.site is not None else ()
+    for grain, parts in ((DAY, pieces.daily), (HOUR, pieces.hourly)):
+        for part in parts:
+            yield from conn.execute(
+                f"SELECT {key}, {cols} FROM {table} WHERE grain = ?{site_sql}{extra} AND bucket >= ? "
+                f"AND bucket < ? AND is_bot IN ({values}) GROUP BY {key}",
+                (grain, *site_params, *extra_params, part.start, part.end),
+            )
+
+
+def _visits_sql(kind: str) -> str:
+    """1 when an event is the first of its path (or name) in its session: the raw twin of rolled-up visits."""
+    if kind == "path":
+        same = f"p.type IN {PAGE_TYPES_SQL} AND p.path = e.path"
+    else:
+        same = "p.type = 'event' AND p.name = e.name"
+    return (
+        f"(e.session_id = 0 OR NOT EXISTS (SELECT 1 FROM events p WHERE p.session_id = e.session_id "
+        f"AND p.id < e.id AND {same}))"
+    )
+
+
+def event_top(
+    conn: sqlite3.Connection, span: Span, filters: Filters, kind: str, *, rollups: bool | None = None
+) -> dict[str, list[int]]:
+    """path or custom event name -> [visitors, count] (pageviews or event count)."""
+    rollups = use_rollups(span, filters) if rollups is None else rollups
+    column, type_sql = ("path", f"type IN {PAGE_TYPES_SQL}") if kind == "path" else ("name", "type = 'event'")
+    out: dict[str, list[int]] = {}
+
+    def raw(part: Span, exact: bool) -> None:
+        where, params = event_where(part, filters, "e")
+        visitors = "count(DISTINCT nullif(e.visitor_id, ''))" if exact else f"sum({_visits_sql(kind)})"
+        _merge(
+            conn.execute(
+                f"SELECT e.{column}, {visitors}, count(*) FROM events e WHERE {where} AND e.{type_sql} "
+                f"GROUP BY e.{column}",
+                params,
+            ),
+            out,
+        )
+
+    if not rollups:
+        raw(span, exact_visitors(span))
+        return out
+    for part in split_span(span).raw:
+        raw(part, exact=False)
+    if kind == "path":
+        _merge(rolled_rows(conn, "rollup_pages", "path", "sum(visits), sum(pageviews)", span, filters), out)
+    else:
+        _merge(rolled_rows(conn, "rollup_events", "name", "sum(visits), sum(count)", span, filters), out)
+    return out
+
+
+def session_top(
+    conn: sqlite3.Connection, span: Span, filters: Filters, dimension: str, *, rollups: bool | None = None
+) -> dict[str, list[int]]:
+    """session attribute value -> [visitors, page hits] for sessions started in the span."""
+    column = DIMENSIONS[dimension].sessions
+    assert column is not None
+    rollups = (use_rollups(span, filters) and dimension in SESSION_DIMS) if rollups is None else rollups
+    out: dict[str, list[int]] = {}
+
+    def raw(part: Span, exact: bool) -> None:
+        where, params = session_where(part, filters)
+        visitors = "count(DISTINCT visitor_id)" if exact else "sum(new_visitor)"
+        _merge(
+            conn.execute(
+                f"SELECT {column}, {visitors}, sum(pageviews + requests) FROM sessions WHERE {where} "
+                f"GROUP BY {column}",
+                params,
+            ),
+            out,
+        )
+
+    if not rollups:
+        raw(span, exact_visitors(span))
+        return out
+    for part in split_span(span).raw:
+        raw(part, exact=False)
+    _merge(
+        rolled_rows(
+            conn, "rollup_dims", "value", "sum(visitors), sum(hits)", span, filters, " AND dim = ?", (dimension,)
+        ),
+        out,
+    )
+    return out
+
+
+def top(
+    conn: sqlite3.Connection, span: Span, filters: Filters, dimension: str, limit: int = 10, *,
+    rollups: bool | None = None,
+) -> list[Row]:
+    """The most frequent values of a dimension: pages by pageviews, session attributes by visitors."""
+    dimension = TOP_ALIASES.get(dimension, dimension)
+    dim = check_dimension(dimension)
+    if dimension in ("path", "name"):
+        values = event_top(conn, span, filters, dimension, rollups=rollups)
+        order = sorted(values.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+    elif dim.sessions is not None:
+        values = session_top(conn, span, filters, dimension, rollups=rollups)
+        order = sorted(values.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+    else:
+        assert dim.events is not None
+        where, params = event_where(span, filters)
+        values = {}
+        _merge(
+            conn.execute(
+                f"SELECT {dim.events}, count(DISTINCT nullif(visitor_id, '')), count(*) FROM events "
+                f"WHERE {where} GROUP BY {dim.events}",
+                params,
+            ),
+            values,
+        )
+        order = sorted(values.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+    return [Row(value, v[0], v[1]) for value, v in order if v[0] or v[1]][:limit]
+
+
+def engagement(
+    conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 10, *, rollups: bool | None = None
+) -> list[PageEngagement]:
+    """Pages by views with their average scroll depth and engaged time (from the tracker's engagement reports)."""
+    rollups = (not filters.dims) if rollups is None else rollups
+    sums: dict[str, list[int]] = {}
+
+    def add(rows: Iterable[tuple[object, ...]]) -> None:
+        for path, *vals in rows:
+            cur = sums.setdefault(str(path), [0, 0, 0, 0])
+            for i, v in enumerate(vals):
+                cur[i] += int(v or 0)  # type: ignore[call-overload]
+
+    def raw(part: Span) -> None:
+        where, params = event_where(part, filters)
+        add(
+            conn.execute(
+                f"SELECT path, sum(type IN {PAGE_TYPES_SQL}), sum(type = 'engagement'), "
+                "sum(CASE WHEN type = 'engagement' THEN scroll ELSE 0 END), "
+                "sum(CASE WHEN type = 'engagement' THEN engaged_ms ELSE 0 END) "
+                f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path",
+                params,
+            )
+        )
+
+    if not rollups:
+        raw(span)
+    else:
+        for part in split_span(span).raw:
+            raw(part)
+        add(
+            rolled_rows(
+                conn, "rollup_pages", "path", "sum(pageviews), sum(engagements), sum(scroll_sum), sum(engaged_ms)",
+                span, filters,
+            )
+        )
+    order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))
+    return [
+        PageEngagement(
+            path=path,
+            views=v[0],
+            avg_scroll=round(v[2] / v[1], 1) if v[1] else 0.0,
+            avg_engaged_s=round(v[3] / v[1] / 1000.0, 1) if v[1] else 0.0,
+        )
+        for path, v in order[:limit]
+    ]

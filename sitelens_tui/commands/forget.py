@@ -1,0 +1,79 @@
+"""`sitelens forget --visitor ID | --ip ADDR`: erase a visitor's events and sessions (right to erasure)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import time
+
+from collector.errors import UserError
+from collector.salts import keyed_hash
+from db.connection import connect
+from db.queries.erase import (
+    erase_visitors,
+    existing_visitor_ids,
+    known_salts,
+    recent_site_uas,
+    stored_ip_count,
+    visitor_ids_with_ip,
+)
+
+RECENT_S = 2 * 86400
+NO_STORED_IPS = (
+    "IPs are not stored (privacy.store_ip is off), so an IP can only be matched to visits from today and yesterday, "
+    "by recomputing visitor ids with the daily salts still kept; older visits cannot be linked to an IP by anyone"
+)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("forget", help="erase a visitor's events and sessions (right to erasure)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--visitor", metavar="ID", help="a visitor id as shown in the TUI or an export")
+    who.add_argument("--ip", metavar="ADDR", help="every visitor seen from this IP address (see the help on limits)")
+    p.add_argument("--dry-run", action="store_true", help="only show what would be erased")
+    p.set_defaults(func=run)
+
+
+def visitor_ids_for_ip(conn: object, ip: str, now: float) -> set[str]:
+    """Visitor ids this IP had: stored IPs, plus ids recomputed from kept salts over recent sessions' UAs."""
+    found = visitor_ids_with_ip(conn, ip)  # type: ignore[arg-type]
+    candidates = [
+        keyed_hash(salt, site, ip, ua)
+        for salt in known_salts(conn)  # type: ignore[arg-type]
+        for site, ua in recent_site_uas(conn, now - RECENT_S)  # type: ignore[arg-type]
+    ]
+    return found | existing_visitor_ids(conn, candidates)  # type: ignore[arg-type]
+
+
+def run(args: argparse.Namespace) -> int:
+    conn = connect(args.config_obj.db_path, create=False)
+    try:
+        ip = ""
+        if args.ip is not None:
+            try:
+                ip = str(ipaddress.ip_address(args.ip.strip()))
+            except ValueError:
+                raise UserError(f"--ip: {args.ip!r} is not an IP address") from None
+            visitors = visitor_ids_for_ip(conn, ip, time.time())
+        else:
+            visitor = args.visitor.strip()
+            if not visitor or len(visitor) > 200:
+                raise UserError("--visitor: give a visitor id (as shown in the TUI or an export)")
+            visitors = {visitor}
+        ips_stored = stored_ip_count(conn) > 0
+        if args.dry_run:
+            print(f"would erase {len(visitors)} visitor id(s): {', '.join(sorted(visitors)) or '-'}")
+            return 0
+        erased = erase_visitors(conn, visitors, ip=ip if ips_stored else "")
+    finally:
+        conn.close()
+    print(
+        f"erased {erased.events:,} events, {erased.sessions:,} sessions and {erased.fingerprints:,} fingerprint "
+        f"record(s) of {len(erased.visitors)} visitor id(s)"
+        + (f": {', '.join(erased.visitors)}" if erased.visitors else "")
+    )
+    if ip and not ips_stored:
+        print(f"note: {NO_STORED_IPS}")
+    if not erased.events and not erased.sessions:
+        print("nothing matched; exported files and backups made earlier are not touched by this command")
+    return 0
