@@ -47,6 +47,9 @@ async def sync_throttle(app: web.Application) -> None:
     drops = throttle.take_drops()
     if drops:
         app[keys.WRITER].add_drops(drops, time.time())
+    changes = throttle.take_level_changes()
+    if changes:
+        app[keys.WRITER].add_level_changes({fp: level.label for fp, level in changes.items()})
 
 
 SERVICES: list[Service] = [

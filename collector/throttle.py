@@ -188,6 +188,7 @@ class Throttle:
         """The state of a fingerprint, created on first sight; least recently seen evicted past the cap."""
         client = self._clients.get(fingerprint)
         if client is None:
+            self._forget_idle(now)
             client = _Client(self.burst, now)
             self._clients[fingerprint] = client
             if len(self._clients) > self.max_tracked:
@@ -195,6 +196,23 @@ class Throttle:
         else:
             self._clients.move_to_end(fingerprint)
         return client
+
+    def _forget_idle(self, now: float) -> None:
+        """Look at the two least recently seen clients: forget the idle, send the others to the back (O(1)).
+
+        A Normal client without violations whose bucket has refilled is indistinguishable from a new one,
+        so memory follows the clients active in the last few seconds plus the escalated ones, not everyone
+        ever seen; escalated clients go round again, so under the hard cap idle ones are evicted first.
+        """
+        refill_s = self.burst / self.base_rate if self.base_rate > 0 else float("inf")
+        for _ in range(2):
+            if not self._clients:
+                return
+            fingerprint, client = next(iter(self._clients.items()))
+            if client.level == Level.NORMAL and not client.violations and now - client.stamp >= refill_s:
+                del self._clients[fingerprint]
+            else:
+                self._clients.move_to_end(fingerprint)
 
     def _set_level(self, fingerprint: str, client: _Client, level: Level, now: float) -> None:
         """Change a client's automatic level and remember the change for persistence."""

@@ -31,11 +31,13 @@ ON CONFLICT(fingerprint) DO UPDATE SET
     sessions = sessions + excluded.sessions,
     requests = requests + excluded.requests,
     max_score = max(max_score, excluded.max_score),
-    flags = excluded.flags,
+    flags = CASE WHEN excluded.flags != '[]' THEN excluded.flags ELSE flags END,
     level = excluded.level,
     ua = excluded.ua,
     bot_name = CASE WHEN excluded.bot_name != '' THEN excluded.bot_name ELSE bot_name END
 """
+UPDATE_LEVEL_FINGERPRINT = "UPDATE fingerprints SET level = ? WHERE fingerprint = ?"
+UPDATE_LEVEL_SESSIONS = "UPDATE sessions SET throttle_level = ? WHERE fingerprint = ? AND last_seen > ?"
 UPSERT_DROPS = """
 INSERT INTO throttle_drops (bucket, level, reason, count) VALUES (?, ?, ?, ?)
 ON CONFLICT(bucket, level, reason) DO UPDATE SET count = count + excluded.count
@@ -50,9 +52,11 @@ class Batch:
     sessions: dict[int, tuple[object, ...]] = field(default_factory=dict)
     fingerprints: dict[str, FingerprintRecord] = field(default_factory=dict)
     drops: Counter[tuple[int, str, str]] = field(default_factory=Counter)
+    levels: dict[str, str] = field(default_factory=dict)
+    """Throttle level changes of fingerprints that may no longer reach the pipeline (blocked clients)."""
 
     def __len__(self) -> int:
-        return len(self.events) + len(self.sessions) + len(self.fingerprints) + len(self.drops)
+        return len(self.events) + len(self.sessions) + len(self.fingerprints) + len(self.drops) + len(self.levels)
 
 
 BatchSource = Callable[[Batch], None]
@@ -155,6 +159,10 @@ class Writer:
             )
         self._batch.fingerprints[record.fingerprint] = record
 
+    def add_level_changes(self, levels: dict[str, str]) -> None:
+        """Queue throttle level changes (fingerprint → level name) for the fingerprints and live sessions."""
+        self._batch.levels.update(levels)
+
     def add_drops(self, drops: Counter[tuple[str, str]], now: float) -> None:
         """Queue throttle drop counts (level, reason) for the current minute."""
         bucket = int(now // 60 * 60)
@@ -191,6 +199,7 @@ class Writer:
         batch.events.extend(newer.events)
         batch.sessions.update(newer.sessions)
         batch.drops.update(newer.drops)
+        batch.levels.update(newer.levels)
         for fp in newer.fingerprints.values():
             self.add_fingerprint(fp)
 
@@ -215,6 +224,10 @@ class Writer:
                 )
             if batch.drops:
                 conn.executemany(UPSERT_DROPS, [(*key, n) for key, n in batch.drops.items()])
+            if batch.levels:
+                conn.executemany(UPDATE_LEVEL_FINGERPRINT, [(lv, fp) for fp, lv in batch.levels.items()])
+                since = time.time() - 86400
+                conn.executemany(UPDATE_LEVEL_SESSIONS, [(lv, fp, since) for fp, lv in batch.levels.items()])
             for hook in self.hooks:
                 hook(conn, batch)
             conn.execute("COMMIT")

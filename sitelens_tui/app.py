@@ -123,6 +123,7 @@ class SiteLensApp(App[None]):
         self.update_status()
         active = self.active_view
         if active is not None:
+            active.focus_content()
             active.reload()
 
     async def on_unmount(self) -> None:
@@ -219,8 +220,10 @@ class SiteLensApp(App[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         active = self.active_view
-        if active is not None and self.db_ready:
-            active.reload()
+        if active is not None:
+            active.focus_content()
+            if self.db_ready:
+                active.reload()
 
     def action_show_view(self, key: str) -> None:
         self.query_one("#tabs", TabbedContent).active = f"tab-{key}"

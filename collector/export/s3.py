@@ -78,6 +78,7 @@ class S3Destination:
 
     def deliver(self, staged: StagedRun, sent: Sent) -> None:
         from boto3.s3.transfer import TransferConfig
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
         transfer = TransferConfig(
@@ -103,7 +104,7 @@ class S3Destination:
             client.put_object(Bucket=self.bucket, Key=self.key(staged.manifest_key), Body=staged.manifest,
                               ContentType="application/json", **extra)
             sent(len(staged.manifest))
-        except (BotoCoreError, ClientError, OSError) as exc:
+        except (BotoCoreError, ClientError, Boto3Error, OSError) as exc:
             raise DestinationError(_short(exc)) from None
 
 

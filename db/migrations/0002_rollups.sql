@@ -95,12 +95,15 @@ CREATE TABLE rollup_pending_sessions (
 );
 INSERT INTO rollup_pending_sessions (id) SELECT id FROM sessions;
 
-CREATE TRIGGER rollup_session_inserted AFTER INSERT ON sessions BEGIN
-    INSERT OR IGNORE INTO rollup_pending_sessions (id) VALUES (NEW.id);
+-- (NOT EXISTS rather than OR IGNORE: inside a trigger the outer upsert's conflict policy would win.)
+CREATE TRIGGER rollup_session_inserted AFTER INSERT ON sessions
+WHEN NOT EXISTS (SELECT 1 FROM rollup_pending_sessions WHERE id = NEW.id) BEGIN
+    INSERT INTO rollup_pending_sessions (id) VALUES (NEW.id);
 END;
 
-CREATE TRIGGER rollup_session_updated AFTER UPDATE ON sessions BEGIN
-    INSERT OR IGNORE INTO rollup_pending_sessions VALUES (
+CREATE TRIGGER rollup_session_updated AFTER UPDATE ON sessions
+WHEN NOT EXISTS (SELECT 1 FROM rollup_pending_sessions WHERE id = OLD.id) BEGIN
+    INSERT INTO rollup_pending_sessions VALUES (
         OLD.id, OLD.site, OLD.started, OLD.last_seen, OLD.is_bot, OLD.new_visitor, OLD.pageviews, OLD.requests,
         OLD.events, OLD.entry_path, OLD.exit_path, OLD.referrer, OLD.ref_source, OLD.ref_medium, OLD.utm_source,
         OLD.utm_medium, OLD.utm_campaign, OLD.country, OLD.browser, OLD.os, OLD.device, OLD.screen

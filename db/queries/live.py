@@ -139,7 +139,8 @@ class FingerprintSession:
 
 
 def _where(
-    site: str | None, dims: Iterable[tuple[str, str]], columns: dict[str, str], bots: bool | None, bot_col: str
+    site: str | None, dims: Iterable[tuple[str, str]], columns: dict[str, str], bots: bool | None, bot_col: str,
+    since: float = 0.0,
 ) -> tuple[str, list[object]]:
     """SQL conditions (and their parameters) for a site, dimension filters and the bots switch."""
     parts: list[str] = []
@@ -152,6 +153,10 @@ def _where(
         if column is not None:
             parts.append(f"{column} = ?")  # column names come from our own whitelist, values are bound
             params.append(value)
+        elif columns is SESSION_DIMS and dim in EVENT_DIMS:
+            # An event attribute (page, event name): sessions that had such an event recently.
+            parts.append(f"id IN (SELECT session_id FROM events WHERE {EVENT_DIMS[dim]} = ? AND ts > ?)")
+            params.extend((value, since))
     if bots is not None:
         parts.append(f"{bot_col} = ?")
         params.append(1 if bots else 0)
@@ -184,7 +189,7 @@ def active_sessions(
     window_s: float = LIVE_WINDOW_S,
 ) -> list[ActiveSession]:
     """Sessions seen in the last `window_s` before `now`, most recently active first (at most `limit`)."""
-    where, params = _where(site, dims, SESSION_DIMS, bots, "is_bot")
+    where, params = _where(site, dims, SESSION_DIMS, bots, "is_bot", now - window_s)
     rows = conn.execute(
         f"SELECT {_ACTIVE_COLUMNS} FROM sessions WHERE last_seen > ? AND last_seen <= ?{where} "
         "ORDER BY last_seen DESC, id DESC LIMIT ?",

@@ -271,7 +271,7 @@ def hourly(
     if rollups is None:
         rollups = not filters.dims
     if not rollups:
-        return _raw_hourly(conn, span, filters)
+        return {h: v for h, v in _raw_hourly(conn, span, filters).items() if any(v)}
     pieces = split_span(span)
     out: dict[int, list[int]] = {}
     parts = [_raw_hourly(conn, p, filters) for p in pieces.raw]
@@ -282,7 +282,7 @@ def hourly(
             cur = out.setdefault(hour, [0, 0, 0])
             for i, v in enumerate(values):
                 cur[i] += v
-    return out
+    return {h: v for h, v in out.items() if any(v)}
 
 
 def _clamp_start(conn: sqlite3.Connection, span: Span, filters: Filters) -> Span:

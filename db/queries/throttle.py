@@ -122,9 +122,9 @@ def set_override(
 
 
 def clear_override(conn: sqlite3.Connection, id_or_target: int | str, *, now: float | None = None) -> int:
-    """Clear active overrides by id (an int or a string of digits) or by target; returns how many."""
+    """Clear active overrides by id (an int) or target (any str, digits too); returns how many."""
     now = time.time() if now is None else now
-    if isinstance(id_or_target, int) or (isinstance(id_or_target, str) and id_or_target.strip().isdigit()):
+    if isinstance(id_or_target, int):
         sql = "UPDATE throttle_overrides SET cleared = ? WHERE id = ? AND cleared IS NULL"
         params: tuple[object, ...] = (now, int(id_or_target))
     else:

@@ -30,22 +30,14 @@ def parse_duration(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2).lower()]
 
 
-def _common_options(parser: argparse.ArgumentParser) -> None:
-    """--config and --db after the action too (`throttle set ... --db X`); absent, the outer value stays."""
-    parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML config file")
-    parser.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help="SQLite database")
-
-
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("throttle", help="list, set or clear manual throttle overrides")
     actions = p.add_subparsers(dest="throttle_action", metavar="ACTION", required=True)
 
     ls = actions.add_parser("list", help="show active overrides")
     ls.set_defaults(func=run)
-    _common_options(ls)
 
     st = actions.add_parser("set", help="throttle or block a fingerprint, IP or network")
-    _common_options(st)
     target = st.add_mutually_exclusive_group(required=True)
     target.add_argument("--fingerprint", metavar="F", help="fingerprint as shown in the TUI")
     target.add_argument("--ip", metavar="ADDR", help="client IP address")
@@ -58,7 +50,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     st.set_defaults(func=run)
 
     cl = actions.add_parser("clear", help="remove an override")
-    _common_options(cl)
     which = cl.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=int, metavar="N", help="override id from `throttle list`")
     which.add_argument("--target", metavar="T", help="the fingerprint, IP or network it was set on")

@@ -81,6 +81,13 @@ class View(VerticalScroll):
     def scope_changed(self) -> None:
         """Called before a fetch for a new scope (views with incremental state reset it here)."""
 
+    def focus_content(self) -> None:
+        """Focus the view's first table, so its keys (Enter, view bindings) work right after switching."""
+        for widget in self.query("DataTable"):
+            if widget.focusable:
+                widget.focus()
+                return
+
     # -- the refresh cycle -----------------------------------------------------------------------------
 
     @property

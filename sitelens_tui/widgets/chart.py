@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import plotext as plt
 from rich.text import Text
@@ -21,6 +22,61 @@ class Series:
     color: str = "cyan"
 
 
+@dataclass(slots=True, frozen=True)
+class Level:
+    """A horizontal line (a threshold or an expected value)."""
+
+    label: str
+    value: float
+
+
+def _ticks(labels: Sequence[str], width: int) -> list[int]:
+    step = max(1, len(labels) // max(1, width // 12))
+    return list(range(0, len(labels), step))
+
+
+def _build_v6(width: int, height: int, labels: Sequence[str], series: Sequence[Series]) -> str:
+    """plotext ≥ 6: the explicit figure API."""
+    fig = plt.figure
+    fig.clear.all()
+    fig.plot_size(width, height)
+    fig.theme("simple")
+    for s in series:
+        values = list(s.values)
+        fig.draw(fig.signal(list(range(len(values))), values).label(s.label).lines())
+    if labels:
+        ticks = _ticks(labels, width)
+        fig.ruler(0).ticks(ticks, [labels[i] for i in ticks])
+    return str(fig.build().string())
+
+
+def _build_v5(width: int, height: int, labels: Sequence[str], series: Sequence[Series]) -> str:
+    """plotext 5: the module-level API."""
+    p: Any = plt  # attributes differ between plotext versions
+    p.clf()
+    p.plotsize(width, height)
+    p.theme("clear")
+    for s in series:
+        values = list(s.values)
+        p.plot(list(range(len(values))), values, label=s.label, color=s.color, marker="braille")
+    if labels:
+        ticks = _ticks(labels, width)
+        p.xticks(ticks, [labels[i] for i in ticks])
+    return str(p.build())
+
+
+def render_chart(width: int, height: int, labels: Sequence[str], series: Sequence[Series],
+                 levels: Sequence[Level] = ()) -> Text:
+    """The chart as Text; every label is cleaned first, since `from_ansi` would honour escapes hidden in one."""
+    labels = [clean(x, 20) for x in labels]
+    series = [Series(clean(s.label, 30), list(s.values), s.color) for s in series]
+    # Levels are drawn as flat lines over the same x positions: exact on every plotext version.
+    n = max((len(s.values) for s in series), default=0)
+    series += [Series(clean(lv.label, 30), [lv.value] * n, "yellow") for lv in levels]
+    build = _build_v6 if hasattr(plt, "figure") and hasattr(plt.figure, "signal") else _build_v5
+    return Text.from_ansi(build(width, height, labels, series), no_wrap=True)
+
+
 class Chart(Static):
     """Lines over shared x labels, sized to the widget."""
 
@@ -30,15 +86,13 @@ class Chart(Static):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._x_labels: list[str] = []
+        self._labels: list[str] = []
         self._series: list[Series] = []
-        self._title = ""
+        self._levels: list[Level] = []
 
-    def plot(self, x_labels: Sequence[str], series: Sequence[Series], title: str = "") -> None:
-        """Show new data; labels from outside are cleaned so `from_ansi` cannot honour escapes in them."""
-        self._x_labels = [clean(x, 20) for x in x_labels]
-        self._series = [Series(clean(s.label, 30), list(s.values), s.color) for s in series]
-        self._title = clean(title, 60)
+    def plot(self, x_labels: Sequence[str], series: Sequence[Series], levels: Sequence[Level] = ()) -> None:
+        """Show new data (drawn now if the widget has a size, else on its first resize)."""
+        self._labels, self._series, self._levels = list(x_labels), list(series), list(levels)
         self._draw()
 
     def on_resize(self) -> None:
@@ -48,20 +102,7 @@ class Chart(Static):
         width, height = self.content_size
         if width < 10 or height < 4:
             return
-        if not self._series or not any(len(s.values) for s in self._series):
+        if not any(len(s.values) for s in self._series):
             self.update(Text("no data for this range", style="dim"))
             return
-        plt.clf()
-        plt.plotsize(width, height)
-        plt.theme("clear")
-        plt.frame(False)
-        if self._title:
-            plt.title(self._title)
-        xs = list(range(len(self._x_labels))) or list(range(max(len(s.values) for s in self._series)))
-        for s in self._series:
-            plt.plot(xs[: len(s.values)], list(s.values)[: len(xs)], label=s.label, color=s.color, marker="braille")
-        if self._x_labels:
-            step = max(1, len(self._x_labels) // max(1, width // 12))
-            ticks = list(range(0, len(self._x_labels), step))
-            plt.xticks(ticks, [self._x_labels[i] for i in ticks])
-        self.update(Text.from_ansi(plt.build()))
+        self.update(render_chart(width, height, self._labels, self._series, self._levels))

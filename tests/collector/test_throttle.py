@@ -165,8 +165,18 @@ def test_memory_is_bounded() -> None:
     t = make()
     t.max_tracked = 1000
     for i in range(5000):
-        t.check(f"fp{i}", IP, 0, float(i))
+        t.check(f"fp{i}", IP, 95, i * 0.001)  # all escalated: nothing may be forgotten early
     assert t.tracked() == 1000
+
+
+def test_idle_normal_clients_are_forgotten_and_escalated_ones_kept() -> None:
+    t = make()
+    for _ in range(3):
+        t.check("scraper", IP, 95, 0.0)
+    for i in range(100):
+        t.check(f"visitor{i}", IP, 0, i * 1.0)  # one request a second, each from someone new
+    assert t.tracked() < 10
+    assert t.level_of("scraper", 100.0) is Level.SEVERE  # remembered (one quiet period of decay)
 
 
 # -- storage of overrides ------------------------------------------------------------------------
@@ -189,8 +199,15 @@ def test_override_crud(conn: sqlite3.Connection) -> None:
     ]
     assert [r.id for r in active_overrides(conn, 200.0)] == [b]  # expired
     assert clear_override(conn, "198.51.100.0/24", now=160.0) == 1
-    assert clear_override(conn, str(b), now=161.0) == 0
+    assert clear_override(conn, b, now=161.0) == 0  # already cleared
     assert active_overrides(conn, 150.0)[0].id == a
+
+
+def test_all_digit_fingerprints_are_targets_not_ids(conn: sqlite3.Connection) -> None:
+    first = set_override(conn, "fingerprint", "1234567890123456", "blocked", "", None, now=1.0)
+    assert clear_override(conn, "1", now=2.0) == 0
+    assert clear_override(conn, "1234567890123456", now=2.0) == 1
+    assert first == 1
 
 
 def test_setting_a_target_again_replaces_the_active_override(conn: sqlite3.Connection) -> None:

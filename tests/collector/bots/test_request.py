@@ -100,6 +100,17 @@ def test_header_checks_only_apply_to_browser_uas() -> None:
     )
 
 
+def test_rare_real_browsers_are_not_mistaken_for_bots() -> None:
+    for ua in [
+        "Mozilla/5.0 (compatible; Konqueror/4.5; Linux) KHTML/4.5.5 (like Gecko)",
+        "Mozilla/5.0 (Linux; Android 4.0.3; HTC_Ruby Build/IML74K) AppleWebKit/534.30 (KHTML, like Gecko) "
+        "Version/4.0 Mobile Safari/534.30",
+        "Mozilla/5.0 (compatible; MSIE 10.0; Windows NT 6.1; Trident/6.0)",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.0.0",
+    ]:
+        assert not verdict(ua).is_bot, ua
+
+
 def test_probe_paths() -> None:
     for path in ["/.env", "/api/.env", "/.git/HEAD", "/wp-login.php", "/xmlrpc.php", "/phpmyadmin/index.php"]:
         assert is_probe_path(path), path
@@ -110,4 +121,4 @@ def test_probe_paths() -> None:
 def test_huge_hostile_user_agent_is_cut_and_classified() -> None:
     ua = "Mozilla/5.0 (" + "A" * 100_000
     assert classify_ua(ua).kind == "not-browser"
-    assert classify_ua(ua) is classify_ua(ua)  # cached
+    assert classify_ua(ua) is classify_ua(ua[:600])  # cached under the cut UA, not the 100 kB one

@@ -79,6 +79,9 @@ async def test_steady_scraper_crosses_50_and_is_escalated_to_severe_then_blocked
     assert signals["sequential"] == 1.0
     drops = query(cfg, "SELECT level, reason, sum(count) AS n FROM throttle_drops GROUP BY level, reason")
     assert [(r["level"], r["reason"], r["n"]) for r in drops] == [("blocked", "blocked", 200 - first_drop)]
+    # The block is on record although blocked requests never reach the pipeline again.
+    assert query(cfg, "SELECT level FROM fingerprints")[0]["level"] == "blocked"
+    assert query(cfg, "SELECT throttle_level FROM sessions")[0]["throttle_level"] == "blocked"
 
 
 async def test_human_reading_five_pages_stays_normal_with_no_reasons(

@@ -1,0 +1,158 @@
+"""Funnels as pure logic: steps, matching a visitor's journey against them, and per-step results."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+STEP_KINDS = ("path", "event")
+MAX_STEPS = 20
+MAX_NAME = 100
+
+
+class FunnelError(ValueError):
+    """A funnel definition that cannot work, worded for the user."""
+
+
+@dataclass(slots=True, frozen=True)
+class Step:
+    """One funnel step: a page path glob (`/blog/*`) or a custom event name, optionally with property values."""
+
+    kind: str
+    match: str
+    props: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How the step reads in a table."""
+        extra = "".join(f" {k}={v}" for k, v in self.props)
+        return f"{'page' if self.kind == 'path' else 'event'} {self.match}{extra}"
+
+    def matches(self, type_: str, path: str, name: str, props: Mapping[str, Any]) -> bool:
+        """Whether one event completes this step."""
+        if self.kind == "path":
+            if type_ not in ("pageview", "request") or not fnmatchcase(path, self.match):
+                return False
+        elif type_ != "event" or name != self.match:
+            return False
+        return all(str(props.get(k)) == v for k, v in self.props)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "match": self.match, "props": dict(self.props)}
+
+
+@dataclass(slots=True, frozen=True)
+class Funnel:
+    """Ordered steps a visitor must complete within `window_s` seconds of the first one."""
+
+    name: str
+    steps: tuple[Step, ...]
+    window_s: int = 1800
+    site: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class StepResult:
+    """How many visitors reached a step, how many went on to the next, and how long that took (median s)."""
+
+    step: Step
+    entered: int
+    converted: int
+    conversion_pct: float
+    dropoff_pct: float
+    median_s_to_next: float | None
+
+
+def step_from_dict(data: Mapping[str, Any]) -> Step:
+    """A step from config/JSON: {"path": "/pricing"} or {"event": "signup", "props": {...}} or {"kind", "match"}."""
+    if not isinstance(data, Mapping):
+        raise FunnelError("a funnel step must be a table like {path = \"/pricing\"} or {event = \"signup\"}")
+    if "kind" in data:
+        kind, match = str(data["kind"]), data.get("match")
+    elif "path" in data:
+        kind, match = "path", data["path"]
+    elif "event" in data:
+        kind, match = "event", data["event"]
+    else:
+        raise FunnelError("a funnel step needs `path` (a glob like /blog/*) or `event` (a custom event name)")
+    if kind not in STEP_KINDS:
+        raise FunnelError(f"unknown step kind {kind[:20]!r} (path or event)")
+    if not isinstance(match, str) or not match.strip() or len(match) > 500:
+        raise FunnelError(f"a {kind} step needs a non-empty {kind} (at most 500 characters)")
+    props = data.get("props") or {}
+    if not isinstance(props, Mapping):
+        raise FunnelError("step props must be a table of name = value")
+    return Step(kind, match.strip(), tuple(sorted((str(k), str(v)) for k, v in props.items())))
+
+
+def make_funnel(name: str, steps: Iterable[Mapping[str, Any] | Step], window_s: int = 1800, site: str = "") -> Funnel:
+    """A validated funnel: a name, 2 to 20 steps, a positive window."""
+    name = (name or "").strip()
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise FunnelError(f"a funnel needs a printable name of at most {MAX_NAME} characters")
+    parsed = tuple(s if isinstance(s, Step) else step_from_dict(s) for s in steps)
+    if not 2 <= len(parsed) <= MAX_STEPS:
+        raise FunnelError(f"funnel {name!r}: needs 2 to {MAX_STEPS} steps, got {len(parsed)}")
+    if not isinstance(window_s, int) or window_s <= 0:
+        raise FunnelError(f"funnel {name!r}: window_s must be a positive number of seconds")
+    return Funnel(name, parsed, window_s, site or "")
+
+
+def funnel_from_config(cfg: Any) -> Funnel:
+    """A funnel from a config entry (name, steps, window_s, site)."""
+    return make_funnel(cfg.name, cfg.steps, cfg.window_s, cfg.site)
+
+
+Hit = tuple[float, str, str, str, Mapping[str, Any]]
+"""(ts, type, path, name, props) of one event of a visitor, in time order."""
+
+
+def match_journey(funnel: Funnel, hits: Sequence[Hit]) -> list[float]:
+    """Times at which the visitor reached each step in order (the deepest attempt within the window)."""
+    best: list[float] = []
+    first = funnel.steps[0]
+    for i, hit in enumerate(hits):
+        if not first.matches(hit[1], hit[2], hit[3], hit[4]):
+            continue
+        reached = [hit[0]]
+        deadline = hit[0] + funnel.window_s
+        for later in hits[i + 1 :]:
+            if len(reached) == len(funnel.steps) or later[0] > deadline:
+                break
+            if funnel.steps[len(reached)].matches(later[1], later[2], later[3], later[4]):
+                reached.append(later[0])
+        if len(reached) > len(best):
+            best = reached
+            if len(best) == len(funnel.steps):
+                break
+    return best
+
+
+def summarise(funnel: Funnel, journeys: Iterable[Sequence[float]]) -> list[StepResult]:
+    """Per step: visitors who entered, who converted to the next step, conversion and drop-off %, median time."""
+    n = len(funnel.steps)
+    entered = [0] * n
+    gaps: list[list[float]] = [[] for _ in range(n)]
+    for times in journeys:
+        for i in range(len(times)):
+            entered[i] += 1
+            if i + 1 < len(times):
+                gaps[i].append(times[i + 1] - times[i])
+    results = []
+    for i, step in enumerate(funnel.steps):
+        converted = entered[i + 1] if i + 1 < n else entered[i]
+        pct = round(100.0 * converted / entered[i], 2) if entered[i] else 0.0
+        results.append(
+            StepResult(
+                step=step,
+                entered=entered[i],
+                converted=converted,
+                conversion_pct=pct,
+                dropoff_pct=round(100.0 - pct, 2) if entered[i] else 0.0,
+                median_s_to_next=round(statistics.median(gaps[i]), 2) if gaps[i] else None,
+            )
+        )
+    return results

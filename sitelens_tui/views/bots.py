@@ -1,0 +1,102 @@
+"""Bots: top bot names, fingerprints with scores and reasons, throttle levels and drops per level."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label
+
+from db.queries.bots import BotRow, DropRow, FingerprintRow, drops_by_level, top_bots, top_fingerprints
+from sitelens_tui.messages import FilterRequested
+from sitelens_tui.sanitize import num, safe
+from sitelens_tui.scope import Scope
+from sitelens_tui.views.base import Selection, TableData, View
+from sitelens_tui.views.live import LEVEL_STYLES, score_text
+from sitelens_tui.widgets.view_table import TableRow, ViewTable
+
+
+@dataclass(slots=True, frozen=True)
+class BotsData:
+    bots: list[BotRow]
+    fingerprints: list[FingerprintRow]
+    drops: list[DropRow]
+
+
+def fingerprint_row(f: FingerprintRow) -> TableRow:
+    return TableRow(
+        f.fingerprint,
+        (
+            safe(f.fingerprint, 16), safe(f.bot_name or "–", 20), score_text(f.max_score),
+            safe(f.level, style=LEVEL_STYLES.get(f.level, "")), num(f.requests),
+            safe(time.strftime("%m-%d %H:%M", time.gmtime(f.last_seen))), safe(", ".join(f.signals) or "–", 80),
+        ),
+        f.fingerprint,
+    )
+
+
+class BotsView(View):
+    """`t` on a fingerprint throttles it; Enter filters every view by the bot name or fingerprint."""
+
+    TITLE = "Bots"
+    REFRESH_S = 5.0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="lists"):
+            with Vertical():
+                yield Label("Top bots", classes="section-title")
+                yield ViewTable([("name", "Bot"), ("sessions", "Sessions"), ("requests", "Requests")],
+                                dimension="bot_name", id="bots-names", cap=20)
+            with Vertical():
+                yield Label("Throttle drops", classes="section-title")
+                yield ViewTable([("level", "Level"), ("reason", "Reason"), ("count", "Dropped")], id="bots-drops",
+                                cap=20)
+        yield Label("Fingerprints (worst first)", classes="section-title")
+        yield ViewTable(
+            [("fp", "Fingerprint"), ("bot", "Bot"), ("score", "Score"), ("level", "Level"), ("requests", "Reqs"),
+             ("seen", "Last seen"), ("reasons", "Reasons")],
+            dimension="fingerprint", id="bots-fingerprints", cap=50,
+        )
+
+    def fetch(self, conn: sqlite3.Connection, scope: Scope) -> BotsData:
+        span = scope.span
+        return BotsData(top_bots(conn, span, scope.filters("bots")), top_fingerprints(conn, span),
+                        drops_by_level(conn, span))
+
+    def show(self, data: BotsData) -> None:
+        self.query_one("#bots-names", ViewTable).show(
+            [TableRow(b.name, (safe(b.name, 30), num(b.sessions), num(b.requests)), b.name) for b in data.bots])
+        self.query_one("#bots-drops", ViewTable).show(
+            [TableRow(f"{d.level}/{d.reason}", (safe(d.level, style=LEVEL_STYLES.get(d.level, "")), safe(d.reason),
+                                                num(d.count))) for d in data.drops])
+        self.query_one("#bots-fingerprints", ViewTable).show([fingerprint_row(f) for f in data.fingerprints])
+        if not data.drops:
+            self.query_one("#bots-drops", ViewTable).show([TableRow("none", (Text("none", style="dim"),))])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        table = event.data_table
+        if isinstance(table, ViewTable) and table.dimension and table.selected is not None:
+            event.stop()
+            self.post_message(FilterRequested(table.dimension, table.selected.value))
+
+    def selection(self) -> Selection:
+        fps = self.query_one("#bots-fingerprints", ViewTable)
+        focused = self.app.focused
+        if isinstance(focused, ViewTable) and focused is not fps and focused.dimension and focused.selected:
+            return Selection(filter=(focused.dimension, focused.selected.value))
+        row = fps.selected
+        if row is None:
+            return Selection()
+        return Selection(filter=("fingerprint", row.value), throttle=("fingerprint", row.value))
+
+    def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
+        rows = top_fingerprints(conn, scope.span, limit=100_000)
+        return TableData(
+            ("fingerprint", "ua", "bot_name", "max_score", "level", "sessions", "requests", "last_seen", "reasons"),
+            [(f.fingerprint, f.ua, f.bot_name, f.max_score, f.level, f.sessions, f.requests, f.last_seen,
+              "; ".join(f.signals)) for f in rows],
+        )

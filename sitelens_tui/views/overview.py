@@ -1,0 +1,124 @@
+"""Overview: KPI tiles with change vs the previous period, traffic chart, top lists and the peak-hours heatmap."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label
+
+from db.queries.overview import Kpis, Point, Row, heatmap, kpis_with_change, timeseries, top
+from sitelens_tui.messages import FilterRequested
+from sitelens_tui.sanitize import num, safe
+from sitelens_tui.scope import Scope
+from sitelens_tui.views.base import Selection, TableData, View
+from sitelens_tui.widgets.chart import Chart, Series
+from sitelens_tui.widgets.heatmap import Heatmap
+from sitelens_tui.widgets.kpi_tile import KpiTile, change_text
+from sitelens_tui.widgets.view_table import TableRow, ViewTable
+
+TOP_LISTS = (("path", "Top pages"), ("ref_source", "Sources"), ("country", "Countries"), ("device", "Devices"))
+TOP_LIMIT = 10
+
+
+@dataclass(slots=True, frozen=True)
+class OverviewData:
+    current: Kpis
+    previous: Kpis
+    series: list[Point]
+    tops: dict[str, list[Row]]
+    heatmap: list[list[int]]
+
+
+def duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+def tick_label(ts: float, span_s: float) -> str:
+    """x labels: time of day for short spans, dates for long ones (UTC, like the storage)."""
+    return time.strftime("%H:%M" if span_s <= 2 * 86400 else "%m-%d", time.gmtime(ts))
+
+
+def top_row(row: Row) -> TableRow:
+    return TableRow(row.value, (safe(row.value or "(none)", 60), num(row.visitors), num(row.pageviews)), row.value)
+
+
+class OverviewView(View):
+    """Numbers for the range, compared with the period before it."""
+
+    TITLE = "Overview"
+    REFRESH_S = 10.0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="kpis"):
+            yield KpiTile("Visitors", id="kpi-visitors")
+            yield KpiTile("Pageviews", id="kpi-pageviews")
+            yield KpiTile("Sessions", id="kpi-sessions")
+            yield KpiTile("Bounce", id="kpi-bounce")
+            yield KpiTile("Duration", id="kpi-duration")
+            yield KpiTile("Bot views", id="kpi-bots")
+        yield Chart(id="overview-chart")
+        for pair in (TOP_LISTS[:2], TOP_LISTS[2:]):
+            with Horizontal(classes="lists"):
+                for dimension, title in pair:
+                    with Vertical():
+                        yield Label(title, classes="section-title")
+                        yield ViewTable([("value", title.removeprefix("Top ")), ("visitors", "Visitors"),
+                                         ("views", "Views")], dimension=dimension, id=f"top-{dimension}",
+                                        cap=TOP_LIMIT)
+        yield Label("Peak hours (UTC)", classes="section-title")
+        yield Heatmap(id="overview-heatmap")
+
+    def fetch(self, conn: sqlite3.Connection, scope: Scope) -> OverviewData:
+        span, filters = scope.span, scope.filters()
+        current, previous = kpis_with_change(conn, span, filters)
+        return OverviewData(
+            current=current,
+            previous=previous,
+            series=timeseries(conn, span, filters),
+            tops={d: top(conn, span, filters, d, TOP_LIMIT) for d, _ in TOP_LISTS},
+            heatmap=heatmap(conn, span, filters),
+        )
+
+    def show(self, data: OverviewData) -> None:
+        c, p = data.current, data.previous
+        self.query_one("#kpi-visitors", KpiTile).show(f"{c.visitors:,}", change_text(c.visitors, p.visitors))
+        self.query_one("#kpi-pageviews", KpiTile).show(f"{c.pageviews:,}", change_text(c.pageviews, p.pageviews))
+        self.query_one("#kpi-sessions", KpiTile).show(f"{c.sessions:,}", change_text(c.sessions, p.sessions))
+        self.query_one("#kpi-bounce", KpiTile).show(
+            f"{c.bounce_rate:.0f}%", change_text(c.bounce_rate, p.bounce_rate, higher_is_better=False))
+        self.query_one("#kpi-duration", KpiTile).show(
+            duration(c.avg_duration_s), change_text(c.avg_duration_s, p.avg_duration_s))
+        self.query_one("#kpi-bots", KpiTile).show(f"{c.bots:,}", change_text(c.bots, p.bots, higher_is_better=False))
+        span_s = (self.loaded_scope.span.seconds if self.loaded_scope else 86400)
+        self.query_one(Chart).plot(
+            [tick_label(pt.ts, span_s) for pt in data.series],
+            [Series("visitors", [pt.visitors for pt in data.series], "cyan"),
+             Series("pageviews", [pt.pageviews for pt in data.series], "green"),
+             Series("bots", [pt.bots for pt in data.series], "red")],
+        )
+        for dimension, _ in TOP_LISTS:
+            self.query_one(f"#top-{dimension}", ViewTable).show([top_row(r) for r in data.tops[dimension]])
+        self.query_one(Heatmap).show(data.heatmap)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        table = event.data_table
+        if isinstance(table, ViewTable) and table.dimension and table.selected is not None:
+            event.stop()
+            self.post_message(FilterRequested(table.dimension, table.selected.value))
+
+    def selection(self) -> Selection:
+        focused = self.app.focused
+        if isinstance(focused, ViewTable) and focused.dimension and focused.selected is not None:
+            return Selection(filter=(focused.dimension, focused.selected.value))
+        return Selection()
+
+    def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
+        """The traffic series of the range (the top lists are one filter away in other exports)."""
+        series = timeseries(conn, scope.span, scope.filters())
+        return TableData(("ts", "pageviews", "visitors", "bots"),
+                         [(p.ts, p.pageviews, p.visitors, p.bots) for p in series])

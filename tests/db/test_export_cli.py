@@ -1,0 +1,117 @@
+"""`sitelens export`, `forget` and `import-json` as a user runs them: one-line errors, a summary, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from collector.salts import keyed_hash
+from db.connection import connect
+from db.records import SessionRecord
+from db.writer import UPSERT_SESSION
+from sitelens_tui.cli import main
+from tests.collector.export.seed import event, seed_db
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    seed_db(tmp_path / "s.db").close()
+    return tmp_path / "s.db"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_export_writes_the_file_and_a_summary(db: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "e.csv"
+    code, _, err = run(capsys, "export", "--db", str(db), "--format", "csv", "--what", "events", "-o", str(out),
+                       "--site", "b.example", "--from", "2026-01-01", "--to", "2030-12-31", "--bots", "humans")
+    assert code == 0
+    rows = list(csv.reader(out.open(newline="")))[1:]
+    assert rows and {r[2] for r in rows} == {"b.example"}
+    assert err.strip() == f"exported {len(rows)} events rows ({out.stat().st_size / 1024:.1f} KB) to {out}"
+
+
+def test_export_to_stdout(db: Path, capsys) -> None:
+    code, out, err = run(capsys, "export", "--db", str(db), "--format", "ndjson", "--what", "sessions", "-o", "-")
+    assert code == 0
+    assert [orjson.loads(line)["id"] for line in out.splitlines()] == list(range(1000, 1007))
+    assert "to stdout" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "xml"], "unknown format 'xml' (choose from csv, ndjson, parquet)"),
+        (["--format", "csv", "--since", "yesterday"], "bad --since 'yesterday'"),
+        (["--format", "csv", "--from", "2026-13-01"], "bad --from '2026-13-01'"),
+        (["--format", "csv", "--from", "2026-02-01", "--to", "2026-01-01"], "bad range"),
+        (["--format", "csv", "--what", "users"], "unknown --what 'users'"),
+        (["--format", "csv", "--bots", "some"], "unknown --bots 'some'"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_nonzero(db: Path, tmp_path: Path, capsys, args, message) -> None:
+    out = tmp_path / "x.out"
+    code, _, err = run(capsys, "export", "--db", str(db), "-o", str(out), *args)
+    assert code != 0
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_unwritable_path_is_one_line(db: Path, tmp_path: Path, capsys) -> None:
+    code, _, err = run(capsys, "export", "--db", str(db), "--format", "csv", "-o", str(tmp_path / "no" / "x.csv"))
+    assert code != 0 and err.count("\n") == 1 and "does not exist" in err
+
+
+def test_missing_database_is_one_line(tmp_path: Path, capsys) -> None:
+    code, _, err = run(capsys, "export", "--db", str(tmp_path / "none.db"), "--format", "csv", "-o", "-")
+    assert code != 0 and err.count("\n") == 1 and "database not found" in err
+
+
+def test_forget_visitor_removes_their_events_and_sessions(db: Path, capsys) -> None:
+    conn = connect(db)
+    before = conn.execute("SELECT count(*) FROM events WHERE visitor_id = ?", ("v000000000000002",)).fetchone()[0]
+    code, out, _ = run(capsys, "forget", "--db", str(db), "--visitor", "v000000000000002")
+    assert code == 0
+    assert f"erased {before} events, 1 sessions" in out
+    assert conn.execute("SELECT count(*) FROM events WHERE visitor_id = 'v000000000000002'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM sessions WHERE visitor_id = 'v000000000000002'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 300 - before
+
+
+def test_forget_ip_finds_recent_visitors_through_the_daily_salt(tmp_path: Path, capsys) -> None:
+    from collector.salts import SaltStore
+
+    conn = connect(tmp_path / "s.db")
+    now = time.time()
+    salt = SaltStore(conn).salt(now)
+    ua = "Mozilla/5.0 Test"
+    mine = keyed_hash(salt, "a.example", "203.0.113.9", ua)
+    other = keyed_hash(salt, "a.example", "198.51.100.1", ua)
+    for sid, vid in ((1, mine), (2, other)):
+        conn.execute(UPSERT_SESSION, SessionRecord(id=sid, site="a.example", visitor_id=vid, fingerprint="",
+                                                   started=now, last_seen=now, ua=ua).as_row())
+        from db.writer import INSERT_EVENT
+
+        e = event(sid, now)
+        e.visitor_id, e.session_id, e.site = vid, sid, "a.example"
+        conn.execute(INSERT_EVENT, e.as_row())
+    code, out, _ = run(capsys, "forget", "--db", str(tmp_path / "s.db"), "--ip", "203.0.113.9")
+    assert code == 0 and "erased 1 events, 1 sessions" in out and mine in out
+    assert "IPs are not stored" in out
+    assert [r[0] for r in conn.execute("SELECT visitor_id FROM sessions")] == [other]
+
+
+def test_import_json_cli(db: Path, tmp_path: Path, capsys) -> None:
+    run(capsys, "export", "--db", str(db), "--format", "ndjson", "-o", str(tmp_path / "e.ndjson"))
+    code, out, _ = run(capsys, "import-json", "--db", str(tmp_path / "t.db"), str(tmp_path / "e.ndjson"))
+    assert code == 0 and "imported 300 events and 0 sessions" in out
+    code, _, err = run(capsys, "import-json", "--db", str(tmp_path / "t.db"), str(tmp_path / "missing.ndjson"))
+    assert code != 0 and err.count("\n") == 1

@@ -1,0 +1,117 @@
+"""Rollups maintained flush by flush give exactly the numbers computed from raw events."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from db.queries.common import Filters, Span
+from db.queries.events import custom_events
+from db.queries.overview import engagement, hourly, kpis, top
+from db.rollups import DAY, HOUR, SESSION_DIMS, catch_up, rebuild
+from db.writer import Writer
+from tests.factories import SITE, T0, new_db, visit, write, write_visits
+
+PATHS = ["/", "/pricing", "/blog", "/blog/a", "/signup", "/docs"]
+COUNTRIES = ["DE", "US", "FR", ""]
+SOURCES = [("Google", "search"), ("", "direct"), ("news.ycombinator.com", "referral")]
+SPANS = [
+    Span(T0 + 1.3 * DAY + 123, T0 + 8.7 * DAY),
+    Span(T0, T0 + 10 * DAY),
+    Span(T0 + 2 * DAY + 7 * HOUR, T0 + 5 * DAY + 2 * HOUR + 59),
+    Span(0, T0 + 20 * DAY),
+]
+
+
+def dataset(seed: int, n: int = 250) -> list[tuple[list, list]]:
+    """Flushes of (events, sessions): each session arrives in two parts, growing (and sometimes turning bot)."""
+    rng = random.Random(seed)
+    first, second = [], []
+    for i in range(n):
+        start = T0 + rng.uniform(0, 10 * DAY)
+        count = rng.randint(1, 6)
+        pages = sorted((rng.uniform(0, 1500), rng.choice(PATHS)) for _ in range(count))
+        pages[0] = (0.0, pages[0][1])
+        custom = [(rng.uniform(0, 1500), rng.choice(["signup", "chat"]), {}) for _ in range(rng.randint(0, 2))]
+        eng = [(rng.uniform(0, 1500), rng.choice(PATHS), rng.choice([25, 50, 100]), rng.randint(0, 60_000))
+               for _ in range(rng.randint(0, 2))]
+        source, medium = rng.choice(SOURCES)
+        attrs = dict(country=rng.choice(COUNTRIES), browser=rng.choice(["Chrome", "Firefox"]), ref_source=source,
+                     ref_medium=medium, utm_campaign=rng.choice(["", "launch"]), device=rng.choice(["desktop", "mobile"]))
+        visitor = f"v{rng.randint(0, 120)}"
+        sid = 10_000 + i
+        turns_bot = rng.random() < 0.15
+        cut = rng.uniform(0, 1600)
+        full = visit(start, pages, custom=custom, engagement=eng, visitor=visitor, session_id=sid,
+                     new_visitor=rng.choice([0, 1]), is_bot=1 if turns_bot else 0, **attrs)
+        early_pages = [p for p in pages if p[0] <= cut] or pages[:1]
+        part = visit(start, early_pages, custom=[c for c in custom if c[0] <= cut],
+                     engagement=[e for e in eng if e[0] <= cut], visitor=visitor, session_id=sid,
+                     new_visitor=full.session.new_visitor, **attrs)
+        first.append(part)
+        part_ts = {(e.ts, e.type, e.path, e.name) for e in part.events}
+        second.append((full.session, [e for e in full.events if (e.ts, e.type, e.path, e.name) not in part_ts]))
+    flushes = [([e for v in first[i:i + 40] for e in v.events], [v.session for v in first[i:i + 40]])
+               for i in range(0, n, 40)]
+    flushes += [([e for _s, evs in second[i:i + 60] for e in evs], [s for s, _e in second[i:i + 60]])
+                for i in range(0, n, 60)]
+    return flushes
+
+
+def assert_rollups_equal_raw(conn) -> None:
+    for span in SPANS:
+        for filters in (Filters(site=SITE), Filters(), Filters(site=SITE, bots="bots"), Filters(bots="all")):
+            assert kpis(conn, span, filters, rollups=True) == kpis(conn, span, filters, rollups=False)
+            assert hourly(conn, span, filters, rollups=True) == hourly(conn, span, filters, rollups=False)
+            for dim in ("path", *SESSION_DIMS):
+                assert top(conn, span, filters, dim, 50, rollups=True) == top(conn, span, filters, dim, 50,
+                                                                              rollups=False), dim
+            assert custom_events(conn, span, filters, 50, rollups=True) == custom_events(
+                conn, span, filters, 50, rollups=False)
+            assert engagement(conn, span, filters, 50, rollups=True) == engagement(conn, span, filters, 50,
+                                                                                  rollups=False)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_rollups_equal_raw_results_after_many_flushes(tmp_path, seed):
+    conn = new_db(tmp_path / "r.db")
+    for events, sessions in dataset(seed):
+        write(conn, events, sessions)
+    assert conn.execute("SELECT count(*) FROM rollup_pending_sessions").fetchone()[0] == 0
+    k = kpis(conn, SPANS[1], Filters(site=SITE), rollups=True)
+    assert k.sessions > 150 and k.pageviews > 400  # the comparison is about real numbers, not zeros
+    assert_rollups_equal_raw(conn)
+
+
+def test_rows_written_without_hooks_are_rolled_up_later(tmp_path):
+    conn = new_db(tmp_path / "r.db")
+    flushes = dataset(3, 120)
+    for events, sessions in flushes[:3]:
+        write(conn, events, sessions, rollups=False)  # e.g. another tool wrote them
+    for events, sessions in flushes[3:]:
+        write(conn, events, sessions)
+    catch_up(conn)
+    assert_rollups_equal_raw(conn)
+    before = conn.execute("SELECT * FROM rollup_dims ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
+    rebuild(conn)
+    assert [tuple(r) for r in conn.execute("SELECT * FROM rollup_dims ORDER BY 1, 2, 3, 4, 5, 6")] == [
+        tuple(r) for r in before
+    ]
+
+
+async def test_the_writer_runs_the_rollup_hooks(tmp_path):
+    from db.rollups import rollup_hooks
+
+    writer = Writer(tmp_path / "w.db", flush_interval_s=60, hooks=rollup_hooks())
+    await writer.start()
+    v = visit(T0 + 5 * HOUR, [(0, "/"), (30, "/pricing")], visitor="a")
+    for e in v.events:
+        writer.add_event(e.as_row())
+    writer.add_session(v.session.id, v.session.as_row())
+    await writer.flush()
+    await writer.stop()
+    conn = new_db(tmp_path / "w.db")
+    row = conn.execute("SELECT sum(pageviews), sum(sessions), sum(visitors) FROM rollup_traffic").fetchone()
+    assert tuple(row) == (2, 1, 1)
+    assert_rollups_equal_raw(conn)
