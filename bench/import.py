@@ -10,9 +10,7 @@ and prints lines/s and peak RSS of each and the ratios. Usage: python bench/impo
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -22,14 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BROWSERS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{v2} "
-    "Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 "
+    "Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.{v2} Safari/605.1.15",
     "Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_{v2} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.{v2} Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel {v2}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile "
-    "Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 14; Pixel {v2}) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{v}.0.0.0 Mobile Safari/537.36",
 ]
 CRAWLERS = [
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
@@ -52,13 +51,17 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
     for admin files, and API clients are mixed in.
     """
     rng = random.Random(seed)
-    pages = ["/"] + [f"/blog/post-{i}" for i in range(400)] + [f"/docs/{s}" for s in ("install", "config", "api")]
+    pages = (
+        ["/"] + [f"/blog/post-{i}" for i in range(400)] + [f"/docs/{s}" for s in ("install", "config", "api")]
+    )
     people = [
         (f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
          rng.choice(BROWSERS).format(v=rng.randint(100, 125), v2=rng.randint(1, 8)))
         for _ in range(30_000)
     ]  # fmt: skip
-    crawlers = [(f"66.249.{rng.randint(0, 255)}.{rng.randint(1, 254)}", rng.choice(CRAWLERS)) for _ in range(300)]
+    crawlers = [
+        (f"66.249.{rng.randint(0, 255)}.{rng.randint(1, 254)}", rng.choice(CRAWLERS)) for _ in range(300)
+    ]
     scraper = ("203.0.113.50", BROWSERS[0].format(v=120, v2=1))
     scanner = ("198.51.100.23", BROWSERS[0].format(v=80, v2=1))
     start = datetime(2024, 5, 1, tzinfo=UTC).timestamp()
@@ -72,8 +75,10 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
     def emit(ip: str, ua: str, method: str, target: str, status: int, ref: str) -> None:
         nonlocal written
         stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
-        out.append(f'{ip} - - [{stamp}] "{method} {target} HTTP/1.1" {status} {rng.randint(200, 60_000)} '
-                   f'"{ref}" "{ua}"\n')
+        out.append(
+            f'{ip} - - [{stamp}] "{method} {target} HTTP/1.1" {status} {rng.randint(200, 60_000)} '
+            f'"{ref}" "{ua}"\n'
+        )
         written += 1
 
     with open(path, "w", encoding="utf-8") as f:
@@ -133,7 +138,9 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=1_000_000, help="lines in the generated log (default 1M)")
+    parser.add_argument(
+        "--lines", type=int, default=1_000_000, help="lines in the generated log (default 1M)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     if args.lines <= 0:
@@ -150,8 +157,10 @@ def main() -> int:
         env_cmd = ["env", f"SITELENS_CONFIG={tmp / 'none.toml'}"]
         (tmp / "none.toml").write_text("")
         s_sec, s_rss, s_status = peak_rss_mb(env_cmd + sitelens)
-        print(f"sitelens import: {args.lines / s_sec:>10,.0f} lines/s  {s_sec:6.1f}s  peak RSS {s_rss:6.0f} MB"
-              + ("" if s_status == 0 else f"  (exit {s_status})"))
+        print(
+            f"sitelens import: {args.lines / s_sec:>10,.0f} lines/s  {s_sec:6.1f}s  peak RSS {s_rss:6.0f} MB"
+            + ("" if s_status == 0 else f"  (exit {s_status})")
+        )
         goaccess = shutil.which("goaccess")
         if goaccess is None:
             print("goaccess: not installed, no ratio")
@@ -159,10 +168,14 @@ def main() -> int:
         g_sec, g_rss, g_status = peak_rss_mb(
             [goaccess, str(log), "--log-format=COMBINED", "-o", str(tmp / "report.json"), "--no-progress"]
         )
-        print(f"goaccess:        {args.lines / g_sec:>10,.0f} lines/s  {g_sec:6.1f}s  peak RSS {g_rss:6.0f} MB"
-              + ("" if g_status == 0 else f"  (exit {g_status})"))
-        print(f"ratios: speed sitelens/goaccess = {g_sec / s_sec:.2f}x (>1 is faster), "
-              f"memory sitelens/goaccess = {s_rss / g_rss:.2f}x (<1 is less)")
+        print(
+            f"goaccess:        {args.lines / g_sec:>10,.0f} lines/s  {g_sec:6.1f}s  peak RSS {g_rss:6.0f} MB"
+            + ("" if g_status == 0 else f"  (exit {g_status})")
+        )
+        print(
+            f"ratios: speed sitelens/goaccess = {g_sec / s_sec:.2f}x (>1 is faster), "
+            f"memory sitelens/goaccess = {s_rss / g_rss:.2f}x (<1 is less)"
+        )
         return 0
     finally:
         if args.keep:

@@ -72,8 +72,8 @@ class Change:
 
 
 def threshold_level(value: float, warning: float | None, critical: float | None) -> str | None:
-    """'critical', 'warning' or None. Levels are upper limits; a critical level below the warning one makes the
-    rule a lower limit (e.g. pageviews dropping under 10 then 2)."""
+    """'critical', 'warning' or None. Levels are upper limits; a critical level below the warning one makes
+    the rule a lower limit (e.g. pageviews dropping under 10 then 2)."""
     lower = warning is not None and critical is not None and critical < warning
     if lower:
         assert warning is not None and critical is not None
@@ -95,9 +95,15 @@ def robust_baseline(history: Sequence[float]) -> tuple[float, float]:
 
 
 def trend_level(
-    current: float, volume: int, history: Sequence[float], history_volume: float, factor: float, min_volume: int
+    current: float,
+    volume: int,
+    history: Sequence[float],
+    history_volume: float,
+    factor: float,
+    min_volume: int,
 ) -> tuple[str | None, float]:
-    """(level, expected value): a robust z-score beyond `factor` is a warning, beyond twice it critical; windows
+    """(level, expected value): a robust z-score beyond `factor` is a warning, beyond twice it critical;
+    windows
     with fewer than `min_volume` events now and in the baseline are not judged (quiet sites do not flap)."""
     expected, scale = robust_baseline(history)
     if max(volume, history_volume) < min_volume or len(history) < 3:
@@ -127,7 +133,11 @@ def rules_from_config(rules: Iterable[AnomalyRuleConfig]) -> list[AnomalyRule]:
 
 
 def evaluate(
-    conn: sqlite3.Connection, cfg: AnomalyConfig, rules: Iterable[AnomalyRule], sites: Iterable[str], now: float
+    conn: sqlite3.Connection,
+    cfg: AnomalyConfig,
+    rules: Iterable[AnomalyRule],
+    sites: Iterable[str],
+    now: float,
 ) -> list[Finding]:
     """Every rule and every site's trend metrics judged on the window ending at `now`."""
     findings: list[Finding] = []
@@ -137,7 +147,9 @@ def evaluate(
         if rule.metric in VOLUME_GATED and volume < cfg.min_volume:
             level = None
         expected = rule.warning if rule.warning is not None else rule.critical
-        findings.append(Finding("threshold", rule.label, rule.metric, rule.site, level, value, float(expected or 0)))
+        findings.append(
+            Finding("threshold", rule.label, rule.metric, rule.site, level, value, float(expected or 0))
+        )
     for site in sites:
         for metric in TREND_METRICS:
             value, volume = metric_value(conn, metric, site, now - TREND_WINDOW_S, now)
@@ -150,8 +162,9 @@ def evaluate(
             if metric in VOLUME_GATED and volume < cfg.min_volume:
                 level, expected = None, robust_baseline(history)[0]
             else:
-                level, expected = trend_level(value, volume, history, statistics.median(volumes), cfg.trend_factor,
-                                              cfg.min_volume)
+                level, expected = trend_level(
+                    value, volume, history, statistics.median(volumes), cfg.trend_factor, cfg.min_volume
+                )
             findings.append(Finding("trend", "trend", metric, site, level, value, round(expected, 3)))
     return findings
 
@@ -167,11 +180,15 @@ def reconcile(conn: sqlite3.Connection, findings: Iterable[Finding], now: float)
             assert f.level is not None
             existing = current.get(key)
             if existing is None:
-                a = insert_anomaly(conn, f.kind, f.rule, f.metric, f.site, f.level, f.observed, f.expected, now)
+                a = insert_anomaly(
+                    conn, f.kind, f.rule, f.metric, f.site, f.level, f.observed, f.expected, now
+                )
                 changes.append(Change("open", a))
             elif existing.level != f.level:
                 update_anomaly(conn, existing.id, f.level, f.observed, f.expected)
                 changes.append(Change("update", _replace(existing, level=f.level, observed=f.observed)))
+            elif abs(f.observed - f.expected) > abs(existing.observed - existing.expected):
+                update_anomaly(conn, existing.id, f.level, f.observed, f.expected)  # keep the peak, quietly
         for key, a in current.items():
             if key not in firing:
                 close_anomaly(conn, a.id, now)
@@ -196,11 +213,14 @@ def watched_sites(cfg: Config) -> list[str]:
 
 def webhook_payload(change: Change) -> dict[str, object]:
     """The JSON document POSTed for an opened or closed anomaly."""
-    return {"event": f"anomaly.{'opened' if change.action == 'open' else 'closed'}", "anomaly": asdict(change.anomaly)}
+    return {
+        "event": f"anomaly.{'opened' if change.action == 'open' else 'closed'}",
+        "anomaly": asdict(change.anomaly),
+    }
 
 
 async def post_webhook(url: str, changes: Sequence[Change]) -> int:
-    """POST each open/close to the webhook; failures are logged, never raised. Returns how many were delivered."""
+    """POST each open/close to the webhook; failures are logged, never raised. Returns how many arrived."""
     delivered = 0
     wanted = [c for c in changes if c.action in ("open", "close")]
     if not url or not wanted:
@@ -242,13 +262,19 @@ async def check_anomalies(app: web.Application, now: float | None = None) -> lis
         return []
     now = time.time() if now is None else now
     findings = await asyncio.to_thread(_evaluate_now, cfg, now)
-    changes: list[Change] = await app[keys.WRITER].run_in_thread(
-        lambda conn: reconcile(conn, findings, now)
-    )  # type: ignore[assignment]
+    changes: list[Change] = await app[keys.WRITER].run_in_thread(lambda conn: reconcile(conn, findings, now))  # type: ignore[assignment]
     for change in changes:
         a = change.anomaly
-        log.warning("anomaly %s: %s %s on %s (%s, observed %.2f, expected %.2f)", change.action, a.level,
-                    a.metric, a.site or "all sites", a.rule, a.observed, a.expected)
+        log.warning(
+            "anomaly %s: %s %s on %s (%s, observed %.2f, expected %.2f)",
+            change.action,
+            a.level,
+            a.metric,
+            a.site or "all sites",
+            a.rule,
+            a.observed,
+            a.expected,
+        )
     if changes and cfg.anomalies.webhook_url:
         await post_webhook(cfg.anomalies.webhook_url, changes)
     return changes

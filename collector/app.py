@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from collector import keys
+from collector.admin import setup_admin_routes
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup
 from collector.enrich.ua import warm_up as warm_up_ua_parser
 from collector.export_api import setup_export_routes
 from collector.handlers import setup_routes
+from collector.ingest import setup_ingest_routes
 from collector.middlewares import error_middleware
 from collector.pipeline import Pipeline
 from collector.salts import SaltStore
@@ -111,5 +113,7 @@ def create_app(cfg: Config) -> web.Application:
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(background_ctx)
     setup_routes(app)
+    setup_ingest_routes(app)
     setup_export_routes(app)  # EXPORT: GET /api/export; checks scheduled-export destinations
+    setup_admin_routes(app)  # STATS: GET /api/stats, GET /api/anomalies
     return app

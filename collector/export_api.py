@@ -1,4 +1,4 @@
-"""GET /api/export: a chunked CSV/NDJSON stream of a table for admins, read off the event loop in small chunks."""
+"""GET /api/export: a chunked CSV/NDJSON stream of a table for admins, read off the event loop."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ class FunnelError(ValueError):
 
 @dataclass(slots=True, frozen=True)
 class Step:
-    """One funnel step: a page path glob (`/blog/*`) or a custom event name, optionally with property values."""
+    """One funnel step: a page path glob (`/blog/*`) or a custom event name, optionally with properties."""
 
     kind: str
     match: str
@@ -67,9 +67,9 @@ class StepResult:
 
 
 def step_from_dict(data: Mapping[str, Any]) -> Step:
-    """A step from config/JSON: {"path": "/pricing"} or {"event": "signup", "props": {...}} or {"kind", "match"}."""
+    """A step from config/JSON: {"path": "/pricing"}, {"event": "signup", "props": {...}} or kind/match."""
     if not isinstance(data, Mapping):
-        raise FunnelError("a funnel step must be a table like {path = \"/pricing\"} or {event = \"signup\"}")
+        raise FunnelError('a funnel step must be a table like {path = "/pricing"} or {event = "signup"}')
     if "kind" in data:
         kind, match = str(data["kind"]), data.get("match")
     elif "path" in data:
@@ -88,7 +88,9 @@ def step_from_dict(data: Mapping[str, Any]) -> Step:
     return Step(kind, match.strip(), tuple(sorted((str(k), str(v)) for k, v in props.items())))
 
 
-def make_funnel(name: str, steps: Iterable[Mapping[str, Any] | Step], window_s: int = 1800, site: str = "") -> Funnel:
+def make_funnel(
+    name: str, steps: Iterable[Mapping[str, Any] | Step], window_s: int = 1800, site: str = ""
+) -> Funnel:
     """A validated funnel: a name, 2 to 20 steps, a positive window."""
     name = (name or "").strip()
     if not name or len(name) > MAX_NAME or not name.isprintable():
@@ -132,7 +134,7 @@ def match_journey(funnel: Funnel, hits: Sequence[Hit]) -> list[float]:
 
 
 def summarise(funnel: Funnel, journeys: Iterable[Sequence[float]]) -> list[StepResult]:
-    """Per step: visitors who entered, who converted to the next step, conversion and drop-off %, median time."""
+    """Per step: visitors who entered, who went on to the next step, conversion/drop-off %, median time."""
     n = len(funnel.steps)
     entered = [0] * n
     gaps: list[list[float]] = [[] for _ in range(n)]

@@ -229,6 +229,9 @@ async def healthz(request: web.Request) -> web.Response:
         "uptime_s": round(time.time() - request.app[keys.STARTED_AT], 1),
         "active_sessions": len(request.app[keys.PIPELINE].sessions),
     }
+    from collector.admin import storage_summary  # STATS: database size and row counts (cached)
+
+    body["storage"] = await storage_summary(request.app)
     if keys.EXPORT in request.app:  # EXPORT: scheduled export progress and failing destinations
         body["export"] = request.app[keys.EXPORT].summary()
     return json_response(body, status=200 if db_ok else 503)

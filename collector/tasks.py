@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from collector import keys
+from collector.anomalies import anomaly_service
 from collector.export.scheduled import scheduled_export_service, service_interval
+from collector.retention import INTERVAL_S as RETENTION_INTERVAL_S
+from collector.retention import retention_service
 from collector.throttle import override_from_row
 from db.queries.throttle import active_overrides_async
 
@@ -57,6 +60,8 @@ SERVICES: list[Service] = [
     Service("forget-salts", lambda app: 3600.0, forget_old_salts),
     Service("throttle-sync", lambda app: 1.0, sync_throttle),
     Service("scheduled-export", service_interval, scheduled_export_service),  # EXPORT
+    Service("anomalies", lambda app: app[keys.CONFIG].anomalies.interval_s, anomaly_service),  # STATS
+    Service("retention", lambda app: RETENTION_INTERVAL_S, retention_service),  # STATS
 ]
 """Every background service; each feature adds its own here."""
 

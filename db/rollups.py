@@ -19,8 +19,19 @@ GRAINS = (HOUR, DAY)
 PAGE_TYPES = ("pageview", "request")
 """Event types counted as pageviews (tracker pageviews and imported access-log hits)."""
 SESSION_DIMS = (
-    "entry_path", "exit_path", "referrer", "ref_source", "ref_medium", "utm_source", "utm_medium", "utm_campaign",
-    "country", "browser", "os", "device", "screen",
+    "entry_path",
+    "exit_path",
+    "referrer",
+    "ref_source",
+    "ref_medium",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "country",
+    "browser",
+    "os",
+    "device",
+    "screen",
 )
 """Session attributes rolled up into `rollup_dims`."""
 MAX_EVENTS_PER_FLUSH = 50_000
@@ -32,15 +43,32 @@ DURATION_MS_SQL = "max(0, CAST(({a}last_seen - {a}started) * 1000 + 0.5 AS INTEG
 BOUNCE_SQL = "({a}pageviews + {a}requests <= 1 AND {a}events = 0)"
 """`is_bounce` in SQL."""
 
-_SESSION_FIELDS = ("site", "started", "last_seen", "is_bot", "new_visitor", "pageviews", "requests", "events",
-                   *SESSION_DIMS)
+_SESSION_FIELDS = (
+    "site",
+    "started",
+    "last_seen",
+    "is_bot",
+    "new_visitor",
+    "pageviews",
+    "requests",
+    "events",
+    *SESSION_DIMS,
+)
 
 Deltas = dict[tuple[Any, ...], list[int]]
 
 
 def rollup_hooks() -> list[FlushHook]:
     """The flush hooks that keep every rollup table current, in the order they must run."""
-    return [roll_up_events, roll_up_sessions]
+    return [_events_hook, _sessions_hook]
+
+
+def _events_hook(conn: sqlite3.Connection, batch: Batch) -> None:
+    roll_up_events(conn, batch)
+
+
+def _sessions_hook(conn: sqlite3.Connection, batch: Batch) -> None:
+    roll_up_sessions(conn, batch)
 
 
 def bucket(ts: float, grain: int) -> int:
@@ -71,7 +99,7 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None) -> int:
-    """Flush hook: roll up events written since the last run (traffic, pages, custom events); returns how many."""
+    """Flush hook: roll up events written since the last run (traffic, pages, custom events); how many."""
     start = int(conn.execute("SELECT value FROM rollup_state WHERE name = 'events'").fetchone()[0])
     rows = conn.execute(
         "SELECT id, ts, site, type, session_id, path, name, is_bot, engaged_ms, scroll FROM events "
@@ -80,7 +108,9 @@ def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None) -> int:
     ).fetchall()
     if not rows:
         return 0
-    seen = _keys_seen_before(conn, {r[4] for r in rows if r[4] and (r[3] in PAGE_TYPES or r[3] == "event")}, start)
+    seen = _keys_seen_before(
+        conn, {r[4] for r in rows if r[4] and (r[3] in PAGE_TYPES or r[3] == "event")}, start
+    )
     traffic: Deltas = {}
     pages: Deltas = {}
     custom: Deltas = {}
@@ -113,8 +143,10 @@ def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None) -> int:
     return len(rows)
 
 
-def _keys_seen_before(conn: sqlite3.Connection, session_ids: set[int], before_id: int) -> set[tuple[Any, ...]]:
-    """(session, is_event, path or name) already seen in events up to `before_id`: later ones are not visits."""
+def _keys_seen_before(
+    conn: sqlite3.Connection, session_ids: set[int], before_id: int
+) -> set[tuple[Any, ...]]:
+    """(session, is_event, path or name) seen in events up to `before_id`: later ones are not visits."""
     seen: set[tuple[Any, ...]] = set()
     ids = sorted(session_ids)
     for chunk in _chunks(ids):
@@ -142,9 +174,11 @@ def update_traffic_events(conn: sqlite3.Connection, deltas: Deltas) -> None:
 def update_pages(conn: sqlite3.Connection, deltas: Deltas) -> None:
     """rollup_pages: views, visits and engagement per path."""
     conn.executemany(
-        "INSERT INTO rollup_pages (grain, site, bucket, is_bot, path, pageviews, visits, engagements, scroll_sum, "
+        "INSERT INTO rollup_pages (grain, site, bucket, is_bot, path, pageviews, visits, engagements, "
+        "scroll_sum, "
         "engaged_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (grain, site, bucket, is_bot, path) DO UPDATE SET pageviews = pageviews + excluded.pageviews, "
+        "ON CONFLICT (grain, site, bucket, is_bot, path) DO UPDATE SET "
+        "pageviews = pageviews + excluded.pageviews, "
         "visits = visits + excluded.visits, engagements = engagements + excluded.engagements, "
         "scroll_sum = scroll_sum + excluded.scroll_sum, engaged_ms = engaged_ms + excluded.engaged_ms",
         [(*k, *v) for k, v in deltas.items()],
@@ -154,7 +188,8 @@ def update_pages(conn: sqlite3.Connection, deltas: Deltas) -> None:
 def update_custom_events(conn: sqlite3.Connection, deltas: Deltas) -> None:
     """rollup_events: custom event counts and visits per name."""
     conn.executemany(
-        "INSERT INTO rollup_events (grain, site, bucket, is_bot, name, count, visits) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "INSERT INTO rollup_events (grain, site, bucket, is_bot, name, count, visits) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (grain, site, bucket, is_bot, name) DO UPDATE SET count = count + excluded.count, "
         "visits = visits + excluded.visits",
         [(*k, *v) for k, v in deltas.items()],
@@ -165,7 +200,7 @@ def update_custom_events(conn: sqlite3.Connection, deltas: Deltas) -> None:
 
 
 def roll_up_sessions(conn: sqlite3.Connection, batch: Batch | None = None) -> int:
-    """Flush hook: replace changed sessions' old contributions by their new ones; returns how many sessions."""
+    """Flush hook: replace changed sessions' old contributions by their new ones; how many sessions."""
     cols = ", ".join(f"p.{c}" for c in _SESSION_FIELDS)
     new_cols = ", ".join(f"s.{c}" for c in _SESSION_FIELDS)
     rows = conn.execute(
@@ -180,10 +215,11 @@ def roll_up_sessions(conn: sqlite3.Connection, batch: Batch | None = None) -> in
     dims: Deltas = {}
     for row in rows:
         old, new = tuple(row[1 : 1 + n]), tuple(row[1 + n :])
+        if new[0] is None:  # deleted by retention meanwhile: its rolled-up contribution stays
+            continue
         if old[0] is not None:
             _session_contribution(old, traffic, dims, -1)
-        if new[0] is not None:
-            _session_contribution(new, traffic, dims, 1)
+        _session_contribution(new, traffic, dims, 1)
     update_traffic_sessions(conn, traffic)
     update_dims(conn, dims)
     if len(rows) < MAX_SESSIONS_PER_FLUSH:
@@ -227,7 +263,8 @@ def update_dims(conn: sqlite3.Connection, deltas: Deltas) -> None:
     changed = [(*k, *v) for k, v in deltas.items() if any(v)]
     conn.executemany(
         "INSERT INTO rollup_dims (grain, site, dim, bucket, is_bot, value, sessions, visitors, hits) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (grain, site, dim, bucket, is_bot, value) DO UPDATE SET "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (grain, site, dim, bucket, is_bot, value) DO UPDATE SET "
         "sessions = sessions + excluded.sessions, visitors = visitors + excluded.visitors, "
         "hits = hits + excluded.hits",
         changed,
@@ -248,7 +285,13 @@ def rebuild(conn: sqlite3.Connection) -> None:
     """Recompute every rollup from the raw rows (after an import without hooks, or to repair)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for table in ("rollup_traffic", "rollup_pages", "rollup_events", "rollup_dims", "rollup_pending_sessions"):
+        for table in (
+            "rollup_traffic",
+            "rollup_pages",
+            "rollup_events",
+            "rollup_dims",
+            "rollup_pending_sessions",
+        ):
             conn.execute(f"DELETE FROM {table}")
         conn.execute("UPDATE rollup_state SET value = 0 WHERE name = 'events'")
         conn.execute("INSERT INTO rollup_pending_sessions (id) SELECT id FROM sessions")

@@ -253,7 +253,9 @@ class SiteLensApp(App[None]):
 
     def _status_tick(self) -> None:
         self._status_timer = None
-        if self.paused or not isinstance(self.screen, Screen) or self.screen is not self.screen_stack[0]:
+        if not self.screen_stack:  # shutting down
+            return
+        if self.paused or len(self.screen_stack) > 1:
             self._status_timer = self.set_timer(STATUS_REFRESH_S, self._status_tick, name="status")
             return
         self.update_status()

@@ -1,4 +1,4 @@
-"""Small fixed datasets for statistics tests: events and sessions with known values, written like the writer does."""
+"""Small fixed datasets for statistics tests: events and sessions with known values (as the writer writes)."""
 
 from __future__ import annotations
 
@@ -85,35 +85,94 @@ def visit(
     session_attrs = {k: v for k, v in attrs.items() if k in _SESSION_FIELDS}
     events: list[EventRecord] = []
     for offset, path in pages:
-        events.append(EventRecord(ts=start + offset, site=site, type=type, session_id=sid, visitor_id=visitor,
-                                  fingerprint=fp, path=path, is_bot=is_bot, bot_name=bot_name, **common))
+        events.append(
+            EventRecord(
+                ts=start + offset,
+                site=site,
+                type=type,
+                session_id=sid,
+                visitor_id=visitor,
+                fingerprint=fp,
+                path=path,
+                is_bot=is_bot,
+                bot_name=bot_name,
+                **common,
+            )
+        )
     for offset, name, props in custom:
-        events.append(EventRecord(ts=start + offset, site=site, type="event", session_id=sid, visitor_id=visitor,
-                                  fingerprint=fp, path=pages[0][1] if pages else "/", name=name,
-                                  props=orjson.dumps(props).decode() if props else "", is_bot=is_bot,
-                                  bot_name=bot_name, **common))
+        events.append(
+            EventRecord(
+                ts=start + offset,
+                site=site,
+                type="event",
+                session_id=sid,
+                visitor_id=visitor,
+                fingerprint=fp,
+                path=pages[0][1] if pages else "/",
+                name=name,
+                props=orjson.dumps(props).decode() if props else "",
+                is_bot=is_bot,
+                bot_name=bot_name,
+                **common,
+            )
+        )
     for offset, path, scroll, engaged_ms in engagement:
-        events.append(EventRecord(ts=start + offset, site=site, type="engagement", session_id=sid,
-                                  visitor_id=visitor, fingerprint=fp, path=path, scroll=scroll,
-                                  engaged_ms=engaged_ms, is_bot=is_bot, bot_name=bot_name, **common))
+        events.append(
+            EventRecord(
+                ts=start + offset,
+                site=site,
+                type="engagement",
+                session_id=sid,
+                visitor_id=visitor,
+                fingerprint=fp,
+                path=path,
+                scroll=scroll,
+                engaged_ms=engaged_ms,
+                is_bot=is_bot,
+                bot_name=bot_name,
+                **common,
+            )
+        )
     events.sort(key=lambda e: e.ts)
     times = [e.ts for e in events] or [start]
     page_paths = [p for _o, p in sorted(pages)]
     session = SessionRecord(
-        id=sid, site=site, visitor_id=visitor, fingerprint=fp, started=min(times), last_seen=max(times),
+        id=sid,
+        site=site,
+        visitor_id=visitor,
+        fingerprint=fp,
+        started=min(times),
+        last_seen=max(times),
         new_visitor=new_visitor,
         pageviews=len(pages) if type == "pageview" else 0,
         requests=len(pages) if type != "pageview" else 0,
         events=len(custom),
-        entry_path=page_paths[0] if page_paths else "", exit_path=page_paths[-1] if page_paths else "",
-        engaged_ms=sum(e[3] for e in engagement), max_scroll=max((e[2] for e in engagement), default=0),
-        is_bot=is_bot, bot_name=bot_name, **session_attrs,
+        entry_path=page_paths[0] if page_paths else "",
+        exit_path=page_paths[-1] if page_paths else "",
+        engaged_ms=sum(e[3] for e in engagement),
+        max_scroll=max((e[2] for e in engagement), default=0),
+        is_bot=is_bot,
+        bot_name=bot_name,
+        **session_attrs,
     )
     return Visit(session, events)
 
 
-_EVENT_FIELDS = {"browser", "os", "device", "country", "region", "city", "screen", "referrer", "ref_source",
-                 "ref_medium", "utm_source", "utm_medium", "utm_campaign"}
+_EVENT_FIELDS = {
+    "browser",
+    "os",
+    "device",
+    "country",
+    "region",
+    "city",
+    "screen",
+    "referrer",
+    "ref_source",
+    "ref_medium",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+}
 _SESSION_FIELDS = _EVENT_FIELDS | {"ua", "bot_score", "bot_signals", "bot_reasons", "throttle_level", "ip"}
 
 

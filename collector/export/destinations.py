@@ -1,4 +1,4 @@
-"""Where scheduled exports go: a local directory or an S3-compatible bucket, built from the [export] config."""
+"""Where scheduled exports go: a local directory or an S3-compatible bucket, from [export]."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from collector.config import ConfigError, Config
+from collector.config import Config, ConfigError
 from collector.export.files import atomic_output
 from collector.export.formats import FORMATS, ExportError, require_pyarrow
 from collector.export.staging import StagedRun
@@ -61,10 +61,12 @@ LOCAL_KEYS = {"type", "name", "directory"}
 def _local(spec: dict[str, Any], where: str) -> LocalDestination:
     unknown = set(spec) - LOCAL_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown setting {sorted(unknown)[0]!r} (known: {', '.join(sorted(LOCAL_KEYS))})")
+        raise ConfigError(
+            f"{where}: unknown setting {sorted(unknown)[0]!r} (known: {', '.join(sorted(LOCAL_KEYS))})"
+        )
     directory = spec.get("directory")
     if not isinstance(directory, str) or not directory:
-        raise ConfigError(f"{where}: a local destination needs directory = \"PATH\"")
+        raise ConfigError(f'{where}: a local destination needs directory = "PATH"')
     return LocalDestination(directory, str(spec.get("name", "")))
 
 
@@ -72,7 +74,9 @@ def build_destinations(cfg: Config) -> list[Destination]:
     """Every configured destination, checked now so a bad one stops start-up with one clear line."""
     export = cfg.export
     if export.format not in FORMATS:
-        raise ConfigError(f"export.format: unknown format {export.format!r} (choose from {', '.join(FORMATS)})")
+        raise ConfigError(
+            f"export.format: unknown format {export.format!r} (choose from {', '.join(FORMATS)})"
+        )
     if export.format == "parquet":
         try:
             require_pyarrow()
@@ -95,11 +99,13 @@ def build_destinations(cfg: Config) -> list[Destination]:
 
             found.append(s3_destination(spec, where))
         else:
-            raise ConfigError(f"{where}: type must be \"local\" or \"s3\", got {kind!r}")
+            raise ConfigError(f'{where}: type must be "local" or "s3", got {kind!r}')
     names = [d.name for d in found]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"export.destinations: two destinations are named {dupes[0]!r}; give each a name")
     if export.schedule_hours > 0 and not found:
-        raise ConfigError("export.schedule_hours is set but there is no export.directory or [[export.destinations]]")
+        raise ConfigError(
+            "export.schedule_hours is set but there is no export.directory or [[export.destinations]]"
+        )
     return found

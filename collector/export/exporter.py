@@ -1,4 +1,4 @@
-"""The one streaming export used by the CLI, the HTTP API and the TUI: rows in, a finished file (or stream) out."""
+"""The one streaming export used by the CLI, the HTTP API and the TUI: rows in, a finished file out."""
 
 from __future__ import annotations
 
@@ -99,12 +99,15 @@ def export_chunks(
     target = os.fspath(path)
     gz = _wants_gzip(target, fmt) if compress is None else compress
     if target == "-":
-        rows, size, digest = write_chunks(fmt, sys.stdout.buffer, columns, chunks, types=types, compress=gz,
-                                          progress=progress)
+        rows, size, digest = write_chunks(
+            fmt, sys.stdout.buffer, columns, chunks, types=types, compress=gz, progress=progress
+        )
         sys.stdout.buffer.flush()
         return ExportResult(rows, size, "-", digest)
     with atomic_output(target) as out:
-        rows, size, digest = write_chunks(fmt, out, columns, chunks, types=types, compress=gz, progress=progress)
+        rows, size, digest = write_chunks(
+            fmt, out, columns, chunks, types=types, compress=gz, progress=progress
+        )
     return ExportResult(rows, size, target, digest)
 
 
@@ -117,12 +120,13 @@ def export_rows(
     *,
     types: Sequence[str] | None = None,
 ) -> ExportResult:
-    """Export any rows (the TUI's current view): column names plus an iterable of rows, types inferred if not given."""
+    """Export any rows (the TUI's current view): column names plus rows, types inferred."""
     return export_chunks(columns, chunked(rows_iter), fmt, path, types=types, progress=progress)
 
 
-def table_filter(site: str = "", span_start: float | None = None, span_end: float | None = None,
-                 bots: str = "all") -> ExportFilter:
+def table_filter(
+    site: str = "", span_start: float | None = None, span_end: float | None = None, bots: str = "all"
+) -> ExportFilter:
     """An ExportFilter, rejecting an empty or reversed span."""
     if span_start is not None and span_end is not None and span_end <= span_start:
         raise ExportError("the range is empty: its end is not after its start")
@@ -142,7 +146,7 @@ def export_table(
     *,
     table: str | None = None,
 ) -> ExportResult:
-    """Export a stored table (events, sessions, rollups, anomalies, funnels) filtered by site, span and bots."""
+    """Export a stored table filtered by site, span and bots."""
     check_format(fmt)
     flt = table_filter(site, span_start, span_end, bots)
     try:

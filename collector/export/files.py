@@ -1,4 +1,4 @@
-"""Atomic output files: written under a temporary name in the same directory and renamed only when complete."""
+"""Atomic output files: a temporary name in the same directory, renamed when complete."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import orjson
 from collector.errors import UserError
 
 FORMATS = ("csv", "ndjson", "parquet")
-PARQUET_ROW_GROUP = 65_536
+PARQUET_ROW_GROUP = 16_384
 PARQUET_MISSING = "parquet export needs pyarrow: install it with  pip install 'sitelens[parquet]'"
 
 Row = Sequence[object]
@@ -123,8 +123,12 @@ class NdjsonWriter:
     def write(self, rows: Sequence[Row]) -> None:
         cols = self._columns
         opt = orjson.OPT_APPEND_NEWLINE
-        self._sink.write(b"".join(orjson.dumps(dict(zip(cols, row, strict=False)), default=_json_default,
-                                               option=opt) for row in rows))
+        self._sink.write(
+            b"".join(
+                orjson.dumps(dict(zip(cols, row, strict=False)), default=_json_default, option=opt)
+                for row in rows
+            )
+        )
 
     def close(self) -> None:
         return None
@@ -166,14 +170,18 @@ class ParquetWriter:
         try:
             return pa.array(values, type=self._schema.field(name).type)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-            raise ExportError(f"column {name!r} mixes values of different types; cannot write it as parquet") from None
+            raise ExportError(
+                f"column {name!r} mixes values of different types; cannot write it as parquet"
+            ) from None
 
     def _flush(self) -> None:
         if not self._pending:
             return
         columns = list(zip(*self._pending, strict=True))
-        arrays = [self._column(col, kind, name) for col, kind, name in
-                  zip(columns, self._types, self._schema.names, strict=True)]
+        arrays = [
+            self._column(col, kind, name)
+            for col, kind, name in zip(columns, self._types, self._schema.names, strict=True)
+        ]
         self._writer.write_table(self._pa.Table.from_arrays(arrays, schema=self._schema))
         self._pending = []
 
@@ -201,7 +209,7 @@ def make_writer(fmt: str, sink: BinaryIO, columns: Sequence[str], types: Sequenc
     return ParquetWriter(sink, columns, types)
 
 
-def gzip_sink(sink: BinaryIO) -> gzip.GzipFile:
+def gzip_sink(sink: Any) -> gzip.GzipFile:
     """A gzip layer over a sink, reproducible byte for byte (no timestamp, no file name)."""
     return gzip.GzipFile(filename="", fileobj=sink, mode="wb", compresslevel=6, mtime=0)
 

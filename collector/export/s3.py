@@ -10,14 +10,29 @@ from collector.export.staging import StagedRun
 
 S3_MISSING = "an s3 export destination needs boto3: install it with  pip install 'sitelens[s3]'"
 S3_KEYS = {
-    "type", "name", "endpoint_url", "bucket", "prefix", "region", "access_key_id", "secret_access_key",
-    "session_token", "profile", "addressing_style", "multipart_threshold_mb", "checksum",
+    "type",
+    "name",
+    "endpoint_url",
+    "bucket",
+    "prefix",
+    "region",
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "profile",
+    "addressing_style",
+    "multipart_threshold_mb",
+    "checksum",
 }
-CONTENT_TYPES = {"parquet": "application/vnd.apache.parquet", "gz": "application/gzip", "json": "application/json"}
+CONTENT_TYPES = {
+    "parquet": "application/vnd.apache.parquet",
+    "gz": "application/gzip",
+    "json": "application/json",
+}
 
 
 class S3Destination:
-    """Uploads a run's objects (multipart above a threshold, SHA-256 checked by the server), then its manifest."""
+    """Uploads a run's objects (multipart when large, SHA-256 checked), then the manifest."""
 
     def __init__(
         self,
@@ -77,8 +92,8 @@ class S3Destination:
         return self.prefix + relative
 
     def deliver(self, staged: StagedRun, sent: Sent) -> None:
-        from boto3.s3.transfer import TransferConfig
         from boto3.exceptions import Boto3Error
+        from boto3.s3.transfer import TransferConfig
         from botocore.exceptions import BotoCoreError, ClientError
 
         transfer = TransferConfig(
@@ -96,13 +111,25 @@ class S3Destination:
                 }
                 if self.checksum:
                     extra["ChecksumAlgorithm"] = "SHA256"
-                client.upload_file(str(obj.path), self.bucket, key, ExtraArgs=extra, Config=transfer, Callback=sent)
+                client.upload_file(
+                    str(obj.path), self.bucket, key, ExtraArgs=extra, Config=transfer, Callback=sent
+                )
                 head = client.head_object(Bucket=self.bucket, Key=key)
-                if int(head["ContentLength"]) != obj.bytes or head.get("Metadata", {}).get("sha256") != obj.sha256:
-                    raise DestinationError(f"s3://{self.bucket}/{key}: stored object differs from what was sent")
+                if (
+                    int(head["ContentLength"]) != obj.bytes
+                    or head.get("Metadata", {}).get("sha256") != obj.sha256
+                ):
+                    raise DestinationError(
+                        f"s3://{self.bucket}/{key}: stored object differs from what was sent"
+                    )
             extra = {"ChecksumAlgorithm": "SHA256"} if self.checksum else {}
-            client.put_object(Bucket=self.bucket, Key=self.key(staged.manifest_key), Body=staged.manifest,
-                              ContentType="application/json", **extra)
+            client.put_object(
+                Bucket=self.bucket,
+                Key=self.key(staged.manifest_key),
+                Body=staged.manifest,
+                ContentType="application/json",
+                **extra,
+            )
             sent(len(staged.manifest))
         except (BotoCoreError, ClientError, Boto3Error, OSError) as exc:
             raise DestinationError(_short(exc)) from None
@@ -118,18 +145,22 @@ def s3_destination(spec: dict[str, Any], where: str) -> S3Destination:
     """An S3Destination from a [[export.destinations]] table, or a ConfigError saying what is wrong."""
     unknown = set(spec) - S3_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown setting {sorted(unknown)[0]!r} (known: {', '.join(sorted(S3_KEYS))})")
+        raise ConfigError(
+            f"{where}: unknown setting {sorted(unknown)[0]!r} (known: {', '.join(sorted(S3_KEYS))})"
+        )
     for key in S3_KEYS - {"type", "multipart_threshold_mb", "checksum"}:
         if key in spec and not isinstance(spec[key], str):
             raise ConfigError(f"{where}.{key}: expected a string")
     bucket = spec.get("bucket", "")
     if not bucket:
-        raise ConfigError(f"{where}: an s3 destination needs bucket = \"NAME\"")
+        raise ConfigError(f'{where}: an s3 destination needs bucket = "NAME"')
     endpoint = spec.get("endpoint_url", "")
     if endpoint and not endpoint.startswith(("http://", "https://")):
         raise ConfigError(f"{where}.endpoint_url: expected http:// or https:// URL, got {endpoint!r}")
     if bool(spec.get("access_key_id")) != bool(spec.get("secret_access_key")):
-        raise ConfigError(f"{where}: set both access_key_id and secret_access_key, or neither (AWS env/profile)")
+        raise ConfigError(
+            f"{where}: set both access_key_id and secret_access_key, or neither (AWS env/profile)"
+        )
     style = spec.get("addressing_style", "auto")
     if style not in ("auto", "path", "virtual"):
         raise ConfigError(f"{where}.addressing_style: expected auto, path or virtual")
@@ -138,7 +169,7 @@ def s3_destination(spec: dict[str, Any], where: str) -> S3Destination:
         raise ConfigError(f"{where}.multipart_threshold_mb: expected a positive number")
     checksum = spec.get("checksum", "sha256")
     if checksum not in ("sha256", "none"):
-        raise ConfigError(f"{where}.checksum: expected \"sha256\" or \"none\"")
+        raise ConfigError(f'{where}.checksum: expected "sha256" or "none"')
     try:
         import boto3  # noqa: F401
     except ImportError:

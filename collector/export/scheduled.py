@@ -1,7 +1,7 @@
 """The scheduled export: every N hours hand new events to a run, stage it, deliver it to every destination.
 
-Exactly once: the cursor advances in the transaction that records the run, a run's objects are named by its run id
-(a retry overwrites, never adds), and a run is done only after every destination confirmed it.
+Exactly once: the cursor advances in the transaction that records the run, a run's objects are named by
+its run id (a retry overwrites, never adds), and a run is done only after every destination confirmed it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
@@ -58,15 +59,22 @@ def is_due(last_created: float | None, now: float, hours: float) -> bool:
     return hours > 0 and (last_created is None or now - last_created >= hours * 3600 - 1)
 
 
-def plan_due_runs(conn: sqlite3.Connection, cfg: Config, destinations: list[Destination], now: float,
-                  max_run_rows: int = MAX_RUN_ROWS) -> list[str]:
+def plan_due_runs(
+    conn: sqlite3.Connection,
+    cfg: Config,
+    destinations: list[Destination],
+    now: float,
+    max_run_rows: int = MAX_RUN_ROWS,
+) -> list[str]:
     """If a period has passed, hand every new event to runs (several if the backlog is large)."""
     planned: list[str] = []
     if not destinations or not is_due(ledger.last_run_created(conn), now, cfg.export.schedule_hours):
         return planned
     names = [d.name for d in destinations]
     while (run := ledger.plan_run(conn, now, cfg.export.format, names, max_run_rows)) is not None:
-        log.info("export run %s planned: %d events (ids %d..%d)", run.id, run.rows, run.after_id + 1, run.upto_id)
+        log.info(
+            "export run %s planned: %d events (ids %d..%d)", run.id, run.rows, run.after_id + 1, run.upto_id
+        )
         planned.append(run.id)
     return planned
 
@@ -74,7 +82,12 @@ def plan_due_runs(conn: sqlite3.Connection, cfg: Config, destinations: list[Dest
 def _deliver_one(dest: Destination, staged: StagedRun, state: ExportState) -> str | None:
     """Deliver to one destination on a worker thread; returns an error message or None."""
     progress = state.for_destination(dest.name)
-    progress.state, progress.run_id, progress.sent, progress.total = "sending", staged.run.id, 0, staged.total_bytes
+    progress.state, progress.run_id, progress.sent, progress.total = (
+        "sending",
+        staged.run.id,
+        0,
+        staged.total_bytes,
+    )
 
     def sent(n: int) -> None:
         progress.sent += n
@@ -89,8 +102,9 @@ def _deliver_one(dest: Destination, staged: StagedRun, state: ExportState) -> st
     return None
 
 
-def deliver_pending(conn: sqlite3.Connection, destinations: list[Destination], root: Path, state: ExportState,
-                    now: float) -> TickReport:
+def deliver_pending(
+    conn: sqlite3.Connection, destinations: list[Destination], root: Path, state: ExportState, now: float
+) -> TickReport:
     """Deliver every due (run, destination) pair; mark runs done once all their destinations confirmed."""
     report = TickReport()
     by_name = {d.name: d for d in destinations}
@@ -102,9 +116,14 @@ def deliver_pending(conn: sqlite3.Connection, destinations: list[Destination], r
                 continue
             dest = by_name.get(delivery.destination)
             if dest is None:
-                log.warning("export run %s: destination %s is no longer configured; dropping it",
-                            run.id, delivery.destination)
-                ledger.drop_delivery(conn, run.id, delivery.destination, now, "destination no longer configured")
+                log.warning(
+                    "export run %s: destination %s is no longer configured; dropping it",
+                    run.id,
+                    delivery.destination,
+                )
+                ledger.drop_delivery(
+                    conn, run.id, delivery.destination, now, "destination no longer configured"
+                )
                 continue
             if dest.name in failing:
                 continue
@@ -121,26 +140,44 @@ def deliver_pending(conn: sqlite3.Connection, destinations: list[Destination], r
                 continue
             ledger.set_run_size(conn, run.id, staged.rows, staged.bytes)
             with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="sitelens-export") as pool:
-                errors = list(pool.map(lambda d: _deliver_one(d, staged, state), todo))
+                errors = list(pool.map(partial(_deliver_one, staged=staged, state=state), todo))
             done_at = time.time()
-            for dest, error in zip(todo, errors, strict=True):
-                if error is None:
+            for dest, problem in zip(todo, errors, strict=True):
+                if problem is None:
                     ledger.finish_delivery(conn, run.id, dest.name, done_at)
                     progress = state.for_destination(dest.name)
-                    progress.state, progress.last_ok, progress.last_error, progress.attempts = "ok", done_at, "", 0
+                    progress.state, progress.last_ok, progress.last_error, progress.attempts = (
+                        "ok",
+                        done_at,
+                        "",
+                        0,
+                    )
                     report.delivered.append((run.id, dest.name))
-                    log.info("export run %s delivered to %s: %d rows, %d bytes", run.id, dest.name, staged.rows,
-                             staged.bytes)
+                    log.info(
+                        "export run %s delivered to %s: %d rows, %d bytes",
+                        run.id,
+                        dest.name,
+                        staged.rows,
+                        staged.bytes,
+                    )
                 else:
-                    _failed(conn, run.id, dest.name, error, now, report, failing, state)
+                    _failed(conn, run.id, dest.name, problem, now, report, failing, state)
         if ledger.complete_run_if_delivered(conn, run.id, time.time()):
             discard_staging(root, run.id)
             report.completed.append(run.id)
     return report
 
 
-def _failed(conn: sqlite3.Connection, run_id: str, dest: str, error: str, now: float, report: TickReport, failing: set[str],
-            state: ExportState) -> None:
+def _failed(
+    conn: sqlite3.Connection,
+    run_id: str,
+    dest: str,
+    error: str,
+    now: float,
+    report: TickReport,
+    failing: set[str],
+    state: ExportState,
+) -> None:
     attempts = next((d.attempts for d in ledger.deliveries(conn, run_id) if d.destination == dest), 0) + 1
     wait = backoff(attempts)
     ledger.fail_delivery(conn, run_id, dest, now, error, now + wait)
@@ -148,7 +185,9 @@ def _failed(conn: sqlite3.Connection, run_id: str, dest: str, error: str, now: f
     progress = state.for_destination(dest)
     progress.state, progress.last_error, progress.attempts = "failing", error, attempts
     report.failed.append((run_id, dest, error))
-    log.warning("export run %s to %s failed (attempt %d, retry in %.0fs): %s", run_id, dest, attempts, wait, error)
+    log.warning(
+        "export run %s to %s failed (attempt %d, retry in %.0fs): %s", run_id, dest, attempts, wait, error
+    )
 
 
 def export_tick(
@@ -160,7 +199,7 @@ def export_tick(
     plan: bool = True,
     max_run_rows: int = MAX_RUN_ROWS,
 ) -> TickReport:
-    """One pass of the scheduled export (the service calls it every minute; tests and `export-runs retry` too)."""
+    """One pass of the scheduled export (the service, tests and `export-runs retry`)."""
     now = time.time() if now is None else now
     dests = build_destinations(cfg) if destinations is None else destinations
     state = state or ExportState(dests, cfg.export.schedule_hours)
@@ -182,8 +221,9 @@ async def scheduled_export_service(app: web.Application) -> None:
     if state.schedule_hours <= 0 and not state.destinations:
         return
     cfg = app[keys.CONFIG]
-    await asyncio.to_thread(export_tick, cfg, destinations=state.destinations, state=state,
-                            plan=state.schedule_hours > 0)
+    await asyncio.to_thread(
+        export_tick, cfg, destinations=state.destinations, state=state, plan=state.schedule_hours > 0
+    )
 
 
 def service_interval(app: web.Application) -> float:

@@ -1,4 +1,4 @@
-"""Parsing export time spans from people: `7d`, `24h`, `all`, ISO dates and datetimes (UTC unless they say)."""
+"""Parsing export time spans from people: `7d`, `24h`, `all`, ISO dates and datetimes (UTC by default)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def parse_when(text: str, *, end: bool, what: str) -> float:
             return (start + timedelta(days=1) if end else start).timestamp()
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ExportError(f"bad {what} {text!r}: use an ISO date like 2026-11-22 or 2026-11-22T13:00") from None
+        raise ExportError(
+            f"bad {what} {text!r}: use an ISO date like 2026-11-22 or 2026-11-22T13:00"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()

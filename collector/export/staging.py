@@ -14,7 +14,13 @@ import orjson
 
 from collector.export.formats import CountingSink, FormatWriter, extension, gzip_sink, make_writer
 from db.export.runs import RunRow
-from db.export.streams import EVENT_EXPORT_COLUMNS, event_types, id_range_bounds, id_range_sites, stream_site_events
+from db.export.streams import (
+    EVENT_EXPORT_COLUMNS,
+    event_types,
+    id_range_bounds,
+    id_range_sites,
+    stream_site_events,
+)
 
 
 @dataclass(slots=True)
@@ -58,7 +64,7 @@ def _iso(ts: float | None) -> str | None:
 
 
 def partition_key(site: str, hour_start: float, run_id: str, ext: str) -> str:
-    """site=<site>/date=YYYY-MM-DD/hour=HH/events-<run>.<ext>; the site is percent-encoded (it is untrusted)."""
+    """site=<site>/date=YYYY-MM-DD/hour=HH/events-<run>.<ext>; site percent-encoded (untrusted)."""
     moment = datetime.fromtimestamp(hour_start, UTC)
     safe_site = quote(site, safe=".-_") or "_"
     return f"site={safe_site}/date={moment:%Y-%m-%d}/hour={moment:%H}/events-{run_id}.{ext}"
@@ -95,8 +101,9 @@ class _PartitionFile:
         if self._layer is not self._sink:
             self._layer.close()
         self._file.close()
-        return StagedObject(self.key, self.path, self.rows, self._sink.bytes, self._sink.sha256, self.first_ts,
-                            self.last_ts)
+        return StagedObject(
+            self.key, self.path, self.rows, self._sink.bytes, self._sink.sha256, self.first_ts, self.last_ts
+        )
 
 
 def stage_run(conn: sqlite3.Connection, run: RunRow, root: Path) -> StagedRun:
@@ -122,7 +129,9 @@ def stage_run(conn: sqlite3.Connection, run: RunRow, root: Path) -> StagedRun:
                             staged.objects.append(current.finish())
                         hour, start = row_hour, i
                         key = partition_key(site, hour * 3600, run.id, ext)
-                        current = _PartitionFile(directory / f"{len(staged.objects):06d}.part", key, run.format)
+                        current = _PartitionFile(
+                            directory / f"{len(staged.objects):06d}.part", key, run.format
+                        )
                 if current is not None and start < len(chunk):
                     current.write(chunk[start:])
             if current is not None:
@@ -147,8 +156,14 @@ def build_manifest(staged: StagedRun) -> bytes:
         "first_event_time": _iso(min(firsts)) if firsts else None,
         "last_event_time": _iso(max(lasts)) if lasts else None,
         "objects": [
-            {"key": o.key, "rows": o.rows, "bytes": o.bytes, "sha256": o.sha256,
-             "first_event_time": _iso(o.first_ts), "last_event_time": _iso(o.last_ts)}
+            {
+                "key": o.key,
+                "rows": o.rows,
+                "bytes": o.bytes,
+                "sha256": o.sha256,
+                "first_event_time": _iso(o.first_ts),
+                "last_event_time": _iso(o.last_ts),
+            }
             for o in staged.objects
         ],
     }

@@ -1,4 +1,4 @@
-"""Live state of the scheduled export: per-destination progress and the ledger summary, for /healthz and the TUI."""
+"""Live state of the scheduled export: per-destination progress and ledger summary (/healthz, TUI)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class ExportState:
         return progress
 
     def summary(self) -> dict[str, object]:
-        """The /healthz `export` field: enabled, pending runs, failing destinations, per-destination progress."""
+        """The /healthz `export` field: pending runs, failing destinations, progress."""
         health = self.health
         return {
             "enabled": self.schedule_hours > 0,
@@ -59,7 +59,7 @@ class ExportState:
 
 
 def status_line(health: ExportHealth, now: float | None = None) -> str:
-    """One short line for a status bar: 'export ok', '2 export runs pending', 'export to s3:x failing: ...'."""
+    """One short line for a status bar: 'export ok', '2 export runs pending', 'export to X failing'."""
     now = time.time() if now is None else now
     if health.failing:
         dest, error, attempts, next_try = health.failing[0]

@@ -30,15 +30,20 @@ from collector.salts import SaltStore
 from collector.validation import Hit
 from db.connection import connect
 from db.queries.ingest import ImportFile, import_file, save_import_offset
+from db.rollups import rollup_hooks
 from db.writer import Batch, Writer
 
 CHUNK_LINES: Final = 10_000
 """Lines between writer flushes: big enough for fast transactions, small enough for flat memory."""
 FOLLOW_POLL_S: Final = 0.25
+GZIP_BUFFER: Final = 64 * 1024
+"""Decompressed read-ahead: a truncated .gz loses at most this much of what was readable."""
 HEAD_MAX: Final = 64 * 1024
 """Bytes hashed at most for a file's identity (its first line, or this much of it)."""
 
-_PAGE_EXTENSIONS: Final = frozenset({"", "html", "htm", "xhtml", "shtml", "php", "asp", "aspx", "jsp", "cfm", "cgi"})
+_PAGE_EXTENSIONS: Final = frozenset(
+    {"", "html", "htm", "xhtml", "shtml", "php", "asp", "aspx", "jsp", "cfm", "cgi"}
+)
 _API_PREFIXES: Final = ("/api/", "/graphql", "/wp-json/", "/rpc/")
 
 
@@ -67,7 +72,8 @@ class ImportStats:
         """Human summary: counts, skip reasons and speed."""
         rate = self.lines / self.elapsed_s if self.elapsed_s > 0 else 0.0
         parts = [
-            f"{self.files} file{'s' if self.files != 1 else ''}, {self.lines:,} lines read in {self.elapsed_s:.1f}s "
+            f"{self.files} file{'s' if self.files != 1 else ''}, {self.lines:,} lines read "
+            f"in {self.elapsed_s:.1f}s "
             f"({rate:,.0f} lines/s)",
             f"imported {self.imported:,} ({self.pageviews:,} pageviews, {self.requests:,} requests of which "
             f"{self.assets:,} static assets); {self.bots:,} from bots",
@@ -99,7 +105,7 @@ def hit_type(method: str, path: str, status: int) -> tuple[str, bool]:
 
 
 def page_url(site: str, target: str) -> str:
-    """An absolute URL for a logged request target, so the pipeline knows the host (internal referrers, UTM)."""
+    """An absolute URL for a logged request target: the pipeline needs the host (internal referrers, UTM)."""
     if target.startswith("/"):
         return f"https://{site}{target}"
     if target.startswith(("http://", "https://")):
@@ -114,13 +120,15 @@ def is_gzip(path: Path) -> bool:
 
 
 @contextmanager
-def open_log(path: Path) -> Iterator[tuple[BinaryIO, BinaryIO]]:
-    """(lines, raw) for a log file: a buffered reader of its text bytes, and the file on disk (for progress)."""
+def open_log(path: Path, buffer_size: int = GZIP_BUFFER) -> Iterator[tuple[BinaryIO, BinaryIO]]:
+    """(lines, raw) of a log file: a buffered reader of its text, and the file on disk (for progress)."""
     raw = open(path, "rb")  # noqa: SIM115 - closed below
     try:
         if raw.read(2) == b"\x1f\x8b":
             raw.seek(0)
-            reader: BinaryIO = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)  # type: ignore[arg-type]
+            reader: BinaryIO = io.BufferedReader(
+                gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=buffer_size
+            )  # type: ignore[arg-type]
         else:
             raw.seek(0)
             reader = raw
@@ -131,11 +139,13 @@ def open_log(path: Path) -> Iterator[tuple[BinaryIO, BinaryIO]]:
 
 def read_head(path: Path) -> bytes | None:
     """The first complete line of a file (decompressed), capped; None while the file has no complete line."""
-    with open_log(path) as (reader, _raw):
-        try:
+    try:
+        with open_log(path, buffer_size=8192) as (reader, _raw):
             head = reader.readline(HEAD_MAX)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise ImportError_(f"{path}: cannot read: {exc}") from None
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise ImportError_(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if not head.endswith(b"\n") and len(head) < HEAD_MAX:
         return None
     return head
@@ -144,11 +154,14 @@ def read_head(path: Path) -> bytes | None:
 def sample_lines(path: Path, n: int = 20) -> list[str]:
     """The first few lines of a file as text, for format detection."""
     out: list[str] = []
-    with open_log(path) as (reader, _raw):
-        for raw in reader:
-            out.append(raw.decode("utf-8", "replace"))
-            if len(out) >= n:
-                break
+    try:
+        with open_log(path, buffer_size=8192) as (reader, _raw):
+            for raw in reader:
+                out.append(raw.decode("utf-8", "replace"))
+                if len(out) >= n:
+                    break
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise ImportError_(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     return out
 
 
@@ -187,13 +200,13 @@ class Importer:
         self._db = connect(cfg.db_path)
         self._geo = GeoLookup(cfg.geoip.path or None)
         self._asn = AsnLookup(cfg.geoip.asn_path) if cfg.geoip.asn_path else None
-        # The importer drives every flush itself (see _checkpoint): the writer's own timer and count never fire.
+        # The importer drives every flush (see _checkpoint): the writer's own timer and count never fire.
         self.writer = Writer(
             cfg.db_path,
             flush_interval_s=3600.0,
             flush_count=1 << 40,
             queue_max=1 << 40,
-            hooks=[self._save_mark],
+            hooks=[*rollup_hooks(), self._save_mark],
         )
         await self.writer.start()
         self.pipeline = Pipeline(cfg, self.writer, SaltStore(self._db), self._geo, self._asn)
@@ -255,11 +268,11 @@ class Importer:
         await self._run(path, follow=False, stop=None)
 
     async def follow(self, path: Path, stop: asyncio.Event) -> None:
-        """Import a file, then keep importing lines as they are appended, across rotation, until `stop` is set."""
+        """Import a file, then keep importing appended lines, across rotation, until `stop` is set."""
         await self._run(path, follow=True, stop=stop)
 
     async def _run(self, path: Path, *, follow: bool, stop: asyncio.Event | None) -> None:
-        """Import `path`; with `follow`, poll for new lines and reopen the file when it is rotated or truncated."""
+        """Import `path`; with `follow`, poll for new lines, reopening the file when rotated or truncated."""
         self.stats.files += 1
         while True:
             try:
@@ -279,8 +292,10 @@ class Importer:
             if not await self._import_open(path, record, follow=follow, stop=stop):
                 return
 
-    async def _import_open(self, path: Path, record: ImportFile, *, follow: bool, stop: asyncio.Event | None) -> bool:
-        """Import one opened file from its saved offset; True when (following) the path now names a new file."""
+    async def _import_open(
+        self, path: Path, record: ImportFile, *, follow: bool, stop: asyncio.Event | None
+    ) -> bool:
+        """Import one file from its saved offset; True when (following) the path now names a new file."""
         parse = parser_for(self._format_of(path))
         with open_log(path) as (reader, raw):
             gz = reader is not raw

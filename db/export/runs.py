@@ -72,7 +72,9 @@ def plan_run(
         row = conn.execute(
             "SELECT id FROM events WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?", (after, max_rows - 1)
         ).fetchone()
-        upto = int(row[0]) if row else int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+        upto = (
+            int(row[0]) if row else int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+        )
         if upto <= after:
             conn.execute("ROLLBACK")
             return None
@@ -111,8 +113,9 @@ def pending_runs(conn: sqlite3.Connection) -> list[RunRow]:
 
 
 def recent_runs(conn: sqlite3.Connection, limit: int = 50) -> list[RunRow]:
-    rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM export_runs ORDER BY created DESC, id DESC LIMIT ?",
-                        (limit,)).fetchall()
+    rows = conn.execute(
+        f"SELECT {RUN_COLUMNS} FROM export_runs ORDER BY created DESC, id DESC LIMIT ?", (limit,)
+    ).fetchall()
     return [RunRow(*r) for r in rows]
 
 
@@ -123,7 +126,9 @@ def deliveries(conn: sqlite3.Connection, run_id: str) -> list[DeliveryRow]:
     return [DeliveryRow(*r) for r in rows]
 
 
-def claim_delivery(conn: sqlite3.Connection, run_id: str, destination: str, now: float, lease_s: float) -> bool:
+def claim_delivery(
+    conn: sqlite3.Connection, run_id: str, destination: str, now: float, lease_s: float
+) -> bool:
     """Take a due delivery for this process (another process's claim holds until its lease runs out)."""
     cur = conn.execute(
         "UPDATE export_deliveries SET state = 'running', lease_until = ?, updated = ? "
@@ -155,7 +160,8 @@ def fail_delivery(
 def drop_delivery(conn: sqlite3.Connection, run_id: str, destination: str, now: float, reason: str) -> None:
     """Give up on a destination that is no longer configured (the run can then complete without it)."""
     conn.execute(
-        "UPDATE export_deliveries SET state = 'dropped', error = ?, updated = ? WHERE run_id = ? AND destination = ?",
+        "UPDATE export_deliveries SET state = 'dropped', error = ?, updated = ? "
+        "WHERE run_id = ? AND destination = ?",
         (reason[:500], now, run_id, destination),
     )
 
@@ -168,7 +174,8 @@ def set_run_size(conn: sqlite3.Connection, run_id: str, rows: int, size: int) ->
 def complete_run_if_delivered(conn: sqlite3.Connection, run_id: str, now: float) -> bool:
     """Mark a run done once every destination has confirmed it; True if it is done now."""
     cur = conn.execute(
-        "UPDATE export_runs SET state = 'done', finished = ? WHERE id = ? AND state = 'pending' AND NOT EXISTS ("
+        "UPDATE export_runs SET state = 'done', finished = ? "
+        "WHERE id = ? AND state = 'pending' AND NOT EXISTS ("
         "SELECT 1 FROM export_deliveries WHERE run_id = ? AND state NOT IN ('done', 'dropped'))",
         (now, run_id, run_id),
     )
@@ -188,7 +195,8 @@ def make_due(conn: sqlite3.Connection, run_id: str | None = None) -> int:
 def lower_cursor(conn: sqlite3.Connection) -> None:
     """After events were deleted: keep the cursor at or below the highest remaining id.
 
-    SQLite hands out max(id) + 1 to the next event, so if the newest events were erased, new ones reuse their ids;
+    SQLite hands out max(id) + 1 to the next event, so if the newest events were erased, new ones reuse
+    their ids;
     the cursor must step back or those new events would never be exported.
     """
     cursor = export_cursor(conn)

@@ -1,4 +1,4 @@
-"""Row streams for exports: one parameterised query per exportable table, read with fetchmany so memory stays flat."""
+"""Row streams for exports: one parameterised query per table, read with fetchmany (flat memory)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,10 @@ class TableSpec:
     bot_column: str | None = None
     site_order: str | None = None
     """Order used when filtering by site, when another order would make SQLite sort."""
+    types: tuple[str, ...] | None = None
+    """Value types when the source is a subquery (else read from the table's declared types)."""
+    time_floor: int = 0
+    """Round span starts down to this grain (a day bucket overlapping the span counts)."""
 
 
 @dataclass(slots=True)
@@ -61,7 +65,19 @@ def _static_specs() -> dict[str, TableSpec]:
         ),
         "anomalies": TableSpec(
             "anomalies",
-            ("id", "kind", "rule", "metric", "site", "level", "observed", "expected", "started", "ended", "details"),
+            (
+                "id",
+                "kind",
+                "rule",
+                "metric",
+                "site",
+                "level",
+                "observed",
+                "expected",
+                "started",
+                "ended",
+                "details",
+            ),
             "started",
             "started, id",
         ),
@@ -71,12 +87,61 @@ def _static_specs() -> dict[str, TableSpec]:
     }
 
 
+ROLLUP_DAY = 86400
+_DAILY_TRAFFIC = (
+    "(SELECT site, CAST(hour / 86400 AS INTEGER) * 86400 AS day, is_bot, sum(hits) AS hits, "
+    "sum(pageviews) AS pageviews, sum(events) AS events, sum(sessions) AS sessions, "
+    "sum(visitors) AS visitors, sum(bounces) AS bounces, sum(duration_ms) AS duration_ms "
+    "FROM rollup_traffic GROUP BY site, day, is_bot)"
+)
+ROLLUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "traffic": (
+        _DAILY_TRAFFIC,
+        (
+            "day",
+            "site",
+            "is_bot",
+            "hits",
+            "pageviews",
+            "events",
+            "sessions",
+            "visitors",
+            "bounces",
+            "duration_ms",
+        ),
+    ),
+    "pages": (
+        "rollup_pages",
+        ("day", "site", "is_bot", "path", "pageviews", "visits", "engagements", "scroll_sum", "engaged_ms"),
+    ),
+    "events": ("rollup_events", ("day", "site", "is_bot", "name", "count", "visits")),
+    "dims": ("rollup_dims", ("day", "site", "is_bot", "dim", "value", "sessions", "visitors", "hits")),
+}
+"""Daily rollups by name: traffic (summed from hourly rows), pages, custom events and session dimensions."""
+
+
 def rollup_tables(conn: sqlite3.Connection) -> list[str]:
-    """Daily rollup tables present in this database (created by the rollups migration)."""
-    rows = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'rollup%' ORDER BY name"
-    ).fetchall()
-    return [str(r[0]) for r in rows]
+    """Names of the daily rollups this database has (empty before the rollups migration)."""
+    present = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return [name for name in ROLLUPS if f"rollup_{name}" in present]
+
+
+def _rollup_spec(conn: sqlite3.Connection, table: str | None) -> TableSpec:
+    """A daily rollup (default: traffic) as a spec; `day` is the unix start of the UTC day."""
+    names = rollup_tables(conn)
+    if not names:
+        raise ExportQueryError("no rollup tables in this database yet (export events or sessions instead)")
+    name = (table or "traffic").removeprefix("rollup_")
+    if name not in names:
+        raise ExportQueryError(f"unknown rollup {table!r} (choose from {', '.join(names)})")
+    source, columns = ROLLUPS[name]
+    if not source.startswith("("):
+        cols = ", ".join("bucket AS day" if c == "day" else c for c in columns)
+        source = f"(SELECT {cols} FROM {source} WHERE grain = {ROLLUP_DAY})"
+    types = tuple("str" if c in ("site", "path", "name", "dim", "value") else "int" for c in columns)
+    return TableSpec(
+        source, columns, "day", "day, site", bot_column="is_bot", types=types, time_floor=ROLLUP_DAY
+    )
 
 
 def _table_info(conn: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
@@ -88,22 +153,9 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _rollup_spec(conn: sqlite3.Connection, table: str | None) -> TableSpec:
-    """The spec of a rollup table: day or hour column as time, site and is_bot/bots columns if it has them."""
-    tables = rollup_tables(conn)
-    if not tables:
-        raise ExportQueryError("no rollup tables in this database yet (export events or sessions instead)")
-    if table is None:
-        daily = [t for t in tables if "daily" in t or "day" in t]
-        table = (daily or tables)[0]
-    elif table not in tables:
-        raise ExportQueryError(f"unknown rollup table {table!r} (known: {', '.join(tables)})")
-    info = _table_info(conn, table)
-    cols = tuple(c for c, _ in info)
-    time_col = next((c for c in ("day", "date", "bucket", "hour", "ts") if c in cols), None)
-    bot_col = next((c for c in ("is_bot", "bot") if c in cols), None)
-    order = ", ".join(_quote(c) for c in cols[: min(3, len(cols))]) if time_col is None else _quote(time_col)
-    return TableSpec(table, cols, time_col, order, "site" if "site" in cols else None, bot_col)
+def _source(spec: TableSpec) -> str:
+    """The FROM clause: a quoted table name, or a rollup's subquery."""
+    return spec.table if spec.table.startswith("(") else _quote(spec.table)
 
 
 def spec_for(conn: sqlite3.Connection, what: str, table: str | None = None) -> TableSpec:
@@ -124,17 +176,6 @@ def _type_name(declared: str) -> str:
     return "str"
 
 
-def _time_value(conn: sqlite3.Connection, spec: TableSpec, ts: float) -> object:
-    """A unix time converted to what the table's time column holds (rollups may key by 'YYYY-MM-DD' text)."""
-    declared = dict(_table_info(conn, spec.table)).get(spec.time_column or "", "")
-    if spec.table.startswith("rollup") and "INT" not in declared and "REAL" not in declared:
-        from datetime import UTC, datetime
-
-        fmt = "%Y-%m-%d" if spec.time_column in ("day", "date") else "%Y-%m-%dT%H:00:00"
-        return datetime.fromtimestamp(ts, UTC).strftime(fmt)
-    return ts
-
-
 def where_clause(conn: sqlite3.Connection, spec: TableSpec, flt: ExportFilter) -> tuple[str, list[object]]:
     """The parameterised WHERE for a filter on a table ('' when nothing filters)."""
     if flt.bots not in BOTS:
@@ -147,10 +188,10 @@ def where_clause(conn: sqlite3.Connection, spec: TableSpec, flt: ExportFilter) -
     if spec.time_column:
         if flt.start is not None:
             parts.append(f"{_quote(spec.time_column)} >= ?")
-            params.append(_time_value(conn, spec, flt.start))
+            params.append(flt.start - flt.start % spec.time_floor if spec.time_floor else flt.start)
         if flt.end is not None:
             parts.append(f"{_quote(spec.time_column)} < ?")
-            params.append(_time_value(conn, spec, flt.end))
+            params.append(flt.end)
     if spec.bot_column and flt.bots != "all":
         parts.append(f"{spec.bot_column} = ?")
         params.append(1 if flt.bots == "bots" else 0)
@@ -161,7 +202,7 @@ def count_rows(conn: sqlite3.Connection, what: str, flt: ExportFilter, table: st
     """How many rows an export will write (for the progress bar)."""
     spec = spec_for(conn, what, table)
     where, params = where_clause(conn, spec, flt)
-    return int(conn.execute(f"SELECT count(*) FROM {_quote(spec.table)}{where}", params).fetchone()[0])
+    return int(conn.execute(f"SELECT count(*) FROM {_source(spec)}{where}", params).fetchone()[0])
 
 
 def _chunks(cur: sqlite3.Cursor, size: int) -> Iterator[list[Row]]:
@@ -177,21 +218,29 @@ def _chunks(cur: sqlite3.Cursor, size: int) -> Iterator[list[Row]]:
 
 
 def stream_table(
-    conn: sqlite3.Connection, what: str, flt: ExportFilter, *, table: str | None = None, chunk: int = CHUNK_ROWS
+    conn: sqlite3.Connection,
+    what: str,
+    flt: ExportFilter,
+    *,
+    table: str | None = None,
+    chunk: int = CHUNK_ROWS,
 ) -> RowStream:
     """The rows of one exportable table matching a filter, in stable order, as chunks."""
     spec = spec_for(conn, what, table)
-    declared = dict(_table_info(conn, spec.table))
     where, params = where_clause(conn, spec, flt)
     cols = ", ".join(_quote(c) for c in spec.columns)
     cur = conn.cursor()
     order = spec.site_order if flt.site and spec.site_order else spec.order
-    cur.execute(f"SELECT {cols} FROM {_quote(spec.table)}{where} ORDER BY {order}", params)
-    types = [_type_name(declared.get(c, "")) for c in spec.columns]
+    cur.execute(f"SELECT {cols} FROM {_source(spec)}{where} ORDER BY {order}", params)
+    if spec.types is not None:
+        types = list(spec.types)
+    else:
+        declared = dict(_table_info(conn, spec.table))
+        types = [_type_name(declared.get(c, "")) for c in spec.columns]
     return RowStream(list(spec.columns), types, _chunks(cur, chunk))
 
 
-# --- scheduled export: events by id range, split into (site, hour) partitions -----------------------------------
+# --- scheduled export: events by id range, split into (site, hour) partitions ---
 
 EVENT_EXPORT_COLUMNS: tuple[str, ...] = ("id", *EVENT_COLUMNS)
 
@@ -207,7 +256,9 @@ def max_event_id(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
 
 
-def id_range_bounds(conn: sqlite3.Connection, after_id: int, upto_id: int) -> tuple[int, float | None, float | None]:
+def id_range_bounds(
+    conn: sqlite3.Connection, after_id: int, upto_id: int
+) -> tuple[int, float | None, float | None]:
     """(rows, first ts, last ts) of the events with after_id < id <= upto_id (a rowid range scan)."""
     row = conn.execute(
         "SELECT count(*), min(ts), max(ts) FROM events WHERE id > ? AND id <= ?", (after_id, upto_id)
@@ -233,7 +284,7 @@ def stream_site_events(
     *,
     chunk: int = CHUNK_ROWS,
 ) -> Iterator[list[Row]]:
-    """One site's events of an id range in (ts, id) order, read through the (site, ts) index without sorting."""
+    """One site's events of an id range in (ts, id) order, via the (site, ts) index, no sorting."""
     cols = ", ".join(EVENT_EXPORT_COLUMNS)
     cur = conn.cursor()
     cur.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from db.queries.common import Span
 from db.queries.overview import bucket_seconds
@@ -70,7 +71,9 @@ def _site(site: str) -> tuple[str, tuple[object, ...]]:
     return (" AND site = ?", (site,)) if site else ("", ())
 
 
-def metric_value(conn: sqlite3.Connection, metric: str, site: str, start: float, end: float) -> tuple[float, int]:
+def metric_value(
+    conn: sqlite3.Connection, metric: str, site: str, start: float, end: float
+) -> tuple[float, int]:
     """(value, volume) of a metric over [start, end): counts are themselves the volume; ratios and latency
     report how many events they were computed from. Ratios are percent (0-100), latency milliseconds."""
     s_sql, s_params = _site(site)
@@ -103,7 +106,8 @@ def metric_value(conn: sqlite3.Connection, metric: str, site: str, start: float,
     if metric in ("error_rate", "p95_latency"):
         rows = conn.execute(
             f"SELECT latency_ms, status FROM events WHERE ts >= ? AND ts < ?{s_sql} "
-            "AND type IN ('api_request', 'auth', 'external_call') AND type = 'api_request' ORDER BY latency_ms",
+            "AND type IN ('api_request', 'auth', 'external_call') AND type = 'api_request' "
+            "ORDER BY latency_ms",
             (start, end, *s_params),
         ).fetchall()
         if not rows:
@@ -137,14 +141,26 @@ def metric_series(conn: sqlite3.Connection, metric: str, site: str, span: Span) 
 _COLUMNS = "id, kind, rule, metric, site, level, observed, expected, started, ended"
 
 
-def _anomaly(r: sqlite3.Row | tuple[object, ...]) -> Anomaly:
-    return Anomaly(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), float(r[6]),  # type: ignore[arg-type]
-                   float(r[7]), float(r[8]), None if r[9] is None else float(r[9]))  # type: ignore[arg-type]
+def _anomaly(r: Any) -> Anomaly:
+    return Anomaly(
+        int(r[0]),
+        str(r[1]),
+        str(r[2]),
+        str(r[3]),
+        str(r[4]),
+        str(r[5]),
+        float(r[6]),
+        float(r[7]),
+        float(r[8]),
+        None if r[9] is None else float(r[9]),
+    )
 
 
 def open_anomalies(conn: sqlite3.Connection) -> list[Anomaly]:
     """Anomalies still going on, newest first."""
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM anomalies WHERE ended IS NULL ORDER BY started DESC, id DESC")
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM anomalies WHERE ended IS NULL ORDER BY started DESC, id DESC"
+    )
     return [_anomaly(r) for r in rows]
 
 
@@ -159,8 +175,15 @@ def recent_anomalies(conn: sqlite3.Connection, span: Span, limit: int = 100) -> 
 
 
 def insert_anomaly(
-    conn: sqlite3.Connection, kind: str, rule: str, metric: str, site: str, level: str, observed: float,
-    expected: float, started: float,
+    conn: sqlite3.Connection,
+    kind: str,
+    rule: str,
+    metric: str,
+    site: str,
+    level: str,
+    observed: float,
+    expected: float,
+    started: float,
 ) -> Anomaly:
     """Store a newly opened anomaly."""
     cur = conn.execute(
@@ -168,10 +191,14 @@ def insert_anomaly(
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (kind, rule, metric, site, level, observed, expected, started),
     )
-    return Anomaly(int(cur.lastrowid or 0), kind, rule, metric, site, level, observed, expected, started, None)
+    return Anomaly(
+        int(cur.lastrowid or 0), kind, rule, metric, site, level, observed, expected, started, None
+    )
 
 
-def update_anomaly(conn: sqlite3.Connection, anomaly_id: int, level: str, observed: float, expected: float) -> None:
+def update_anomaly(
+    conn: sqlite3.Connection, anomaly_id: int, level: str, observed: float, expected: float
+) -> None:
     """Raise or lower the level of an open anomaly."""
     conn.execute(
         "UPDATE anomalies SET level = ?, observed = ?, expected = ? WHERE id = ?",
@@ -186,10 +213,17 @@ def close_anomaly(conn: sqlite3.Connection, anomaly_id: int, ended: float) -> No
 # ---------------------------------------------------------------------------------------------------- rules
 
 
-def _rule(r: sqlite3.Row | tuple[object, ...]) -> AnomalyRule:
-    return AnomalyRule(int(r[0]), str(r[1]), str(r[2]), int(r[3]),  # type: ignore[call-overload]
-                       None if r[4] is None else float(r[4]), None if r[5] is None else float(r[5]),  # type: ignore[arg-type]
-                       str(r[6]), bool(r[7]))
+def _rule(r: Any) -> AnomalyRule:
+    return AnomalyRule(
+        int(r[0]),
+        str(r[1]),
+        str(r[2]),
+        int(r[3]),
+        None if r[4] is None else float(r[4]),
+        None if r[5] is None else float(r[5]),
+        str(r[6]),
+        bool(r[7]),
+    )
 
 
 def list_rules(conn: sqlite3.Connection, *, enabled_only: bool = False) -> list[AnomalyRule]:
@@ -211,14 +245,20 @@ def validate_rule(metric: str, window_s: int, warning: float | None, critical: f
 
 
 def add_rule(
-    conn: sqlite3.Connection, metric: str, window_s: int, warning: float | None, critical: float | None,
-    site: str = "", name: str = "",
+    conn: sqlite3.Connection,
+    metric: str,
+    window_s: int,
+    warning: float | None,
+    critical: float | None,
+    site: str = "",
+    name: str = "",
 ) -> AnomalyRule:
     """Store a new threshold rule."""
     metric = validate_rule(metric, window_s, warning, critical)
     name = "".join(ch for ch in name if ch.isprintable())[:100]
     cur = conn.execute(
-        "INSERT INTO anomaly_rules (name, metric, window_s, warning, critical, site) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO anomaly_rules (name, metric, window_s, warning, critical, site) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
         (name, metric, int(window_s), warning, critical, site),
     )
     if conn.isolation_level is not None:
@@ -227,7 +267,9 @@ def add_rule(
 
 
 def set_rule_enabled(conn: sqlite3.Connection, rule_id: int, enabled: bool) -> bool:
-    changed = conn.execute("UPDATE anomaly_rules SET enabled = ? WHERE id = ?", (int(enabled), rule_id)).rowcount
+    changed = conn.execute(
+        "UPDATE anomaly_rules SET enabled = ? WHERE id = ?", (int(enabled), rule_id)
+    ).rowcount
     if conn.isolation_level is not None:
         conn.commit()
     return changed > 0

@@ -1,4 +1,4 @@
-"""The Bots view: crawlers by name, fingerprints by reputation, throttle refusals and the bot share of traffic."""
+"""The Bots view: crawlers by name, fingerprints by reputation, throttle refusals, bot share of traffic."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def top_bots(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int 
     where, params = session_where(span, Filters(filters.site, filters.dims, "bots"))
     rows = conn.execute(
         "SELECT coalesce(nullif(bot_name, ''), 'behavioural') AS n, count(*), "
-        f"sum(pageviews + requests + events) AS r FROM sessions WHERE {where} GROUP BY n ORDER BY r DESC, n LIMIT ?",
+        f"sum(pageviews + requests + events) AS r FROM sessions WHERE {where} "
+        "GROUP BY n ORDER BY r DESC, n LIMIT ?",
         (*params, limit),
     ).fetchall()
     return [BotRow(str(r[0]), int(r[1]), int(r[2] or 0)) for r in rows]
@@ -81,8 +82,17 @@ def top_fingerprints(conn: sqlite3.Connection, span: Span, limit: int = 50) -> l
         (span.start, span.end, limit),
     ).fetchall()
     return [
-        FingerprintRow(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), str(r[5]), str(r[6]), float(r[7]),
-                       _signals(r[8], r[9]))
+        FingerprintRow(
+            str(r[0]),
+            str(r[1]),
+            int(r[2]),
+            int(r[3]),
+            int(r[4]),
+            str(r[5]),
+            str(r[6]),
+            float(r[7]),
+            _signals(r[8], r[9]),
+        )
         for r in rows
     ]
 

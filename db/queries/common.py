@@ -52,11 +52,13 @@ def span_for(
     return Span(float(now - seconds), float(now))
 
 
-_ACCEPTED = f"accepted: {', '.join(RANGES)} or custom:START..END (ISO dates or times, UTC unless an offset is given)"
+_ACCEPTED = (
+    f"accepted: {', '.join(RANGES)} or custom:START..END (ISO dates or times, UTC unless an offset is given)"
+)
 
 
 def parse_range(text: str) -> str | tuple[float, float]:
-    """A range name, or (start, end) for "custom:2024-05-01..2024-05-08" (ISO dates/times); ValueError otherwise."""
+    """A range name, or (start, end) for "custom:2024-05-01..2024-05-08" (ISO); ValueError otherwise."""
     text = text.strip()
     if text in RANGES:
         return text
@@ -180,7 +182,7 @@ def event_where(span: Span, filters: Filters, alias: str = "") -> tuple[str, lis
 
 
 def session_where(span: Span, filters: Filters, alias: str = "") -> tuple[str, list[object]]:
-    """WHERE clause for sessions started in the span matching the filters (event dims: sessions that had one)."""
+    """WHERE clause for sessions started in the span matching the filters (event dims: sessions with one)."""
     a = f"{alias}." if alias else ""
     sql = f"{a}started >= ? AND {a}started < ?"
     params: list[object] = [span.start, span.end]
@@ -194,7 +196,9 @@ def session_where(span: Span, filters: Filters, alias: str = "") -> tuple[str, l
             sql += f" AND {a}{dim.sessions} = ?"
             params.append(value)
         else:
-            sql += f" AND {a}id IN (SELECT session_id FROM events WHERE {dim.events} = ? AND ts >= ? AND ts < ?)"
+            sql += (
+                f" AND {a}id IN (SELECT session_id FROM events WHERE {dim.events} = ? AND ts >= ? AND ts < ?)"
+            )
             params.extend((value, span.start, span.end + DAY))
     return sql, params
 

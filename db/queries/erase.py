@@ -1,4 +1,4 @@
-"""Right to erasure: find a visitor's rows and delete them in short transactions that never stall the writer."""
+"""Right to erasure: find a visitor's rows and delete them in short transactions (no writer stall)."""
 
 from __future__ import annotations
 
@@ -49,9 +49,13 @@ def existing_visitor_ids(conn: sqlite3.Connection, candidates: Iterable[str]) ->
     found: set[str] = set()
     for batch in _batches(values):  # type: ignore[arg-type]
         for table in ("sessions", "events"):
-            found.update(str(r[0]) for r in conn.execute(
-                f"SELECT DISTINCT visitor_id FROM {table} WHERE visitor_id IN ({_marks(len(batch))})", batch
-            ))
+            found.update(
+                str(r[0])
+                for r in conn.execute(
+                    f"SELECT DISTINCT visitor_id FROM {table} WHERE visitor_id IN ({_marks(len(batch))})",
+                    batch,
+                )
+            )
     return found
 
 
@@ -65,7 +69,9 @@ def visitor_ids_with_ip(conn: sqlite3.Connection, ip: str) -> set[str]:
 
 def stored_ip_count(conn: sqlite3.Connection) -> int:
     """Whether any IPs are stored at all (decides how an IP erasure can match)."""
-    return int(conn.execute("SELECT count(*) FROM (SELECT 1 FROM sessions WHERE ip != '' LIMIT 1)").fetchone()[0])
+    return int(
+        conn.execute("SELECT count(*) FROM (SELECT 1 FROM sessions WHERE ip != '' LIMIT 1)").fetchone()[0]
+    )
 
 
 def _delete_ids(conn: sqlite3.Connection, table: str, column: str, ids: list[object]) -> int:
@@ -73,7 +79,9 @@ def _delete_ids(conn: sqlite3.Connection, table: str, column: str, ids: list[obj
     for batch in _batches(ids):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            removed += conn.execute(f"DELETE FROM {table} WHERE {column} IN ({_marks(len(batch))})", batch).rowcount
+            removed += conn.execute(
+                f"DELETE FROM {table} WHERE {column} IN ({_marks(len(batch))})", batch
+            ).rowcount
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -82,7 +90,7 @@ def _delete_ids(conn: sqlite3.Connection, table: str, column: str, ids: list[obj
 
 
 def erase_visitors(conn: sqlite3.Connection, visitor_ids: Iterable[str], *, ip: str = "") -> Erased:
-    """Delete every event and session of these visitors (and rows holding `ip`), plus their fingerprints' reputation."""
+    """Delete every event and session of these visitors (and rows holding `ip`) and their fingerprints."""
     visitors = sorted({v for v in visitor_ids if v})
     result = Erased(visitors=visitors)
     event_ids: list[object] = []
@@ -90,8 +98,12 @@ def erase_visitors(conn: sqlite3.Connection, visitor_ids: Iterable[str], *, ip: 
     fingerprints: set[str] = set()
     for batch in _batches(visitors):  # type: ignore[arg-type]
         marks = _marks(len(batch))
-        event_ids += [r[0] for r in conn.execute(f"SELECT id FROM events WHERE visitor_id IN ({marks})", batch)]
-        for sid, fp in conn.execute(f"SELECT id, fingerprint FROM sessions WHERE visitor_id IN ({marks})", batch):
+        event_ids += [
+            r[0] for r in conn.execute(f"SELECT id FROM events WHERE visitor_id IN ({marks})", batch)
+        ]
+        for sid, fp in conn.execute(
+            f"SELECT id, fingerprint FROM sessions WHERE visitor_id IN ({marks})", batch
+        ):
             session_ids.append(sid)
             fingerprints.add(str(fp))
     if ip:

@@ -54,7 +54,9 @@ def property_breakdown(
     )
     args: list[object] = [*params, event, prop]
     for key, value in (where or {}).items():
-        sql += " AND EXISTS (SELECT 1 FROM json_each(e.props) w WHERE w.key = ? AND CAST(w.value AS TEXT) = ?)"
+        sql += (
+            " AND EXISTS (SELECT 1 FROM json_each(e.props) w WHERE w.key = ? AND CAST(w.value AS TEXT) = ?)"
+        )
         args.extend((key, value))
     sql += " GROUP BY v ORDER BY n DESC, v LIMIT ?"
     args.append(limit)

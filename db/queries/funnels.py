@@ -1,4 +1,4 @@
-"""The Funnels view: stored funnel definitions and per-step reports (matching itself is in collector.funnels)."""
+"""The Funnels view: stored funnel definitions and per-step reports (matching is in collector.funnels)."""
 
 from __future__ import annotations
 
@@ -48,9 +48,9 @@ def list_funnels(conn: sqlite3.Connection, cfg_funnels: Iterable[Any] = ()) -> l
         out.append(funnel)
         names.add(funnel.name)
     for row in conn.execute("SELECT name, site, steps, window_s FROM funnels ORDER BY name"):
-        funnel = _from_row(row)
-        if funnel is not None and funnel.name not in names:
-            out.append(funnel)
+        stored = _from_row(row)
+        if stored is not None and stored.name not in names:
+            out.append(stored)
     return out
 
 
@@ -62,7 +62,14 @@ def save_funnel(conn: sqlite3.Connection, funnel: Funnel, *, now: float | None =
         "INSERT INTO funnels (name, site, steps, window_s, created, updated) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET site = excluded.site, steps = excluded.steps, "
         "window_s = excluded.window_s, updated = excluded.updated",
-        (funnel.name, funnel.site, json.dumps([s.as_dict() for s in funnel.steps]), funnel.window_s, now, now),
+        (
+            funnel.name,
+            funnel.site,
+            json.dumps([s.as_dict() for s in funnel.steps]),
+            funnel.window_s,
+            now,
+            now,
+        ),
     )
     if not conn.in_transaction and conn.isolation_level is not None:
         conn.commit()

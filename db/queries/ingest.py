@@ -33,7 +33,9 @@ class TokenRow:
     revoked: float | None
 
 
-def create_token(conn: sqlite3.Connection, site: str, label: str = "", now: float | None = None) -> tuple[int, str]:
+def create_token(
+    conn: sqlite3.Connection, site: str, label: str = "", now: float | None = None
+) -> tuple[int, str]:
     """Create an ingest token for a site; returns (id, token) — the token is not retrievable later."""
     token = new_token()
     cur = conn.execute(
@@ -91,11 +93,13 @@ def import_file(conn: sqlite3.Connection, device: int, inode: int, head_hash: st
         conn.execute("UPDATE import_files SET path = ? WHERE id = ?", (path, row[0]))
         return ImportFile(int(row[0]), int(row[1]), int(row[2]))
     known = conn.execute(
-        "SELECT offset, lines FROM import_files WHERE head_hash = ? ORDER BY offset DESC LIMIT 1", (head_hash,)
+        "SELECT offset, lines FROM import_files WHERE head_hash = ? ORDER BY offset DESC LIMIT 1",
+        (head_hash,),
     ).fetchone()
     offset, lines = (int(known[0]), int(known[1])) if known is not None else (0, 0)
     cur = conn.execute(
-        "INSERT INTO import_files (device, inode, head_hash, path, offset, lines, updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO import_files (device, inode, head_hash, path, offset, lines, updated) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (device, inode, head_hash, path, offset, lines, time.time()),
     )
     return ImportFile(int(cur.lastrowid or 0), offset, lines)

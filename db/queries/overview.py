@@ -2,8 +2,8 @@
 
 Counting rules (the rollups in db/rollups.py use the same ones, so both paths give identical numbers):
 pageviews are pageview and request events; a session counts in the span it started in; a bounce is a session
-with at most one page hit and no custom event. Visitors: spans up to two days count distinct visitor ids of the
-span's events; longer spans add up, per session, whether it was its visitor's first of the day (ids are
+with at most one page hit and no custom event. Visitors: spans up to two days count distinct visitor ids of
+the span's events; longer spans add up, per session, whether it was its visitor's first of the day (ids are
 day-scoped, so days add up), which is what the rollups hold. Top pages and custom events count "visitors" the
 same way for short spans and as visits (first time in a session) for long ones.
 """
@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from db.queries.common import (
     DIMENSIONS,
@@ -168,7 +169,8 @@ def _rolled_totals(conn: sqlite3.Connection, span: Span, filters: Filters) -> _T
     bots = conn.execute(
         f"SELECT coalesce(sum(pageviews), 0) FROM rollup_traffic WHERE {bot_where}", bot_params
     ).fetchone()[0]
-    return _Totals(*(int(v) for v in row), bots=int(bots))
+    pv, ev, sessions, visitors, bounces, duration = (int(v) for v in row)
+    return _Totals(pv, ev, sessions, visitors, bounces, duration, int(bots))
 
 
 def totals(conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: bool | None = None) -> _Totals:
@@ -189,13 +191,14 @@ def live_visitors(conn: sqlite3.Connection, end: float, filters: Filters) -> int
     """Distinct visitors with any event in the five minutes before `end`."""
     where, params = event_where(Span(end - LIVE_WINDOW_S, end), filters)
     return int(
-        conn.execute(f"SELECT count(DISTINCT visitor_id) FROM events WHERE {where} AND visitor_id != ''", params)
-        .fetchone()[0]
+        conn.execute(
+            f"SELECT count(DISTINCT visitor_id) FROM events WHERE {where} AND visitor_id != ''", params
+        ).fetchone()[0]
     )
 
 
 def kpis(conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: bool | None = None) -> Kpis:
-    """Visitors, sessions, pageviews, bounce rate, average duration, live visitors, bot pageviews, custom events."""
+    """Visitors, sessions, pageviews, bounce rate, mean duration, live visitors, bot hits, custom events."""
     t = totals(conn, span, filters, rollups=rollups)
     return Kpis(
         visitors=t.visitors,
@@ -257,7 +260,8 @@ def _rolled_hourly(conn: sqlite3.Connection, span: Span, filters: Filters) -> di
     for hour, pv, visitors, bots in conn.execute(
         f"SELECT hour, sum(CASE WHEN is_bot IN ({selected}) THEN pageviews ELSE 0 END), "
         f"sum(CASE WHEN is_bot IN ({selected}) THEN visitors ELSE 0 END), "
-        f"sum(CASE WHEN is_bot = 1 THEN pageviews ELSE 0 END) FROM rollup_traffic WHERE {where} GROUP BY hour",
+        f"sum(CASE WHEN is_bot = 1 THEN pageviews ELSE 0 END) FROM rollup_traffic WHERE {where} "
+        "GROUP BY hour",
         params,
     ):
         out[int(hour)] = [int(pv), int(visitors), int(bots)]
@@ -294,7 +298,7 @@ def _clamp_start(conn: sqlite3.Connection, span: Span, filters: Filters) -> Span
 
 
 def timeseries(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[Point]:
-    """Pageviews, visitors and bot pageviews per bucket (minute, hour or day, chosen from the span), gaps filled."""
+    """Pageviews, visitors and bot pageviews per bucket (minute, hour or day, by span length), gaps filled."""
     span = _clamp_start(conn, span, filters)
     size = bucket_seconds(span)
     first = int(span.start // size) * size
@@ -304,7 +308,8 @@ def timeseries(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[P
         where, params = event_where(span, all_filters)
         selected = ", ".join(str(v) for v in bot_values(filters.bots))
         for b, pv, visitors, bots in conn.execute(
-            f"SELECT CAST(ts / 60 AS INTEGER) * 60 AS b, sum(type IN {PAGE_TYPES_SQL} AND is_bot IN ({selected})), "
+            f"SELECT CAST(ts / 60 AS INTEGER) * 60 AS b, "
+            f"sum(type IN {PAGE_TYPES_SQL} AND is_bot IN ({selected})), "
             f"count(DISTINCT CASE WHEN is_bot IN ({selected}) AND visitor_id != '' THEN visitor_id END), "
             f"sum(type IN {PAGE_TYPES_SQL} AND is_bot = 1) FROM events WHERE {where} GROUP BY b",
             params,
@@ -330,7 +335,7 @@ def heatmap(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[list
 # ------------------------------------------------------------------------------------------------- top lists
 
 
-def _merge(rows: Iterable[tuple[str, int, int]], into: dict[str, list[int]]) -> None:
+def _merge(rows: Iterable[Any], into: dict[str, list[int]]) -> None:
     for value, a, b in rows:
         cur = into.setdefault(str(value), [0, 0])
         cur[0] += int(a or 0)
@@ -338,10 +343,16 @@ def _merge(rows: Iterable[tuple[str, int, int]], into: dict[str, list[int]]) -> 
 
 
 def rolled_rows(
-    conn: sqlite3.Connection, table: str, key: str, cols: str, span: Span, filters: Filters, extra: str = "",
+    conn: sqlite3.Connection,
+    table: str,
+    key: str,
+    cols: str,
+    span: Span,
+    filters: Filters,
+    extra: str = "",
     extra_params: tuple[object, ...] = (),
 ) -> Iterable[tuple[object, ...]]:
-    """`key, sum(col)...` grouped by key over a rollup table for the rolled-up part of a span (daily + hourly)."""
+    """`key, sum(col)...` grouped by key over a rollup table for the rolled-up part of a span."""
     pieces = split_span(span)
     values = ", ".join(str(v) for v in bot_values(filters.bots))
     site_sql = " AND site = ?" if filters.site is not None else ""
@@ -427,7 +438,14 @@ def session_top(
         raw(part, exact=False)
     _merge(
         rolled_rows(
-            conn, "rollup_dims", "value", "sum(visitors), sum(hits)", span, filters, " AND dim = ?", (dimension,)
+            conn,
+            "rollup_dims",
+            "value",
+            "sum(visitors), sum(hits)",
+            span,
+            filters,
+            " AND dim = ?",
+            (dimension,),
         ),
         out,
     )
@@ -435,7 +453,12 @@ def session_top(
 
 
 def top(
-    conn: sqlite3.Connection, span: Span, filters: Filters, dimension: str, limit: int = 10, *,
+    conn: sqlite3.Connection,
+    span: Span,
+    filters: Filters,
+    dimension: str,
+    limit: int = 10,
+    *,
     rollups: bool | None = None,
 ) -> list[Row]:
     """The most frequent values of a dimension: pages by pageviews, session attributes by visitors."""
@@ -466,7 +489,7 @@ def top(
 def engagement(
     conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 10, *, rollups: bool | None = None
 ) -> list[PageEngagement]:
-    """Pages by views with their average scroll depth and engaged time (from the tracker's engagement reports)."""
+    """Pages by views with average scroll depth and engaged time (from the tracker's engagement reports)."""
     rollups = (not filters.dims) if rollups is None else rollups
     sums: dict[str, list[int]] = {}
 
@@ -495,8 +518,12 @@ def engagement(
             raw(part)
         add(
             rolled_rows(
-                conn, "rollup_pages", "path", "sum(pageviews), sum(engagements), sum(scroll_sum), sum(engaged_ms)",
-                span, filters,
+                conn,
+                "rollup_pages",
+                "path",
+                "sum(pageviews), sum(engagements), sum(scroll_sum), sum(engaged_ms)",
+                span,
+                filters,
             )
         )
     order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))

@@ -1,7 +1,7 @@
 """The Server/API view: endpoints with latency percentiles and error rates, failed logins, external API costs.
 
-Server-side events are stored with type api_request (method, path = endpoint, status, latency_ms), auth (name =
-action, success, user_id) and external_call (name = service, latency_ms, cost_usd, success).
+Server-side events are stored with type api_request (method, path = endpoint, status, latency_ms), auth
+(name = action, success, user_id) and external_call (name = service, latency_ms, cost_usd, success).
 """
 
 from __future__ import annotations
@@ -77,8 +77,15 @@ def endpoints(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int
         if int(status) >= ERROR_STATUS:
             errors[0] += 1
     rows = [
-        EndpointRow(method, path, len(lat), percentile(lat, 50), percentile(lat, 95), percentile(lat, 99),
-                    round(100.0 * err[0] / len(lat), 2))
+        EndpointRow(
+            method,
+            path,
+            len(lat),
+            percentile(lat, 50),
+            percentile(lat, 95),
+            percentile(lat, 99),
+            round(100.0 * err[0] / len(lat), 2),
+        )
         for (method, path), (lat, err) in groups.items()
     ]
     rows.sort(key=lambda r: (-r.requests, r.endpoint, r.method))
@@ -110,6 +117,9 @@ def external_costs(conn: sqlite3.Connection, span: Span, filters: Filters) -> li
         lat, total = groups.setdefault(str(name), ([], [0.0]))
         lat.append(float(latency))
         total[0] += float(cost)
-    rows = [CostRow(name, len(lat), round(total[0], 6), percentile(lat, 95)) for name, (lat, total) in groups.items()]
+    rows = [
+        CostRow(name, len(lat), round(total[0], 6), percentile(lat, 95))
+        for name, (lat, total) in groups.items()
+    ]
     rows.sort(key=lambda r: (-r.cost_usd, -r.calls, r.service))
     return rows

@@ -55,16 +55,20 @@ class ProgressBar:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export events, sessions, rollups, anomalies or funnels (CSV, NDJSON, Parquet)")
+    p = sub.add_parser(
+        "export", help="export events, sessions, rollups, anomalies or funnels (CSV, NDJSON, Parquet)"
+    )
     p.add_argument("--format", default="csv", metavar="FMT", help=f"{' | '.join(FORMATS)} (default csv)")
     p.add_argument("--what", default="events", metavar="TABLE", help=f"{' | '.join(WHATS)} (default events)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="output file ('-' for stdout; .gz compresses)")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="output file ('-' for stdout; .gz compresses)"
+    )
     p.add_argument("--site", default="", help="only this site")
     p.add_argument("--since", metavar="AGO", help="only the last 30m, 24h, 7d, 2w ...")
     p.add_argument("--from", dest="date_from", metavar="DATE", help="from this ISO date/datetime (UTC)")
     p.add_argument("--to", dest="date_to", metavar="DATE", help="up to and including this ISO date (UTC)")
     p.add_argument("--bots", default="all", metavar="WHO", help=f"{' | '.join(BOTS)} (default all)")
-    p.add_argument("--table", help="which rollup table, when exporting rollups")
+    p.add_argument("--table", help="which daily rollup: traffic (default), pages, events or dims")
     p.set_defaults(func=run)
 
 
@@ -85,12 +89,24 @@ def run(args: argparse.Namespace) -> int:
                 bar.total = count_rows(conn, args.what, flt, args.table)
             except ExportQueryError as exc:
                 raise ExportError(str(exc)) from None
-        result = export_table(conn, args.what, args.format, args.output, args.site, start, end, args.bots,
-                              progress=bar.update, table=args.table)
+        result = export_table(
+            conn,
+            args.what,
+            args.format,
+            args.output,
+            args.site,
+            start,
+            end,
+            args.bots,
+            progress=bar.update,
+            table=args.table,
+        )
         bar.update(result.rows, result.bytes, force=True)
         bar.done()
     finally:
         conn.close()
     where = "stdout" if result.path == "-" else result.path
-    print(f"exported {result.rows:,} {args.what} rows ({human_bytes(result.bytes)}) to {where}", file=sys.stderr)
+    print(
+        f"exported {result.rows:,} {args.what} rows ({human_bytes(result.bytes)}) to {where}", file=sys.stderr
+    )
     return 0

@@ -1,4 +1,4 @@
-"""`sitelens export-runs [list|retry [RUN]]`: the scheduled export's runs, their deliveries and errors; retry now."""
+"""`sitelens export-runs [list|retry [RUN]]`: scheduled export runs and errors; retry now."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from sitelens_tui.commands.export import human_bytes
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export-runs", help="list scheduled export runs and their errors; retry failed deliveries")
+    p = sub.add_parser(
+        "export-runs", help="list scheduled export runs and their errors; retry failed deliveries"
+    )
     actions = p.add_subparsers(dest="runs_action", metavar="ACTION")
     ls = actions.add_parser("list", help="show recent runs (the default)")
     ls.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
@@ -37,8 +39,10 @@ def list_runs(args: argparse.Namespace) -> int:
             return 0
         print(status_line(export_health(conn)))
         for run in runs:
-            print(f"{run.id}  {run.state:<7}  {run.rows:>9,} rows  {human_bytes(run.bytes):>9}  "
-                  f"events {run.after_id + 1}..{run.upto_id}  created {_when(run.created)}")
+            print(
+                f"{run.id}  {run.state:<7}  {run.rows:>9,} rows  {human_bytes(run.bytes):>9}  "
+                f"events {run.after_id + 1}..{run.upto_id}  created {_when(run.created)}"
+            )
             for d in deliveries(conn, run.id):
                 line = f"    {d.destination}: {d.state}, {d.attempts} attempt(s)"
                 if d.state == "failed":

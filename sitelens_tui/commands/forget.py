@@ -20,8 +20,9 @@ from db.queries.erase import (
 
 RECENT_S = 2 * 86400
 NO_STORED_IPS = (
-    "IPs are not stored (privacy.store_ip is off), so an IP can only be matched to visits from today and yesterday, "
-    "by recomputing visitor ids with the daily salts still kept; older visits cannot be linked to an IP by anyone"
+    "IPs are not stored (privacy.store_ip is off), so an IP can only be matched to visits from today and "
+    "yesterday, by recomputing visitor ids with the daily salts still kept; older visits cannot be linked "
+    "to an IP by anyone"
 )
 
 
@@ -29,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("forget", help="erase a visitor's events and sessions (right to erasure)")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--visitor", metavar="ID", help="a visitor id as shown in the TUI or an export")
-    who.add_argument("--ip", metavar="ADDR", help="every visitor seen from this IP address (see the help on limits)")
+    who.add_argument(
+        "--ip", metavar="ADDR", help="every visitor seen from this IP address (see the help on limits)"
+    )
     p.add_argument("--dry-run", action="store_true", help="only show what would be erased")
     p.set_defaults(func=run)
 
@@ -68,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     print(
-        f"erased {erased.events:,} events, {erased.sessions:,} sessions and {erased.fingerprints:,} fingerprint "
+        f"erased {erased.events:,} events, {erased.sessions:,} sessions and "
+        f"{erased.fingerprints:,} fingerprint "
         f"record(s) of {len(erased.visitors)} visitor id(s)"
         + (f": {', '.join(erased.visitors)}" if erased.visitors else "")
     )

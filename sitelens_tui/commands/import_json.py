@@ -1,4 +1,4 @@
-"""`sitelens import-json FILE`: load an NDJSON export (events, or sessions) back through the batching writer."""
+"""`sitelens import-json FILE`: load an NDJSON export back through the batching writer."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import gzip
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
 from collector.errors import UserError
 from db.records import EventRecord, SessionRecord
+from db.rollups import rollup_hooks
 from db.writer import Writer
 from sitelens_tui.commands.export import ProgressBar
 
@@ -56,13 +57,15 @@ def parse_line(line: bytes) -> tuple[str, tuple[object, ...]]:
         raise BadLine("not a JSON object")
     is_session = "started" in obj and "last_seen" in obj
     kinds, required, cls = (
-        (SESSION_KINDS, SESSION_REQUIRED, SessionRecord) if is_session else (EVENT_KINDS, EVENT_REQUIRED, EventRecord)
+        (SESSION_KINDS, SESSION_REQUIRED, SessionRecord)
+        if is_session
+        else (EVENT_KINDS, EVENT_REQUIRED, EventRecord)
     )
     missing = [k for k in required if k not in obj]
     if missing:
         raise BadLine(f"missing {', '.join(missing)}")
     values = {k: _value(k, v, kinds[k]) for k, v in obj.items() if k in kinds and v is not None}
-    record = cls(**values)
+    record = cls(**values)  # type: ignore[arg-type]  # each value was checked against its field's type
     return ("session" if is_session else "event"), record.as_row()
 
 
@@ -79,16 +82,24 @@ def _open(path: Path) -> IO[bytes]:
     try:
         with open(path, "rb") as probe:
             magic = probe.read(2)
-        return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115
+        if magic == b"\x1f\x8b":
+            return cast(IO[bytes], gzip.open(path, "rb"))
+        return open(path, "rb")  # noqa: SIM115  # closed by the caller's with
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 async def import_file(path: Path, db_path: Path, progress: ProgressBar | None = None) -> ImportResult:
-    """Insert every valid line through the writer (its flush hooks keep rollups current); skip and count bad ones."""
+    """Insert every valid line through the writer (its hooks keep rollups current); count bad ones."""
     result = ImportResult()
     source = _open(path)
-    writer = Writer(db_path, flush_interval_s=1.0, flush_count=FLUSH_EVERY, queue_max=FLUSH_EVERY * 4)
+    writer = Writer(
+        db_path,
+        flush_interval_s=1.0,
+        flush_count=FLUSH_EVERY,
+        queue_max=FLUSH_EVERY * 4,
+        hooks=rollup_hooks(),
+    )
     await writer.start()
     try:
         with source:
@@ -124,7 +135,9 @@ async def import_file(path: Path, db_path: Path, progress: ProgressBar | None = 
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import-json", help="load an NDJSON export of events or sessions back into the database")
+    p = sub.add_parser(
+        "import-json", help="load an NDJSON export of events or sessions back into the database"
+    )
     p.add_argument("file", help="an NDJSON file written by `sitelens export --format ndjson` (.gz too)")
     p.set_defaults(func=run)
 

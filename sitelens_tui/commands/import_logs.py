@@ -12,8 +12,8 @@ from typing import TextIO
 
 from collector.config import Config
 from collector.errors import UserError
-from collector.logs.importer import Importer, ImportError_, ImportStats
-from collector.logs.parse import FORMATS
+from collector.logs.importer import Importer, ImportError_, ImportStats, sample_lines
+from collector.logs.parse import FORMATS, detect_format
 
 BAR_WIDTH = 24
 
@@ -22,11 +22,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import web-server access logs (combined, common, JSON lines; .gz too)")
     p.add_argument("files", nargs="+", metavar="FILE", help="access log files, oldest first (.gz allowed)")
     p.add_argument(
-        "--format", choices=FORMATS, default="auto", help="log format (default: detected from the first lines)"
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="log format (default: detected from the first lines)",
     )
-    p.add_argument("--site", default="", help="site the log belongs to (default: the only configured site, or "
-                   "the host field of JSON logs)")
-    p.add_argument("--follow", action="store_true", help="keep importing lines appended to FILE, across rotation")
+    p.add_argument(
+        "--site",
+        default="",
+        help="site the log belongs to (default: the only configured site, or the host field of JSON logs)",
+    )
+    p.add_argument(
+        "--follow", action="store_true", help="keep importing lines appended to FILE, across rotation"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
@@ -41,7 +49,7 @@ def choose_site(cfg: Config, site: str, fmt: str) -> str:
         return site
     if len(names) == 1:
         return names[0]
-    if fmt in ("json", "auto"):
+    if fmt == "json":
         return ""
     raise UserError("--site is required: which site does this log belong to? (e.g. --site example.com)")
 
@@ -74,7 +82,8 @@ class ProgressBar:
         filled = int(frac * BAR_WIDTH)
         name = path.name if len(path.name) <= 30 else "…" + path.name[-29:]
         self.stream.write(
-            f"\r{name} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {frac * 100:5.1f}%  {stats.lines:,} lines  "
+            f"\r{name} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {frac * 100:5.1f}%  "
+            f"{stats.lines:,} lines  "
             f"{rate:,.0f} lines/s  \x1b[K"
         )
         self.stream.flush()
@@ -86,7 +95,9 @@ class ProgressBar:
             self.stream.flush()
 
 
-async def _import(cfg: Config, paths: list[Path], site: str, fmt: str, follow: bool, bar: ProgressBar | None) -> ImportStats:
+async def _import(
+    cfg: Config, paths: list[Path], site: str, fmt: str, follow: bool, bar: ProgressBar | None
+) -> ImportStats:
     """Run the import (and the follow loop until Ctrl-C or SIGTERM)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -114,7 +125,13 @@ def _age_key(path: Path) -> float:
 def run(args: argparse.Namespace) -> int:
     cfg: Config = args.config_obj
     paths = check_files(args.files, args.follow)
-    site = choose_site(cfg, args.site, args.format)
+    fmt = args.format
+    if fmt == "auto" and not args.site and paths[0].exists():
+        try:
+            fmt = detect_format(sample_lines(paths[0]))  # JSON logs may name their site per line (host)
+        except ImportError_ as exc:
+            raise UserError(str(exc)) from None
+    site = choose_site(cfg, args.site, fmt)
     bar = None if args.no_progress or not sys.stderr.isatty() else ProgressBar(sys.stderr)
     try:
         stats = asyncio.run(_import(cfg, paths, site, args.format, args.follow, bar))

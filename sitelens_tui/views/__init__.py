@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sitelens_tui.views.anomalies import AnomaliesView
 from sitelens_tui.views.base import View
 from sitelens_tui.views.bots import BotsView
 from sitelens_tui.views.events import EventsView
@@ -10,4 +11,4 @@ from sitelens_tui.views.live import LiveView
 from sitelens_tui.views.overview import OverviewView
 from sitelens_tui.views.server import ServerView
 
-ALL_VIEWS: list[type[View]] = [OverviewView, LiveView, BotsView, FunnelsView, ServerView, EventsView]
+ALL_VIEWS: list[type[View]] = [OverviewView, LiveView, BotsView, AnomaliesView, FunnelsView, ServerView, EventsView]

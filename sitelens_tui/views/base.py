@@ -97,7 +97,9 @@ class View(VerticalScroll):
     def due(self) -> bool:
         """A periodic refresh runs only when someone can see it and live updates are not paused."""
         app = self.sl_app
-        return self.is_active and not app.paused and app.screen is self.screen and app.db_ready
+        if not app.screen_stack or len(app.screen_stack) > 1:  # shutting down, or a modal/screen on top
+            return False
+        return self.is_active and not app.paused and app.db_ready
 
     def reload(self) -> None:
         """Fetch now for the app's current scope, dropping any fetch still in flight."""

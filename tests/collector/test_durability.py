@@ -50,6 +50,18 @@ async def post_steadily(port: int, acked: dict[str, float], sent: set[str], stop
             await asyncio.sleep(0.001)
 
 
+async def wait_committed(session: aiohttp.ClientSession, port: int, events: int) -> None:
+    """Poll /healthz until the writer has committed `events` events (session snapshots go in the same flush)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            health = await resp.json()
+        if health["writer"]["written_events"] >= events and health["queue_depth"] == 0:
+            return
+        await asyncio.sleep(FLUSH_INTERVAL_S / 2)
+    raise AssertionError(f"the writer did not commit {events} events: {health}")
+
+
 def stored_paths(db: Path) -> set[str]:
     conn = sqlite3.connect(db)
     try:
@@ -115,7 +127,7 @@ async def test_restarted_collector_resumes_sessions(tmp_path: Path) -> None:
             await wait_ready(session, port, first)
             for path in ("/", "/pricing", "/docs"):
                 assert await post_page(session, port, path) == 202
-            await asyncio.sleep(FLUSH_INTERVAL_S * 3)  # committed, session snapshot included
+            await wait_committed(session, port, 3)
         kill_hard(first)
     finally:
         if first.poll() is None:

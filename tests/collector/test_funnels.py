@@ -11,8 +11,11 @@ from db.queries.funnels import delete_funnel, funnel_report, list_funnels, save_
 from db.rollups import DAY
 from tests.factories import SITE, T0, new_db, visit, write_visits
 
-FUNNEL = make_funnel("signup", [{"path": "/pricing*"}, {"path": "/signup"}, {"event": "signup", "props": {"plan": "pro"}}],
-                     window_s=600)
+FUNNEL = make_funnel(
+    "signup",
+    [{"path": "/pricing*"}, {"path": "/signup"}, {"event": "signup", "props": {"plan": "pro"}}],
+    window_s=600,
+)
 
 
 def hit(ts, path="", type_="pageview", name="", props=None):
@@ -28,8 +31,12 @@ def test_steps_match_globs_events_and_properties():
 
 
 def test_journey_takes_the_deepest_attempt_within_the_window():
-    hits = [hit(0, "/pricing"), hit(1000, "/pricing?x"), hit(1100, "/signup"),
-            hit(1200, "/", "event", "signup", {"plan": "pro"})]
+    hits = [
+        hit(0, "/pricing"),
+        hit(1000, "/pricing?x"),
+        hit(1100, "/signup"),
+        hit(1200, "/", "event", "signup", {"plan": "pro"}),
+    ]
     assert match_journey(FUNNEL, hits) == [1000, 1100, 1200]
     assert match_journey(FUNNEL, [hit(0, "/pricing"), hit(700, "/signup")]) == [0]  # outside the window
     assert match_journey(FUNNEL, [hit(0, "/signup"), hit(5, "/pricing")]) == [5]  # order matters
@@ -45,20 +52,39 @@ def test_invalid_funnels_are_refused_with_a_reason():
 def test_report_matches_a_hand_count(tmp_path):
     conn = new_db(tmp_path / "f.db")
     pro = {"plan": "pro"}
-    write_visits(conn, [
-        # a: completes in 60 + 120 s
-        visit(T0 + 100, [(0, "/pricing"), (60, "/signup")], visitor="a", custom=[(180, "signup", pro)]),
-        # b: reaches signup after 30 s, signs up for another plan
-        visit(T0 + 200, [(0, "/pricing/team"), (30, "/signup")], visitor="b", custom=[(40, "signup", {"plan": "free"})]),
-        # c: pricing only
-        visit(T0 + 300, [(0, "/pricing")], visitor="c"),
-        # d: completes in 90 + 60 s
-        visit(T0 + 400, [(0, "/"), (10, "/pricing"), (100, "/signup")], visitor="d", custom=[(160, "signup", pro)]),
-        # e: never saw pricing
-        visit(T0 + 500, [(0, "/signup")], visitor="e", custom=[(5, "signup", pro)]),
-        # a bot doing everything is not counted
-        visit(T0 + 600, [(0, "/pricing"), (1, "/signup")], visitor="bot", is_bot=1, custom=[(2, "signup", pro)]),
-    ])
+    write_visits(
+        conn,
+        [
+            # a: completes in 60 + 120 s
+            visit(T0 + 100, [(0, "/pricing"), (60, "/signup")], visitor="a", custom=[(180, "signup", pro)]),
+            # b: reaches signup after 30 s, signs up for another plan
+            visit(
+                T0 + 200,
+                [(0, "/pricing/team"), (30, "/signup")],
+                visitor="b",
+                custom=[(40, "signup", {"plan": "free"})],
+            ),
+            # c: pricing only
+            visit(T0 + 300, [(0, "/pricing")], visitor="c"),
+            # d: completes in 90 + 60 s
+            visit(
+                T0 + 400,
+                [(0, "/"), (10, "/pricing"), (100, "/signup")],
+                visitor="d",
+                custom=[(160, "signup", pro)],
+            ),
+            # e: never saw pricing
+            visit(T0 + 500, [(0, "/signup")], visitor="e", custom=[(5, "signup", pro)]),
+            # a bot doing everything is not counted
+            visit(
+                T0 + 600,
+                [(0, "/pricing"), (1, "/signup")],
+                visitor="bot",
+                is_bot=1,
+                custom=[(2, "signup", pro)],
+            ),
+        ],
+    )
     steps = funnel_report(conn, FUNNEL, Span(T0, T0 + DAY), Filters(site=SITE))
     assert [(s.entered, s.converted) for s in steps] == [(4, 3), (3, 2), (2, 2)]
     assert [s.conversion_pct for s in steps] == [75.0, 66.67, 100.0]

@@ -1,4 +1,4 @@
-"""`sitelens export`, `forget` and `import-json` as a user runs them: one-line errors, a summary, exit codes."""
+"""`sitelens export`, `forget` and `import-json` as a user runs them: one-line errors, summaries."""
 
 from __future__ import annotations
 
@@ -31,8 +31,26 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_export_writes_the_file_and_a_summary(db: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "e.csv"
-    code, _, err = run(capsys, "export", "--db", str(db), "--format", "csv", "--what", "events", "-o", str(out),
-                       "--site", "b.example", "--from", "2026-01-01", "--to", "2030-12-31", "--bots", "humans")
+    code, _, err = run(
+        capsys,
+        "export",
+        "--db",
+        str(db),
+        "--format",
+        "csv",
+        "--what",
+        "events",
+        "-o",
+        str(out),
+        "--site",
+        "b.example",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2030-12-31",
+        "--bots",
+        "humans",
+    )
     assert code == 0
     rows = list(csv.reader(out.open(newline="")))[1:]
     assert rows and {r[2] for r in rows} == {"b.example"}
@@ -40,7 +58,9 @@ def test_export_writes_the_file_and_a_summary(db: Path, tmp_path: Path, capsys) 
 
 
 def test_export_to_stdout(db: Path, capsys) -> None:
-    code, out, err = run(capsys, "export", "--db", str(db), "--format", "ndjson", "--what", "sessions", "-o", "-")
+    code, out, err = run(
+        capsys, "export", "--db", str(db), "--format", "ndjson", "--what", "sessions", "-o", "-"
+    )
     assert code == 0
     assert [orjson.loads(line)["id"] for line in out.splitlines()] == list(range(1000, 1007))
     assert "to stdout" in err
@@ -66,7 +86,9 @@ def test_bad_arguments_are_one_line_and_nonzero(db: Path, tmp_path: Path, capsys
 
 
 def test_unwritable_path_is_one_line(db: Path, tmp_path: Path, capsys) -> None:
-    code, _, err = run(capsys, "export", "--db", str(db), "--format", "csv", "-o", str(tmp_path / "no" / "x.csv"))
+    code, _, err = run(
+        capsys, "export", "--db", str(db), "--format", "csv", "-o", str(tmp_path / "no" / "x.csv")
+    )
     assert code != 0 and err.count("\n") == 1 and "does not exist" in err
 
 
@@ -77,12 +99,18 @@ def test_missing_database_is_one_line(tmp_path: Path, capsys) -> None:
 
 def test_forget_visitor_removes_their_events_and_sessions(db: Path, capsys) -> None:
     conn = connect(db)
-    before = conn.execute("SELECT count(*) FROM events WHERE visitor_id = ?", ("v000000000000002",)).fetchone()[0]
+    before = conn.execute(
+        "SELECT count(*) FROM events WHERE visitor_id = ?", ("v000000000000002",)
+    ).fetchone()[0]
     code, out, _ = run(capsys, "forget", "--db", str(db), "--visitor", "v000000000000002")
     assert code == 0
     assert f"erased {before} events, 1 sessions" in out
-    assert conn.execute("SELECT count(*) FROM events WHERE visitor_id = 'v000000000000002'").fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM sessions WHERE visitor_id = 'v000000000000002'").fetchone()[0] == 0
+    assert (
+        conn.execute("SELECT count(*) FROM events WHERE visitor_id = 'v000000000000002'").fetchone()[0] == 0
+    )
+    assert (
+        conn.execute("SELECT count(*) FROM sessions WHERE visitor_id = 'v000000000000002'").fetchone()[0] == 0
+    )
     assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 300 - before
 
 
@@ -96,8 +124,12 @@ def test_forget_ip_finds_recent_visitors_through_the_daily_salt(tmp_path: Path, 
     mine = keyed_hash(salt, "a.example", "203.0.113.9", ua)
     other = keyed_hash(salt, "a.example", "198.51.100.1", ua)
     for sid, vid in ((1, mine), (2, other)):
-        conn.execute(UPSERT_SESSION, SessionRecord(id=sid, site="a.example", visitor_id=vid, fingerprint="",
-                                                   started=now, last_seen=now, ua=ua).as_row())
+        conn.execute(
+            UPSERT_SESSION,
+            SessionRecord(
+                id=sid, site="a.example", visitor_id=vid, fingerprint="", started=now, last_seen=now, ua=ua
+            ).as_row(),
+        )
         from db.writer import INSERT_EVENT
 
         e = event(sid, now)
@@ -113,5 +145,7 @@ def test_import_json_cli(db: Path, tmp_path: Path, capsys) -> None:
     run(capsys, "export", "--db", str(db), "--format", "ndjson", "-o", str(tmp_path / "e.ndjson"))
     code, out, _ = run(capsys, "import-json", "--db", str(tmp_path / "t.db"), str(tmp_path / "e.ndjson"))
     assert code == 0 and "imported 300 events and 0 sessions" in out
-    code, _, err = run(capsys, "import-json", "--db", str(tmp_path / "t.db"), str(tmp_path / "missing.ndjson"))
+    code, _, err = run(
+        capsys, "import-json", "--db", str(tmp_path / "t.db"), str(tmp_path / "missing.ndjson")
+    )
     assert code != 0 and err.count("\n") == 1

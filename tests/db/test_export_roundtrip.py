@@ -1,4 +1,4 @@
-"""Exports read back equal the database, in every format; the NDJSON export imports back to the same statistics."""
+"""Exports read back equal the database, in every format; NDJSON imports back to the same statistics."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ EVENT_SQL = f"SELECT {', '.join(EVENT_EXPORT_COLUMNS)} FROM events"
 SESSION_SQL = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions"
 
 
-def read_back(path: Path, fmt: str, columns: list[str], like: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+def read_back(
+    path: Path, fmt: str, columns: list[str], like: list[tuple[object, ...]]
+) -> list[tuple[object, ...]]:
     """Rows from an exported file, converted to the database's Python types (CSV cells are text)."""
     if fmt == "parquet":
         table = pq.read_table(path)
@@ -41,7 +43,10 @@ def read_back(path: Path, fmt: str, columns: list[str], like: list[tuple[object,
 @pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet"])
 def test_events_and_sessions_round_trip_in_every_format(tmp_path: Path, fmt: str) -> None:
     conn = seed_db(tmp_path / "s.db")
-    for what, sql, order in (("events", EVENT_SQL, " ORDER BY ts, id"), ("sessions", SESSION_SQL, " ORDER BY id")):
+    for what, sql, order in (
+        ("events", EVENT_SQL, " ORDER BY ts, id"),
+        ("sessions", SESSION_SQL, " ORDER BY id"),
+    ):
         out = tmp_path / f"{what}.{fmt}"
         result = export_table(conn, what, fmt, out)
         expected = table_rows(conn, sql + order)
@@ -55,10 +60,15 @@ def test_filters_by_site_span_and_bots(tmp_path: Path) -> None:
     conn = seed_db(tmp_path / "s.db")
     out = tmp_path / "e.ndjson"
     start, end = T0 + 3600, T0 + 7200
-    result = export_table(conn, "events", "ndjson", out, site="a.example", span_start=start, span_end=end,
-                          bots="humans")
-    expected = table_rows(conn, "SELECT id FROM events WHERE site = 'a.example' AND ts >= ? AND ts < ? "
-                          "AND is_bot = 0 ORDER BY ts, id", (start, end))
+    result = export_table(
+        conn, "events", "ndjson", out, site="a.example", span_start=start, span_end=end, bots="humans"
+    )
+    expected = table_rows(
+        conn,
+        "SELECT id FROM events WHERE site = 'a.example' AND ts >= ? AND ts < ? "
+        "AND is_bot = 0 ORDER BY ts, id",
+        (start, end),
+    )
     got = [orjson.loads(line)["id"] for line in out.read_bytes().splitlines()]
     assert result.rows == len(got) == len(expected) > 0
     assert got == [r[0] for r in expected]
@@ -111,8 +121,11 @@ def test_unknown_table_and_format_are_clear_errors(tmp_path: Path) -> None:
 
 
 def stats(conn) -> list[tuple[object, ...]]:
-    return table_rows(conn, "SELECT type, site, path, count(*), sum(engaged_ms), sum(is_bot), round(sum(cost_usd), 9) "
-                      "FROM events GROUP BY type, site, path ORDER BY type, site, path")
+    return table_rows(
+        conn,
+        "SELECT type, site, path, count(*), sum(engaged_ms), sum(is_bot), round(sum(cost_usd), 9) "
+        "FROM events GROUP BY type, site, path ORDER BY type, site, path",
+    )
 
 
 def test_ndjson_export_imports_back_to_the_same_statistics(tmp_path: Path) -> None:
@@ -127,14 +140,39 @@ def test_ndjson_export_imports_back_to_the_same_statistics(tmp_path: Path) -> No
     assert stats(copy) == stats(source)
     cols = ", ".join(c for c in EVENT_EXPORT_COLUMNS if c != "id")
     assert table_rows(copy, f"SELECT {cols} FROM events ORDER BY ts") == table_rows(
-        source, f"SELECT {cols} FROM events ORDER BY ts")
+        source, f"SELECT {cols} FROM events ORDER BY ts"
+    )
     assert table_rows(copy, SESSION_SQL + " ORDER BY id") == table_rows(source, SESSION_SQL + " ORDER BY id")
 
 
 def test_import_skips_bad_lines_and_says_which(tmp_path: Path) -> None:
     f = tmp_path / "bad.ndjson"
-    f.write_bytes(b'{"ts": 1.5, "site": "s", "type": "pageview", "path": "/x"}\nnot json\n'
-                  b'{"ts": "yesterday", "site": "s", "type": "pageview"}\n[1]\n')
+    f.write_bytes(
+        b'{"ts": 1.5, "site": "s", "type": "pageview", "path": "/x"}\nnot json\n'
+        b'{"ts": "yesterday", "site": "s", "type": "pageview"}\n[1]\n'
+    )
     result = asyncio.run(import_file(f, tmp_path / "t.db"))
     assert (result.events, result.bad) == (1, 3)
     assert result.first_error.startswith("line 2: not JSON")
+
+
+def test_daily_rollups_export_after_import(tmp_path: Path) -> None:
+    """Rows imported through the writer are rolled up; the daily traffic export sums them per site and day."""
+    source = seed_db(tmp_path / "s.db")
+    export_table(source, "events", "ndjson", tmp_path / "e.ndjson")
+    asyncio.run(import_file(tmp_path / "e.ndjson", tmp_path / "t.db"))
+    copy = connect(tmp_path / "t.db")
+    result = export_table(copy, "rollups", "ndjson", tmp_path / "r.ndjson")
+    rows = [orjson.loads(line) for line in (tmp_path / "r.ndjson").read_bytes().splitlines()]
+    assert result.rows == len(rows) > 0
+    assert sum(r["hits"] for r in rows) == 300
+    assert {r["day"] % 86400 for r in rows} == {0}
+    expected = table_rows(source, "SELECT site, count(*) FROM events GROUP BY site ORDER BY site")
+    got: dict[str, int] = {}
+    for r in rows:
+        got[r["site"]] = got.get(r["site"], 0) + r["hits"]
+    assert sorted(got.items()) == expected
+    with pytest.raises(ExportError, match="unknown rollup"):
+        export_table(copy, "rollups", "csv", tmp_path / "x.csv", table="nope")
+    pages = export_table(copy, "rollups", "parquet", tmp_path / "p.parquet", table="pages", bots="humans")
+    assert pages.rows == pq.read_table(tmp_path / "p.parquet").num_rows > 0

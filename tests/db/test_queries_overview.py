@@ -31,20 +31,62 @@ Q_PRICE = {"question": "price?", "answered": "false"}
 def conn(tmp_path):
     """Five visits on one day: three humans (one returning), one crawler and a signup."""
     conn = new_db(tmp_path / "s.db")
-    write_visits(conn, [
-        visit(D + 10 * HOUR, [(0, "/"), (60, "/pricing"), (120, "/signup")], visitor="v1", country="DE",
-              browser="Firefox", ref_source="Google", ref_medium="search",
-              custom=[(90, "chat_question", Q_PRICE)], engagement=[(100, "/pricing", 75, 40_000)]),
-        visit(D + 10 * HOUR + 1800, [(0, "/")], visitor="v2", country="US", browser="Chrome", ref_medium="direct"),
-        visit(D + 11 * HOUR, [(0, "/"), (1, "/a"), (2, "/b")], visitor="bot", is_bot=1, bot_name="Googlebot",
-              type="request"),
-        visit(D + 14 * HOUR, [(0, "/pricing"), (30, "/")], visitor="v1", new_visitor=0, country="DE",
-              browser="Firefox", ref_medium="direct", custom=[(10, "chat_question", Q_PRICE)]),
-        visit(D + 15 * HOUR, [(0, "/blog")], visitor="v3", country="US", browser="Chrome", ref_source="Google",
-              ref_medium="search",
-              custom=[(5, "signup", {"plan": "pro"}), (3, "chat_question", {"question": "hours?", "answered": "false"})],
-              engagement=[(5, "/blog", 50, 10_000), (6, "/blog", 100, 20_000)]),
-    ])
+    write_visits(
+        conn,
+        [
+            visit(
+                D + 10 * HOUR,
+                [(0, "/"), (60, "/pricing"), (120, "/signup")],
+                visitor="v1",
+                country="DE",
+                browser="Firefox",
+                ref_source="Google",
+                ref_medium="search",
+                custom=[(90, "chat_question", Q_PRICE)],
+                engagement=[(100, "/pricing", 75, 40_000)],
+            ),
+            visit(
+                D + 10 * HOUR + 1800,
+                [(0, "/")],
+                visitor="v2",
+                country="US",
+                browser="Chrome",
+                ref_medium="direct",
+            ),
+            visit(
+                D + 11 * HOUR,
+                [(0, "/"), (1, "/a"), (2, "/b")],
+                visitor="bot",
+                is_bot=1,
+                bot_name="Googlebot",
+                type="request",
+            ),
+            visit(
+                D + 14 * HOUR,
+                [(0, "/pricing"), (30, "/")],
+                visitor="v1",
+                new_visitor=0,
+                country="DE",
+                browser="Firefox",
+                ref_medium="direct",
+                custom=[(10, "chat_question", Q_PRICE)],
+            ),
+            visit(
+                D + 15 * HOUR,
+                [(0, "/blog")],
+                visitor="v3",
+                country="US",
+                browser="Chrome",
+                ref_source="Google",
+                ref_medium="search",
+                custom=[
+                    (5, "signup", {"plan": "pro"}),
+                    (3, "chat_question", {"question": "hours?", "answered": "false"}),
+                ],
+                engagement=[(5, "/blog", 50, 10_000), (6, "/blog", 100, 20_000)],
+            ),
+        ],
+    )
     yield conn
     conn.close()
 
@@ -109,10 +151,17 @@ def test_filter_values_are_bound_not_spliced(conn):
 
 def test_top_pages_and_session_attributes(conn):
     assert top(conn, DAYSPAN, HUMANS, "pages") == [
-        Row("/", 2, 3), Row("/pricing", 1, 2), Row("/blog", 1, 1), Row("/signup", 1, 1),
+        Row("/", 2, 3),
+        Row("/pricing", 1, 2),
+        Row("/blog", 1, 1),
+        Row("/signup", 1, 1),
     ]
     assert top(conn, DAYSPAN, HUMANS, "countries") == [Row("US", 2, 2), Row("DE", 1, 5)]
-    assert top(conn, DAYSPAN, HUMANS, "entry_pages") == [Row("/", 2, 4), Row("/pricing", 1, 2), Row("/blog", 1, 1)]
+    assert top(conn, DAYSPAN, HUMANS, "entry_pages") == [
+        Row("/", 2, 4),
+        Row("/pricing", 1, 2),
+        Row("/blog", 1, 1),
+    ]
     assert top(conn, DAYSPAN, HUMANS, "sources") == [Row("Google", 2, 4), Row("", 2, 3)]
     bots = top(conn, DAYSPAN, Filters(site=SITE, bots="bots"), "pages")
     assert [r.value for r in bots] == ["/", "/a", "/b"]
@@ -148,10 +197,17 @@ def test_engagement_per_page(conn):
 
 
 def test_custom_events_and_property_breakdown(conn):
-    assert custom_events(conn, DAYSPAN, HUMANS, 10) == [EventCount("chat_question", 3, 2), EventCount("signup", 1, 1)]
-    unanswered = property_breakdown(conn, DAYSPAN, HUMANS, "chat_question", "question", {"answered": "false"}, 10)
+    assert custom_events(conn, DAYSPAN, HUMANS, 10) == [
+        EventCount("chat_question", 3, 2),
+        EventCount("signup", 1, 1),
+    ]
+    unanswered = property_breakdown(
+        conn, DAYSPAN, HUMANS, "chat_question", "question", {"answered": "false"}, 10
+    )
     assert unanswered == [PropValue("price?", 2), PropValue("hours?", 1)]
-    assert property_breakdown(conn, DAYSPAN, HUMANS, "chat_question", "question", {"answered": "true"}, 10) == []
+    assert (
+        property_breakdown(conn, DAYSPAN, HUMANS, "chat_question", "question", {"answered": "true"}, 10) == []
+    )
     assert property_breakdown(conn, DAYSPAN, HUMANS, "signup", "plan", None, 10) == [PropValue("pro", 1)]
 
 

@@ -15,9 +15,20 @@ SPAN = Span(T0, T0 + DAY)
 
 def test_endpoints_have_percentiles_and_error_rates(tmp_path):
     conn = new_db(tmp_path / "s.db")
-    events = [server_event(T0 + i, "api_request", method="GET", path="/v1/items", latency_ms=float(i + 1),
-                           status=500 if i < 5 else 200) for i in range(100)]
-    events += [server_event(T0 + 5, "api_request", method="POST", path="/v1/items", latency_ms=7.0, status=201)]
+    events = [
+        server_event(
+            T0 + i,
+            "api_request",
+            method="GET",
+            path="/v1/items",
+            latency_ms=float(i + 1),
+            status=500 if i < 5 else 200,
+        )
+        for i in range(100)
+    ]
+    events += [
+        server_event(T0 + 5, "api_request", method="POST", path="/v1/items", latency_ms=7.0, status=201)
+    ]
     events += [server_event(T0 - 5, "api_request", method="GET", path="/v1/old", latency_ms=1.0, status=200)]
     write(conn, events)
     assert endpoints(conn, SPAN, Filters(site=SITE), 10) == [
@@ -28,35 +39,59 @@ def test_endpoints_have_percentiles_and_error_rates(tmp_path):
 
 def test_failed_logins_by_source_and_external_costs(tmp_path):
     conn = new_db(tmp_path / "s.db")
-    write(conn, [
-        server_event(T0 + 1, "auth", name="login", success=0, ip="203.0.113.9"),
-        server_event(T0 + 2, "auth", name="login", success=0, ip="203.0.113.9"),
-        server_event(T0 + 3, "auth", name="login", success=1, ip="203.0.113.9"),
-        server_event(T0 + 4, "auth", name="login", success=0, fingerprint="fp1"),
-        server_event(T0 + 5, "external_call", name="openai", cost_usd=0.25, latency_ms=800.0),
-        server_event(T0 + 6, "external_call", name="openai", cost_usd=0.5, latency_ms=1200.0),
-        server_event(T0 + 7, "external_call", name="stripe", cost_usd=0.0, latency_ms=90.0),
-    ])
+    write(
+        conn,
+        [
+            server_event(T0 + 1, "auth", name="login", success=0, ip="203.0.113.9"),
+            server_event(T0 + 2, "auth", name="login", success=0, ip="203.0.113.9"),
+            server_event(T0 + 3, "auth", name="login", success=1, ip="203.0.113.9"),
+            server_event(T0 + 4, "auth", name="login", success=0, fingerprint="fp1"),
+            server_event(T0 + 5, "external_call", name="openai", cost_usd=0.25, latency_ms=800.0),
+            server_event(T0 + 6, "external_call", name="openai", cost_usd=0.5, latency_ms=1200.0),
+            server_event(T0 + 7, "external_call", name="stripe", cost_usd=0.0, latency_ms=90.0),
+        ],
+    )
     assert failed_logins(conn, SPAN, Filters(), 10) == [LoginRow("203.0.113.9", 2), LoginRow("fp1", 1)]
     assert external_costs(conn, SPAN, Filters(site=SITE)) == [
-        CostRow("openai", 2, 0.75, 1200.0), CostRow("stripe", 1, 0.0, 90.0),
+        CostRow("openai", 2, 0.75, 1200.0),
+        CostRow("stripe", 1, 0.0, 90.0),
     ]
 
 
 def test_bots_view(tmp_path):
     conn = new_db(tmp_path / "s.db")
-    crawler = visit(T0 + HOUR, [(0, "/"), (1, "/a")], visitor="g", is_bot=1, bot_name="Googlebot",
-                    fingerprint="fp-g", type="request")
-    scraper = visit(T0 + 2 * HOUR, [(i, f"/p{i}") for i in range(6)], visitor="s", is_bot=1, fingerprint="fp-s",
-                    bot_signals=json.dumps([{"name": "high_request_count", "weight": 30, "value": 60}]))
+    crawler = visit(
+        T0 + HOUR,
+        [(0, "/"), (1, "/a")],
+        visitor="g",
+        is_bot=1,
+        bot_name="Googlebot",
+        fingerprint="fp-g",
+        type="request",
+    )
+    scraper = visit(
+        T0 + 2 * HOUR,
+        [(i, f"/p{i}") for i in range(6)],
+        visitor="s",
+        is_bot=1,
+        fingerprint="fp-s",
+        bot_signals=json.dumps([{"name": "high_request_count", "weight": 30, "value": 60}]),
+    )
     human = visit(T0 + 3 * HOUR, [(0, "/")], visitor="h")
     write_visits(conn, [crawler, scraper, human])
-    conn.execute("INSERT INTO fingerprints (fingerprint, first_seen, last_seen, sessions, requests, max_score, flags, "
-                 "level, ua, bot_name) VALUES ('fp-s', ?, ?, 1, 6, 65, '[\"probe\"]', 'severe', 'curl/8', '')",
-                 (T0, T0 + 2 * HOUR))
-    conn.execute("INSERT INTO throttle_drops VALUES (?, 'blocked', 'override', 4), (?, 'severe', 'rate', 2)",
-                 (int(T0 + 60), int(T0 + 120)))
-    assert top_bots(conn, SPAN, Filters(site=SITE), 10) == [BotRow("behavioural", 1, 6), BotRow("Googlebot", 1, 2)]
+    conn.execute(
+        "INSERT INTO fingerprints (fingerprint, first_seen, last_seen, sessions, requests, max_score, flags, "
+        "level, ua, bot_name) VALUES ('fp-s', ?, ?, 1, 6, 65, '[\"probe\"]', 'severe', 'curl/8', '')",
+        (T0, T0 + 2 * HOUR),
+    )
+    conn.execute(
+        "INSERT INTO throttle_drops VALUES (?, 'blocked', 'override', 4), (?, 'severe', 'rate', 2)",
+        (int(T0 + 60), int(T0 + 120)),
+    )
+    assert top_bots(conn, SPAN, Filters(site=SITE), 10) == [
+        BotRow("behavioural", 1, 6),
+        BotRow("Googlebot", 1, 2),
+    ]
     fps = top_fingerprints(conn, SPAN, 10)
     assert [(f.fingerprint, f.max_score, f.level) for f in fps] == [("fp-s", 65, "severe")]
     assert fps[0].signals == ("high_request_count +30", "probe")

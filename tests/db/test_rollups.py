@@ -11,7 +11,7 @@ from db.queries.events import custom_events
 from db.queries.overview import engagement, hourly, kpis, top
 from db.rollups import DAY, HOUR, SESSION_DIMS, catch_up, rebuild
 from db.writer import Writer
-from tests.factories import SITE, T0, new_db, visit, write, write_visits
+from tests.factories import SITE, T0, new_db, visit, write
 
 PATHS = ["/", "/pricing", "/blog", "/blog/a", "/signup", "/docs"]
 COUNTRIES = ["DE", "US", "FR", ""]
@@ -25,7 +25,7 @@ SPANS = [
 
 
 def dataset(seed: int, n: int = 250) -> list[tuple[list, list]]:
-    """Flushes of (events, sessions): each session arrives in two parts, growing (and sometimes turning bot)."""
+    """Flushes of (events, sessions): each session arrives in two parts, growing (sometimes turning bot)."""
     rng = random.Random(seed)
     first, second = [], []
     for i in range(n):
@@ -33,29 +33,61 @@ def dataset(seed: int, n: int = 250) -> list[tuple[list, list]]:
         count = rng.randint(1, 6)
         pages = sorted((rng.uniform(0, 1500), rng.choice(PATHS)) for _ in range(count))
         pages[0] = (0.0, pages[0][1])
-        custom = [(rng.uniform(0, 1500), rng.choice(["signup", "chat"]), {}) for _ in range(rng.randint(0, 2))]
-        eng = [(rng.uniform(0, 1500), rng.choice(PATHS), rng.choice([25, 50, 100]), rng.randint(0, 60_000))
-               for _ in range(rng.randint(0, 2))]
+        custom = [
+            (rng.uniform(0, 1500), rng.choice(["signup", "chat"]), {}) for _ in range(rng.randint(0, 2))
+        ]
+        eng = [
+            (rng.uniform(0, 1500), rng.choice(PATHS), rng.choice([25, 50, 100]), rng.randint(0, 60_000))
+            for _ in range(rng.randint(0, 2))
+        ]
         source, medium = rng.choice(SOURCES)
-        attrs = dict(country=rng.choice(COUNTRIES), browser=rng.choice(["Chrome", "Firefox"]), ref_source=source,
-                     ref_medium=medium, utm_campaign=rng.choice(["", "launch"]), device=rng.choice(["desktop", "mobile"]))
+        attrs = dict(
+            country=rng.choice(COUNTRIES),
+            browser=rng.choice(["Chrome", "Firefox"]),
+            ref_source=source,
+            ref_medium=medium,
+            utm_campaign=rng.choice(["", "launch"]),
+            device=rng.choice(["desktop", "mobile"]),
+        )
         visitor = f"v{rng.randint(0, 120)}"
         sid = 10_000 + i
         turns_bot = rng.random() < 0.15
         cut = rng.uniform(0, 1600)
-        full = visit(start, pages, custom=custom, engagement=eng, visitor=visitor, session_id=sid,
-                     new_visitor=rng.choice([0, 1]), is_bot=1 if turns_bot else 0, **attrs)
+        full = visit(
+            start,
+            pages,
+            custom=custom,
+            engagement=eng,
+            visitor=visitor,
+            session_id=sid,
+            new_visitor=rng.choice([0, 1]),
+            is_bot=1 if turns_bot else 0,
+            **attrs,
+        )
         early_pages = [p for p in pages if p[0] <= cut] or pages[:1]
-        part = visit(start, early_pages, custom=[c for c in custom if c[0] <= cut],
-                     engagement=[e for e in eng if e[0] <= cut], visitor=visitor, session_id=sid,
-                     new_visitor=full.session.new_visitor, **attrs)
+        part = visit(
+            start,
+            early_pages,
+            custom=[c for c in custom if c[0] <= cut],
+            engagement=[e for e in eng if e[0] <= cut],
+            visitor=visitor,
+            session_id=sid,
+            new_visitor=full.session.new_visitor,
+            **attrs,
+        )
         first.append(part)
         part_ts = {(e.ts, e.type, e.path, e.name) for e in part.events}
-        second.append((full.session, [e for e in full.events if (e.ts, e.type, e.path, e.name) not in part_ts]))
-    flushes = [([e for v in first[i:i + 40] for e in v.events], [v.session for v in first[i:i + 40]])
-               for i in range(0, n, 40)]
-    flushes += [([e for _s, evs in second[i:i + 60] for e in evs], [s for s, _e in second[i:i + 60]])
-                for i in range(0, n, 60)]
+        second.append(
+            (full.session, [e for e in full.events if (e.ts, e.type, e.path, e.name) not in part_ts])
+        )
+    flushes = [
+        ([e for v in first[i : i + 40] for e in v.events], [v.session for v in first[i : i + 40]])
+        for i in range(0, n, 40)
+    ]
+    flushes += [
+        ([e for _s, evs in second[i : i + 60] for e in evs], [s for s, _e in second[i : i + 60]])
+        for i in range(0, n, 60)
+    ]
     return flushes
 
 
@@ -65,12 +97,15 @@ def assert_rollups_equal_raw(conn) -> None:
             assert kpis(conn, span, filters, rollups=True) == kpis(conn, span, filters, rollups=False)
             assert hourly(conn, span, filters, rollups=True) == hourly(conn, span, filters, rollups=False)
             for dim in ("path", *SESSION_DIMS):
-                assert top(conn, span, filters, dim, 50, rollups=True) == top(conn, span, filters, dim, 50,
-                                                                              rollups=False), dim
+                assert top(conn, span, filters, dim, 50, rollups=True) == top(
+                    conn, span, filters, dim, 50, rollups=False
+                ), dim
             assert custom_events(conn, span, filters, 50, rollups=True) == custom_events(
-                conn, span, filters, 50, rollups=False)
-            assert engagement(conn, span, filters, 50, rollups=True) == engagement(conn, span, filters, 50,
-                                                                                  rollups=False)
+                conn, span, filters, 50, rollups=False
+            )
+            assert engagement(conn, span, filters, 50, rollups=True) == engagement(
+                conn, span, filters, 50, rollups=False
+            )
 
 
 @pytest.mark.parametrize("seed", [1, 2])

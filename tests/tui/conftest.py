@@ -51,3 +51,12 @@ async def settle(pilot: object, view: str | None = None) -> None:
         ):
             return
     raise AssertionError("views never finished loading")
+
+
+async def open_view(pilot: object, key: str) -> None:
+    """Switch to a tab once the app has finished starting, and wait for its data."""
+    app = pilot.app  # type: ignore[attr-defined]
+    await settle(pilot)
+    app.action_show_view(key)
+    await pilot.pause()  # type: ignore[attr-defined]
+    await settle(pilot, key)

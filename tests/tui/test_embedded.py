@@ -11,7 +11,7 @@ from collector.config import Config
 from sitelens_tui.app import build_app
 from sitelens_tui.widgets.status_bar import StatusBar
 from sitelens_tui.widgets.view_table import ViewTable
-from tests.tui.conftest import settle
+from tests.tui.conftest import open_view, settle
 
 
 def embedded_config(tmp_path: Path) -> Config:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from sitelens_tui.dialogs.session_screen import SessionScreen
 from sitelens_tui.widgets.view_table import ViewTable
-from tests.tui.conftest import settle
+from tests.tui.conftest import open_view, settle
 
 
 async def test_live_sessions_match_database(attach_app, dataset) -> None:
     app = attach_app(initial_range="live")
     async with app.run_test(size=(120, 40)) as pilot:
-        app.action_show_view("live")
-        await settle(pilot, "live")
+        await open_view(pilot, "live")
         table = app.query_one("#live-sessions", ViewTable)
         expected = sorted(dataset.live_sessions(), key=lambda s: -s.last_seen)
         assert [r.key for r in table.rows_shown] == [str(s.id) for s in expected]
@@ -24,8 +23,7 @@ async def test_live_sessions_match_database(attach_app, dataset) -> None:
 async def test_enter_opens_session_timeline_and_signals(attach_app, dataset) -> None:
     app = attach_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        app.action_show_view("live")
-        await settle(pilot, "live")
+        await open_view(pilot, "live")
         table = app.query_one("#live-sessions", ViewTable)
         scraper = next(s for s in dataset.sessions if s.fingerprint == "fp-scraper")
         table.focus()

@@ -6,14 +6,13 @@ from collections import Counter
 
 from sitelens_tui.dialogs.funnel_form import FunnelForm, parse_step
 from sitelens_tui.widgets.view_table import ViewTable
-from tests.tui.conftest import settle
+from tests.tui.conftest import open_view, settle
 
 
 async def test_bots_view(attach_app, dataset) -> None:
     app = attach_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("3")
-        await settle(pilot, "bots")
+        await open_view(pilot, "bots")
         names = {r.value: int(r.cells[1].plain) for r in app.query_one("#bots-names", ViewTable).rows_shown}
         assert names == {"behavioural": 1, "Googlebot": 1}
         fps = app.query_one("#bots-fingerprints", ViewTable).rows_shown
@@ -28,8 +27,7 @@ async def test_bots_view(attach_app, dataset) -> None:
 async def test_server_view(attach_app, dataset) -> None:
     app = attach_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        app.action_show_view("server")
-        await settle(pilot, "server")
+        await open_view(pilot, "server")
         endpoints = app.query_one("#server-endpoints", ViewTable).rows_shown
         api = [e for e in dataset.events if e.type == "api_request"]
         expected = Counter(f"{e.method} {e.path}" for e in api)
@@ -43,8 +41,7 @@ async def test_server_view(attach_app, dataset) -> None:
 async def test_events_view_and_property_breakdown(attach_app, dataset) -> None:
     app = attach_app(initial_range="7d")
     async with app.run_test(size=(120, 40)) as pilot:
-        app.action_show_view("events")
-        await settle(pilot, "events")
+        await open_view(pilot, "events")
         events = app.query_one("#events-table", ViewTable).rows_shown
         assert [(r.value, r.cells[1].plain) for r in events] == [("signup", "2")]
         props = {(r.cells[0].plain, r.cells[1].plain): r.cells[2].plain
@@ -55,8 +52,7 @@ async def test_events_view_and_property_breakdown(attach_app, dataset) -> None:
 async def test_funnel_created_from_the_form_is_stored_and_reported(attach_app, dataset) -> None:
     app = attach_app(initial_range="7d")
     async with app.run_test(size=(120, 40)) as pilot:
-        app.action_show_view("funnels")
-        await settle(pilot, "funnels")
+        await open_view(pilot, "funnels")
         await pilot.press("n")
         assert isinstance(app.screen, FunnelForm)
         app.screen.query_one("#funnel-name").value = "signup"
@@ -75,3 +71,13 @@ async def test_funnel_created_from_the_form_is_stored_and_reported(attach_app, d
 def test_step_syntax() -> None:
     assert parse_step("/blog/*") == {"path": "/blog/*"}
     assert parse_step("event signup plan=pro") == {"event": "signup", "props": {"plan": "pro"}}
+
+
+async def test_anomalies_view_lists_open_first_with_chart(attach_app, dataset) -> None:
+    app = attach_app(initial_range="7d")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_view(pilot, "anomalies")
+        rows = app.query_one("#anomalies-table", ViewTable).rows_shown
+        assert [(r.cells[0].plain, r.cells[2].plain) for r in rows] == [("● open", "error_rate"), ("past", "pageviews")]
+        assert "error_rate on example.com" in str(app.query_one("#anomaly-chart-title").content)
+        assert "threshold" in str(app.query_one("#anomaly-chart").content)

@@ -11,7 +11,16 @@ from db.writer import INSERT_EVENT, UPSERT_SESSION
 
 T0 = 1_795_000_000.0  # a fixed hour boundary: 2026-11-18T09:06:40Z rounded below
 T0 = T0 - T0 % 3600
-AWKWARD = ['plain', 'comma, inside', 'quote " inside', "new\nline", "ünïcødé ✓ 🙂", "=1+1", "", "tab\tand\\slash"]
+AWKWARD = [
+    "plain",
+    "comma, inside",
+    'quote " inside',
+    "new\nline",
+    "ünïcødé ✓ 🙂",
+    "=1+1",
+    "",
+    "tab\tand\\slash",
+]
 
 
 def event(i: int, ts: float) -> EventRecord:
@@ -51,15 +60,25 @@ def add_events(conn: sqlite3.Connection, first: int, n: int, start: float = T0, 
 def add_sessions(conn: sqlite3.Connection, start: float = T0) -> None:
     rows = [
         SessionRecord(
-            id=1000 + k, site="a.example" if k % 2 else "b.example", visitor_id=f"v{k % 5:015d}",
-            fingerprint=f"f{k % 4:015d}", started=start + k * 60.5, last_seen=start + k * 90.25,
-            pageviews=k, entry_path=AWKWARD[k % len(AWKWARD)], ua=f"UA {k}", bot_score=k * 10,
-            bot_signals='[{"name":"x","weight":1,"value":0.5}]', is_bot=int(k == 6),
+            id=1000 + k,
+            site="a.example" if k % 2 else "b.example",
+            visitor_id=f"v{k % 5:015d}",
+            fingerprint=f"f{k % 4:015d}",
+            started=start + k * 60.5,
+            last_seen=start + k * 90.25,
+            pageviews=k,
+            entry_path=AWKWARD[k % len(AWKWARD)],
+            ua=f"UA {k}",
+            bot_score=k * 10,
+            bot_signals='[{"name":"x","weight":1,"value":0.5}]',
+            is_bot=int(k == 6),
         ).as_row()
         for k in range(7)
     ]
     conn.executemany(UPSERT_SESSION, rows)
 
 
-def table_rows(conn: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+def table_rows(
+    conn: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()
+) -> list[tuple[object, ...]]:
     return [tuple(r) for r in conn.execute(sql, params)]

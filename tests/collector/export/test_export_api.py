@@ -32,8 +32,13 @@ async def test_needs_the_admin_token(api: Any) -> None:
 
 @pytest.mark.parametrize(
     ("query", "name"),
-    [("format=xml", "format"), ("what=users", "what"), ("range=soon", "range"), ("bots=some", "bots"),
-     ("range=2026-02-01..2026-01-01", "range")],
+    [
+        ("format=xml", "format"),
+        ("what=users", "what"),
+        ("range=soon", "range"),
+        ("bots=some", "bots"),
+        ("range=2026-02-01..2026-01-01", "range"),
+    ],
 )
 async def test_bad_parameter_is_a_400_naming_it(api: Any, query: str, name: str) -> None:
     resp = await api.get(f"/api/export?{query}", headers=AUTH)
@@ -56,8 +61,22 @@ async def test_streams_ndjson_chunked(api: Any, tmp_path: Path) -> None:
 
 
 async def test_streams_csv_with_range(api: Any) -> None:
-    resp = await api.get("/api/export?what=sessions&format=csv&range=2026-01-01..2030-01-01&bots=humans",
-                         headers=AUTH)
+    resp = await api.get(
+        "/api/export?what=sessions&format=csv&range=2026-01-01..2030-01-01&bots=humans", headers=AUTH
+    )
     assert resp.status == 200
     rows = list(csv.DictReader(io.StringIO(await resp.text(), newline="")))
     assert [int(r["id"]) for r in rows] == [1000, 1001, 1002, 1003, 1004, 1005]
+
+
+async def test_healthz_reports_the_export(api: Any) -> None:
+    body = await (await api.get("/healthz")).json()
+    assert body["export"]["enabled"] is False and body["export"]["pending_runs"] == 0
+
+
+def test_bad_destination_stops_start_up(tmp_path: Path) -> None:
+    from collector.config import ConfigError, ExportConfig
+
+    cfg = Config.for_tests(tmp_path / "s.db", export=ExportConfig(schedule_hours=1, destinations=[{"type": "s3"}]))
+    with pytest.raises(ConfigError, match=r"export.destinations\[0\]: an s3 destination needs bucket"):
+        create_app(cfg)

@@ -1,4 +1,4 @@
-"""Scheduled export to local directories: one file per site and hour, exactly once across restarts and failures."""
+"""Scheduled export to local directories: one file per site and hour, exactly once."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from db.export import runs as ledger
 from tests.collector.export.readback import ids_in
 from tests.collector.export.seed import T0, add_events, seed_db
 
-KEY = re.compile(r"^site=[ab]\.example/date=\d{4}-\d\d-\d\d/hour=\d\d/events-\d{8}T\d{6}Z-\d+\.(ndjson\.gz|csv\.gz|parquet)$")
+KEY = re.compile(
+    r"^site=[ab]\.example/date=\d{4}-\d\d-\d\d/hour=\d\d/events-\d{8}T\d{6}Z-\d+\.(ndjson\.gz|csv\.gz|parquet)$"
+)
 NOW = T0 + 86400
 
 
@@ -148,7 +150,10 @@ def test_erasing_the_newest_events_keeps_new_ones_exportable(tmp_path: Path) -> 
         ({"destinations": [{"type": "s3", "bucket": "b", "endpoint": "x"}]}, "unknown setting 'endpoint'"),
         ({"destinations": [{"type": "s3", "bucket": "b", "access_key_id": "k"}]}, "set both"),
         ({"destinations": [{"type": "s3", "bucket": "b", "endpoint_url": "localhost:9000"}]}, "endpoint_url"),
-        ({"destinations": [{"type": "local", "directory": "/a"}, {"type": "local", "directory": "/a"}]}, "named"),
+        (
+            {"destinations": [{"type": "local", "directory": "/a"}, {"type": "local", "directory": "/a"}]},
+            "named",
+        ),
     ],
 )
 def test_bad_export_config_is_a_clear_error(tmp_path: Path, export: dict, message: str) -> None:

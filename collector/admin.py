@@ -1,0 +1,162 @@
+"""Admin read API: GET /api/stats and GET /api/anomalies (bearer admin token); storage for /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from collector import keys
+from collector.config import Config
+from collector.middlewares import json_error, json_response
+from db.connection import DatabaseError, connect
+from db.queries.anomalies import open_anomalies, recent_anomalies
+from db.queries.common import DIMENSIONS, Filters, Span, first_event_ts, parse_range, span_for
+from db.queries.overview import kpis_with_change, top
+from db.queries.storage import storage_stats
+
+STORAGE_CACHE = web.AppKey("storage_cache", dict)
+"""{"at": time, "stats": dict} so /healthz counts rows at most every STORAGE_TTL_S."""
+STORAGE_TTL_S = 30.0
+TOP_LISTS = {
+    "top_pages": "path",
+    "sources": "ref_source",
+    "countries": "country",
+    "browsers": "browser",
+    "os": "os",
+    "devices": "device",
+    "entry_pages": "entry_path",
+    "exit_pages": "exit_path",
+}
+
+
+def is_admin(request: web.Request) -> bool:
+    """Whether the request carries the admin bearer token (compared in constant time)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    return hmac.compare_digest(token.strip().encode(), request.app[keys.ADMIN_TOKEN].encode())
+
+
+def _unauthorized() -> web.Response:
+    return json_error(
+        401,
+        "missing or wrong bearer token (Authorization: Bearer <admin token>)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _filters(request: web.Request) -> Filters:
+    """site, bots and any dimension given as query parameters (e.g. ?country=DE&ref_source=Google)."""
+    q = request.query
+    site = q.get("site") or None
+    dims = tuple((name, q[name]) for name in DIMENSIONS if name in q)
+    return Filters(site=site, dims=dims, bots=q.get("bots", "humans"))
+
+
+def _read(cfg: Config, fn: Any) -> Any:
+    """Run `fn(conn)` on a short-lived read-only connection (in a worker thread)."""
+    conn = connect(cfg.db_path, readonly=True)
+    try:
+        return fn(conn)
+    finally:
+        conn.close()
+
+
+def _stats_document(conn: Any, range_text: str, filters: Filters, now: float) -> dict[str, Any]:
+    parsed = parse_range(range_text)
+    if isinstance(parsed, tuple):
+        span = span_for("custom", now, custom=parsed)
+    elif parsed == "all":
+        span = span_for("all", now, first_ts=first_event_ts(conn, filters.site))
+    else:
+        span = span_for(parsed, now)
+    current, previous = kpis_with_change(conn, span, filters)
+    doc: dict[str, Any] = {
+        "site": filters.site,
+        "range": range_text,
+        "start": span.start,
+        "end": span.end,
+        **asdict(current),
+        "previous": asdict(previous),
+    }
+    for key, dim in TOP_LISTS.items():
+        doc[key] = [asdict(r) for r in top(conn, span, filters, dim, 10)]
+    return doc
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    """GET /api/stats?site=S&range=R[&bots=B][&DIMENSION=VALUE...]: the Overview numbers as JSON."""
+    if not is_admin(request):
+        return _unauthorized()
+    range_text = request.query.get("range", "24h")
+    try:
+        filters = _filters(request)
+        parse_range(range_text)
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    cfg = request.app[keys.CONFIG]
+    try:
+        doc = await asyncio.to_thread(
+            _read, cfg, lambda c: _stats_document(c, range_text, filters, time.time())
+        )
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    return json_response(doc)
+
+
+async def get_anomalies(request: web.Request) -> web.Response:
+    """GET /api/anomalies[?range=R]: open anomalies and those of the range (default 7d)."""
+    if not is_admin(request):
+        return _unauthorized()
+    range_text = request.query.get("range", "7d")
+    try:
+        parsed = parse_range(range_text)
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    now = time.time()
+    span = (
+        span_for("custom", now, custom=parsed)
+        if isinstance(parsed, tuple)
+        else (Span(0, now) if parsed == "all" else span_for(parsed, now))
+    )
+
+    def read(conn: Any) -> dict[str, Any]:
+        return {
+            "open": [asdict(a) for a in open_anomalies(conn)],
+            "recent": [asdict(a) for a in recent_anomalies(conn, span, 200)],
+        }
+
+    return json_response(await asyncio.to_thread(_read, request.app[keys.CONFIG], read))
+
+
+async def storage_summary(app: web.Application) -> dict[str, Any]:
+    """Database size and row counts for /healthz, recounted at most every STORAGE_TTL_S seconds."""
+    cache = app[STORAGE_CACHE]
+    if cache.get("stats") is not None and time.monotonic() - cache["at"] < STORAGE_TTL_S:
+        return dict(cache["stats"])
+    cfg = app[keys.CONFIG]
+    try:
+        stats = await asyncio.to_thread(_read, cfg, lambda c: storage_stats(c, cfg.db_path))
+    except (DatabaseError, OSError) as exc:
+        return {"error": str(exc)}
+    summary = {
+        "size_bytes": stats.size_bytes,
+        "wal_bytes": stats.wal_bytes,
+        "rows": stats.rows,
+        "oldest_event": stats.oldest_event,
+    }
+    cache.update(at=time.monotonic(), stats=summary)
+    return dict(summary)
+
+
+def setup_admin_routes(app: web.Application) -> None:
+    """Register the admin read routes."""
+    app[STORAGE_CACHE] = {}
+    app.router.add_get("/api/stats", get_stats)
+    app.router.add_get("/api/anomalies", get_anomalies)

@@ -1,0 +1,332 @@
+"""POST /api/ingest: server-side events (API requests, auth, external calls, custom), bearer ingest token.
+
+A token belongs to one site: `[[sites]] ingest_token` in the config, or a database token made with
+`sitelens token create`. Events carry the END USER's ip and ua (not the sending server's), and may carry
+their own time (`ts`, accepted within the last 7 days). Like /api/event, every bad event gets its own 400
+reason and the good ones of the batch are kept.
+
+Success: an explicit boolean `success` wins; otherwise `api_request` fails on `error` or status >= 500
+(a 4xx is the client's mistake, not the API's), `external_call` fails on `error` or status >= 400 (the
+call did not get what it asked for) and `auth` fails for `login_failed`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import time
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Final
+
+from aiohttp import web
+
+from collector import keys
+from collector.handlers import decode_json, read_body
+from collector.middlewares import json_error, json_response
+from collector.pipeline import Client
+from collector.validation import (
+    MAX_NAME,
+    MAX_SITE,
+    MAX_URL,
+    EventError,
+    Hit,
+    get_int,
+    get_props,
+    get_str,
+    type_name,
+)
+from db.queries.ingest import token_site
+from db.writer import QueueFull
+
+MAX_INGEST_BATCH: Final = 1000
+MAX_AGE_S: Final = 7 * 86400
+"""Older event times are replaced by the server's: the past is not rewritten through this door."""
+MAX_SKEW_S: Final = 300
+"""Event times this far in the future are clock skew, also replaced by the server's time."""
+MAX_UA: Final = 1000
+MAX_ERROR: Final = 500
+INGEST_TYPES: Final = ("api_request", "auth", "external_call", "custom")
+AUTH_ACTIONS: Final = frozenset(
+    {"signup", "login", "logout", "login_failed", "token_refresh", "password_reset"}
+)
+_METHOD_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+CONFIG_TOKENS = web.AppKey("ingest_config_tokens", tuple)
+"""(token bytes, site) pairs from the config file, compared in constant time."""
+
+
+def config_tokens(app: web.Application) -> tuple[tuple[bytes, str], ...]:
+    """The ingest tokens set in the config file, with their sites."""
+    return tuple(
+        (site.ingest_token.encode(), site.name) for site in app[keys.CONFIG].sites if site.ingest_token
+    )
+
+
+def bearer_token(request: web.Request) -> str:
+    """The token of an `Authorization: Bearer …` header, or ''."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def token_owner(request: web.Request, token: str) -> str | None:
+    """The site an ingest token belongs to (config tokens first, then working database tokens)."""
+    if not token or len(token) > 200:
+        return None
+    given = token.encode("utf-8", "surrogatepass")
+    site = None
+    for candidate, name in request.app[CONFIG_TOKENS]:
+        if hmac.compare_digest(candidate, given) and site is None:
+            site = name
+    if site is not None:
+        return site
+    return token_site(request.app[keys.SYNC_DB], token)
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+
+def get_bool(obj: dict[str, Any], key: str, default: bool) -> bool:
+    """A boolean field; anything but true/false is an error."""
+    value = obj.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise EventError(f"{key}: expected a boolean, got {type_name(value)}")
+    return value
+
+
+def get_float(obj: dict[str, Any], key: str, high: float) -> float:
+    """A non-negative number field, capped at `high`."""
+    value = obj.get(key)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise EventError(f"{key}: expected a number, got {type_name(value)}")
+    if value != value or value < 0:
+        raise EventError(f"{key}: expected a non-negative number")
+    return float(min(value, high))
+
+
+def get_ip(obj: dict[str, Any]) -> str:
+    """The end user's IP address (optional); anything that is not an address is an error."""
+    text = get_str(obj, "ip", 64).strip()
+    if not text:
+        return ""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise EventError(f"ip: not an IP address: {text[:64]!r}") from None
+
+
+def get_status(obj: dict[str, Any]) -> int:
+    """An HTTP status (100–599) or 0 when absent."""
+    value = obj.get("status")
+    if value is None:
+        return 0
+    status = get_int(obj, "status", 0, 10_000)
+    if not 100 <= status <= 599:
+        raise EventError(f"status: expected an HTTP status 100-599, got {value!r}")
+    return status
+
+
+def get_method(obj: dict[str, Any]) -> str:
+    """An HTTP method, upper-cased (letters only, at most 10)."""
+    method = get_str(obj, "method", 20).strip().upper()
+    if method and (len(method) > 10 or not set(method) <= _METHOD_CHARS):
+        raise EventError(f"method: not an HTTP method: {method[:20]!r}")
+    return method
+
+
+def get_endpoint(obj: dict[str, Any], *, required: bool) -> str:
+    """A request path or URL (`/api/users/{id}` or `https://api.example.com/v1/chat`)."""
+    endpoint = get_str(obj, "endpoint", MAX_URL).strip()
+    if required and not endpoint:
+        raise EventError("endpoint: required")
+    return endpoint
+
+
+@lru_cache(maxsize=1024)
+def _parse_iso(text: str) -> float | None:
+    """Unix time of an ISO 8601 timestamp (one without a zone is taken as UTC), or None."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def event_time(obj: dict[str, Any], now: float) -> float:
+    """The event's own time when given and plausible (last 7 days, not in the future), else `now`."""
+    value = obj.get("ts")
+    if value is None:
+        return now
+    if isinstance(value, bool):
+        raise EventError("ts: expected unix seconds or an ISO 8601 string, got boolean")
+    if isinstance(value, (int, float)):
+        ts = float(value)
+        if ts > 1e11:  # milliseconds
+            ts /= 1000
+    elif isinstance(value, str):
+        parsed = _parse_iso(value.strip()[:40])
+        if parsed is None:
+            raise EventError(f"ts: not an ISO 8601 time: {value[:40]!r}")
+        ts = parsed
+    else:
+        raise EventError(f"ts: expected unix seconds or an ISO 8601 string, got {type_name(value)}")
+    if ts != ts or not now - MAX_AGE_S <= ts <= now + MAX_SKEW_S:
+        return now
+    return min(ts, now)
+
+
+def parse_ingest_event(obj: object, site: str, now: float) -> tuple[Hit, Client, float]:
+    """Validate one server-side event for a token's site: the hit, its end user, and its time."""
+    if not isinstance(obj, dict):
+        raise EventError(f"event: expected an object, got {type_name(obj)}")
+    kind = get_str(obj, "type", 20)
+    if kind not in INGEST_TYPES:
+        shown = f"{kind[:20]!r}" if kind else "nothing"
+        raise EventError(f"type: must be one of {', '.join(INGEST_TYPES)}; got {shown}")
+    claimed = get_str(obj, "site", MAX_SITE).strip().lower()
+    if claimed and claimed != site:
+        raise EventError(f"site: this token sends events for {site!r}, not {claimed[:100]!r}")
+    ts = event_time(obj, now)
+    client = Client(ip=get_ip(obj), ua=get_str(obj, "ua", MAX_UA), headers_known=False)
+    user_id = get_str(obj, "user_id", MAX_NAME)
+    error = get_str(obj, "error", MAX_ERROR)
+    props: dict[str, str] = {}
+    if kind == "api_request":
+        status = get_status(obj)
+        request_bytes = get_int(obj, "request_bytes", 0, 1 << 40)
+        if request_bytes:
+            props["request_bytes"] = str(request_bytes)
+        if error:
+            props["error"] = error
+        hit = Hit(
+            site=site,
+            type="api_request",
+            path=get_endpoint(obj, required=True),
+            method=get_method(obj) or "GET",
+            status=status,
+            latency_ms=get_float(obj, "latency_ms", 86_400_000.0),
+            bytes=get_int(obj, "response_bytes", 0, 1 << 40),
+            user_id=user_id,
+            props=props,
+            success=get_bool(obj, "success", not error and status < 500),
+        )
+    elif kind == "auth":
+        action = get_str(obj, "action", 40).strip().lower()
+        if action not in AUTH_ACTIONS:
+            shown = f"{action[:40]!r}" if action else "nothing"
+            raise EventError(f"action: must be one of {', '.join(sorted(AUTH_ACTIONS))}; got {shown}")
+        if error:
+            props["error"] = error
+        hit = Hit(
+            site=site,
+            type="auth",
+            name=action,
+            path=get_endpoint(obj, required=False),
+            method=get_method(obj),
+            status=get_status(obj),
+            user_id=user_id,
+            props=props,
+            success=get_bool(obj, "success", action != "login_failed" and not error),
+        )
+    elif kind == "external_call":
+        service = get_str(obj, "service", MAX_NAME).strip()
+        if not service:
+            raise EventError("service: required for type 'external_call' (e.g. \"openai\")")
+        status = get_status(obj)
+        tokens = get_int(obj, "tokens", 0, 1 << 40)
+        if tokens:
+            props["tokens"] = str(tokens)
+        if error:
+            props["error"] = error
+        hit = Hit(
+            site=site,
+            type="external_call",
+            name=service,
+            path=get_endpoint(obj, required=False),
+            method=get_method(obj),
+            status=status,
+            latency_ms=get_float(obj, "latency_ms", 86_400_000.0),
+            cost_usd=get_float(obj, "cost_usd", 1e9),
+            user_id=user_id,
+            props=props,
+            success=get_bool(obj, "success", not error and (status == 0 or status < 400)),
+        )
+    else:
+        name = get_str(obj, "name", MAX_NAME).strip()
+        if not name:
+            raise EventError("name: required for type 'custom'")
+        hit = Hit(
+            site=site,
+            type="event",
+            name=name,
+            path=get_endpoint(obj, required=False),
+            props=get_props(obj),
+            user_id=user_id,
+            success=get_bool(obj, "success", True),
+        )
+    return hit, client, ts
+
+
+# --------------------------------------------------------------------------------------------- handler
+
+
+async def post_ingest(request: web.Request) -> web.Response:
+    """POST /api/ingest: one event or an array of up to 1000; bad events are reported, good ones kept."""
+    auth = {"WWW-Authenticate": 'Bearer realm="sitelens-ingest"'}
+    token = bearer_token(request)
+    if not token:
+        return json_error(401, "missing ingest token: send Authorization: Bearer <token>", headers=auth)
+    site = token_owner(request, token)
+    if site is None:
+        return json_error(401, "unknown or revoked ingest token", headers=auth)
+    body = await read_body(request, request.app[keys.CONFIG].server.max_ingest_bytes)
+    payload = decode_json(body)
+    if isinstance(payload, list):
+        if not payload:
+            raise EventError("empty batch: expected at least one event")
+        if len(payload) > MAX_INGEST_BATCH:
+            raise EventError(f"batch too large: at most {MAX_INGEST_BATCH} events, got {len(payload)}")
+        items = payload
+    elif isinstance(payload, dict):
+        items = [payload]
+    else:
+        raise EventError(f"expected a JSON object or array of events, got {type_name(payload)}")
+
+    writer = request.app[keys.WRITER]
+    if not writer.has_room(len(items)):
+        writer.stats.rejected_full += len(items)
+        return json_error(503, "collector busy: queue full, retry later", headers={"Retry-After": "1"})
+    pipeline = request.app[keys.PIPELINE]
+    now = time.time()
+    errors: list[dict[str, object]] = []
+    accepted = 0
+    for index, item in enumerate(items):
+        try:
+            hit, client, ts = parse_ingest_event(item, site, now)
+            pipeline.process(hit, client, ts)
+            accepted += 1
+        except EventError as exc:
+            errors.append({"index": index, "error": str(exc)})
+        except QueueFull:
+            errors.append({"index": index, "error": "queue full"})
+    if accepted == 0:
+        status = 503 if all(e["error"] == "queue full" for e in errors) else 400
+        message = str(errors[0]["error"]) if len(errors) == 1 else f"all {len(errors)} events rejected"
+        return json_response({"error": message, "rejected": errors}, status=status)
+    result: dict[str, object] = {"accepted": accepted}
+    if errors:
+        result["rejected"] = errors
+    return json_response(result, status=202)
+
+
+def setup_ingest_routes(app: web.Application) -> None:
+    """Register POST /api/ingest (called by create_app)."""
+    app[CONFIG_TOKENS] = config_tokens(app)
+    app.router.add_post("/api/ingest", post_ingest)

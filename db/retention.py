@@ -1,0 +1,96 @@
+"""Retention: raw rows older than `retention.raw_days` (and rollups older than `rollup_days`, when set) are
+deleted in small batches, each its own short transaction, so ingestion never waits long."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from db.rollups import DAY
+
+BATCH_ROWS = 5_000
+
+# table -> (expression of a row's time, columns identifying a row): deleted oldest first.
+RAW_TABLES: dict[str, tuple[str, str]] = {
+    "events": ("ts", "id"),
+    "sessions": ("last_seen", "id"),
+    "throttle_drops": ("bucket", "bucket, level, reason"),
+    "fingerprints": ("last_seen", "rowid"),
+}
+# Rollup rows go once their whole bucket is older than the cut-off.
+ROLLUP_TABLES: dict[str, tuple[str, str]] = {
+    "rollup_traffic": ("hour + 3600", "site, hour, is_bot"),
+    "rollup_pages": ("bucket + grain", "grain, site, bucket, is_bot, path"),
+    "rollup_events": ("bucket + grain", "grain, site, bucket, is_bot, name"),
+    "rollup_dims": ("bucket + grain", "grain, site, dim, bucket, is_bot, value"),
+}
+
+
+@dataclass(slots=True, frozen=True)
+class Cutoffs:
+    """Rows older than these times are due for deletion (None: keep forever)."""
+
+    raw: float | None
+    rollups: float | None
+
+
+def cutoffs(now: float, raw_days: int, rollup_days: int) -> Cutoffs:
+    """Cut-off times for the configured retention (0 days means keep forever)."""
+    return Cutoffs(
+        raw=now - raw_days * DAY if raw_days > 0 else None,
+        rollups=now - rollup_days * DAY if rollup_days > 0 else None,
+    )
+
+
+def _in_transaction(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> int:
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        n = conn.execute(sql, params).rowcount
+        if own:
+            conn.execute("COMMIT")
+    except BaseException:
+        if own:
+            conn.execute("ROLLBACK")
+        raise
+    return max(n, 0)
+
+
+def _delete_batch(
+    conn: sqlite3.Connection, table: str, spec: tuple[str, str], cutoff: float, limit: int
+) -> int:
+    when, key = spec
+    target = f"({key})" if "," in key else key
+    return _in_transaction(
+        conn,
+        f"DELETE FROM {table} WHERE {target} IN (SELECT {key} FROM {table} WHERE {when} <= ? LIMIT ?)",
+        (cutoff, limit),
+    )
+
+
+def delete_raw_batch(conn: sqlite3.Connection, table: str, cutoff: float, limit: int = BATCH_ROWS) -> int:
+    """Delete up to `limit` rows of a raw table older than `cutoff` in one transaction; returns how many."""
+    return _delete_batch(conn, table, RAW_TABLES[table], cutoff, limit)
+
+
+def delete_rollup_batch(conn: sqlite3.Connection, table: str, cutoff: float, limit: int = BATCH_ROWS) -> int:
+    """Delete up to `limit` rollup rows whose bucket ended by `cutoff`."""
+    return _delete_batch(conn, table, ROLLUP_TABLES[table], cutoff, limit)
+
+
+def purge(
+    conn: sqlite3.Connection, now: float, raw_days: int, rollup_days: int, limit: int = BATCH_ROWS
+) -> dict[str, int]:
+    """Delete everything due, batch after batch (for the CLI and tests; the collector spreads batches out)."""
+    due = cutoffs(now, raw_days, rollup_days)
+    deleted: dict[str, int] = {}
+    if due.raw is not None:
+        for table in RAW_TABLES:
+            while (n := delete_raw_batch(conn, table, due.raw, limit)) > 0:
+                deleted[table] = deleted.get(table, 0) + n
+    if due.rollups is not None:
+        for table in ROLLUP_TABLES:
+            while (n := delete_rollup_batch(conn, table, due.rollups, limit)) > 0:
+                deleted[table] = deleted.get(table, 0) + n
+    return deleted

@@ -1,0 +1,179 @@
+"""Anomalies: threshold and trend tests, a replayed spike opening and closing one, the webhook and API."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import web
+
+from collector import keys
+from collector.anomalies import (
+    check_anomalies,
+    evaluate,
+    reconcile,
+    robust_baseline,
+    rules_from_config,
+    threshold_level,
+    trend_level,
+)
+from collector.app import create_app
+from collector.config import AnomalyConfig, AnomalyRuleConfig, Config, SiteConfig
+from db.queries.anomalies import (
+    RuleError,
+    add_rule,
+    delete_rule,
+    list_rules,
+    metric_series,
+    metric_value,
+    open_anomalies,
+    recent_anomalies,
+)
+from db.queries.common import Span
+from tests.factories import SITE, T0, new_db, server_event, visit, write, write_visits
+
+MIN = 60.0
+SPIKE_AT = 120 * MIN
+
+
+def test_threshold_levels_upper_and_lower_limits():
+    assert threshold_level(5, 10, 20) is None
+    assert threshold_level(10, 10, 20) == "warning"
+    assert threshold_level(25, 10, 20) == "critical"
+    assert threshold_level(25, None, 20) == "critical"
+    # critical below warning: a lower limit (traffic dropping away)
+    assert threshold_level(8, 10, 2) == "warning"
+    assert threshold_level(1, 10, 2) == "critical"
+    assert threshold_level(50, 10, 2) is None
+
+
+def test_trend_needs_a_deviation_and_some_volume():
+    history = [20, 21, 19, 20, 22, 18, 20, 20, 21, 19, 20, 20]
+    assert robust_baseline(history)[0] == 20
+    assert trend_level(22, 22, history, 20, 3.0, 20) == (None, 20)
+    assert trend_level(45, 45, history, 20, 3.0, 20)[0] == "warning"  # z = 25 / 4.47 > 3
+    assert trend_level(80, 80, history, 20, 3.0, 20)[0] == "critical"  # z > 6
+    assert trend_level(0, 0, history, 20, 3.0, 20)[0] == "warning"  # the site went quiet (z = 4.5)
+    quiet = [1, 0, 2, 1, 0, 1, 1, 0, 0, 1, 2, 1]
+    assert trend_level(9, 9, quiet, 1, 3.0, 20)[0] is None  # too little traffic to judge
+
+
+def replay(conn) -> None:
+    """Two hours and forty minutes of steady traffic (4 pageviews a minute) with a 5-minute spike at 2 h."""
+    visits = []
+    for i in range(int(160 * MIN // 15)):
+        visits.append(visit(T0 + i * 15, [(0, "/")], visitor=f"v{i}"))
+    for i in range(300):
+        visits.append(visit(T0 + SPIKE_AT + i, [(0, "/landing")], visitor=f"s{i}"))
+    write_visits(conn, visits)
+
+
+def test_a_replayed_spike_opens_and_later_closes_an_anomaly(tmp_path):
+    conn = new_db(tmp_path / "a.db")
+    replay(conn)
+    cfg = AnomalyConfig(min_volume=20, trend_factor=3.0)
+    rules = rules_from_config(
+        [AnomalyRuleConfig(metric="pageviews", window_s=300, warning=100, critical=250, name="busy")]
+    )
+    history = []
+    for minute in range(65, 160):
+        now = T0 + minute * MIN
+        for change in reconcile(conn, evaluate(conn, cfg, rules, [SITE], now), now):
+            history.append(
+                (minute, change.action, change.anomaly.kind, change.anomaly.metric, change.anomaly.level)
+            )
+    trend = [h for h in history if h[2] == "trend" and h[3] == "pageviews"]
+    assert trend[0][:2] == (121, "open") and trend[0][4] == "critical"
+    assert trend[-1][:2] == (130, "close")  # the first window without spike traffic
+    rule = [h for h in history if h[2] == "threshold"]
+    # 76 pageviews at 121, 136 at 122 (warning), 256 at 124 (critical)
+    assert [h[:2] + (h[4],) for h in rule] == [
+        (122, "open", "warning"),
+        (124, "update", "critical"),
+        (127, "update", "warning"),
+        (129, "close", "warning"),
+    ]
+    assert not open_anomalies(conn)
+    past = recent_anomalies(conn, Span(T0, T0 + 200 * MIN), 10)
+    spike = next(a for a in past if a.kind == "trend" and a.metric == "pageviews")
+    assert spike.observed >= 250 and spike.expected == 20 and spike.ended is not None
+    assert {h[3] for h in history} <= {"pageviews", "sessions"}  # nothing else flapped
+
+
+def test_metrics_of_server_side_events(tmp_path):
+    conn = new_db(tmp_path / "m.db")
+    write(
+        conn,
+        [
+            server_event(T0 + i, "api_request", latency_ms=float(i + 1), status=503 if i % 4 == 0 else 200)
+            for i in range(40)
+        ]
+        + [server_event(T0 + 1, "event", name="signup")],
+    )
+    assert metric_value(conn, "error_rate", SITE, T0, T0 + 60) == (25.0, 40)
+    assert metric_value(conn, "p95_latency", "", T0, T0 + 60) == (38.0, 40)
+    assert metric_value(conn, "event:signup", SITE, T0, T0 + 60) == (1.0, 1)
+    assert metric_series(conn, "error_rate", SITE, Span(T0, T0 + 120))[0] == (T0, 25.0)
+
+
+def test_rules_in_the_database(tmp_path):
+    conn = new_db(tmp_path / "r.db")
+    rule = add_rule(conn, "bot_ratio", 600, 50, 80, site=SITE, name="bots")
+    assert list_rules(conn) == [rule]
+    with pytest.raises(RuleError, match="accepted: pageviews"):
+        add_rule(conn, "cpu", 60, 1, 2)
+    with pytest.raises(RuleError, match="warning level"):
+        add_rule(conn, "pageviews", 60, None, None)
+    assert delete_rule(conn, rule.id) and list_rules(conn) == []
+
+
+async def test_the_service_stores_anomalies_calls_the_webhook_and_serves_them(
+    tmp_path, aiohttp_client, aiohttp_server
+):
+    received: list[dict] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=204)
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", hook)
+    server = await aiohttp_server(receiver)
+    cfg = Config.for_tests(tmp_path / "s.db")
+    cfg.sites = [SiteConfig(SITE)]
+    cfg.anomalies = AnomalyConfig(interval_s=3600, webhook_url=str(server.make_url("/hook")), min_volume=20)
+    conn = new_db(cfg.db_path)
+    replay(conn)
+    conn.close()
+    client = await aiohttp_client(create_app(cfg))
+    app = client.server.app
+
+    opened = await check_anomalies(app, now=T0 + SPIKE_AT + 4 * MIN)
+    assert any(c.action == "open" and c.anomaly.metric == "pageviews" for c in opened)
+    resp = await client.get("/api/anomalies?range=all", headers={"Authorization": "Bearer test-admin-token"})
+    assert resp.status == 200
+    body = await resp.json()
+    assert any(a["metric"] == "pageviews" and a["kind"] == "trend" for a in body["open"])
+    assert (await client.get("/api/anomalies")).status == 401
+
+    closed = await check_anomalies(app, now=T0 + SPIKE_AT + 12 * MIN)
+    assert {c.action for c in closed} == {"close"}
+    for _ in range(50):
+        if len(received) >= len(opened) + len(closed):
+            break
+        await asyncio.sleep(0.02)
+    events = [r["event"] for r in received]
+    assert events.count("anomaly.opened") == len(opened) and events.count("anomaly.closed") == len(closed)
+    assert received[0]["anomaly"]["site"] == SITE and received[0]["anomaly"]["ended"] is None
+    assert not open_anomalies(app[keys.SYNC_DB])
+
+
+async def test_a_dead_webhook_is_logged_not_raised(tmp_path, aiohttp_client, caplog):
+    cfg = Config.for_tests(tmp_path / "s.db")
+    cfg.anomalies = AnomalyConfig(interval_s=3600, webhook_url="http://127.0.0.1:9/nothing", min_volume=20)
+    conn = new_db(cfg.db_path)
+    replay(conn)
+    conn.close()
+    client = await aiohttp_client(create_app(cfg))
+    changes = await check_anomalies(client.server.app, now=T0 + SPIKE_AT + 4 * MIN)
+    assert changes and "anomaly webhook failed" in caplog.text

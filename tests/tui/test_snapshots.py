@@ -1,0 +1,35 @@
+"""Snapshots of every view at 80×24 and 120×40 on the fixed dataset at the frozen clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from sitelens_tui.views import ALL_VIEWS
+from tests.tui.conftest import open_view
+
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("view", [v.key() for v in ALL_VIEWS])
+def test_view_snapshot(snap_compare, attach_app, view: str, size: tuple[int, int]) -> None:
+    app = attach_app(initial_range="7d" if view in ("events", "anomalies", "funnels") else "24h")
+
+    async def run_before(pilot) -> None:
+        await open_view(pilot, view)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_session_screen_snapshot(snap_compare, attach_app) -> None:
+    app = attach_app()
+
+    async def run_before(pilot) -> None:
+        await open_view(pilot, "live")
+        await pilot.press("enter")
+        for _ in range(50):
+            await pilot.pause()
+            if getattr(app.screen, "data", None) is not None:
+                break
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
