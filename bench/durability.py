@@ -1,12 +1,12 @@
-"""What a crash costs: acknowledged events lost to kill -9 (vs the flush interval) and to SIGTERM (must be none).
+"""What a crash costs: acknowledged events lost to kill -9 (vs the flush interval) and to SIGTERM (must be 0).
 
 Run from the repository root:
     python -m bench.durability                       # 3 runs each at flush intervals 0.25, 0.5 and 1.0 s
     python -m bench.durability --runs 5 --intervals 0.25,1 --clients 8
 
-Each run starts `sitelens collect` on a fresh database, posts pageviews with unique paths from several clients,
-notes when each was acknowledged (202), kills the collector, then reads the database back. Exit status 1 when
-SIGTERM lost anything or kill -9 lost an event older than the flush interval plus --slack.
+Each run starts `sitelens collect` on a fresh database, posts pageviews with unique paths from several
+clients, notes when each was acknowledged (202), kills the collector, then reads the database back.
+Exit status 1 when SIGTERM lost anything or kill -9 lost an event older than the flush interval plus --slack.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
 
 
 def free_port() -> int:
@@ -77,7 +80,7 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
 
 
 async def poster(port: int, client: int, rate: float, acked: dict[str, float], stop: asyncio.Event) -> None:
-    """One client posting pageviews with unique paths at `rate` per second, noting each acknowledgement time."""
+    """One client posting pageviews with unique paths at `rate` a second, noting when each was accepted."""
     period = 1 / rate if rate > 0 else 0.0
     async with aiohttp.ClientSession() as session:
         i = 0
@@ -103,7 +106,7 @@ async def poster(port: int, client: int, rate: float, acked: dict[str, float], s
 
 
 async def watch_flushes(port: int, flush_ms: list[float], stop: asyncio.Event) -> None:
-    """Collect the writer's last flush duration from /healthz every 50 ms (explains losses beyond the interval)."""
+    """Note the writer's last flush time from /healthz every 50 ms (explains losses beyond the interval)."""
     async with aiohttp.ClientSession() as session:
         while not stop.is_set():
             try:
@@ -116,7 +119,7 @@ async def watch_flushes(port: int, flush_ms: list[float], stop: asyncio.Event) -
 
 @dataclass(slots=True)
 class RunResult:
-    """One run: how many events were acknowledged, how many of those are missing, and the oldest missing one."""
+    """One run: events acknowledged, how many of them are missing, and how old the oldest missing one was."""
 
     acked: int
     lost: int
@@ -125,13 +128,15 @@ class RunResult:
     max_flush_ms: float  # longest flush write seen while posting
 
 
-async def one_run(interval: float, sig: signal.Signals, clients: int, rate: float, post_s: float) -> RunResult:
+async def one_run(
+    interval: float, sig: signal.Signals, clients: int, rate: float, post_s: float
+) -> RunResult:
     """Start a collector, post for `post_s` seconds, send `sig`, and compare the database with the 202s."""
     with tempfile.TemporaryDirectory(prefix="sitelens-durability-") as tmp:
         db, port = Path(tmp) / "d.db", free_port()
         env = {
             "SITELENS_DB__FLUSH_INTERVAL_S": str(interval),
-            # Flush on the interval only (the count trigger would flush sooner under this load): the worst case.
+            # Flush on the interval only (the count trigger would flush sooner at this rate): the worst case.
             "SITELENS_DB__FLUSH_COUNT": "10000000",
             "SITELENS_DB__QUEUE_MAX": "10000000",
             "SITELENS_THROTTLE__ENABLED": "false",  # a handful of clients post far above a visitor's rate
@@ -143,7 +148,9 @@ async def one_run(interval: float, sig: signal.Signals, clients: int, rate: floa
             await wait_ready(port, proc)
             acked: dict[str, float] = {}
             stop = asyncio.Event()
-            tasks = [asyncio.create_task(poster(port, c, rate / clients, acked, stop)) for c in range(clients)]
+            tasks = [
+                asyncio.create_task(poster(port, c, rate / clients, acked, stop)) for c in range(clients)
+            ]
             flush_ms: list[float] = []
             tasks.append(asyncio.create_task(watch_flushes(port, flush_ms, stop)))
             await asyncio.sleep(post_s)
@@ -173,41 +180,65 @@ async def one_run(interval: float, sig: signal.Signals, clients: int, rate: floa
 
 
 def main() -> int:
-    """Run every interval --runs times with kill -9, then SIGTERM --runs times; print one line per run and a verdict."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    """kill -9 --runs times per interval, then SIGTERM --runs times; one line per run and a verdict."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per flush interval (default 3)")
-    parser.add_argument("--intervals", default="0.25,0.5,1.0", help="flush intervals in seconds, comma separated")
+    parser.add_argument(
+        "--intervals", default="0.25,0.5,1.0", help="flush intervals in seconds, comma separated"
+    )
     parser.add_argument("--clients", type=int, default=4, help="concurrent posting clients (default 4)")
-    parser.add_argument("--rate", type=float, default=1000, help="events per second, all clients together "
-                        "(default 1000; 0 = each client back to back, saturating the collector)")
-    parser.add_argument("--slack", type=float, default=0.1,
-                        help="allowance over the interval for the flush's own write time (default 0.1 s)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=1000,
+        help="events per second, all clients together "
+        "(default 1000; 0 = each client back to back, saturating the collector)",
+    )
+    parser.add_argument(
+        "--slack",
+        type=float,
+        default=0.1,
+        help="allowance over the interval for the flush's own write time (default 0.1 s)",
+    )
     args = parser.parse_args()
     intervals = [float(x) for x in args.intervals.split(",") if x.strip()]
     ok = True
-    print(f"{'case':<16}{'run':>4}{'acked':>8}{'lost':>7}{'oldest lost':>13}{'/ interval':>12}{'exit':>8}"
-          f"{'max flush':>11}")
+    print(
+        f"{'case':<16}{'run':>4}{'acked':>8}{'lost':>7}{'oldest lost':>13}{'/ interval':>12}{'exit':>8}"
+        f"{'max flush':>11}"
+    )
     for interval in intervals:
         ages: list[float] = []
         for run in range(1, args.runs + 1):
             post_s = 2.0 + random.uniform(0, interval)  # the kill lands anywhere in a flush cycle
             r = asyncio.run(one_run(interval, signal.SIGKILL, args.clients, args.rate, post_s))
             ages.append(r.oldest_lost_age_s)
-            print(f"{f'kill -9 @{interval:g}s':<16}{run:>4}{r.acked:>8}{r.lost:>7}{r.oldest_lost_age_s:>12.3f}s"
-                  f"{r.oldest_lost_age_s / interval:>12.2f}{r.shutdown_s:>7.2f}s{r.max_flush_ms:>9.0f}ms")
+            print(
+                f"{f'kill -9 @{interval:g}s':<16}{run:>4}{r.acked:>8}{r.lost:>7}{r.oldest_lost_age_s:>12.3f}s"
+                f"{r.oldest_lost_age_s / interval:>12.2f}{r.shutdown_s:>7.2f}s{r.max_flush_ms:>9.0f}ms"
+            )
         worst = max(ages)
         within = worst <= interval + args.slack
         ok &= within
-        print(f"  -> interval {interval:g}s: worst oldest-lost age {worst:.3f}s (median {statistics.median(ages):.3f}s)"
-              f" = {worst / interval:.2f} x interval; bound interval + {args.slack:g}s: {'OK' if within else 'EXCEEDED'}")
+        print(
+            f"  -> interval {interval:g}s: worst oldest-lost age {worst:.3f}s "
+            f"(median {statistics.median(ages):.3f}s) = {worst / interval:.2f} x interval; "
+            f"bound interval + {args.slack:g}s: {'OK' if within else 'EXCEEDED'}"
+        )
     total_lost = 0
     for run in range(1, args.runs + 1):
         r = asyncio.run(one_run(1.0, signal.SIGTERM, args.clients, args.rate, 2.0))
         total_lost += r.lost
-        print(f"{'SIGTERM':<16}{run:>4}{r.acked:>8}{r.lost:>7}{'-':>13}{'-':>12}{r.shutdown_s:>7.2f}s{'-':>11}")
+        print(
+            f"{'SIGTERM':<16}{run:>4}{r.acked:>8}{r.lost:>7}{'-':>13}{'-':>12}{r.shutdown_s:>7.2f}s{'-':>11}"
+        )
     ok &= total_lost == 0
-    print(f"  -> SIGTERM: {total_lost} acknowledged events lost in {args.runs} runs (must be 0): "
-          f"{'OK' if total_lost == 0 else 'LOST DATA'}")
+    print(
+        f"  -> SIGTERM: {total_lost} acknowledged events lost in {args.runs} runs (must be 0): "
+        f"{'OK' if total_lost == 0 else 'LOST DATA'}"
+    )
     return 0 if ok else 1
 
 

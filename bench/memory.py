@@ -1,14 +1,15 @@
-"""Collector memory on a big database: RSS of `sitelens collect` with N events stored, vs a bare aiohttp process.
+"""Collector memory on a big database: RSS of `sitelens collect` with N events stored vs bare aiohttp.
 
 Run from the repository root:
-    python -m bench.memory                                   # 10M events in a temporary database, 90 s of traffic
-    python -m bench.memory --events 10000000 --db big.db     # build big.db once (kept) ...
-    python -m bench.memory --db big.db --duration 60         # ... and measure on it again later
+    python -m bench.memory                                # 10M events in a temporary database, 90 s traffic
+    python -m bench.memory --events 10000000 --db big.db  # build big.db once (kept) ...
+    python -m bench.memory --db big.db --duration 60      # ... and measure on it again later
 
-The database is filled directly (one transaction per million events, rollups caught up as the writer would) with
-sessions of realistic events spread over the last 60 days. Then the collector runs on it while many simulated
-visitors, a crawler and a server-side client send mixed traffic, and its /proc status is sampled every 0.5 s.
-The same traffic goes to a bare aiohttp process for the baseline. Target: collector RSS <= 150 MB.
+The database is filled directly (one transaction per million events, rollups caught up as the writer would)
+with sessions of realistic events spread over the last 60 days. Then the collector runs on it while many
+simulated visitors, a crawler and a server-side client send mixed traffic, and its /proc status is sampled
+every 0.5 s. The same traffic goes to a bare aiohttp process for the baseline.
+Target: collector RSS <= 150 MB.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -42,27 +44,63 @@ TARGET_MB = 150.0
 INGEST_TOKEN = "bench-memory-ingest-token"
 SITES = ("example.com", "blog.example.org", "shop.example.net")
 UAS = tuple(
-    [f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 "
-     "Safari/537.36" for v in range(100, 126)]
-    + [f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{v}.1 "
-       "Safari/605.1.15" for v in range(14, 18)]
-    + [f"Mozilla/5.0 (iPhone; CPU iPhone OS {v}_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-       f"Version/{v}.1 Mobile/15E148 Safari/604.1" for v in range(15, 18)]
-    + [f"Mozilla/5.0 (Linux; Android {v}; Pixel {v - 6}) AppleWebKit/537.36 (KHTML, like Gecko) "
-       "Chrome/124.0.0.0 Mobile Safari/537.36" for v in range(11, 15)]
+    [
+        f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 "
+        "Safari/537.36"
+        for v in range(100, 126)
+    ]
+    + [
+        f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        f"Version/{v}.1 Safari/605.1.15"
+        for v in range(14, 18)
+    ]
+    + [
+        f"Mozilla/5.0 (iPhone; CPU iPhone OS {v}_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        f"Version/{v}.1 Mobile/15E148 Safari/604.1"
+        for v in range(15, 18)
+    ]
+    + [
+        f"Mozilla/5.0 (Linux; Android {v}; Pixel {v - 6}) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0.0.0 Mobile Safari/537.36"
+        for v in range(11, 15)
+    ]
     + [f"Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0" for v in range(100, 126)]
 )
 CRAWLER_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-REFERRERS = ("", "", "", "https://www.google.com/", "https://duckduckgo.com/", "https://news.ycombinator.com/",
-             "https://t.co/abc", "https://www.reddit.com/r/selfhosted/", "https://lobste.rs/")
+REFERRERS = (
+    "",
+    "",
+    "",
+    "https://www.google.com/",
+    "https://duckduckgo.com/",
+    "https://news.ycombinator.com/",
+    "https://t.co/abc",
+    "https://www.reddit.com/r/selfhosted/",
+    "https://lobste.rs/",
+)
 SECTIONS = ("blog", "docs", "products", "pricing", "about", "changelog", "guides", "tags")
-COUNTRIES = (("US", "California", "San Francisco"), ("DE", "Berlin", "Berlin"), ("GB", "England", "London"),
-             ("FR", "Ile-de-France", "Paris"), ("IN", "Karnataka", "Bengaluru"), ("BR", "Sao Paulo", "Sao Paulo"))
-BROWSERS = (("Chrome", "124", "Windows", "desktop"), ("Safari", "17", "Mac OS X", "desktop"),
-            ("Mobile Safari", "17", "iOS", "mobile"), ("Firefox", "125", "Linux", "desktop"),
-            ("Chrome Mobile", "124", "Android", "mobile"))
-SOURCES = (("", "", "direct"), ("google.com", "Google", "search"), ("news.ycombinator.com", "Hacker News", "social"),
-           ("newsletter", "newsletter", "email"), ("example.org/links", "example.org", "referral"))
+COUNTRIES = (
+    ("US", "California", "San Francisco"),
+    ("DE", "Berlin", "Berlin"),
+    ("GB", "England", "London"),
+    ("FR", "Ile-de-France", "Paris"),
+    ("IN", "Karnataka", "Bengaluru"),
+    ("BR", "Sao Paulo", "Sao Paulo"),
+)
+BROWSERS = (
+    ("Chrome", "124", "Windows", "desktop"),
+    ("Safari", "17", "Mac OS X", "desktop"),
+    ("Mobile Safari", "17", "iOS", "mobile"),
+    ("Firefox", "125", "Linux", "desktop"),
+    ("Chrome Mobile", "124", "Android", "mobile"),
+)
+SOURCES = (
+    ("", "", "direct"),
+    ("google.com", "Google", "search"),
+    ("news.ycombinator.com", "Hacker News", "social"),
+    ("newsletter", "newsletter", "email"),
+    ("example.org/links", "example.org", "referral"),
+)
 
 
 def page_path(rng: random.Random) -> str:
@@ -84,31 +122,83 @@ def session_rows(rng: random.Random, ts: float) -> tuple[tuple[object, ...], lis
     browser, version, os_name, device = rng.choice(BROWSERS)
     referrer, source, medium = rng.choice(SOURCES)
     is_bot = 1 if rng.random() < 0.05 else 0
-    common = dict(site=site, session_id=sid, visitor_id=visitor, fingerprint=fingerprint, browser=browser,
-                  browser_version=version, os=os_name, device=device, country=country, region=region, city=city,
-                  is_bot=is_bot)
+    common: dict[str, Any] = dict(
+        site=site,
+        session_id=sid,
+        visitor_id=visitor,
+        fingerprint=fingerprint,
+        browser=browser,
+        browser_version=version,
+        os=os_name,
+        device=device,
+        country=country,
+        region=region,
+        city=city,
+        is_bot=is_bot,
+    )
     events: list[tuple[object, ...]] = []
     pages = 1 + min(int(rng.expovariate(0.35)), 30)
     t, path, first = ts, "", ""
     for i in range(pages):
         path = page_path(rng)
         first = first or path
-        events.append(EventRecord(ts=t, type="pageview", path=path, title=path.rsplit("/", 1)[-1].title(),
-                                  referrer=referrer if i == 0 else "", ref_source=source if i == 0 else "",
-                                  ref_medium=medium if i == 0 else "", screen="1920x1080", **common).as_row())
+        events.append(
+            EventRecord(
+                ts=t,
+                type="pageview",
+                path=path,
+                title=path.rsplit("/", 1)[-1].title(),
+                referrer=referrer if i == 0 else "",
+                ref_source=source if i == 0 else "",
+                ref_medium=medium if i == 0 else "",
+                screen="1920x1080",
+                **common,
+            ).as_row()
+        )
         if rng.random() < 0.5:
-            events.append(EventRecord(ts=t + 20, type="engagement", path=path, engaged_ms=rng.randint(500, 90_000),
-                                      scroll=rng.choice((25, 50, 75, 100)), **common).as_row())
+            events.append(
+                EventRecord(
+                    ts=t + 20,
+                    type="engagement",
+                    path=path,
+                    engaged_ms=rng.randint(500, 90_000),
+                    scroll=rng.choice((25, 50, 75, 100)),
+                    **common,
+                ).as_row()
+            )
         if rng.random() < 0.08:
-            events.append(EventRecord(ts=t + 5, type="event", path=path, name="signup",
-                                      props='{"plan":"pro"}', **common).as_row())
+            events.append(
+                EventRecord(
+                    ts=t + 5, type="event", path=path, name="signup", props='{"plan":"pro"}', **common
+                ).as_row()
+            )
         t += rng.uniform(5, 120)
     pageviews = pages
-    record = SessionRecord(id=sid, site=site, visitor_id=visitor, fingerprint=fingerprint, started=ts, last_seen=t,
-                           pageviews=pageviews, events=len(events) - pageviews, entry_path=first, exit_path=path,
-                           browser=browser, browser_version=version, os=os_name, device=device, country=country,
-                           region=region, city=city, referrer=referrer, ref_source=source, ref_medium=medium,
-                           screen="1920x1080", ua=UAS[0], is_bot=is_bot)
+    record = SessionRecord(
+        id=sid,
+        site=site,
+        visitor_id=visitor,
+        fingerprint=fingerprint,
+        started=ts,
+        last_seen=t,
+        pageviews=pageviews,
+        events=len(events) - pageviews,
+        entry_path=first,
+        exit_path=path,
+        browser=browser,
+        browser_version=version,
+        os=os_name,
+        device=device,
+        country=country,
+        region=region,
+        city=city,
+        referrer=referrer,
+        ref_source=source,
+        ref_medium=medium,
+        screen="1920x1080",
+        ua=UAS[0],
+        is_bot=is_bot,
+    )
     return record.as_row(), events
 
 
@@ -136,7 +226,9 @@ def build_database(path: Path, events: int, days: float = 60, chunk: int = 1_000
             conn.execute("COMMIT")
             catch_up(conn)  # keep rollups current, as the collector's writer would have
             written += len(event_rows)
-            print(f"  built {written:,} / {events:,} events ({time.perf_counter() - started:.0f} s)", flush=True)
+            print(
+                f"  built {written:,} / {events:,} events ({time.perf_counter() - started:.0f} s)", flush=True
+            )
     finally:
         conn.close()
     return time.perf_counter() - started
@@ -180,8 +272,12 @@ def random_ip(rng: random.Random) -> str:
     return f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
 
 
-def traffic(base: str, seed: int = 7) -> Iterator[Request]:
-    """An endless mix: visitors' pageviews, engagement, custom events and pixels, a crawler, server-side batches."""
+def traffic(base: str, new_visitors: float = 0.25, seed: int = 7) -> Iterator[Request]:
+    """An endless mix: visitors' pageviews, engagement, custom events, pixels; a crawler; server batches.
+
+    `new_visitors` is the share of requests that come from a visitor not seen before (1.0: every request is a
+    new address, like a botnet rotating IPs, and starts a session the collector keeps for 30 minutes).
+    """
     rng = random.Random(seed)
     active: list[Visitor] = []
     crawler_ip = "66.249.66.1"
@@ -190,36 +286,81 @@ def traffic(base: str, seed: int = 7) -> Iterator[Request]:
         n += 1
         roll = rng.random()
         if n % 200 == 0:  # a backend reporting its API requests in batches
-            batch = [{"type": "api_request", "endpoint": f"/api/items/{rng.randint(1, 10_000)}",
-                      "method": rng.choice(("GET", "GET", "POST")), "status": rng.choice((200, 200, 404, 500)),
-                      "latency_ms": round(rng.uniform(1, 400), 1), "ip": random_ip(rng), "ua": rng.choice(UAS)}
-                     for _ in range(50)]
-            yield Request("POST", f"{base}/api/ingest", orjson.dumps(batch),
-                          {"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": "application/json"})
+            batch = [
+                {
+                    "type": "api_request",
+                    "endpoint": f"/api/items/{rng.randint(1, 10_000)}",
+                    "method": rng.choice(("GET", "GET", "POST")),
+                    "status": rng.choice((200, 200, 404, 500)),
+                    "latency_ms": round(rng.uniform(1, 400), 1),
+                    "ip": random_ip(rng),
+                    "ua": rng.choice(UAS),
+                }
+                for _ in range(50)
+            ]
+            yield Request(
+                "POST",
+                f"{base}/api/ingest",
+                orjson.dumps(batch),
+                {"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": "application/json"},
+            )
             continue
         if roll < 0.03:  # a crawler walking the site fast (it gets throttled, as it should)
             site = SITES[0]
-            yield Request("POST", f"{base}/api/event",
-                          orjson.dumps({"site": site, "url": f"https://{site}{page_path(rng)}"}),
-                          {"User-Agent": CRAWLER_UA, "X-Forwarded-For": crawler_ip})
+            yield Request(
+                "POST",
+                f"{base}/api/event",
+                orjson.dumps({"site": site, "url": f"https://{site}{page_path(rng)}"}),
+                {"User-Agent": CRAWLER_UA, "X-Forwarded-For": crawler_ip},
+            )
             continue
-        if not active or roll < 0.25 or len(active) < 50:
-            visitor = Visitor(random_ip(rng), rng.choice(UAS), rng.choice(SITES), 1 + int(rng.expovariate(0.3)),
-                              rng.choice(REFERRERS))
+        if not active or roll < new_visitors or len(active) < 50:
+            visitor = Visitor(
+                random_ip(rng),
+                rng.choice(UAS),
+                rng.choice(SITES),
+                1 + int(rng.expovariate(0.3)),
+                rng.choice(REFERRERS),
+            )
             active.append(visitor)
         else:
             visitor = rng.choice(active)
-        headers = {"User-Agent": visitor.ua, "X-Forwarded-For": visitor.ip, "Accept-Language": "en-US,en;q=0.9"}
+        headers = {
+            "User-Agent": visitor.ua,
+            "X-Forwarded-For": visitor.ip,
+            "Accept-Language": "en-US,en;q=0.9",
+        }
         if visitor.path and rng.random() < 0.3:
-            yield Request("POST", f"{base}/api/event", orjson.dumps(
-                {"site": visitor.site, "type": "engagement", "url": f"https://{visitor.site}{visitor.path}",
-                 "engaged_ms": rng.randint(500, 60_000), "scroll": rng.choice((25, 50, 75, 100))}), headers)
+            yield Request(
+                "POST",
+                f"{base}/api/event",
+                orjson.dumps(
+                    {
+                        "site": visitor.site,
+                        "type": "engagement",
+                        "url": f"https://{visitor.site}{visitor.path}",
+                        "engaged_ms": rng.randint(500, 60_000),
+                        "scroll": rng.choice((25, 50, 75, 100)),
+                    }
+                ),
+                headers,
+            )
             continue
         if visitor.path and rng.random() < 0.08:
-            yield Request("POST", f"{base}/api/event", orjson.dumps(
-                {"site": visitor.site, "type": "event", "name": rng.choice(("signup", "download", "play")),
-                 "url": f"https://{visitor.site}{visitor.path}", "props": {"plan": rng.choice(("free", "pro"))}}),
-                headers)
+            yield Request(
+                "POST",
+                f"{base}/api/event",
+                orjson.dumps(
+                    {
+                        "site": visitor.site,
+                        "type": "event",
+                        "name": rng.choice(("signup", "download", "play")),
+                        "url": f"https://{visitor.site}{visitor.path}",
+                        "props": {"plan": rng.choice(("free", "pro"))},
+                    }
+                ),
+                headers,
+            )
             continue
         path = page_path(rng)
         if rng.random() < 0.1:  # campaign links and one-off URLs: the long tail that fills caches
@@ -230,17 +371,42 @@ def traffic(base: str, seed: int = 7) -> Iterator[Request]:
             active.remove(visitor)
         url = f"https://{visitor.site}{path}"
         if rng.random() < 0.03:
-            yield Request("GET", f"{base}/p.gif?site={visitor.site}&url={url.replace('&', '%26')}", b"", headers)
+            yield Request(
+                "GET", f"{base}/p.gif?site={visitor.site}&url={url.replace('&', '%26')}", b"", headers
+            )
             continue
-        yield Request("POST", f"{base}/api/event", orjson.dumps(
-            {"site": visitor.site, "url": url, "referrer": visitor.referrer, "title": path.rsplit("/", 1)[-1],
-             "screen": "1920x1080"}), headers)
+        yield Request(
+            "POST",
+            f"{base}/api/event",
+            orjson.dumps(
+                {
+                    "site": visitor.site,
+                    "url": url,
+                    "referrer": visitor.referrer,
+                    "title": path.rsplit("/", 1)[-1],
+                    "screen": "1920x1080",
+                }
+            ),
+            headers,
+        )
         visitor.referrer = ""
 
 
-async def drive(port: int, duration_s: float, rate: float, connections: int) -> dict[int, int]:
-    """Send `traffic` at `rate` requests per second for `duration_s`; returns responses counted by status."""
-    requests = traffic(f"http://127.0.0.1:{port}")
+@dataclass(slots=True, frozen=True)
+class Load:
+    """How hard the simulated clients push."""
+
+    rate: float
+    """Requests per second, all connections together."""
+    connections: int
+    new_visitors: float
+    """Share of requests from a visitor never seen before."""
+
+
+async def drive(port: int, duration_s: float, load: Load) -> dict[int, int]:
+    """Send `traffic` at `load.rate` requests a second for `duration_s`; returns response counts by status."""
+    requests = traffic(f"http://127.0.0.1:{port}", load.new_visitors)
+    rate = load.rate
     statuses: dict[int, int] = {}
     started = time.monotonic()
     sent = 0
@@ -254,15 +420,17 @@ async def drive(port: int, duration_s: float, rate: float, connections: int) -> 
                 await asyncio.sleep(due - now)
             req = next(requests)
             try:
-                async with session.request(req.method, req.url, data=req.body or None, headers=req.headers) as resp:
+                async with session.request(
+                    req.method, req.url, data=req.body or None, headers=req.headers
+                ) as resp:
                     await resp.read()
                     statuses[resp.status] = statuses.get(resp.status, 0) + 1
             except aiohttp.ClientError:
                 statuses[0] = statuses.get(0, 0) + 1
 
-    connector = aiohttp.TCPConnector(limit=connections)
+    connector = aiohttp.TCPConnector(limit=load.connections)
     async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(*(worker(session) for _ in range(connections)))
+        await asyncio.gather(*(worker(session) for _ in range(load.connections)))
     return statuses
 
 
@@ -309,21 +477,22 @@ async def sample(pid: int, memory: Memory, stop: asyncio.Event) -> None:
             pass
 
 
-async def measure(proc: subprocess.Popen[bytes], port: int, duration_s: float, rate: float,
-                  connections: int) -> tuple[Memory, dict[int, int], dict[str, object]]:
+async def measure(
+    proc: subprocess.Popen[bytes], port: int, duration_s: float, load: Load
+) -> tuple[Memory, dict[int, int], dict[str, Any]]:
     """Wait for the server, note its idle RSS, drive traffic while sampling, then read /healthz once more."""
     await wait_ready(port, proc)
     await asyncio.sleep(1)
     memory = Memory(idle=proc_status(proc.pid)["VmRSS"])
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample(proc.pid, memory, stop))
-    statuses = await drive(port, duration_s, rate, connections)
+    statuses = await drive(port, duration_s, load)
     await asyncio.sleep(1.5)  # the last flushes
     stop.set()
     await sampler
     final = proc_status(proc.pid)
     memory.peak, memory.anon, memory.file = final["VmHWM"], final["RssAnon"], final["RssFile"]
-    health: dict[str, object] = {}
+    health: dict[str, Any] = {}
     async with aiohttp.ClientSession() as session:
         async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
             if resp.content_type == "application/json":
@@ -355,7 +524,11 @@ def collector_config(directory: Path) -> Path:
     """A config with the simulated sites, an ingest token and 127.0.0.1 as the trusted reverse proxy."""
     lines = ["[server]", 'trusted_proxies = ["127.0.0.1"]', ""]
     for i, site in enumerate(SITES):
-        lines += ["[[sites]]", f'name = "{site}"'] + ([f'ingest_token = "{INGEST_TOKEN}"'] if i == 0 else []) + [""]
+        lines += (
+            ["[[sites]]", f'name = "{site}"']
+            + ([f'ingest_token = "{INGEST_TOKEN}"'] if i == 0 else [])
+            + [""]
+        )
     path = directory / "bench-memory.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -367,11 +540,13 @@ def report(name: str, m: Memory) -> None:
 
 async def run(db: Path, args: argparse.Namespace, workdir: Path) -> int:
     """Measure the bare baseline, then the collector on `db`; print both and the verdict."""
+    load = Load(args.rate, args.connections, args.new_visitors)
     port = free_port()
-    bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    bare = subprocess.Popen(
+        [sys.executable, "-c", BARE_SERVER, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
-        bare_mem, _, _ = await measure(bare, port, args.baseline_duration, args.rate, args.connections)
+        bare_mem, _, _ = await measure(bare, port, args.baseline_duration, load)
     finally:
         stop_process(bare)
 
@@ -384,34 +559,61 @@ async def run(db: Path, args: argparse.Namespace, workdir: Path) -> int:
         stderr=subprocess.PIPE,
     )
     try:
-        mem, statuses, health = await measure(collector, port, args.duration, args.rate, args.connections)
+        mem, statuses, health = await measure(collector, port, args.duration, load)
         collector.send_signal(signal.SIGTERM)
         await asyncio.get_running_loop().run_in_executor(None, collector.wait, 60)
     finally:
         stop_process(collector)
 
-    print(f"\ntraffic: {sum(statuses.values()):,} requests in {args.duration:g} s "
-          f"({', '.join(f'{k}: {v:,}' for k, v in sorted(statuses.items()))}); "
-          f"collector wrote {health.get('writer', {}).get('written_events', '?')} events, "  # type: ignore[union-attr]
-          f"{health.get('active_sessions', '?')} sessions active at the end")
+    print(
+        f"\ntraffic: {sum(statuses.values()):,} requests in {args.duration:g} s "
+        f"({', '.join(f'{k}: {v:,}' for k, v in sorted(statuses.items()))}); "
+        f"collector wrote {health.get('writer', {}).get('written_events', '?')} events, "
+        f"{health.get('active_sessions', '?')} sessions active at the end"
+    )
     print(f"\n{'RSS (MB)':<22}{'idle':>9}{'steady':>9}{'peak':>9}{'anon':>9}{'file':>9}")
     report("bare aiohttp", bare_mem)
-    report(f"sitelens collect", mem)
+    report("sitelens collect", mem)
     ok = mem.peak <= TARGET_MB
-    print(f"\ncollector / bare aiohttp: steady {mem.steady / bare_mem.steady:.2f}x, peak {mem.peak / bare_mem.peak:.2f}x")
-    print(f"collector peak RSS {mem.peak:.1f} MB with {count_events(db):,} events stored: "
-          f"{'OK' if ok else 'OVER'} (target <= {TARGET_MB:g} MB)")
+    sessions = int(health.get("active_sessions", 0) or 0)
+    if sessions:
+        per_session = (mem.steady - mem.idle) * 1024 / sessions
+        print(f"\ngrowth over idle / active sessions: {per_session:.1f} KB per session (caches included)")
+    print(
+        f"\ncollector / bare aiohttp: steady {mem.steady / bare_mem.steady:.2f}x, "
+        f"peak {mem.peak / bare_mem.peak:.2f}x"
+    )
+    print(
+        f"collector peak RSS {mem.peak:.1f} MB with {count_events(db):,} events stored: "
+        f"{'OK' if ok else 'OVER'} (target <= {TARGET_MB:g} MB)"
+    )
     return 0 if ok else 1
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=10_000_000, help="events to store (default 10M)")
-    parser.add_argument("--db", type=Path, help="database to use: reused if it has events, else built and kept")
-    parser.add_argument("--duration", type=float, default=90, help="seconds of traffic for the collector (default 90)")
-    parser.add_argument("--baseline-duration", type=float, default=20, help="seconds of traffic for the bare server")
+    parser.add_argument(
+        "--db", type=Path, help="database to use: reused if it has events, else built and kept"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=90, help="seconds of traffic for the collector (default 90)"
+    )
+    parser.add_argument(
+        "--baseline-duration", type=float, default=20, help="seconds of traffic for the bare server"
+    )
     parser.add_argument("--rate", type=float, default=300, help="requests per second (default 300)")
-    parser.add_argument("--connections", type=int, default=32, help="concurrent client connections (default 32)")
+    parser.add_argument(
+        "--connections", type=int, default=32, help="concurrent client connections (default 32)"
+    )
+    parser.add_argument(
+        "--new-visitors",
+        type=float,
+        default=0.25,
+        help="share of requests from never-seen visitors (default 0.25; 1 = rotating-IP flood)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sitelens-memory-") as tmp:
         workdir = Path(tmp)
@@ -421,7 +623,10 @@ def main() -> int:
         else:
             print(f"building {db} with {args.events:,} events")
             took = build_database(db, args.events)
-            print(f"built in {took:.0f} s ({args.events / took:,.0f} events/s), {db.stat().st_size / 1e9:.2f} GB")
+            print(
+                f"built in {took:.0f} s ({args.events / took:,.0f} events/s), "
+                f"{db.stat().st_size / 1e9:.2f} GB"
+            )
         return asyncio.run(run(db, args, workdir))
 
 

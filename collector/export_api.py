@@ -8,11 +8,14 @@ import io
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from collector import keys
+from collector.export.exporter import FUNNEL_COLUMNS, FUNNEL_TYPES, funnel_rows
 from collector.export.formats import ExportError, make_writer
 from collector.export.spans import parse_range
 from collector.middlewares import json_error
@@ -57,12 +60,18 @@ def parse_export_query(query: dict[str, str], now: float) -> tuple[str, str, Exp
 class _Encoder:
     """Runs on a worker thread: reads the next chunk and encodes it; the event loop only sends bytes."""
 
-    def __init__(self, conn: sqlite3.Connection, what: str, fmt: str, flt: ExportFilter) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, what: str, fmt: str, flt: ExportFilter, funnels: Sequence[Any]
+    ) -> None:
         self.conn = conn
-        stream = stream_table(conn, what, flt)
-        self.chunks: Iterator[list[tuple[object, ...]]] = stream.chunks
         self.buffer = io.BytesIO()
-        self.writer = make_writer(fmt, self.buffer, stream.columns, stream.types)
+        if what == "funnels":  # computed results, a handful of rows
+            self.chunks: Iterator[list[Any]] = iter([funnel_rows(conn, flt, funnels)])
+            self.writer = make_writer(fmt, self.buffer, FUNNEL_COLUMNS, FUNNEL_TYPES)
+        else:
+            stream = stream_table(conn, what, flt)
+            self.chunks = stream.chunks
+            self.writer = make_writer(fmt, self.buffer, stream.columns, stream.types)
         self.done = False
 
     def _drain(self) -> bytes:
@@ -82,7 +91,9 @@ class _Encoder:
         return self._drain()
 
     def close(self) -> None:
-        self.chunks.close()  # type: ignore[attr-defined]
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
         self.conn.close()
 
 
@@ -94,9 +105,9 @@ async def get_export(request: web.Request) -> web.StreamResponse:
         what, fmt, flt = parse_export_query(dict(request.query), time.time())
     except ValueError as exc:
         return json_error(400, str(exc))
-    path = request.app[keys.CONFIG].db_path
+    cfg = request.app[keys.CONFIG]
     try:
-        encoder = await asyncio.to_thread(_open_encoder, path, what, fmt, flt)
+        encoder = await asyncio.to_thread(_open_encoder, cfg.db_path, what, fmt, flt, cfg.funnels)
     except ExportQueryError as exc:
         return json_error(400, f"what: {exc}")
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -120,10 +131,10 @@ async def get_export(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _open_encoder(path: object, what: str, fmt: str, flt: ExportFilter) -> _Encoder:
-    conn = connect(path, readonly=True)  # type: ignore[arg-type]
+def _open_encoder(path: Path, what: str, fmt: str, flt: ExportFilter, funnels: Sequence[Any]) -> _Encoder:
+    conn = connect(path, readonly=True)
     try:
-        return _Encoder(conn, what, fmt, flt)
+        return _Encoder(conn, what, fmt, flt, funnels)
     except BaseException:
         conn.close()
         raise

@@ -180,9 +180,8 @@ async def pixel(request: web.Request) -> web.Response:
     try:
         if not site:
             raise EventError("site: required (p.gif?site=example.com)")
-        hit = parse_tracker_event(
-            {"site": site, "type": "pageview", "url": page[:MAX_URL] or f"https://{site}/", "referrer": query.get("ref", "")}
-        )
+        url = page[:MAX_URL] or f"https://{site}/"
+        hit = parse_tracker_event({"site": site, "type": "pageview", "url": url, "referrer": query.get("ref", "")})
         check_site(request, hit)
     except EventError as exc:
         return json_error(400, str(exc))

@@ -146,14 +146,12 @@ class SiteLensApp(App[None]):
         """Run the demo traffic generator against the embedded collector, as a worker of this loop."""
         import asyncio
 
-        try:
-            from collector.demo import run_demo
-        except ImportError:
-            self.notify("the demo generator is not available in this build", severity="error")
-            return
+        from collector.demo import run_demo
+        from sitelens_tui.commands.demo import default_ingest_token
+
         self._demo_stop = asyncio.Event()
         self.run_worker(
-            run_demo(url, self.demo_rate, None, stop=self._demo_stop),
+            run_demo(url, self.demo_rate, None, stop=self._demo_stop, ingest_token=default_ingest_token(self.cfg)),
             name="demo", group="demo", description="demo traffic", exit_on_error=False,
         )
 

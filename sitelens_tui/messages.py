@@ -32,10 +32,13 @@ class SessionRequested(Message):
 
 @dataclass
 class ViewLoaded(Message):
-    """A view showed fresh data; tests and the status bar wait on it. Bursts coalesce into one."""
+    """A view showed fresh data (tests and the benchmark wait on it). Bursts coalesce into one."""
 
     view_id: str
     seconds: float
+    """From the start of the fetch to the end of rendering."""
+    query_seconds: float = 0.0
+    """The SQL part of it (in the worker thread)."""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, ViewLoaded) and message.view_id == self.view_id

@@ -88,8 +88,7 @@ class SiteLensClient:
         self._thread: threading.Thread | None = None
         self._closed = False
         # atexit holds only a weak reference: a client that is garbage-collected needs no exit flush.
-        ref = weakref.ref(self)
-        self._atexit = lambda: (c := ref()) is not None and c.close()
+        self._atexit = _closer(weakref.ref(self))
         atexit.register(self._atexit)
 
     # ------------------------------------------------------------------------------------ event kinds
@@ -263,6 +262,7 @@ class SiteLensClient:
         deadline = 0.0
         while True:
             try:
+                item: object
                 try:
                     item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()) if batch else None)
                 except queue.Empty:
@@ -355,6 +355,17 @@ class SiteLensClient:
 
 
 _TIME_UP = object()
+
+
+def _closer(ref: weakref.ref[SiteLensClient]) -> Callable[[], None]:
+    """An atexit callback closing the client if it still exists."""
+
+    def close() -> None:
+        client = ref()
+        if client is not None:
+            client.close()
+
+    return close
 
 
 def _compact(event: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from collector.export.files import atomic_output
 from collector.export.formats import (
@@ -133,6 +133,52 @@ def table_filter(
     return ExportFilter(site=site, start=span_start, end=span_end, bots=bots)
 
 
+FUNNEL_COLUMNS = (
+    "funnel",
+    "site",
+    "step",
+    "label",
+    "entered",
+    "converted",
+    "conversion_pct",
+    "dropoff_pct",
+    "median_s_to_next",
+)
+FUNNEL_TYPES = ("str", "str", "int", "str", "int", "int", "float", "float", "float")
+
+
+def funnel_rows(conn: sqlite3.Connection, flt: ExportFilter, funnels_config: Iterable[Any] = ()) -> list[Row]:
+    """Funnel results (one row per step of every funnel) for the filter's site, span and bots."""
+    import time
+
+    from db.queries.common import Filters, Span
+    from db.queries.funnels import funnel_report, list_funnels
+
+    span = Span(
+        flt.start if flt.start is not None else 0.0, flt.end if flt.end is not None else time.time() + 1
+    )
+    filters = Filters(flt.site or None, (), flt.bots)
+    rows: list[Row] = []
+    for funnel in list_funnels(conn, funnels_config):
+        if flt.site and funnel.site and funnel.site != flt.site:
+            continue
+        for i, step in enumerate(funnel_report(conn, funnel, span, filters), 1):
+            rows.append(
+                (
+                    funnel.name,
+                    funnel.site or flt.site,
+                    i,
+                    step.step.label,
+                    step.entered,
+                    step.converted,
+                    step.conversion_pct,
+                    step.dropoff_pct,
+                    step.median_s_to_next,
+                )
+            )
+    return rows
+
+
 def export_table(
     conn: sqlite3.Connection,
     what: str,
@@ -145,10 +191,14 @@ def export_table(
     progress: Progress | None = None,
     *,
     table: str | None = None,
+    funnels_config: Iterable[Any] = (),
 ) -> ExportResult:
     """Export a stored table filtered by site, span and bots."""
     check_format(fmt)
     flt = table_filter(site, span_start, span_end, bots)
+    if what == "funnels":
+        rows = funnel_rows(conn, flt, funnels_config)
+        return export_chunks(FUNNEL_COLUMNS, chunked(rows), fmt, path, types=FUNNEL_TYPES, progress=progress)
     try:
         stream = stream_table(conn, what, flt, table=table)
     except ExportQueryError as exc:

@@ -214,10 +214,12 @@ class Importer:
 
     async def __aexit__(self, *exc: object) -> None:
         try:
-            await self._checkpoint(None)
-            if self._flushing is not None:
-                await self._flushing
-            await self.writer.stop()
+            try:
+                await self._checkpoint(None)
+                if self._flushing is not None:
+                    await self._flushing
+            finally:
+                await self.writer.stop()  # flushes whatever is left, even after an error
         finally:
             self._db.close()
             self._geo.close()

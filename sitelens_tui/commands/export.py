@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         flt = table_filter(args.site, start, end, args.bots)
         bar = ProgressBar(None, label="exporting ")
-        if bar.enabled:
+        if bar.enabled and args.what != "funnels":
             try:
                 bar.total = count_rows(conn, args.what, flt, args.table)
             except ExportQueryError as exc:
@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
             args.bots,
             progress=bar.update,
             table=args.table,
+            funnels_config=args.config_obj.funnels,
         )
         bar.update(result.rows, result.bytes, force=True)
         bar.done()

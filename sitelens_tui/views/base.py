@@ -85,7 +85,7 @@ class View(VerticalScroll):
         """Focus the view's first table, so its keys (Enter, view bindings) work right after switching."""
         for widget in self.query("DataTable"):
             if widget.focusable:
-                widget.focus()
+                widget.focus(scroll_visible=False)  # the top of the view (KPIs) stays in sight
                 return
 
     # -- the refresh cycle -----------------------------------------------------------------------------
@@ -113,8 +113,14 @@ class View(VerticalScroll):
         if scope.without_now() != (self.loaded_scope.without_now() if self.loaded_scope else None):
             self.scope_changed()
         self._fetch_started = time.perf_counter()
+
+        def timed_fetch() -> tuple[Scope, Any, float]:
+            started = time.perf_counter()
+            data = app.db.read(lambda conn: self.fetch(conn, scope))
+            return scope, data, time.perf_counter() - started
+
         self.run_worker(
-            lambda: (scope, app.db.read(lambda conn: self.fetch(conn, scope))),
+            timed_fetch,
             name=f"fetch-{self.key()}",
             group="queries",
             description=f"refresh {self.TITLE}",
@@ -141,12 +147,12 @@ class View(VerticalScroll):
             return
         event.stop()
         if event.state == WorkerState.SUCCESS:
-            scope, data = event.worker.result
+            scope, data, query_s = event.worker.result
             self.loaded_scope = scope
             self.show(data)
             self.set_error(None)
             self.loads += 1
-            self.post_message(ViewLoaded(self.key(), time.perf_counter() - self._fetch_started))
+            self.post_message(ViewLoaded(self.key(), time.perf_counter() - self._fetch_started, query_s))
             self._schedule()
         elif event.state == WorkerState.ERROR:
             self.set_error(f"query failed: {event.worker.error}")

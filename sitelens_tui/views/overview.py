@@ -20,7 +20,8 @@ from sitelens_tui.widgets.heatmap import Heatmap
 from sitelens_tui.widgets.kpi_tile import KpiTile, change_text
 from sitelens_tui.widgets.view_table import TableRow, ViewTable
 
-TOP_LISTS = (("path", "Top pages"), ("ref_source", "Sources"), ("country", "Countries"), ("device", "Devices"))
+TOP_LISTS = (("path", "Top pages", "Page"), ("ref_source", "Sources", "Source"), ("country", "Countries", "Country"),
+             ("device", "Devices", "Device"))
 TOP_LIMIT = 10
 
 
@@ -64,10 +65,10 @@ class OverviewView(View):
         yield Chart(id="overview-chart")
         for pair in (TOP_LISTS[:2], TOP_LISTS[2:]):
             with Horizontal(classes="lists"):
-                for dimension, title in pair:
+                for dimension, title, column in pair:
                     with Vertical():
                         yield Label(title, classes="section-title")
-                        yield ViewTable([("value", title.removeprefix("Top ")), ("visitors", "Visitors"),
+                        yield ViewTable([("value", column), ("visitors", "Visitors"),
                                          ("views", "Views")], dimension=dimension, id=f"top-{dimension}",
                                         cap=TOP_LIMIT)
         yield Label("Peak hours (UTC)", classes="section-title")
@@ -80,7 +81,7 @@ class OverviewView(View):
             current=current,
             previous=previous,
             series=timeseries(conn, span, filters),
-            tops={d: top(conn, span, filters, d, TOP_LIMIT) for d, _ in TOP_LISTS},
+            tops={d: top(conn, span, filters, d, TOP_LIMIT) for d, _, _ in TOP_LISTS},
             heatmap=heatmap(conn, span, filters),
         )
 
@@ -101,7 +102,7 @@ class OverviewView(View):
              Series("pageviews", [pt.pageviews for pt in data.series], "green"),
              Series("bots", [pt.bots for pt in data.series], "red")],
         )
-        for dimension, _ in TOP_LISTS:
+        for dimension, _, _ in TOP_LISTS:
             self.query_one(f"#top-{dimension}", ViewTable).show([top_row(r) for r in data.tops[dimension]])
         self.query_one(Heatmap).show(data.heatmap)
 

@@ -37,13 +37,16 @@ def _ticks(labels: Sequence[str], width: int) -> list[int]:
 
 def _build_v6(width: int, height: int, labels: Sequence[str], series: Sequence[Series]) -> str:
     """plotext ≥ 6: the explicit figure API."""
+    plt.terminal.limit(False, False)  # size to the widget, not to the terminal plotext thinks it is in
     fig = plt.figure
     fig.clear.all()
     fig.plot_size(width, height)
     fig.theme("simple")
     for s in series:
         values = list(s.values)
-        fig.draw(fig.signal(list(range(len(values))), values).label(s.label).lines())
+        marker = plt.marker(pixel=plt.pixel(foreground=s.color))
+        fig.draw(fig.signal(list(range(len(values))), values, marker=marker).lines())
+    fig.legend(False)
     if labels:
         ticks = _ticks(labels, width)
         fig.ruler(0).ticks(ticks, [labels[i] for i in ticks])
@@ -58,23 +61,34 @@ def _build_v5(width: int, height: int, labels: Sequence[str], series: Sequence[S
     p.theme("clear")
     for s in series:
         values = list(s.values)
-        p.plot(list(range(len(values))), values, label=s.label, color=s.color, marker="braille")
+        p.plot(list(range(len(values))), values, color=s.color, marker="braille")
     if labels:
         ticks = _ticks(labels, width)
         p.xticks(ticks, [labels[i] for i in ticks])
     return str(p.build())
 
 
+def legend(series: Sequence[Series]) -> Text:
+    """One line naming each line in its colour (plotext's own legend box is too tall for a 12-line chart)."""
+    out = Text()
+    for s in series:
+        out.append("━━ ", style=s.color)
+        out.append(f"{clean(s.label, 30)}   ")
+    return out
+
+
 def render_chart(width: int, height: int, labels: Sequence[str], series: Sequence[Series],
                  levels: Sequence[Level] = ()) -> Text:
-    """The chart as Text; every label is cleaned first, since `from_ansi` would honour escapes hidden in one."""
+    """The chart as Text with a legend line; labels are cleaned first, since `from_ansi` would honour escapes
+    hidden in one."""
     labels = [clean(x, 20) for x in labels]
     series = [Series(clean(s.label, 30), list(s.values), s.color) for s in series]
     # Levels are drawn as flat lines over the same x positions: exact on every plotext version.
     n = max((len(s.values) for s in series), default=0)
     series += [Series(clean(lv.label, 30), [lv.value] * n, "yellow") for lv in levels]
     build = _build_v6 if hasattr(plt, "figure") and hasattr(plt.figure, "signal") else _build_v5
-    return Text.from_ansi(build(width, height, labels, series), no_wrap=True)
+    chart = Text.from_ansi(build(width, height - 1, labels, series), no_wrap=True)
+    return Text.assemble(legend(series), "\n", chart)
 
 
 class Chart(Static):

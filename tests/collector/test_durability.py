@@ -1,4 +1,4 @@
-"""kill -9 of `sitelens collect` loses at most one flush interval, and a restarted collector picks up where it was."""
+"""kill -9 of `sitelens collect` loses at most one flush interval; a restarted collector resumes sessions."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ async def post_steadily(port: int, acked: dict[str, float], sent: set[str], stop
 
 
 async def wait_committed(session: aiohttp.ClientSession, port: int, events: int) -> None:
-    """Poll /healthz until the writer has committed `events` events (session snapshots go in the same flush)."""
+    """Poll /healthz until the writer committed `events` events (session snapshots go in the same flush)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
@@ -114,7 +114,9 @@ async def test_kill_9_loses_at_most_one_flush_interval(tmp_path: Path) -> None:
     assert len(must_survive) > 100, "the client posted too little for the test to mean anything"
     assert recent, "the kill did not land while events were being acknowledged"
     lost = must_survive - stored
-    assert not lost, f"{len(lost)} events acknowledged over {FLUSH_INTERVAL_S + SLACK_S}s before kill -9 were lost"
+    assert not lost, (
+        f"{len(lost)} events acknowledged over {FLUSH_INTERVAL_S + SLACK_S}s before kill -9 were lost"
+    )
     assert stored <= sent  # nothing invented; at most the one request in flight was stored without its 202
 
 

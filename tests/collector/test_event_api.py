@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from collector.config import SiteConfig
 from collector.app import create_app
+from collector.config import SiteConfig
 from tests.conftest import BROWSER_HEADERS, flushed, query
 
 

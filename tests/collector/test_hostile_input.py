@@ -7,7 +7,6 @@ import random
 import orjson
 
 from collector.app import create_app
-
 from tests.conftest import BROWSER_HEADERS, flushed, query
 
 FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

@@ -176,3 +176,20 @@ def test_daily_rollups_export_after_import(tmp_path: Path) -> None:
         export_table(copy, "rollups", "csv", tmp_path / "x.csv", table="nope")
     pages = export_table(copy, "rollups", "parquet", tmp_path / "p.parquet", table="pages", bots="humans")
     assert pages.rows == pq.read_table(tmp_path / "p.parquet").num_rows > 0
+
+
+def test_funnel_results_export(tmp_path: Path) -> None:
+    """One row per funnel step with entered/converted counts, for funnels in config and in the database."""
+    from collector.config import FunnelConfig
+
+    conn = seed_db(tmp_path / "s.db")
+    funnel = FunnelConfig(name="p0 then p1", steps=[{"path": "/p/0"}, {"path": "/p/1"}], window_s=86400)
+    result = export_table(conn, "funnels", "csv", tmp_path / "f.csv", bots="all", funnels_config=[funnel])
+    rows = list(csv.DictReader((tmp_path / "f.csv").open(newline="")))
+    assert result.rows == 2 == len(rows)
+    assert [r["label"] for r in rows] == ["page /p/0", "page /p/1"]
+    first = conn.execute(
+        "SELECT count(DISTINCT visitor_id) FROM events WHERE path = '/p/0' "
+        "AND type IN ('pageview', 'request')"
+    ).fetchone()[0]
+    assert int(rows[0]["entered"]) == first > 0

@@ -138,7 +138,7 @@ def make_dataset(path: Path, now: float = FROZEN_NOW) -> Dataset:
                      [(bucket, "blocked", "blocked", 37), (bucket, "warning", "rate", 5)])
     conn.execute(
         "INSERT INTO anomalies (kind, rule, metric, site, level, observed, expected, started, ended, details) "
-        "VALUES ('threshold', 'error spike', 'error_rate', 'example.com', 'critical', 0.3, 0.05, ?, NULL, ''), "
+        "VALUES ('threshold', 'error spike', 'error_rate', 'example.com', 'critical', 10.0, 5.0, ?, NULL, ''), "
         "('trend', '', 'pageviews', 'shop.example', 'warning', 120, 30, ?, ?, '')",
         (now - 900, now - 86400 * 2, now - 86400 * 2 + 3600),
     )

@@ -60,3 +60,48 @@ async def test_quit_flushes_what_the_collector_accepted(tmp_path: Path) -> None:
         await pilot.press("q")
     with sqlite3.connect(cfg.db_path) as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 5
+
+
+async def test_demo_traffic_flows_through_the_embedded_collector(tmp_path: Path) -> None:
+    cfg = embedded_config(tmp_path)
+    app = build_app(cfg, embedded=True, demo=True, demo_rate=40.0, initial_range="live")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            with sqlite3.connect(cfg.db_path) as conn:
+                if conn.execute("SELECT count(*) FROM events").fetchone()[0] >= 5:
+                    break
+        else:
+            raise AssertionError("no demo traffic arrived")
+        await open_view(pilot, "live")
+        assert app.query_one("#live-tail", ViewTable).rows_shown
+        await pilot.press("q")
+    assert app._demo_stop is not None and app._demo_stop.is_set()
+
+
+def test_tui_command_refuses_a_missing_database(tmp_path: Path, capsys) -> None:
+    from sitelens_tui.cli import main
+
+    assert main(["tui", "--db", str(tmp_path / "nope.db")]) == 2
+    err = capsys.readouterr().err
+    assert "database not found" in err and "nope.db" in err
+
+
+def test_logs_go_to_a_file_not_the_terminal(tmp_path: Path) -> None:
+    import logging
+
+    from sitelens_tui.logfile import log_to_file
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        path = log_to_file(tmp_path / "logs" / "sitelens.log")
+        logging.getLogger("aiohttp.server").error("boom [red]")
+        assert all(not isinstance(h, logging.StreamHandler) or isinstance(h, logging.FileHandler)
+                   for h in root.handlers)
+        assert "boom [red]" in path.read_text()
+    finally:
+        for h in root.handlers:
+            h.close()
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
