@@ -57,9 +57,7 @@ def ip_in(rng: random.Random, networks: tuple[str, ...]) -> str:
     return str(net.network_address + offset)
 
 
-def pause(
-    rng: random.Random, median: float, sigma: float = 0.8, low: float = 0.5, high: float = 120.0
-) -> float:
+def pause(rng: random.Random, median: float, sigma: float = 0.8, low: float = 0.5, high: float = 120.0) -> float:
     """A person's irregular pause: log-normal around `median` seconds, clipped."""
     return min(high, max(low, rng.lognormvariate(math.log(median), sigma)))
 
@@ -102,9 +100,7 @@ class Page:
     def view(self, path: str, *, referrer: str | None = None, query: str = "", title: str = "") -> None:
         """A pageview: `referrer` only on a full page load (None for an SPA navigation)."""
         self.url = f"https://{self.site}{path}" + (f"?{query}" if query else "")
-        self.title = title or catalog.TITLES.get(
-            path, path.rstrip("/").rsplit("/", 1)[-1].replace("-", " ").title()
-        )
+        self.title = title or catalog.TITLES.get(path, path.rstrip("/").rsplit("/", 1)[-1].replace("-", " ").title())
         body: dict[str, Any] = {"type": "pageview", "url": self.url, "title": self.title}
         if referrer is not None:
             body["referrer"] = referrer
@@ -379,67 +375,68 @@ def server_visit(rng: random.Random) -> Visit:
     events: list[dict[str, Any]] = []
     site = catalog.API_SITE
     for _ in range(rng.randint(3, 12)):
+        browser = weighted(rng, catalog.BROWSERS)
+        user = {"ip": ip_in(rng, weighted(rng, catalog.COUNTRIES).networks), "ua": browser.ua}
         method, template, median, _w = rng.choices(
             catalog.API_ENDPOINTS, weights=[e[3] for e in catalog.API_ENDPOINTS]
         )[0]
-        path = template.replace("{id}", str(rng.randint(1, 400)))
         roll = rng.random()
         status = 200 if method == "GET" else 201
         if roll < 0.03:
-            status = 500
+            status = rng.choice((500, 502, 504))
         elif roll < 0.08:
             status = rng.choice((400, 404, 401, 422))
         latency = pause(rng, median, 0.6, 1.0, 30_000.0)
-        events.append(
-            {
-                "site": site,
-                "type": "api_request",
-                "method": method,
-                "path": path,
-                "status": status,
-                "latency_ms": round(latency, 1),
-                "bytes": rng.randint(200, 40_000),
-            }
-        )
+        api: dict[str, Any] = {
+            "type": "api_request",
+            "method": method,
+            "endpoint": template.replace("{id}", str(rng.randint(1, 400))),
+            "status": status,
+            "latency_ms": round(latency, 1),
+            "response_bytes": rng.randint(200, 40_000),
+            **user,
+        }
+        if status >= 500:
+            api["error"] = rng.choice(("upstream timeout", "database is locked", "KeyError: 'sku'"))
+        events.append(api)
         if template == "/api/v1/chat":
             tokens = rng.randint(200, 4000)
             events.append(
                 {
-                    "site": site,
                     "type": "external_call",
-                    "name": "openai",
+                    "service": "openai",
                     "method": "POST",
-                    "path": "/v1/chat/completions",
+                    "endpoint": "/v1/chat/completions",
                     "status": 200 if roll > 0.02 else 429,
                     "latency_ms": round(latency * 0.85, 1),
                     "cost_usd": round(tokens * 0.000005, 6),
-                    "props": {"model": "gpt-4o-mini", "tokens": str(tokens)},
+                    "tokens": tokens,
                 }
             )
         if template == "/api/v1/orders" and status == 201:
             events.append(
                 {
-                    "site": site,
                     "type": "external_call",
-                    "name": "stripe",
+                    "service": "stripe",
                     "method": "POST",
-                    "path": "/v1/payment_intents",
+                    "endpoint": "/v1/payment_intents",
                     "status": 200,
                     "latency_ms": round(pause(rng, 280.0, 0.4, 50, 5000), 1),
                     "cost_usd": 0.0,
                 }
             )
     if rng.random() < 0.3:
-        ok = rng.random() < 0.85
+        action = rng.choices(("login", "login_failed", "signup", "logout"), weights=(70, 12, 8, 10))[0]
         events.append(
             {
-                "site": site,
                 "type": "auth",
-                "name": "login" if ok else "login_failed",
+                "action": action,
                 "user_id": f"user-{rng.randint(1, 900)}",
-                "success": ok,
-                "path": "/api/v1/login",
+                "endpoint": "/api/v1/login" if action.startswith("login") else f"/api/v1/{action}",
+                "method": "POST",
+                "status": 401 if action == "login_failed" else 200,
                 "ip": ip_in(rng, weighted(rng, catalog.COUNTRIES).networks),
+                "ua": weighted(rng, catalog.BROWSERS).ua,
             }
         )
     if rng.random() < 0.04:  # a credential-stuffing burst from one address
@@ -447,13 +444,14 @@ def server_visit(rng: random.Random) -> Visit:
         for _ in range(rng.randint(15, 40)):
             events.append(
                 {
-                    "site": site,
                     "type": "auth",
-                    "name": "login_failed",
+                    "action": "login_failed",
                     "user_id": f"{rng.choice(('admin', 'root', 'test', 'info'))}{rng.randint(1, 99)}",
-                    "success": False,
-                    "path": "/api/v1/login",
+                    "endpoint": "/api/v1/login",
+                    "method": "POST",
+                    "status": 401,
                     "ip": attacker,
+                    "ua": "python-requests/2.31.0",
                 }
             )
     visit = Visit("server", {"Content-Type": "application/json"}, scaled=False, on_refusal="give-up")

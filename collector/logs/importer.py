@@ -33,7 +33,7 @@ from db.queries.ingest import ImportFile, import_file, save_import_offset
 from db.rollups import rollup_hooks
 from db.writer import Batch, Writer
 
-CHUNK_LINES: Final = 10_000
+CHUNK_LINES: Final = 5_000
 """Lines between writer flushes: big enough for fast transactions, small enough for flat memory."""
 FOLLOW_POLL_S: Final = 0.25
 GZIP_BUFFER: Final = 64 * 1024
@@ -209,6 +209,9 @@ class Importer:
             hooks=[*rollup_hooks(), self._save_mark],
         )
         await self.writer.start()
+        # Small page caches: the import appends, it hardly reads back (flat memory matters more here).
+        self._db.execute("PRAGMA cache_size=-2000")
+        await self.writer.run_in_thread(lambda conn: conn.execute("PRAGMA cache_size=-4000"))
         self.pipeline = Pipeline(cfg, self.writer, SaltStore(self._db), self._geo, self._asn)
         return self
 
