@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,15 +39,13 @@ if str(ROOT) not in sys.path:
 
 TARGETS = {"single_ratio": 0.60, "batch_events_s": 50_000, "half_peak_p99_ms": 20.0}
 UAS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
-    "Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
     "Safari/605.1.15",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.5 Mobile/15E148 Safari/604.1",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0",
-    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile "
-    "Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36",
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
 )
 REFERRERS = ("", "", "https://www.google.com/", "https://news.ycombinator.com/item?id=1", "https://t.co/abc")
@@ -401,8 +398,10 @@ async def bench(args: argparse.Namespace) -> int:
         )
         for kind in kinds
     }
-    print(f"collector bench: {os.cpu_count()} CPUs, {loop_name} loop, {args.client} client, "
-          f"{args.concurrency} connections, {rounds} × {seconds:g}s rounds per server (best kept)")
+    print(
+        f"collector bench: {os.cpu_count()} CPUs, {loop_name} loop, {args.client} client, "
+        f"{args.concurrency} connections, {rounds} × {seconds:g}s rounds per server (best kept)"
+    )
     try:
         singles = requests(5000, 1)
         for server in servers.values():  # warm-up: caches, sessions, first flushes
@@ -419,12 +418,16 @@ async def bench(args: argparse.Namespace) -> int:
         bare, full = results["bare"], results["full"]
         ratio = full.load.rps / bare.load.rps
         cpu_ratio = bare.cpu_us / full.cpu_us
-        print(f"  full / bare throughput: {ratio:.2f} (target ≥ {TARGETS['single_ratio']:.2f})"
-              f"   bare / full CPU per request: {cpu_ratio:.2f}")
+        print(
+            f"  full / bare throughput: {ratio:.2f} (target ≥ {TARGETS['single_ratio']:.2f})"
+            f"   bare / full CPU per request: {cpu_ratio:.2f}"
+        )
         if "full-no-bots" in results:
             nb = results["full-no-bots"]
-            print(f"  full / full-no-bots throughput: {full.load.rps / nb.load.rps:.2f}"
-                  f"   (detection + throttling cost {full.cpu_us - nb.cpu_us:.0f} µs/req of server CPU)")
+            print(
+                f"  full / full-no-bots throughput: {full.load.rps / nb.load.rps:.2f}"
+                f"   (detection + throttling cost {full.cpu_us - nb.cpu_us:.0f} µs/req of server CPU)"
+            )
 
         full_server = servers["full"]
         half = full.load.rps / 2
@@ -445,8 +448,10 @@ async def bench(args: argparse.Namespace) -> int:
         written = (await full_server.info())["written"] - written_before
         events_s = written / (done - began)
         print(row("full, 100 events per request", batch_load))
-        print(f"  {written:,} events committed in {done - began:.2f}s: {events_s:,.0f} events/s "
-              f"(target ≥ {TARGETS['batch_events_s']:,})")
+        print(
+            f"  {written:,} events committed in {done - began:.2f}s: {events_s:,.0f} events/s "
+            f"(target ≥ {TARGETS['batch_events_s']:,})"
+        )
     finally:
         for server in servers.values():
             server.stop()
@@ -472,14 +477,18 @@ async def profile(args: argparse.Namespace, tmp: str, singles: list[bytes], loop
     try:
         await run_load(server.port, singles, 1.0, args.concurrency, None, args.client)
         await server.info("profile")
-        load = await run_load(server.port, singles, 1.5 if args.quick else args.seconds, args.concurrency, None, args.client)
+        load = await run_load(
+            server.port, singles, 1.5 if args.quick else args.seconds, args.concurrency, None, args.client
+        )
     finally:
         server.stop()
     stats = pstats.Stats(out)
     n = max(1, load.statuses.get(202, 0))
     entries = stats.stats  # type: ignore[attr-defined]
-    print(f"\nwhere the collector's time goes (cProfile, CPU time of the event-loop thread, {n:,} events; "
-          f"the profiler itself inflates every figure)")
+    print(
+        f"\nwhere the collector's time goes (cProfile, CPU time of the event-loop thread, {n:,} events; "
+        f"the profiler itself inflates every figure)"
+    )
     print(f"  {'own µs/ev':>9} {'cum µs/ev':>9}  function")
     ranked = sorted(entries.items(), key=lambda kv: kv[1][2], reverse=True)[: args.top]
     for (file, line, name), (_cc, _nc, tottime, cumtime, _callers) in ranked:
@@ -504,8 +513,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="rounds per server, best kept (default 2)")
     parser.add_argument("--concurrency", type=int, default=48, help="keep-alive connections (default 48)")
     parser.add_argument("--client", choices=("raw", "aiohttp"), default="raw", help="load generator")
-    parser.add_argument("--no-bots", action="store_true", help="also measure the collector without detection "
-                        "and throttling")
+    parser.add_argument(
+        "--no-bots", action="store_true", help="also measure the collector without detection and throttling"
+    )
     parser.add_argument("--profile", action="store_true", help="also profile the collector with cProfile")
     parser.add_argument("--top", type=int, default=25, help="functions shown by --profile")
     parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio even when uvloop is installed")

@@ -43,8 +43,7 @@ BROWSERS: tuple[Browser, ...] = (
         10,
     ),
     Browser(
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
         "desktop",
         DESKTOP_SCREENS,
         3,
@@ -109,9 +108,7 @@ BROWSERS: tuple[Browser, ...] = (
         PHONE_SCREENS,
         3,
     ),
-    Browser(
-        "Mozilla/5.0 (Android 14; Mobile; rv:127.0) Gecko/127.0 Firefox/127.0", "mobile", PHONE_SCREENS, 1
-    ),
+    Browser("Mozilla/5.0 (Android 14; Mobile; rv:127.0) Gecko/127.0 Firefox/127.0", "mobile", PHONE_SCREENS, 1),
     Browser(
         "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
         "Version/17.5 Mobile/15E148 Safari/604.1",
@@ -183,9 +180,7 @@ SOURCES: tuple[Source, ...] = (
         ("https://www.reddit.com/r/selfhosted/comments/1d9xk2q/", "https://old.reddit.com/r/webdev/"),
         6,
     ),
-    Source(
-        "hackernews", ("https://news.ycombinator.com/item?id=40612345", "https://news.ycombinator.com/"), 5
-    ),
+    Source("hackernews", ("https://news.ycombinator.com/item?id=40612345", "https://news.ycombinator.com/"), 5),
     Source(
         "newsletter",
         ("", "https://mail.google.com/", "https://outlook.live.com/"),
@@ -335,8 +330,7 @@ CRAWLERS: tuple[Crawler, ...] = (
     ),
     Crawler(
         "GPTBot",
-        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
-        "+https://openai.com/gptbot)",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
         ("20.171.206.0/24",),
         False,
         6,
@@ -358,8 +352,7 @@ CRAWLERS: tuple[Crawler, ...] = (
 )
 
 SCRAPER_UA = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/126.0.0.0 Safari/537.36"
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 )
 SCRAPER_NETWORKS = ("45.76.0.0/15", "104.238.128.0/18", "139.59.0.0/16")
 """Rented servers: scrapers run from hosting networks, not from homes."""

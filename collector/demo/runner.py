@@ -33,6 +33,8 @@ class DemoStats:
     accepted: int = 0
     throttled: int = 0
     """Refused with 429 by the collector's throttle (the scraper is meant to earn these)."""
+    blocked: int = 0
+    """Dropped silently (204) because the throttle blocks the client."""
     busy: int = 0
     """Refused with 503 because the collector's queue was full."""
     errors: int = 0
@@ -171,7 +173,9 @@ class Demo:
             stats.errors += step.events
             stats.last_error = f"{type(exc).__name__}: {exc}"[:200]
             return 0, 1.0
-        if status in (200, 202, 204):
+        if status == 204 and step.route == visits.EVENT:
+            stats.blocked += step.events  # the throttle drops a blocked client's events without a word
+        elif status in (200, 202):
             accepted = _accepted(body, step.events)
             stats.accepted += accepted
             stats.errors += step.events - accepted

@@ -372,8 +372,7 @@ def scraper_visit(rng: random.Random, interval: float = 0.4, pages: int = catalo
 
 def server_visit(rng: random.Random) -> Visit:
     """A second of the demo shop's API as its backend reports it: requests, logins, calls to paid services."""
-    events: list[dict[str, Any]] = []
-    site = catalog.API_SITE
+    events: list[dict[str, Any]] = []  # no "site": the ingest token says which site they belong to
     for _ in range(rng.randint(3, 12)):
         browser = weighted(rng, catalog.BROWSERS)
         user = {"ip": ip_in(rng, weighted(rng, catalog.COUNTRIES).networks), "ua": browser.ua}
@@ -439,6 +438,9 @@ def server_visit(rng: random.Random) -> Visit:
                 "ua": weighted(rng, catalog.BROWSERS).ua,
             }
         )
+    if rng.random() < 0.05:
+        plan = rng.choices(catalog.PLANS[1:], weights=(55, 35, 10))[0]
+        events.append({"type": "custom", "name": "Invoice Paid", "props": {"plan": plan}})
     if rng.random() < 0.04:  # a credential-stuffing burst from one address
         attacker = ip_in(rng, catalog.SCRAPER_NETWORKS)
         for _ in range(rng.randint(15, 40)):

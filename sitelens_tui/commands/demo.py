@@ -20,9 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--url", help="collector base URL (default: http://HOST:PORT from config)")
     p.add_argument("--rate", type=_positive, default=20.0, help="average events per second (default 20)")
-    p.add_argument(
-        "--duration", type=_positive, metavar="S", help="stop after S seconds (default: until Ctrl-C)"
-    )
+    p.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("--seed", type=int, help="random seed, for the same traffic every run")
     p.add_argument(
         "--ingest-token",
@@ -125,7 +123,8 @@ def summary(stats: DemoStats) -> str:
     rate = stats.sent / stats.elapsed_s if stats.elapsed_s else 0.0
     lines = [
         f"demo finished after {stats.elapsed_s:.1f}s: {stats.sent} events sent ({rate:.1f}/s), "
-        f"{stats.accepted} accepted, {stats.throttled} throttled (429), {stats.busy} busy (503), "
+        f"{stats.accepted} accepted, {stats.throttled} throttled (429), {stats.blocked} blocked, "
+        f"{stats.busy} busy (503), "
         f"{stats.errors} failed",
         f"  events by kind: {kinds}",
         f"  visitors: {visitors}; traffic spikes: {stats.spikes}; server-side events: {stats.ingest}",

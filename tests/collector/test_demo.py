@@ -12,11 +12,14 @@ import pytest
 from aiohttp import web
 
 from collector.app import create_app
-from collector.config import Config
+from collector.config import Config, SiteConfig
 from collector.demo import DemoError, run_demo
 from collector.demo.runner import VisitFactory
 from sitelens_tui.cli import main
 from tests.conftest import query
+
+
+INGEST_TOKEN = "demo-ingest-token"
 
 
 @pytest.fixture
@@ -24,6 +27,7 @@ def demo_cfg(tmp_path: Path) -> Config:
     """A collector config that believes X-Forwarded-For from 127.0.0.1, as `sitelens run --demo` sets up."""
     cfg = Config.for_tests(tmp_path / "sitelens.db")
     cfg.server.trusted_proxies = ["127.0.0.1"]
+    cfg.sites = [SiteConfig("example.com"), SiteConfig("shop.example.com", ingest_token=INGEST_TOKEN)]
     return cfg
 
 
@@ -42,12 +46,11 @@ async def serve(cfg: Config) -> AsyncIterator[str]:
 
 async def test_demo_fills_the_database_with_realistic_traffic(demo_cfg: Config) -> None:
     async with serve(demo_cfg) as url:
-        stats = await run_demo(
-            url, rate=40, duration=6.5, seed=7, pace=0.1, spike_every_s=6, spike_length_s=1.5
-        )
+        stats = await run_demo(url, rate=40, duration=6.5, seed=7, pace=0.1, spike_every_s=6, spike_length_s=1.5)
     assert stats.sent > 150 and stats.accepted >= stats.sent * 0.95, stats
     assert stats.errors == 0, stats.last_error
-    assert {"human", "crawler", "scraper", "spike"} <= set(stats.by_kind), stats.by_kind
+    assert {"human", "crawler", "scraper", "spike", "server"} <= set(stats.by_kind), stats.by_kind
+    assert stats.ingest == "on"
     assert stats.spikes == 1
     sessions = query(demo_cfg, "SELECT * FROM sessions")
     humans = [s for s in sessions if not s["is_bot"]]
@@ -65,13 +68,9 @@ async def test_demo_fills_the_database_with_realistic_traffic(demo_cfg: Config) 
     }
     assert len({(s["browser"], s["os"]) for s in humans}) >= 5
     assert {s["device"] for s in humans} >= {"desktop", "mobile"}
-    assert (
-        len({s["fingerprint"] for s in humans}) > len(humans) * 0.9
-    )  # forwarded addresses: distinct visitors
+    assert len({s["fingerprint"] for s in humans}) > len(humans) * 0.9  # forwarded addresses: distinct visitors
 
-    pageviews = query(
-        demo_cfg, "SELECT site, count(*) AS n FROM events WHERE type = 'pageview' GROUP BY site"
-    )
+    pageviews = query(demo_cfg, "SELECT site, count(*) AS n FROM events WHERE type = 'pageview' GROUP BY site")
     assert {r["site"] for r in pageviews} == {"example.com", "shop.example.com"}
 
     [engagement] = query(
@@ -79,9 +78,7 @@ async def test_demo_fills_the_database_with_realistic_traffic(demo_cfg: Config) 
         "SELECT count(*) AS n, min(scroll) AS lo, max(scroll) AS hi, "
         "min(engaged_ms) AS ms FROM events WHERE type = 'engagement'",
     )
-    assert (
-        engagement["n"] > 20 and 25 <= engagement["lo"] and engagement["hi"] == 100 and engagement["ms"] > 0
-    )
+    assert engagement["n"] > 20 and 25 <= engagement["lo"] and engagement["hi"] == 100 and engagement["ms"] > 0
 
     custom = query(demo_cfg, "SELECT name, props FROM events WHERE type = 'event'")
     assert len({r["name"] for r in custom}) >= 2
@@ -91,6 +88,16 @@ async def test_demo_fills_the_database_with_realistic_traffic(demo_cfg: Config) 
     assert {"search", "social", "email", "direct"} <= mediums
     assert any(s["utm_campaign"] for s in humans)
     assert any(s["entry_path"] == "/pricing" or s["exit_path"] in ("/signup", "/welcome") for s in humans)
+
+    server = query(
+        demo_cfg,
+        "SELECT type, site, count(*) AS n, sum(cost_usd) AS cost, min(success) AS ok "
+        "FROM events WHERE type IN ('api_request', 'auth', 'external_call') GROUP BY type",
+    )
+    by_type = {r["type"]: r for r in server}
+    assert set(by_type) == {"api_request", "auth", "external_call"} or set(by_type) >= {"api_request"}
+    assert all(r["site"] == "shop.example.com" for r in server)
+    assert by_type["api_request"]["n"] > 20 and by_type["api_request"]["ok"] == 0  # some 5xx among them
 
     [scraper] = [s for s in sessions if s["entry_path"] == "/page/1"]
     assert scraper["pageviews"] >= 10
