@@ -20,8 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BROWSERS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 "
-    "Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.{v2} Safari/605.1.15",
     "Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
@@ -51,17 +50,13 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
     for admin files, and API clients are mixed in.
     """
     rng = random.Random(seed)
-    pages = (
-        ["/"] + [f"/blog/post-{i}" for i in range(400)] + [f"/docs/{s}" for s in ("install", "config", "api")]
-    )
+    pages = ["/"] + [f"/blog/post-{i}" for i in range(400)] + [f"/docs/{s}" for s in ("install", "config", "api")]
     people = [
         (f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
          rng.choice(BROWSERS).format(v=rng.randint(100, 125), v2=rng.randint(1, 8)))
         for _ in range(30_000)
     ]  # fmt: skip
-    crawlers = [
-        (f"66.249.{rng.randint(0, 255)}.{rng.randint(1, 254)}", rng.choice(CRAWLERS)) for _ in range(300)
-    ]
+    crawlers = [(f"66.249.{rng.randint(0, 255)}.{rng.randint(1, 254)}", rng.choice(CRAWLERS)) for _ in range(300)]
     scraper = ("203.0.113.50", BROWSERS[0].format(v=120, v2=1))
     scanner = ("198.51.100.23", BROWSERS[0].format(v=80, v2=1))
     start = datetime(2024, 5, 1, tzinfo=UTC).timestamp()
@@ -76,8 +71,7 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
         nonlocal written
         stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
         out.append(
-            f'{ip} - - [{stamp}] "{method} {target} HTTP/1.1" {status} {rng.randint(200, 60_000)} '
-            f'"{ref}" "{ua}"\n'
+            f'{ip} - - [{stamp}] "{method} {target} HTTP/1.1" {status} {rng.randint(200, 60_000)} "{ref}" "{ua}"\n'
         )
         written += 1
 
@@ -138,9 +132,7 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--lines", type=int, default=1_000_000, help="lines in the generated log (default 1M)"
-    )
+    parser.add_argument("--lines", type=int, default=1_000_000, help="lines in the generated log (default 1M)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     if args.lines <= 0:

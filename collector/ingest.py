@@ -47,9 +47,7 @@ MAX_SKEW_S: Final = 300
 MAX_UA: Final = 1000
 MAX_ERROR: Final = 500
 INGEST_TYPES: Final = ("api_request", "auth", "external_call", "custom")
-AUTH_ACTIONS: Final = frozenset(
-    {"signup", "login", "logout", "login_failed", "token_refresh", "password_reset"}
-)
+AUTH_ACTIONS: Final = frozenset({"signup", "login", "logout", "login_failed", "token_refresh", "password_reset"})
 _METHOD_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 CONFIG_TOKENS = web.AppKey("ingest_config_tokens", tuple)
@@ -58,9 +56,7 @@ CONFIG_TOKENS = web.AppKey("ingest_config_tokens", tuple)
 
 def config_tokens(app: web.Application) -> tuple[tuple[bytes, str], ...]:
     """The ingest tokens set in the config file, with their sites."""
-    return tuple(
-        (site.ingest_token.encode(), site.name) for site in app[keys.CONFIG].sites if site.ingest_token
-    )
+    return tuple((site.ingest_token.encode(), site.name) for site in app[keys.CONFIG].sites if site.ingest_token)
 
 
 def bearer_token(request: web.Request) -> str:

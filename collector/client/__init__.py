@@ -80,9 +80,7 @@ class SiteLensClient:
         self.timeout_s = timeout_s
         self.close_timeout_s = close_timeout_s
         self.stats = ClientStats()
-        self._queue: queue.Queue[dict[str, Any] | threading.Event | None] = queue.Queue(
-            maxsize=max(1, queue_size)
-        )
+        self._queue: queue.Queue[dict[str, Any] | threading.Event | None] = queue.Queue(maxsize=max(1, queue_size))
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None

@@ -41,9 +41,7 @@ GZIP_BUFFER: Final = 64 * 1024
 HEAD_MAX: Final = 64 * 1024
 """Bytes hashed at most for a file's identity (its first line, or this much of it)."""
 
-_PAGE_EXTENSIONS: Final = frozenset(
-    {"", "html", "htm", "xhtml", "shtml", "php", "asp", "aspx", "jsp", "cfm", "cgi"}
-)
+_PAGE_EXTENSIONS: Final = frozenset({"", "html", "htm", "xhtml", "shtml", "php", "asp", "aspx", "jsp", "cfm", "cgi"})
 _API_PREFIXES: Final = ("/api/", "/graphql", "/wp-json/", "/rpc/")
 
 
@@ -126,9 +124,7 @@ def open_log(path: Path, buffer_size: int = GZIP_BUFFER) -> Iterator[tuple[Binar
     try:
         if raw.read(2) == b"\x1f\x8b":
             raw.seek(0)
-            reader: BinaryIO = io.BufferedReader(
-                gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=buffer_size
-            )  # type: ignore[arg-type]
+            reader: BinaryIO = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=buffer_size)  # type: ignore[arg-type]
         else:
             raw.seek(0)
             reader = raw
@@ -297,9 +293,7 @@ class Importer:
             if not await self._import_open(path, record, follow=follow, stop=stop):
                 return
 
-    async def _import_open(
-        self, path: Path, record: ImportFile, *, follow: bool, stop: asyncio.Event | None
-    ) -> bool:
+    async def _import_open(self, path: Path, record: ImportFile, *, follow: bool, stop: asyncio.Event | None) -> bool:
         """Import one file from its saved offset; True when (following) the path now names a new file."""
         parse = parser_for(self._format_of(path))
         with open_log(path) as (reader, raw):

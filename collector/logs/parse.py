@@ -137,9 +137,7 @@ def split_request(request: str) -> tuple[str, str]:
     if not rest or not _METHOD_RE.fullmatch(method):
         raise LineError("bad-request")
     target = (
-        rest.rpartition(" ")[0]
-        if rest.endswith(("HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/2", "HTTP/3"))
-        else rest
+        rest.rpartition(" ")[0] if rest.endswith(("HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/2", "HTTP/3")) else rest
     )
     target = target.strip()
     if not target:
@@ -194,9 +192,7 @@ def parse_clf(line: str) -> LogLine:
         referrer = ""
     if ua == "-":
         ua = ""
-    return LogLine(
-        ip, ts, method, target, status, _number(size_text, "bad-size"), referrer[:MAX_FIELD], ua[:MAX_FIELD]
-    )
+    return LogLine(ip, ts, method, target, status, _number(size_text, "bad-size"), referrer[:MAX_FIELD], ua[:MAX_FIELD])
 
 
 def _unescape(value: str) -> str:
@@ -310,17 +306,13 @@ def parse_json(line: str) -> LogLine:
         method=method,
         target=target[:MAX_FIELD],
         status=status,
-        size=_json_int(
-            _first(obj, "body_bytes_sent", "size", "bytes_sent", "bytes", "response_size"), "bad-size"
-        ),
+        size=_json_int(_first(obj, "body_bytes_sent", "size", "bytes_sent", "bytes", "response_size"), "bad-size"),
         referrer="" if referrer == "-" else referrer,
         ua="" if ua == "-" else ua,
         host=host[:253],
         latency_ms=(
             float(latency)
-            if isinstance(latency, (int, float))
-            and not isinstance(latency, bool)
-            and 0 <= latency < 86_400_000
+            if isinstance(latency, (int, float)) and not isinstance(latency, bool) and 0 <= latency < 86_400_000
             else _json_seconds(_first(obj, "request_time", "duration", "upstream_response_time"))
         ),
         accept=_header(headers, "Accept") if headers is not None else None,

@@ -33,9 +33,7 @@ class TokenRow:
     revoked: float | None
 
 
-def create_token(
-    conn: sqlite3.Connection, site: str, label: str = "", now: float | None = None
-) -> tuple[int, str]:
+def create_token(conn: sqlite3.Connection, site: str, label: str = "", now: float | None = None) -> tuple[int, str]:
     """Create an ingest token for a site; returns (id, token) — the token is not retrievable later."""
     token = new_token()
     cur = conn.execute(

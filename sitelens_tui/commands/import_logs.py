@@ -32,9 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="",
         help="site the log belongs to (default: the only configured site, or the host field of JSON logs)",
     )
-    p.add_argument(
-        "--follow", action="store_true", help="keep importing lines appended to FILE, across rotation"
-    )
+    p.add_argument("--follow", action="store_true", help="keep importing lines appended to FILE, across rotation")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 

@@ -63,9 +63,7 @@ def run(args: argparse.Namespace) -> int:
             for row in rows:
                 created = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.created))
                 state = "" if row.revoked is None else "  (revoked)"
-                print(
-                    f"#{row.id}  {_plain(row.site)}  created {created}  {_plain(row.label)}{state}".rstrip()
-                )
+                print(f"#{row.id}  {_plain(row.site)}  created {created}  {_plain(row.label)}{state}".rstrip())
         else:
             if not revoke_token(conn, args.id):
                 raise UserError(f"no working ingest token #{args.id} (see `sitelens token list`)")

@@ -80,9 +80,7 @@ async def test_a_full_batch_goes_out_without_waiting_for_the_interval(server, cf
 
 
 async def test_sampling_keeps_every_error_and_skips_health_and_static(server, cfg):
-    client = SiteLensClient(
-        base_url(server), TOKEN, sample_rate=0.1, flush_interval_s=60, rng=random.Random(3)
-    )
+    client = SiteLensClient(base_url(server), TOKEN, sample_rate=0.1, flush_interval_s=60, rng=random.Random(3))
     try:
         for _i in range(400):
             client.api_request("GET", "/api/ok", 200)

@@ -52,9 +52,7 @@ async def test_aiohttp_middleware_records_routes_statuses_and_errors(aiohttp_cli
     async def health(request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    app = web.Application(
-        middlewares=[sitelens_middleware(sender, user_id=lambda r: r.headers.get("X-User", ""))]
-    )
+    app = web.Application(middlewares=[sitelens_middleware(sender, user_id=lambda r: r.headers.get("X-User", ""))])
     app.router.add_get("/items/{id}", item)
     app.router.add_post("/boom", boom)
     app.router.add_get("/gone", gone)
@@ -144,9 +142,7 @@ async def call_asgi(app, method: str, path: str, body: bytes = b"", ua: str = CH
         "server": ("127.0.0.1", 8000),
     }  # fmt: skip
     chunks = [body[:3], body[3:]] if body else [b""]
-    incoming = [
-        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)
-    ]
+    incoming = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
     sent: list[dict] = []
 
     async def receive() -> dict:

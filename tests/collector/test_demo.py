@@ -18,7 +18,6 @@ from collector.demo.runner import VisitFactory
 from sitelens_tui.cli import main
 from tests.conftest import query
 
-
 INGEST_TOKEN = "demo-ingest-token"
 
 
@@ -46,7 +45,9 @@ async def serve(cfg: Config) -> AsyncIterator[str]:
 
 async def test_demo_fills_the_database_with_realistic_traffic(demo_cfg: Config) -> None:
     async with serve(demo_cfg) as url:
-        stats = await run_demo(url, rate=40, duration=6.5, seed=7, pace=0.1, spike_every_s=6, spike_length_s=1.5)
+        stats = await run_demo(
+            url, rate=40, duration=6.5, seed=7, pace=0.1, spike_every_s=6, spike_length_s=1.5, ingest_token=INGEST_TOKEN
+        )
     assert stats.sent > 150 and stats.accepted >= stats.sent * 0.95, stats
     assert stats.errors == 0, stats.last_error
     assert {"human", "crawler", "scraper", "spike", "server"} <= set(stats.by_kind), stats.by_kind
@@ -91,13 +92,11 @@ async def test_demo_fills_the_database_with_realistic_traffic(demo_cfg: Config) 
 
     server = query(
         demo_cfg,
-        "SELECT type, site, count(*) AS n, sum(cost_usd) AS cost, min(success) AS ok "
-        "FROM events WHERE type IN ('api_request', 'auth', 'external_call') GROUP BY type",
+        "SELECT type, site, status, latency_ms FROM events WHERE type IN ('api_request', 'auth', 'external_call')",
     )
-    by_type = {r["type"]: r for r in server}
-    assert set(by_type) == {"api_request", "auth", "external_call"} or set(by_type) >= {"api_request"}
-    assert all(r["site"] == "shop.example.com" for r in server)
-    assert by_type["api_request"]["n"] > 20 and by_type["api_request"]["ok"] == 0  # some 5xx among them
+    api = [r for r in server if r["type"] == "api_request"]
+    assert len(api) > 20 and all(r["site"] == "shop.example.com" for r in server)
+    assert len({r["status"] for r in api}) >= 2 and all(r["latency_ms"] > 0 for r in api)
 
     [scraper] = [s for s in sessions if s["entry_path"] == "/page/1"]
     assert scraper["pageviews"] >= 10

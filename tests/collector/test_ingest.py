@@ -209,7 +209,6 @@ def test_token_hash_is_not_the_token(tmp_path):
     assert token.startswith("sl_") and len(token) > 40
     with pytest.raises(sqlite3.IntegrityError):  # hashes are unique
         conn.execute(
-            "INSERT INTO ingest_tokens (site, token_hash, created) "
-            "SELECT site, token_hash, 0 FROM ingest_tokens"
+            "INSERT INTO ingest_tokens (site, token_hash, created) SELECT site, token_hash, 0 FROM ingest_tokens"
         )
     conn.close()

@@ -30,9 +30,7 @@ def test_import_prints_a_summary_and_is_idempotent(tmp_path, capsys):
     shutil.copy(DATA / "combined.log", log)
     with gzip.open(tmp_path / "access.log.1.gz", "wb") as f:
         f.write((DATA / "common.log").read_bytes())
-    code = main(
-        ["import", str(log), str(tmp_path / "access.log.1.gz"), "--db", str(db), "--site", "shop.example"]
-    )
+    code = main(["import", str(log), str(tmp_path / "access.log.1.gz"), "--db", str(db), "--site", "shop.example"])
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "2 files, 19 lines read" in out.out
