@@ -100,8 +100,11 @@ def full_app(db: str, bots: bool) -> object:
 
 async def serve(kind: str, db: str, bots: bool, profile: str) -> None:
     """Serve one app on a free port, print the port, run until SIGTERM, then report CPU and writer totals."""
+    import logging
+
     from aiohttp import web
 
+    logging.basicConfig(level=logging.ERROR)  # the collector's warnings (anomalies the load opens) are noise here
     app = bare_app() if kind == "bare" else full_app(db, bots)
     assert isinstance(app, web.Application)
 
@@ -457,6 +460,7 @@ async def bench(args: argparse.Namespace) -> int:
             server.stop()
 
     if args.profile:
+        await stages(tmp)
         await profile(args, tmp, singles, loop_name)
 
     missed = []
@@ -504,6 +508,78 @@ async def profile(args: argparse.Namespace, tmp: str, singles: list[bytes], loop
         shown += 1
         if shown >= args.top:
             break
+
+
+async def stages(tmp: str, n: int = 20_000) -> None:
+    """Per-event cost of each collector stage without a profiler: validation, client address, pipeline, writer."""
+    from aiohttp.test_utils import TestServer
+
+    from collector import keys
+    from collector.app import create_app
+    from collector.client_ip import client_ip, parse_networks
+    from collector.config import Config, SiteConfig
+    from collector.pipeline import Client
+    from collector.validation import parse_tracker_event
+
+    cfg = Config()
+    cfg.db.path = os.path.join(tmp, "stages.db")
+    cfg.auth.admin_token = "bench"
+    cfg.sites = [SiteConfig("example.com")]
+    cfg.db.flush_interval_s, cfg.db.flush_count, cfg.db.queue_max = 3600.0, 10**9, 10**7  # flush only when told
+    cfg.anomalies.enabled = False
+    server = TestServer(create_app(cfg))
+    await server.start_server()
+    try:
+        app = server.app
+        pipeline, writer = app[keys.PIPELINE], app[keys.WRITER]
+        rng = random.Random(3)
+        events = [event(rng) for _ in range(5000)]
+        bodies = [orjson.dumps(e) for e in events]
+        ips = [
+            f"{rng.randint(11, 99)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+            for _ in range(5000)
+        ]
+        clients = [Client(ip, UAS[i % len(UAS)], "*/*", "en-US,en;q=0.9") for i, ip in enumerate(ips)]
+        hits = [parse_tracker_event(e) for e in events]
+        networks = parse_networks(["127.0.0.1"])
+        now = time.time()
+
+        def per_event(fn: object) -> float:
+            started = time.perf_counter()
+            for i in range(n):
+                fn(i)  # type: ignore[operator]
+            return (time.perf_counter() - started) / n * 1e6
+
+        rows = [
+            ("orjson.loads of the body", per_event(lambda i: orjson.loads(bodies[i % 5000]))),
+            ("parse_tracker_event", per_event(lambda i: parse_tracker_event(events[i % 5000]))),
+            (
+                "client_ip (X-Forwarded-For)",
+                per_event(lambda i: client_ip("127.0.0.1", {"X-Forwarded-For": ips[i % 5000]}, networks)),
+            ),
+            ("pipeline.admit (throttle)", per_event(lambda i: pipeline.admit(clients[i % 5000], now))),
+            (
+                "pipeline.process (new sessions)",
+                per_event(lambda i: pipeline.process(hits[i % 5000], clients[i % 5000], now + i * 0.05)),
+            ),
+        ]
+        started = time.perf_counter()
+        await writer.flush()
+        rows.append(("writer flush (new sessions)", (time.perf_counter() - started) / n * 1e6))
+        rows.append(
+            (
+                "pipeline.process (ongoing sessions)",
+                per_event(lambda i: pipeline.process(hits[i % 5000], clients[i % 5000], now + 1000 + i * 0.05)),
+            )
+        )
+        started = time.perf_counter()
+        await writer.flush()
+        rows.append(("writer flush (ongoing sessions)", (time.perf_counter() - started) / n * 1e6))
+    finally:
+        await server.close()
+    print(f"\ncollector stages in-process, no profiler ({n:,} events each; µs per event)")
+    for label, us in rows:
+        print(f"  {us:8.1f}  {label}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -190,7 +190,8 @@ def parse_ingest_event(obj: object, site: str, now: float) -> tuple[Hit, Client,
     if claimed and claimed != site:
         raise EventError(f"site: this token sends events for {site!r}, not {claimed[:100]!r}")
     ts = event_time(obj, now)
-    client = Client(ip=get_ip(obj), ua=get_str(obj, "ua", MAX_UA), headers_known=False)
+    ua = get_str(obj, "ua", MAX_UA)
+    client = Client(ip=get_ip(obj), ua=ua, headers_known=False, ua_known=bool(ua))
     user_id = get_str(obj, "user_id", MAX_NAME)
     error = get_str(obj, "error", MAX_ERROR)
     props: dict[str, str] = {}

@@ -36,6 +36,8 @@ class Client:
     accept_language: str | None = None
     headers_known: bool = True
     """False for imported log lines, which carry no Accept/Accept-Language headers."""
+    ua_known: bool = True
+    """False when the source never had a User-Agent (server-side events without one): not a bot hint then."""
 
 
 @dataclass(slots=True)
@@ -229,6 +231,8 @@ class Pipeline:
 
     def _verdict(self, hit: Hit, client: Client, ua: UAInfo, path: str) -> RequestVerdict:
         """Per-request bot hints: crawler lists, library UAs, header anomalies, webdriver, probes, hosting ASN."""
+        if not client.ua_known:
+            return _UNKNOWN_CLIENT
         hosting = False
         if self.asn is not None:
             _number, org = self.asn.lookup(client.ip)
@@ -246,7 +250,7 @@ class Pipeline:
 
     def _score(self, session: Session, hit: Hit, path: str, ua: UAInfo, now: float) -> BotScore:
         """Feed the session's behaviour and rescore it (page-like hits only)."""
-        if hit.type in ("pageview", "request", "api_request"):
+        if hit.type in ("pageview", "request", "api_request") and not hit.asset:
             session.behaviour.observe(now, path)
             pages = self.site_pages.get(hit.site)
             if pages is None:
@@ -296,6 +300,7 @@ class Pipeline:
 
 
 _NO_REF = RefInfo("", "", "")
+_UNKNOWN_CLIENT = RequestVerdict(False, "", ())
 _DIRECT = RefInfo("", "direct", "")
 
 

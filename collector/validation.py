@@ -42,6 +42,8 @@ class Hit:
     cost_usd: float = 0.0
     user_id: str = ""
     success: bool = True
+    asset: bool = False
+    """A static asset (CSS, image, font …) from an access log: stored and counted, but not behaviour to score."""
 
 
 def _clean(value: str, limit: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from functools import lru_cache
 
 INTERVAL_WINDOW = 64
 """Inter-request intervals kept for the timing statistics (the most recent ones)."""
@@ -14,6 +15,7 @@ _TRAILING_NUMBER_RE = re.compile(r"^(.*?)(\d{1,9})(/?)$")
 _NATURAL_SPLIT_RE = re.compile(r"(\d{1,9})")
 
 
+@lru_cache(maxsize=16384)
 def natural_key(path: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key ordering paths as a person would (`/page/9` before `/page/10`)."""
     parts = _NATURAL_SPLIT_RE.split(path[:256])

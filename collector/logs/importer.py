@@ -418,6 +418,7 @@ class Importer:
             latency_ms=rec.latency_ms,
             bytes=rec.size,
             success=rec.status < 500,
+            asset=asset,
         )
         headers_known = rec.accept is not None or rec.accept_language is not None
         client = Client(rec.ip, rec.ua, rec.accept, rec.accept_language, headers_known)

@@ -1,6 +1,7 @@
--- Rollups: hourly and daily aggregates kept current by the writer's flush hooks (db/rollups.py), so dashboards
--- read a few thousand rows instead of millions of events. Raw events may be deleted by retention; rollups stay.
--- Buckets are unix seconds of the UTC hour (grain 3600) or UTC day (grain 86400) a row covers.
+-- Rollups: aggregates kept current by the writer's flush hooks (db/rollups.py), so dashboards read a few thousand
+-- rows instead of millions of events. Raw events may be deleted by retention; rollups stay.
+-- Buckets are unix seconds of the UTC hour (grain 3600) or UTC day (grain 86400) a row covers: traffic is hourly,
+-- pages and custom events are hourly and daily, the rest daily (their uneven span ends are cheap to read raw).
 -- Sessions count in the bucket they started in; events in the bucket of their timestamp.
 
 -- Totals per site, hour and bot flag (KPIs, growth over time, heatmap, site list).
@@ -46,7 +47,9 @@ CREATE TABLE rollup_events (
     PRIMARY KEY (grain, site, bucket, is_bot, name)
 ) WITHOUT ROWID;
 
--- Session attributes per bucket (sources, UTM, entry/exit pages, countries, browsers, OS, devices, screens).
+-- Session attributes per UTC day (sources, UTM, entry/exit pages, countries, browsers, OS, devices, screens,
+-- bot names). Daily only (grain is always 86400): the uneven ends of a span are read from the sessions table,
+-- which holds about one row per six events, so hourly rows (most of the rollups' size) would buy little.
 CREATE TABLE rollup_dims (
     grain         INTEGER NOT NULL,
     site          TEXT    NOT NULL,
@@ -57,7 +60,33 @@ CREATE TABLE rollup_dims (
     sessions      INTEGER NOT NULL DEFAULT 0,
     visitors      INTEGER NOT NULL DEFAULT 0,
     hits          INTEGER NOT NULL DEFAULT 0,   -- pageviews + requests of those sessions
+    events        INTEGER NOT NULL DEFAULT 0,   -- custom events of those sessions
     PRIMARY KEY (grain, site, dim, bucket, is_bot, value)
+) WITHOUT ROWID;
+
+-- Custom event properties per UTC day: how often each distinct props object was sent with an event name.
+-- The props text is kept as sent, so breakdowns run the same json_each() over it as over raw events.
+CREATE TABLE rollup_props (
+    site          TEXT    NOT NULL,
+    name          TEXT    NOT NULL,
+    day           INTEGER NOT NULL,
+    is_bot        INTEGER NOT NULL,
+    props         TEXT    NOT NULL,
+    count         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, name, day, is_bot, props)
+) WITHOUT ROWID;
+
+-- Server-side API requests per UTC day and endpoint as a latency histogram (log-spaced buckets, see
+-- db/rollups.py latency_bucket), for p50/p95/p99 and error rates over long spans.
+CREATE TABLE rollup_latency (
+    site          TEXT    NOT NULL,
+    day           INTEGER NOT NULL,
+    method        TEXT    NOT NULL,
+    path          TEXT    NOT NULL,
+    ms_bucket     INTEGER NOT NULL,
+    count         INTEGER NOT NULL DEFAULT 0,
+    errors        INTEGER NOT NULL DEFAULT 0,   -- status >= 500
+    PRIMARY KEY (site, day, method, path, ms_bucket)
 ) WITHOUT ROWID;
 
 -- How far the event rollups got (last rolled-up event id), so any writer's rows are rolled up exactly once.
@@ -91,7 +120,8 @@ CREATE TABLE rollup_pending_sessions (
     browser       TEXT,
     os            TEXT,
     device        TEXT,
-    screen        TEXT
+    screen        TEXT,
+    bot_name      TEXT
 );
 INSERT INTO rollup_pending_sessions (id) SELECT id FROM sessions;
 
@@ -106,10 +136,14 @@ WHEN NOT EXISTS (SELECT 1 FROM rollup_pending_sessions WHERE id = OLD.id) BEGIN
     INSERT INTO rollup_pending_sessions VALUES (
         OLD.id, OLD.site, OLD.started, OLD.last_seen, OLD.is_bot, OLD.new_visitor, OLD.pageviews, OLD.requests,
         OLD.events, OLD.entry_path, OLD.exit_path, OLD.referrer, OLD.ref_source, OLD.ref_medium, OLD.utm_source,
-        OLD.utm_medium, OLD.utm_campaign, OLD.country, OLD.browser, OLD.os, OLD.device, OLD.screen
+        OLD.utm_medium, OLD.utm_campaign, OLD.country, OLD.browser, OLD.os, OLD.device, OLD.screen, OLD.bot_name
     );
 END;
 
--- Indexes the statistics need on raw data: custom events by name, server-side events by type.
-CREATE INDEX events_custom ON events (site, name, ts) WHERE type = 'event';
-CREATE INDEX events_server ON events (site, type, ts) WHERE type IN ('api_request', 'auth', 'external_call');
+-- Indexes the statistics need on raw data. Narrow and partial: they cost space on every stored event.
+-- Custom events by name (Events view edges, event:NAME anomaly metrics, funnel event steps).
+CREATE INDEX events_custom ON events (name, ts) WHERE type = 'event';
+-- Server-side events by type (Server/API view, error-rate and latency anomaly metrics).
+CREATE INDEX events_server ON events (type, ts) WHERE type IN ('api_request', 'auth', 'external_call');
+-- Page hits by path (funnel page steps, path filters on page hits).
+CREATE INDEX events_pages ON events (path, ts) WHERE type IN ('pageview', 'request');
