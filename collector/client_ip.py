@@ -23,6 +23,7 @@ def _trusted(peer: str, networks: tuple[Network, ...]) -> bool:
     return any(addr in net for net in networks)
 
 
+@lru_cache(maxsize=16384)
 def _valid_ip(value: str) -> str:
     value = value.strip()
     if value.startswith("[") and "]" in value:  # [v6]:port

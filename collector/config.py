@@ -169,6 +169,7 @@ class Config:
 
     @property
     def site_names(self) -> frozenset[str]:
+        """Names of the configured sites (empty: any site is accepted)."""
         return frozenset(s.name for s in self.sites)
 
     @classmethod

@@ -20,7 +20,6 @@ from collector.validation import MAX_BATCH, MAX_URL, EventError, Hit, parse_trac
 from db.writer import QueueFull
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-NETWORKS = web.AppKey("trusted_networks", tuple)
 
 
 @lru_cache(maxsize=1)
@@ -45,7 +44,7 @@ def request_client(request: web.Request) -> Client:
     """The client behind a request (real IP behind trusted proxies, UA and the headers bot checks look at)."""
     headers = request.headers
     return Client(
-        ip=client_ip(request.remote, headers, request.app[NETWORKS]),
+        ip=client_ip(request.remote, headers, request.app[keys.TRUSTED_NETWORKS]),
         ua=headers.get("User-Agent", "")[:1000],
         accept=headers.get("Accept"),
         accept_language=headers.get("Accept-Language"),
@@ -102,7 +101,7 @@ def decode_json(body: bytes) -> object:
 
 def check_site(request: web.Request, hit: Hit) -> None:
     """Refuse events for sites this collector does not serve (only when sites are configured)."""
-    sites = request.app[keys.CONFIG].site_names
+    sites = request.app[keys.SITE_NAMES]
     if sites and hit.site not in sites:
         raise EventError(f"site: unknown site {hit.site[:100]!r}")
 
@@ -238,7 +237,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     """Register the tracker-facing routes."""
-    app[NETWORKS] = parse_networks(app[keys.CONFIG].server.trusted_proxies)
+    app[keys.TRUSTED_NETWORKS] = parse_networks(app[keys.CONFIG].server.trusted_proxies)
+    app[keys.SITE_NAMES] = app[keys.CONFIG].site_names
     app.router.add_get("/sl.js", tracker_js)
     app.router.add_post("/api/event", post_event)
     app.router.add_route("OPTIONS", "/api/event", event_preflight)

@@ -23,5 +23,9 @@ ADMIN_TOKEN = web.AppKey("admin_token", str)
 STARTED_AT = web.AppKey("started_at", float)
 ALLOWED_ORIGINS = web.AppKey("allowed_origins", frozenset)
 """CORS origins allowed to post events; empty means any origin (no sites configured)."""
+SITE_NAMES = web.AppKey("site_names", frozenset)
+"""Configured site names, computed once (empty: any site is accepted)."""
+TRUSTED_NETWORKS = web.AppKey("trusted_networks", tuple)
+"""Reverse proxies whose forwarding headers are believed."""
 EXPORT = web.AppKey("export", ExportState)
 """EXPORT: the scheduled export's destinations and live progress."""

@@ -31,6 +31,7 @@ class SaltStore:
         self._conn = conn
         self._cache: dict[int, bytes] = {}
         self._ids: dict[tuple[int, str, str, str], tuple[str, str, str]] = {}
+        self._fingerprints: dict[tuple[int, str, str], str] = {}
 
     def salt(self, ts: float) -> bytes:
         """The salt of the UTC day containing `ts`."""
@@ -58,11 +59,18 @@ class SaltStore:
 
     def fingerprint(self, ts: float, ip: str, ua: str) -> str:
         """The client's fingerprint for the day: keyed hash of IP and User-Agent, the same on every site."""
-        return keyed_hash(self.salt(ts), ip, ua)
+        key = (int(ts // 86400), ip, ua)
+        fingerprint = self._fingerprints.get(key)
+        if fingerprint is None:
+            if len(self._fingerprints) >= 100_000:
+                self._fingerprints.clear()
+            fingerprint = self._fingerprints[key] = keyed_hash(self.salt(ts), ip, ua)
+        return fingerprint
 
     def forget_old(self, now: float | None = None) -> int:
         """Drop salts older than yesterday (called daily by a background task)."""
         now = time.time() if now is None else now
         self._cache = {k: v for k, v in self._cache.items() if k >= int(now // 86400) - 1}
         self._ids.clear()
+        self._fingerprints.clear()
         return forget_salts_before(self._conn, day_of(now - 86400))

@@ -23,6 +23,8 @@ ROLLUP_TABLES: dict[str, tuple[str, str]] = {
     "rollup_pages": ("bucket + grain", "grain, site, bucket, is_bot, path"),
     "rollup_events": ("bucket + grain", "grain, site, bucket, is_bot, name"),
     "rollup_dims": ("bucket + grain", "grain, site, dim, bucket, is_bot, value"),
+    "rollup_props": ("day + 86400", "site, name, day, is_bot, props"),
+    "rollup_latency": ("day + 86400", "site, day, method, path, ms_bucket"),
 }
 
 

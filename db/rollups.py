@@ -3,10 +3,15 @@
 Events are rolled up from the last rolled-up id (`rollup_state`), sessions from `rollup_pending_sessions`
 (filled by triggers with each session's state before it changed), so every row is counted exactly once,
 whichever process wrote it. The definitions here are the ones the raw queries in db/queries use too.
+
+Tables (db/migrations/0002_rollups.sql): `rollup_traffic` (hourly totals), `rollup_pages` and `rollup_events`
+(hourly and daily, per path / custom event name), `rollup_dims` (daily, per session attribute),
+`rollup_props` (daily, per custom event props object) and `rollup_latency` (daily API latency histograms).
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -16,6 +21,9 @@ from db.writer import Batch, FlushHook
 HOUR = 3600
 DAY = 86400
 GRAINS = (HOUR, DAY)
+"""Grains of the per-path and per-event-name rollups."""
+DIMS_GRAIN = DAY
+"""The only grain of `rollup_dims` (and of the props and latency rollups)."""
 PAGE_TYPES = ("pageview", "request")
 """Event types counted as pageviews (tracker pageviews and imported access-log hits)."""
 SESSION_DIMS = (
@@ -32,11 +40,19 @@ SESSION_DIMS = (
     "os",
     "device",
     "screen",
+    "bot_name",
 )
-"""Session attributes rolled up into `rollup_dims`."""
+"""Session attributes rolled up into `rollup_dims` (same order as the columns of `rollup_pending_sessions`)."""
+ERROR_STATUS = 500
+"""API responses with this status or above count as errors."""
+LATENCY_STEPS = 16
+"""Latency histogram buckets per doubling of (1 + ms): a bucket's midpoint is within 2.2 % of any value in it."""
+MAX_LATENCY_BUCKET = 32 * LATENCY_STEPS
+"""Anything slower than about 4 * 10^9 ms shares the last bucket."""
 MAX_EVENTS_PER_FLUSH = 50_000
 """Catching up on a backlog (an old database, a writer without hooks) is spread over several flushes."""
 MAX_SESSIONS_PER_FLUSH = 20_000
+REBUILD_EVENTS_CHUNK = 200_000
 _CHUNK = 900
 DURATION_MS_SQL = "max(0, CAST(({a}last_seen - {a}started) * 1000 + 0.5 AS INTEGER))"
 """`duration_of` in SQL (format with the table alias), so raw sums equal rolled-up ones exactly."""
@@ -53,6 +69,9 @@ _SESSION_FIELDS = (
     "requests",
     "events",
     *SESSION_DIMS,
+)
+_EVENT_COLUMNS = (
+    "id, ts, site, type, session_id, path, name, is_bot, engaged_ms, scroll, props, method, status, latency_ms"
 )
 
 Deltas = dict[tuple[Any, ...], list[int]]
@@ -72,13 +91,32 @@ def _sessions_hook(conn: sqlite3.Connection, batch: Batch) -> None:
 
 
 def bucket(ts: float, grain: int) -> int:
-    """Start of the UTC hour or day containing `ts`."""
-    return int(ts // grain) * grain
+    """Start of the UTC hour or day containing `ts` (whole seconds first, exactly like `bucket_sql`)."""
+    return int(ts) // grain * grain
+
+
+def bucket_sql(column: str, grain: int) -> str:
+    """`bucket` in SQL: integer arithmetic only, so SQL and Python never disagree at a boundary."""
+    return f"(CAST({column} AS INTEGER) / {int(grain)} * {int(grain)})"
 
 
 def is_bounce(pageviews: int, requests: int, events: int) -> bool:
     """A session with at most one page hit and no custom event."""
     return pageviews + requests <= 1 and events == 0
+
+
+def latency_bucket(ms: float) -> int:
+    """Histogram bucket of a latency: LATENCY_STEPS buckets per doubling of 1 + ms (bad values go to 0)."""
+    if not ms > 0.0:  # also NaN
+        return 0
+    if ms >= 2.0**32:
+        return MAX_LATENCY_BUCKET
+    return min(int(math.log2(1.0 + ms) * LATENCY_STEPS), MAX_LATENCY_BUCKET)
+
+
+def latency_of_bucket(b: int) -> float:
+    """The value a histogram bucket stands for: its geometric midpoint (in 1 + ms), in ms."""
+    return 2.0 ** ((b + 0.5) / LATENCY_STEPS) - 1.0
 
 
 def _add(deltas: Deltas, key: tuple[Any, ...], values: Sequence[int], sign: int = 1) -> None:
@@ -98,54 +136,116 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 # ---------------------------------------------------------------------------------------------------- events
 
 
-def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None) -> int:
-    """Flush hook: roll up events written since the last run (traffic, pages, custom events); how many."""
+class _EventDeltas:
+    """What a run of events adds to each event rollup table."""
+
+    __slots__ = ("traffic", "pages", "custom", "props", "latency")
+
+    def __init__(self) -> None:
+        self.traffic: Deltas = {}
+        self.pages: Deltas = {}
+        self.custom: Deltas = {}
+        self.props: Deltas = {}
+        self.latency: Deltas = {}
+
+
+def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limit: int = MAX_EVENTS_PER_FLUSH) -> int:
+    """Flush hook: roll up events written since the last run (traffic, pages, custom events, props, API
+    latency); returns how many events it rolled up."""
     start = int(conn.execute("SELECT value FROM rollup_state WHERE name = 'events'").fetchone()[0])
     rows = conn.execute(
-        "SELECT id, ts, site, type, session_id, path, name, is_bot, engaged_ms, scroll FROM events "
-        "WHERE id > ? ORDER BY id LIMIT ?",
-        (start, MAX_EVENTS_PER_FLUSH),
+        f"SELECT {_EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?", (start, limit)
     ).fetchall()
     if not rows:
         return 0
-    seen = _keys_seen_before(
-        conn, {r[4] for r in rows if r[4] and (r[3] in PAGE_TYPES or r[3] == "event")}, start
-    )
-    traffic: Deltas = {}
-    pages: Deltas = {}
-    custom: Deltas = {}
-    for _id, ts, site, type_, session_id, path, name, is_bot, engaged_ms, scroll in rows:
-        hour = bucket(ts, HOUR)
-        is_page = type_ in PAGE_TYPES
-        is_event = type_ == "event"
-        _add(traffic, (site, hour, is_bot), (1, 1 if is_page else 0, 1 if is_event else 0))
-        if is_page or is_event:
-            key = (session_id, is_event, name if is_event else path)
-            visit = 1
-            if session_id:
-                if key in seen:
-                    visit = 0
-                else:
-                    seen.add(key)
-            for grain in GRAINS:
-                b = hour if grain == HOUR else bucket(ts, DAY)
-                if is_page:
-                    _add(pages, (grain, site, b, is_bot, path), (1, visit, 0, 0, 0))
-                else:
-                    _add(custom, (grain, site, b, is_bot, name), (1, visit))
-        elif type_ == "engagement":
-            for grain in GRAINS:
-                _add(pages, (grain, site, bucket(ts, grain), is_bot, path), (0, 0, 1, scroll, engaged_ms))
-    update_traffic_events(conn, traffic)
-    update_pages(conn, pages)
-    update_custom_events(conn, custom)
+    seen = _keys_seen_before(conn, {r[4] for r in rows if r[4] and (r[3] in PAGE_TYPES or r[3] == "event")}, start)
+    deltas = _EventDeltas()
+    _accumulate_events(rows, seen, deltas)
+    update_traffic_events(conn, deltas.traffic)
+    update_pages(conn, deltas.pages)
+    update_custom_events(conn, deltas.custom)
+    update_props(conn, deltas.props)
+    update_latency(conn, deltas.latency)
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'events'", (rows[-1][0],))
     return len(rows)
 
 
-def _keys_seen_before(
-    conn: sqlite3.Connection, session_ids: set[int], before_id: int
-) -> set[tuple[Any, ...]]:
+def _accumulate_events(rows: Iterable[Sequence[Any]], seen: set[tuple[Any, ...]], out: _EventDeltas) -> None:
+    """Add events (in id order) to the deltas; `seen` holds (session, is_event, path or name) already visited.
+
+    Written out by hand rather than through `_add`: a rebuild runs this once per stored event."""
+    traffic, pages, custom, props_d, latency = out.traffic, out.pages, out.custom, out.props, out.latency
+    for row in rows:
+        ts, site, type_, session_id, path, name, is_bot = row[1:8]
+        its = int(ts)
+        hour = its // HOUR * HOUR
+        day = its // DAY * DAY
+        is_page = type_ == "pageview" or type_ == "request"
+        is_event = type_ == "event"
+        key: tuple[Any, ...] = (site, hour, is_bot)
+        cur = traffic.get(key)
+        if cur is None:
+            traffic[key] = [1, 1 if is_page else 0, 1 if is_event else 0]
+        else:
+            cur[0] += 1
+            if is_page:
+                cur[1] += 1
+            elif is_event:
+                cur[2] += 1
+        if is_page or is_event:
+            visit = 1
+            if session_id:
+                seen_key = (session_id, is_event, name if is_event else path)
+                if seen_key in seen:
+                    visit = 0
+                else:
+                    seen.add(seen_key)
+            if is_page:
+                for key in ((HOUR, site, hour, is_bot, path), (DAY, site, day, is_bot, path)):
+                    cur = pages.get(key)
+                    if cur is None:
+                        pages[key] = [1, visit, 0, 0, 0]
+                    else:
+                        cur[0] += 1
+                        cur[1] += visit
+            else:
+                for key in ((HOUR, site, hour, is_bot, name), (DAY, site, day, is_bot, name)):
+                    cur = custom.get(key)
+                    if cur is None:
+                        custom[key] = [1, visit]
+                    else:
+                        cur[0] += 1
+                        cur[1] += visit
+                props = row[10]
+                if props:
+                    key = (site, name, day, is_bot, props)
+                    cur = props_d.get(key)
+                    if cur is None:
+                        props_d[key] = [1]
+                    else:
+                        cur[0] += 1
+        elif type_ == "engagement":
+            scroll, engaged_ms = row[9], row[8]
+            for key in ((HOUR, site, hour, is_bot, path), (DAY, site, day, is_bot, path)):
+                cur = pages.get(key)
+                if cur is None:
+                    pages[key] = [0, 0, 1, scroll, engaged_ms]
+                else:
+                    cur[2] += 1
+                    cur[3] += scroll
+                    cur[4] += engaged_ms
+        elif type_ == "api_request":
+            error = 1 if row[12] >= ERROR_STATUS else 0
+            key = (site, day, row[11], path, latency_bucket(row[13]))
+            cur = latency.get(key)
+            if cur is None:
+                latency[key] = [1, error]
+            else:
+                cur[0] += 1
+                cur[1] += error
+
+
+def _keys_seen_before(conn: sqlite3.Connection, session_ids: set[int], before_id: int) -> set[tuple[Any, ...]]:
     """(session, is_event, path or name) seen in events up to `before_id`: later ones are not visits."""
     seen: set[tuple[Any, ...]] = set()
     ids = sorted(session_ids)
@@ -175,8 +275,7 @@ def update_pages(conn: sqlite3.Connection, deltas: Deltas) -> None:
     """rollup_pages: views, visits and engagement per path."""
     conn.executemany(
         "INSERT INTO rollup_pages (grain, site, bucket, is_bot, path, pageviews, visits, engagements, "
-        "scroll_sum, "
-        "engaged_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "scroll_sum, engaged_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (grain, site, bucket, is_bot, path) DO UPDATE SET "
         "pageviews = pageviews + excluded.pageviews, "
         "visits = visits + excluded.visits, engagements = engagements + excluded.engagements, "
@@ -192,6 +291,25 @@ def update_custom_events(conn: sqlite3.Connection, deltas: Deltas) -> None:
         "VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (grain, site, bucket, is_bot, name) DO UPDATE SET count = count + excluded.count, "
         "visits = visits + excluded.visits",
+        [(*k, *v) for k, v in deltas.items()],
+    )
+
+
+def update_props(conn: sqlite3.Connection, deltas: Deltas) -> None:
+    """rollup_props: how often each props object was sent with a custom event name, per day."""
+    conn.executemany(
+        "INSERT INTO rollup_props (site, name, day, is_bot, props, count) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (site, name, day, is_bot, props) DO UPDATE SET count = count + excluded.count",
+        [(*k, *v) for k, v in deltas.items()],
+    )
+
+
+def update_latency(conn: sqlite3.Connection, deltas: Deltas) -> None:
+    """rollup_latency: API requests and 5xx answers per endpoint, day and latency bucket."""
+    conn.executemany(
+        "INSERT INTO rollup_latency (site, day, method, path, ms_bucket, count, errors) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site, day, method, path, ms_bucket) DO UPDATE SET "
+        "count = count + excluded.count, errors = errors + excluded.errors",
         [(*k, *v) for k, v in deltas.items()],
     )
 
@@ -235,11 +353,10 @@ def _session_contribution(values: tuple[Any, ...], traffic: Deltas, dims: Deltas
     bounce = 1 if is_bounce(pageviews, requests, events) else 0
     duration_ms = duration_of(started, last_seen)
     _add(traffic, (site, bucket(started, HOUR), is_bot), (1, new_visitor, bounce, duration_ms), sign)
-    hits = pageviews + requests
-    for grain in GRAINS:
-        b = bucket(started, grain)
-        for dim, value in zip(SESSION_DIMS, values[8:], strict=True):
-            _add(dims, (grain, site, dim, b, is_bot, value), (1, new_visitor, hits), sign)
+    contribution = (1, new_visitor, pageviews + requests, events)
+    day = bucket(started, DIMS_GRAIN)
+    for dim, value in zip(SESSION_DIMS, values[8:], strict=True):
+        _add(dims, (DIMS_GRAIN, site, dim, day, is_bot, value), contribution, sign)
 
 
 def duration_of(started: float, last_seen: float) -> int:
@@ -259,46 +376,71 @@ def update_traffic_sessions(conn: sqlite3.Connection, deltas: Deltas) -> None:
 
 
 def update_dims(conn: sqlite3.Connection, deltas: Deltas) -> None:
-    """rollup_dims: sessions, visitors and page hits per session attribute value; emptied rows are removed."""
+    """rollup_dims: sessions, visitors, page hits and custom events per session attribute value; emptied
+    rows are removed."""
     changed = [(*k, *v) for k, v in deltas.items() if any(v)]
     conn.executemany(
-        "INSERT INTO rollup_dims (grain, site, dim, bucket, is_bot, value, sessions, visitors, hits) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "INSERT INTO rollup_dims (grain, site, dim, bucket, is_bot, value, sessions, visitors, hits, events) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (grain, site, dim, bucket, is_bot, value) DO UPDATE SET "
         "sessions = sessions + excluded.sessions, visitors = visitors + excluded.visitors, "
-        "hits = hits + excluded.hits",
+        "hits = hits + excluded.hits, events = events + excluded.events",
         changed,
     )
     emptied = [row[:6] for row in changed if row[6] < 0]
     if emptied:
         conn.executemany(
             "DELETE FROM rollup_dims WHERE grain = ? AND site = ? AND dim = ? AND bucket = ? AND is_bot = ? "
-            "AND value = ? AND sessions = 0 AND visitors = 0 AND hits = 0",
+            "AND value = ? AND sessions = 0 AND visitors = 0 AND hits = 0 AND events = 0",
             emptied,
+        )
+
+
+def _rebuild_sessions(conn: sqlite3.Connection) -> None:
+    """Every session's contribution at once, set-based (the same sums `_session_contribution` adds up)."""
+    hour = bucket_sql("started", HOUR)
+    conn.execute(
+        "INSERT INTO rollup_traffic (site, hour, is_bot, sessions, visitors, bounces, duration_ms) "
+        f"SELECT site, {hour} AS h, is_bot, count(*), sum(new_visitor), sum({BOUNCE_SQL.format(a='')}), "
+        f"sum({DURATION_MS_SQL.format(a='')}) FROM sessions WHERE 1 GROUP BY site, h, is_bot "
+        "ON CONFLICT (site, hour, is_bot) DO UPDATE SET sessions = sessions + excluded.sessions, "
+        "visitors = visitors + excluded.visitors, bounces = bounces + excluded.bounces, "
+        "duration_ms = duration_ms + excluded.duration_ms"
+    )
+    day = bucket_sql("started", DIMS_GRAIN)
+    for dim in SESSION_DIMS:  # names from our own tuple, never from outside
+        conn.execute(
+            "INSERT INTO rollup_dims (grain, site, dim, bucket, is_bot, value, sessions, visitors, hits, events) "
+            f"SELECT {DIMS_GRAIN}, site, ?, {day} AS d, is_bot, {dim}, count(*), sum(new_visitor), "
+            f"sum(pageviews + requests), sum(events) FROM sessions GROUP BY site, d, is_bot, {dim}",
+            (dim,),
         )
 
 
 # ---------------------------------------------------------------------------------------------- maintenance
 
+_TABLES = (
+    "rollup_traffic",
+    "rollup_pages",
+    "rollup_events",
+    "rollup_dims",
+    "rollup_props",
+    "rollup_latency",
+)
+
 
 def rebuild(conn: sqlite3.Connection) -> None:
-    """Recompute every rollup from the raw rows (after an import without hooks, or to repair)."""
+    """Recompute every rollup from the raw rows (after a bulk load without hooks, or to repair).
+
+    Rollups of raw rows already deleted by retention are lost, like everything else not in the raw rows."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for table in (
-            "rollup_traffic",
-            "rollup_pages",
-            "rollup_events",
-            "rollup_dims",
-            "rollup_pending_sessions",
-        ):
+        for table in (*_TABLES, "rollup_pending_sessions"):
             conn.execute(f"DELETE FROM {table}")
         conn.execute("UPDATE rollup_state SET value = 0 WHERE name = 'events'")
-        conn.execute("INSERT INTO rollup_pending_sessions (id) SELECT id FROM sessions")
-        while roll_up_events(conn):
+        while roll_up_events(conn, limit=REBUILD_EVENTS_CHUNK):
             pass
-        while roll_up_sessions(conn):
-            pass
+        _rebuild_sessions(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -55,7 +55,7 @@ class DemoStats:
         rate = self.sent / self.elapsed_s if self.elapsed_s > 0 else 0.0
         return (
             f"{self.elapsed_s:6.0f}s sent={self.sent} ({rate:.1f}/s) accepted={self.accepted} "
-            f"throttled={self.throttled} busy={self.busy} errors={self.errors} | {kinds}"
+            f"throttled={self.throttled} blocked={self.blocked} busy={self.busy} errors={self.errors} | {kinds}"
         )
 
 

@@ -273,7 +273,7 @@ def _shop_journey(rng: random.Random, page: Page, landing: str) -> None:
         if page.url.endswith("/search") or rng.random() < 0.12:
             page.event("Search", {"query": rng.choice(catalog.SEARCH_QUERIES[6:])})
         if "/products/" in page.url and rng.random() < 0.3:
-            page.event("Add to Cart", {"product": page.url.rsplit("/", 1)[-1]})
+            page.event("Add to Cart", {"product": page.url.split("?", 1)[0].rsplit("/", 1)[-1]})
             carted = True
         page.engage(seconds)
         if rng.random() < 0.3:

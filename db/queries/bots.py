@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from db.queries.common import Filters, Span, session_where
-from db.queries.overview import totals
+from db.queries.common import Filters, Span, session_where, split_days
+from db.queries.overview import rolled_rows, totals, use_rollups
 
 
 @dataclass(slots=True, frozen=True)
@@ -44,16 +45,56 @@ class DropRow:
     count: int
 
 
-def top_bots(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20) -> list[BotRow]:
-    """Bot sessions started in the span grouped by bot name, busiest first."""
-    where, params = session_where(span, Filters(filters.site, filters.dims, "bots"))
-    rows = conn.execute(
-        "SELECT coalesce(nullif(bot_name, ''), 'behavioural') AS n, count(*), "
-        f"sum(pageviews + requests + events) AS r FROM sessions WHERE {where} "
-        "GROUP BY n ORDER BY r DESC, n LIMIT ?",
-        (*params, limit),
-    ).fetchall()
-    return [BotRow(str(r[0]), int(r[1]), int(r[2] or 0)) for r in rows]
+BEHAVIOURAL = "behavioural"
+"""The name bots without a crawler name (caught by their behaviour) are listed under."""
+
+
+def top_bots(
+    conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20, *, rollups: bool | None = None
+) -> list[BotRow]:
+    """Bot sessions started in the span grouped by bot name, busiest first (daily rollups for the whole
+    days of spans longer than two days without dimension filters; `rollups` forces one path, for tests)."""
+    bot_filters = Filters(filters.site, filters.dims, "bots")
+    rollups = use_rollups(span, filters) if rollups is None else rollups
+    found: dict[str, list[int]] = {}
+
+    def add(rows: Iterable[tuple[object, ...]]) -> None:
+        for name, sessions, requests in rows:
+            cur = found.setdefault(str(name) or BEHAVIOURAL, [0, 0])
+            cur[0] += int(sessions or 0)  # type: ignore[call-overload]
+            cur[1] += int(requests or 0)  # type: ignore[call-overload]
+
+    def raw(part: Span) -> None:
+        where, params = session_where(part, bot_filters)
+        add(
+            conn.execute(
+                f"SELECT bot_name, count(*), sum(pageviews + requests + events) FROM sessions WHERE {where} "
+                "GROUP BY bot_name",
+                params,
+            )
+        )
+
+    if not rollups:
+        raw(span)
+    else:
+        pieces = split_days(span)
+        for part in pieces.raw:
+            raw(part)
+        add(
+            rolled_rows(
+                conn,
+                "rollup_dims",
+                "value",
+                "sum(sessions), sum(hits + events)",
+                span,
+                bot_filters,
+                " AND dim = 'bot_name'",
+                (),
+                pieces,
+            )
+        )
+    order = sorted(((n, v) for n, v in found.items() if v[0]), key=lambda kv: (-kv[1][1], kv[0]))
+    return [BotRow(name, v[0], v[1]) for name, v in order[:limit]]
 
 
 def _signals(bot_signals: str | None, flags: str | None) -> tuple[str, ...]:

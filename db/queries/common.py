@@ -249,6 +249,15 @@ def split_span(span: Span) -> Pieces:
     return Pieces(raw, hourly, (Span(d0, d1),))
 
 
+def split_days(span: Span) -> Pieces:
+    """Raw edges shorter than a day and whole days in the middle (for the daily-only rollups)."""
+    d0, d1 = _ceil(span.start, DAY), _floor(span.end, DAY)
+    if d1 <= d0:
+        return Pieces((span,), (), ())
+    raw = tuple(s for s in (Span(span.start, d0), Span(d1, span.end)) if s.end > s.start)
+    return Pieces(raw, (), (Span(d0, d1),))
+
+
 def exact_visitors(span: Span) -> bool:
     """Whether visitors are counted as distinct ids (short spans) or as daily first visits (long spans)."""
     return span.seconds <= EXACT_VISITORS_MAX_S

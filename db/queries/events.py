@@ -1,12 +1,17 @@
-"""The Events view: custom events by name and the values of their properties."""
+"""The Events view: custom events by name and the values of their properties.
+
+Property questions over spans longer than two days read the daily `rollup_props` table for whole days (one row
+per distinct props object) and raw events for the uneven ends; the same json_each() runs over both, so the
+numbers are the same as from raw events alone."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from db.queries.common import Filters, Span, event_where
-from db.queries.overview import event_top
+from db.queries.common import Filters, Span, bot_values, event_where, split_days
+from db.queries.overview import event_top, use_rollups
 
 
 @dataclass(slots=True, frozen=True)
@@ -35,6 +40,77 @@ def custom_events(
     return [EventCount(name, v[1], v[0]) for name, v in order if v[1]][:limit]
 
 
+def _sql_order(value: object) -> tuple[int, object]:
+    """Sort key putting values in SQLite's order: NULL, numbers, text (UTF-8 byte order = code point order)."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, (int, float)):
+        return (1, value)
+    if isinstance(value, bytes):
+        return (3, value)
+    return (2, str(value))
+
+
+def _props_where(where: dict[str, str] | None, alias: str) -> tuple[str, list[object]]:
+    """Conditions keeping only props objects where other properties have the given values."""
+    sql = ""
+    args: list[object] = []
+    for key, value in (where or {}).items():
+        sql += f" AND EXISTS (SELECT 1 FROM json_each({alias}.props) w WHERE w.key = ? AND CAST(w.value AS TEXT) = ?)"
+        args.extend((key, value))
+    return sql, args
+
+
+def _props_counts(
+    conn: sqlite3.Connection,
+    span: Span,
+    filters: Filters,
+    event: str,
+    select: str,
+    condition: str,
+    condition_args: list[object],
+    rollups: bool | None,
+) -> dict[object, int]:
+    """`select` (an expression over json_each row j) -> how many times, over raw events or the daily
+    props rollup (whole days) plus raw events (the uneven ends): both run the same json_each()."""
+    rollups = use_rollups(span, filters) if rollups is None else rollups
+    counts: dict[object, int] = {}
+
+    def add(rows: Iterable[tuple[object, ...]]) -> None:
+        for value, n in rows:
+            counts[value] = counts.get(value, 0) + int(n)  # type: ignore[call-overload]
+
+    def raw(part: Span) -> None:
+        base, params = event_where(part, filters, "e")
+        add(
+            conn.execute(
+                f"SELECT {select} AS v, count(*) FROM events e, json_each(e.props) j WHERE {base} "
+                "AND e.type = 'event' AND e.name = ? AND e.props != '' AND json_valid(e.props)"
+                f"{condition} GROUP BY v",
+                [*params, event, *condition_args],
+            )
+        )
+
+    if not rollups:
+        raw(span)
+        return counts
+    pieces = split_days(span)
+    for part in pieces.raw:
+        raw(part)
+    site_sql, site_args = (" AND e.site = ?", [filters.site]) if filters.site is not None else ("", [])
+    bots = ", ".join(str(v) for v in bot_values(filters.bots))
+    for part in pieces.daily:
+        add(
+            conn.execute(
+                f"SELECT {select} AS v, sum(e.count) FROM rollup_props e, json_each(e.props) j "
+                f"WHERE e.name = ?{site_sql} AND e.day >= ? AND e.day < ? AND e.is_bot IN ({bots}) "
+                f"AND json_valid(e.props){condition} GROUP BY v",
+                [event, *site_args, part.start, part.end, *condition_args],
+            )
+        )
+    return counts
+
+
 def property_breakdown(
     conn: sqlite3.Connection,
     span: Span,
@@ -43,21 +119,29 @@ def property_breakdown(
     prop: str,
     where: dict[str, str] | None = None,
     limit: int = 20,
+    *,
+    rollups: bool | None = None,
 ) -> list[PropValue]:
     """Values of property `prop` on event `event`, most frequent first, optionally only where other properties
     have given values (e.g. questions where answered = "false")."""
-    base, params = event_where(span, filters, "e")
-    sql = (
-        "SELECT CAST(j.value AS TEXT) AS v, count(*) AS n FROM events e, json_each(e.props) j "
-        f"WHERE {base} AND e.type = 'event' AND e.name = ? AND e.props != '' AND json_valid(e.props) "
-        "AND j.key = ?"
+    condition, args = _props_where(where, "e")
+    counts = _props_counts(
+        conn, span, filters, event, "CAST(j.value AS TEXT)", " AND j.key = ?" + condition, [prop, *args], rollups
     )
-    args: list[object] = [*params, event, prop]
-    for key, value in (where or {}).items():
-        sql += (
-            " AND EXISTS (SELECT 1 FROM json_each(e.props) w WHERE w.key = ? AND CAST(w.value AS TEXT) = ?)"
-        )
-        args.extend((key, value))
-    sql += " GROUP BY v ORDER BY n DESC, v LIMIT ?"
-    args.append(limit)
-    return [PropValue("" if r[0] is None else str(r[0]), int(r[1])) for r in conn.execute(sql, args)]
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], _sql_order(kv[0])))
+    return [PropValue("" if v is None else str(v), n) for v, n in order[:limit]]
+
+
+def event_property_keys(
+    conn: sqlite3.Connection,
+    span: Span,
+    filters: Filters,
+    event: str,
+    limit: int = 5,
+    *,
+    rollups: bool | None = None,
+) -> list[str]:
+    """The most used property keys of custom event `event` in the span (rollups as in property_breakdown)."""
+    counts = _props_counts(conn, span, filters, event, "j.key", "", [], rollups)
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], _sql_order(kv[0])))
+    return [str(k) for k, _n in order[:limit]]

@@ -83,35 +83,69 @@ def delete_funnel(conn: sqlite3.Connection, name: str) -> bool:
     return deleted
 
 
-def _prefilter(funnel: Funnel) -> tuple[str, list[object]]:
-    """SQL narrowing events to those any step could match (exact matching happens in Python)."""
-    parts: list[str] = []
-    params: list[object] = []
-    for step in funnel.steps:
-        if step.kind == "event":
-            parts.append("(type = 'event' AND name = ?)")
-            params.append(step.match)
-        elif "[" in step.match:  # GLOB and fnmatch disagree on classes: let Python decide
-            parts.append("type IN ('pageview', 'request')")
-        else:
-            parts.append("(type IN ('pageview', 'request') AND path GLOB ?)")
-            params.append(step.match)
-    return "(" + " OR ".join(parts) + ")", params
+_HIT_COLUMNS = "id, ts, type, path, name, props, visitor_id, session_id"
+_WILDCARDS = "*?["
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The part of a path glob before its first wildcard (the same in fnmatch and SQLite GLOB)."""
+    for i, ch in enumerate(pattern):
+        if ch in _WILDCARDS:
+            return pattern[:i]
+    return pattern
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The smallest string after every string starting with `prefix` (None: there is none)."""
+    while prefix:
+        code = ord(prefix[-1]) + 1
+        if code <= 0x10FFFF:
+            if 0xD800 <= code <= 0xDFFF:  # surrogates cannot be stored: skip past them
+                code = 0xE000
+            return prefix[:-1] + chr(code)
+        prefix = prefix[:-1]
+    return None
+
+
+def _step_query(step: Step) -> tuple[str, str, list[object]]:
+    """(index hint, SQL condition, parameters) selecting the events that may complete a step, through a
+    narrow index: custom events by name, page hits by path (exact or by the glob's literal prefix)."""
+    if step.kind == "event":
+        return "INDEXED BY events_custom", "type = 'event' AND name = ?", [step.match]
+    pages = "type IN ('pageview', 'request')"
+    prefix = _literal_prefix(step.match)
+    if prefix == step.match:
+        return "INDEXED BY events_pages", f"{pages} AND path = ?", [step.match]
+    # GLOB and fnmatch disagree on [classes]: only the prefix narrows those, Python decides.
+    glob, glob_params = ("", []) if "[" in step.match else (" AND path GLOB ?", [step.match])
+    if not prefix:
+        return "", pages + glob, glob_params
+    upper = _after_prefix(prefix)
+    if upper is None:
+        return "INDEXED BY events_pages", f"{pages} AND path >= ?{glob}", [prefix, *glob_params]
+    return "INDEXED BY events_pages", f"{pages} AND path >= ? AND path < ?{glob}", [prefix, upper, *glob_params]
 
 
 def funnel_report(conn: sqlite3.Connection, funnel: Funnel, span: Span, filters: Filters) -> list[StepResult]:
-    """Per step: visitors entering, converting to the next step within the window, and time between steps."""
+    """Per step: visitors entering, converting to the next step within the window, and time between steps.
+
+    Only events that may complete a step are read, one indexed query per distinct step; the ordered matching
+    runs in Python over each visitor's hits in (time, id) order."""
     site = funnel.site or filters.site
     where, params = event_where(span, Filters(site, filters.dims, filters.bots))
-    pre, pre_params = _prefilter(funnel)
-    journeys: dict[str, list[tuple[float, str, str, str, dict[str, Any]]]] = {}
-    for ts, type_, path, name, props, visitor, session in conn.execute(
-        f"SELECT ts, type, path, name, props, visitor_id, session_id FROM events WHERE {where} AND {pre} "
-        "ORDER BY ts, id",
-        (*params, *pre_params),
+    hits: dict[int, tuple[Any, ...]] = {}
+    for hint, condition, step_params in dict.fromkeys(
+        (h, c, tuple(p)) for h, c, p in (_step_query(step) for step in funnel.steps)
     ):
+        for row in conn.execute(
+            f"SELECT {_HIT_COLUMNS} FROM events {hint} WHERE {condition} AND {where}", (*step_params, *params)
+        ):
+            hits[int(row[0])] = tuple(row)
+    wants_props = any(step.props for step in funnel.steps)
+    journeys: dict[str, list[tuple[float, str, str, str, dict[str, Any]]]] = {}
+    for _id, ts, type_, path, name, props, visitor, session in sorted(hits.values(), key=lambda r: (r[1], r[0])):
         parsed: dict[str, Any] = {}
-        if props:
+        if props and wants_props:
             try:
                 value = json.loads(props)
                 parsed = value if isinstance(value, dict) else {}
@@ -119,4 +153,4 @@ def funnel_report(conn: sqlite3.Connection, funnel: Funnel, span: Span, filters:
                 pass
         key = visitor or f"session:{session}"
         journeys.setdefault(key, []).append((float(ts), str(type_), str(path), str(name), parsed))
-    return summarise(funnel, (match_journey(funnel, hits) for hits in journeys.values()))
+    return summarise(funnel, (match_journey(funnel, journey) for journey in journeys.values()))

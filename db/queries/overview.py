@@ -20,6 +20,7 @@ from db.queries.common import (
     DIMENSIONS,
     LIVE_WINDOW_S,
     Filters,
+    Pieces,
     Span,
     bot_values,
     check_dimension,
@@ -27,9 +28,10 @@ from db.queries.common import (
     exact_visitors,
     first_event_ts,
     session_where,
+    split_days,
     split_span,
 )
-from db.rollups import BOUNCE_SQL, DAY, DURATION_MS_SQL, HOUR, SESSION_DIMS
+from db.rollups import BOUNCE_SQL, DAY, DURATION_MS_SQL, HOUR, SESSION_DIMS, bucket_sql
 
 PAGE_TYPES_SQL = "('pageview', 'request')"
 
@@ -236,7 +238,7 @@ def _raw_hourly(conn: sqlite3.Connection, span: Span, filters: Filters) -> dict[
     where, params = event_where(span, all_filters)
     selected = ", ".join(str(v) for v in bot_values(filters.bots))
     for hour, pv, bots in conn.execute(
-        f"SELECT CAST(ts / 3600 AS INTEGER) * 3600 AS h, sum(is_bot IN ({selected})), sum(is_bot = 1) "
+        f"SELECT {bucket_sql('ts', HOUR)} AS h, sum(is_bot IN ({selected})), sum(is_bot = 1) "
         f"FROM events WHERE {where} AND type IN {PAGE_TYPES_SQL} GROUP BY h",
         params,
     ):
@@ -245,7 +247,7 @@ def _raw_hourly(conn: sqlite3.Connection, span: Span, filters: Filters) -> dict[
         out[int(hour)][2] += int(bots)
     swhere, sparams = session_where(span, filters)
     for hour, visitors in conn.execute(
-        f"SELECT CAST(started / 3600 AS INTEGER) * 3600 AS h, sum(new_visitor) FROM sessions WHERE {swhere} "
+        f"SELECT {bucket_sql('started', HOUR)} AS h, sum(new_visitor) FROM sessions WHERE {swhere} "
         "GROUP BY h",
         sparams,
     ):
@@ -308,7 +310,7 @@ def timeseries(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[P
         where, params = event_where(span, all_filters)
         selected = ", ".join(str(v) for v in bot_values(filters.bots))
         for b, pv, visitors, bots in conn.execute(
-            f"SELECT CAST(ts / 60 AS INTEGER) * 60 AS b, "
+            f"SELECT {bucket_sql('ts', 60)} AS b, "
             f"sum(type IN {PAGE_TYPES_SQL} AND is_bot IN ({selected})), "
             f"count(DISTINCT CASE WHEN is_bot IN ({selected}) AND visitor_id != '' THEN visitor_id END), "
             f"sum(type IN {PAGE_TYPES_SQL} AND is_bot = 1) FROM events WHERE {where} GROUP BY b",
@@ -351,9 +353,11 @@ def rolled_rows(
     filters: Filters,
     extra: str = "",
     extra_params: tuple[object, ...] = (),
+    pieces: Pieces | None = None,
 ) -> Iterable[tuple[object, ...]]:
-    """`key, sum(col)...` grouped by key over a rollup table for the rolled-up part of a span."""
-    pieces = split_span(span)
+    """`key, sum(col)...` grouped by key over a rollup table for the rolled-up part of a span (`pieces`:
+    how the span is cut, `split_span` by default; daily-only tables pass `split_days`)."""
+    pieces = split_span(span) if pieces is None else pieces
     values = ", ".join(str(v) for v in bot_values(filters.bots))
     site_sql = " AND site = ?" if filters.site is not None else ""
     site_params: tuple[object, ...] = (filters.site,) if filters.site is not None else ()
@@ -434,7 +438,8 @@ def session_top(
     if not rollups:
         raw(span, exact_visitors(span))
         return out
-    for part in split_span(span).raw:
+    pieces = split_days(span)
+    for part in pieces.raw:
         raw(part, exact=False)
     _merge(
         rolled_rows(
@@ -446,6 +451,7 @@ def session_top(
             filters,
             " AND dim = ?",
             (dimension,),
+            pieces,
         ),
         out,
     )

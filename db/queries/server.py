@@ -2,6 +2,11 @@
 
 Server-side events are stored with type api_request (method, path = endpoint, status, latency_ms), auth
 (name = action, success, user_id) and external_call (name = service, latency_ms, cost_usd, success).
+
+Endpoint percentiles are exact (nearest rank over the raw latencies) for spans up to two days or with dimension
+filters. Longer spans read the daily latency histograms (`rollup_latency`) for whole days and put the raw
+latencies of the uneven ends into the same buckets; a percentile is then the midpoint of the bucket holding that
+rank, within about 2 % of the exact value (db/rollups.py LATENCY_STEPS). Request counts and error rates stay exact.
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from db.queries.common import Filters, Span, event_where
+from db.queries.common import Filters, Span, event_where, split_days
+from db.rollups import DAY, ERROR_STATUS, latency_bucket, latency_of_bucket
 
 SERVER_TYPES_SQL = "type IN ('api_request', 'auth', 'external_call')"
 """Repeated in every query so SQLite uses the partial index on server-side events."""
-ERROR_STATUS = 500
-"""Responses with this status or above count as errors."""
+EXACT_LATENCY_MAX_S = 2 * DAY
+"""Spans up to this long get exact percentiles from raw rows; longer ones use the latency histograms."""
+Histograms = dict[tuple[str, str], tuple[dict[int, int], list[int]]]
+"""(method, endpoint) -> (latency bucket -> requests, [5xx answers])."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,8 +71,22 @@ def _server_filters(filters: Filters) -> Filters:
     return Filters(filters.site, filters.dims, "all")
 
 
-def endpoints(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20) -> list[EndpointRow]:
-    """Busiest endpoints with p50/p95/p99 latency and error rate."""
+def endpoints(
+    conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20, *, rollups: bool | None = None
+) -> list[EndpointRow]:
+    """Busiest endpoints with p50/p95/p99 latency and error rate (`rollups` forces one path, for tests)."""
+    if rollups is None:
+        rollups = not filters.dims and span.seconds > EXACT_LATENCY_MAX_S
+    rows = (
+        [_from_histogram(method, path, *h) for (method, path), h in latency_histograms(conn, span, filters).items()]
+        if rollups
+        else _exact_endpoints(conn, span, filters)
+    )
+    rows.sort(key=lambda r: (-r.requests, r.endpoint, r.method))
+    return rows[:limit]
+
+
+def _exact_endpoints(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[EndpointRow]:
     where, params = event_where(span, _server_filters(filters))
     groups: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
     for method, path, latency, status in conn.execute(
@@ -76,7 +98,7 @@ def endpoints(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int
         lat.append(float(latency))
         if int(status) >= ERROR_STATUS:
             errors[0] += 1
-    rows = [
+    return [
         EndpointRow(
             method,
             path,
@@ -88,8 +110,70 @@ def endpoints(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int
         )
         for (method, path), (lat, err) in groups.items()
     ]
-    rows.sort(key=lambda r: (-r.requests, r.endpoint, r.method))
-    return rows[:limit]
+
+
+def latency_histograms(conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: bool = True) -> Histograms:
+    """Per endpoint: requests per latency bucket and 5xx answers, from the daily rollup for whole days (unless
+    `rollups` is False or dimensions filter) and from raw rows for the rest."""
+    out: Histograms = {}
+
+    def raw(part: Span) -> None:
+        where, params = event_where(part, _server_filters(filters))
+        for method, path, latency, status in conn.execute(
+            f"SELECT method, path, latency_ms, status FROM events WHERE {where} AND {SERVER_TYPES_SQL} "
+            "AND type = 'api_request'",
+            params,
+        ):
+            counts, errors = out.setdefault((str(method), str(path)), ({}, [0]))
+            b = latency_bucket(float(latency))
+            counts[b] = counts.get(b, 0) + 1
+            if int(status) >= ERROR_STATUS:
+                errors[0] += 1
+
+    if not rollups or filters.dims:
+        raw(span)
+        return out
+    pieces = split_days(span)
+    for part in pieces.raw:
+        raw(part)
+    site_sql, site_args = (" AND site = ?", (filters.site,)) if filters.site is not None else ("", ())
+    for part in pieces.daily:
+        for method, path, b, n, errors_n in conn.execute(
+            "SELECT method, path, ms_bucket, sum(count), sum(errors) FROM rollup_latency "
+            f"WHERE day >= ? AND day < ?{site_sql} GROUP BY method, path, ms_bucket",
+            (part.start, part.end, *site_args),
+        ):
+            counts, errors = out.setdefault((str(method), str(path)), ({}, [0]))
+            counts[int(b)] = counts.get(int(b), 0) + int(n)
+            errors[0] += int(errors_n)
+    return out
+
+
+def histogram_percentile(counts: dict[int, int], q: float) -> float:
+    """Nearest-rank percentile of a latency histogram: the midpoint of the bucket holding that rank (ms)."""
+    total = sum(counts.values())
+    if not total:
+        return 0.0
+    rank = max(1, math.ceil(q / 100.0 * total))
+    seen = 0
+    for b in sorted(counts):
+        seen += counts[b]
+        if seen >= rank:
+            return round(latency_of_bucket(b), 2)
+    return round(latency_of_bucket(max(counts)), 2)
+
+
+def _from_histogram(method: str, path: str, counts: dict[int, int], errors: list[int]) -> EndpointRow:
+    n = sum(counts.values())
+    return EndpointRow(
+        method,
+        path,
+        n,
+        histogram_percentile(counts, 50),
+        histogram_percentile(counts, 95),
+        histogram_percentile(counts, 99),
+        round(100.0 * errors[0] / n, 2) if n else 0.0,
+    )
 
 
 def failed_logins(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20) -> list[LoginRow]:
@@ -117,9 +201,6 @@ def external_costs(conn: sqlite3.Connection, span: Span, filters: Filters) -> li
         lat, total = groups.setdefault(str(name), ([], [0.0]))
         lat.append(float(latency))
         total[0] += float(cost)
-    rows = [
-        CostRow(name, len(lat), round(total[0], 6), percentile(lat, 95))
-        for name, (lat, total) in groups.items()
-    ]
+    rows = [CostRow(name, len(lat), round(total[0], 6), percentile(lat, 95)) for name, (lat, total) in groups.items()]
     rows.sort(key=lambda r: (-r.cost_usd, -r.calls, r.service))
     return rows

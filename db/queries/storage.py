@@ -15,6 +15,8 @@ COUNTED_TABLES = (
     "rollup_pages",
     "rollup_events",
     "rollup_dims",
+    "rollup_props",
+    "rollup_latency",
 )
 
 

@@ -41,7 +41,7 @@ async def settle(pilot: object, view: str | None = None) -> None:
     app = pilot.app  # type: ignore[attr-defined]
     for _ in range(200):
         try:
-            await app.workers.wait_for_complete()
+            await app.workers.wait_for_complete([w for w in app.workers if w.group != "demo"])
         except (WorkerCancelled, WorkerFailed):
             pass  # a stale fetch dropped by a newer one, or a failure the view shows
         await pilot.pause()  # type: ignore[attr-defined]

@@ -64,7 +64,7 @@ async def test_quit_flushes_what_the_collector_accepted(tmp_path: Path) -> None:
 
 async def test_demo_traffic_flows_through_the_embedded_collector(tmp_path: Path) -> None:
     cfg = embedded_config(tmp_path)
-    app = build_app(cfg, embedded=True, demo=True, demo_rate=40.0, initial_range="live")
+    app = build_app(cfg, embedded=True, demo=True, demo_rate=10.0, initial_range="live")
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(100):
             await pilot.pause(0.05)
