@@ -73,14 +73,16 @@ class Pipeline:
         """BOTS: set by the app when throttling is on."""
         self.stats = PipelineStats()
         self._store_ip = cfg.privacy.store_ip
-        self._dirty_sessions: dict[int, SessionRecord] = {}
+        self._dirty_sessions: dict[int, Session] = {}
         self._fingerprint_news: dict[str, list[Any]] = {}
         writer.add_source(self.drain)
 
     def drain(self, batch: Batch) -> None:
         """Move session snapshots and fingerprint news into the writer's batch (once per flush, not per event)."""
         dirty, self._dirty_sessions = self._dirty_sessions, {}
-        for session_id, rec in dirty.items():
+        for session_id, session in dirty.items():
+            rec = session.record
+            rec.bot_signals = _signals_json(session.score)
             batch.sessions[session_id] = rec.as_row()
         news, self._fingerprint_news = self._fingerprint_news, {}
         for fingerprint, (seen, new_sessions, requests, score, level, ua, bot_name, flags) in news.items():
@@ -222,7 +224,7 @@ class Pipeline:
             ip=client.ip if self._store_ip else "",
         )
         self.writer.add_event(record.as_row())
-        self._dirty_sessions[rec.id] = rec
+        self._dirty_sessions[rec.id] = session
         self._note_fingerprint(rec, now, is_new, verdict)
         self.stats.accepted += 1
         if is_bot:
@@ -289,9 +291,8 @@ class Pipeline:
             rec.exit_path = path
         if hit.screen and not rec.screen:
             rec.screen = hit.screen
-        if score.score != rec.bot_score or score.signals:
-            rec.bot_score = score.score
-            rec.bot_signals = _signals_json(score)
+        rec.bot_score = score.score
+        session.score = score  # serialised into rec.bot_signals once per flush, in drain()
         if verdict.is_bot:
             rec.bot_name = rec.bot_name or verdict.bot_name
             rec.bot_reasons = ",".join(verdict.reasons)

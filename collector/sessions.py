@@ -6,6 +6,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 
+from collector.bots.scorer import NO_SCORE, BotScore
 from collector.bots.signals import Behaviour
 from db.records import SessionRecord
 
@@ -23,6 +24,8 @@ class Session:
 
     record: SessionRecord
     behaviour: Behaviour = field(default_factory=Behaviour)
+    score: BotScore = NO_SCORE
+    """The latest behavioural score; its signals are stored with the session at each flush."""
 
 
 class SessionTracker:
