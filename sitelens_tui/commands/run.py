@@ -30,6 +30,11 @@ def run(args: argparse.Namespace) -> int:
     if args.rate <= 0:
         raise UserError("--rate must be positive")
     log_to_file()
+    if args.demo:
+        # Demo visitors' addresses (X-Forwarded-For over loopback) and their countries (generated GeoIP file).
+        from collector.demo.embedded import prepare_demo_config
+
+        prepare_demo_config(cfg)
     app = build_app(cfg, embedded=True, demo=args.demo, demo_rate=args.rate, initial_range=args.range_name)
     app.run()
     return app.return_code or 0
