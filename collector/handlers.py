@@ -174,7 +174,7 @@ def throttle_response(decision: Decision | None, headers: dict[str, str]) -> web
 async def pixel(request: web.Request) -> web.Response:
     """GET /p.gif?site=S[&url=U][&ref=R]: a pageview for clients without JavaScript (noscript, e-mail)."""
     query = request.query
-    page = query.get("url") or request.headers.get("Referer", "")
+    page: str = query.get("url") or request.headers.get("Referer") or ""
     site = query.get("site", "")
     try:
         if not site:
