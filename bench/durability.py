@@ -29,10 +29,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-UA = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.0.0 Safari/537.36"
-)
+UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 
 
 def free_port() -> int:
@@ -128,9 +125,7 @@ class RunResult:
     max_flush_ms: float  # longest flush write seen while posting
 
 
-async def one_run(
-    interval: float, sig: signal.Signals, clients: int, rate: float, post_s: float
-) -> RunResult:
+async def one_run(interval: float, sig: signal.Signals, clients: int, rate: float, post_s: float) -> RunResult:
     """Start a collector, post for `post_s` seconds, send `sig`, and compare the database with the 202s."""
     with tempfile.TemporaryDirectory(prefix="sitelens-durability-") as tmp:
         db, port = Path(tmp) / "d.db", free_port()
@@ -148,9 +143,7 @@ async def one_run(
             await wait_ready(port, proc)
             acked: dict[str, float] = {}
             stop = asyncio.Event()
-            tasks = [
-                asyncio.create_task(poster(port, c, rate / clients, acked, stop)) for c in range(clients)
-            ]
+            tasks = [asyncio.create_task(poster(port, c, rate / clients, acked, stop)) for c in range(clients)]
             flush_ms: list[float] = []
             tasks.append(asyncio.create_task(watch_flushes(port, flush_ms, stop)))
             await asyncio.sleep(post_s)
@@ -181,13 +174,9 @@ async def one_run(
 
 def main() -> int:
     """kill -9 --runs times per interval, then SIGTERM --runs times; one line per run and a verdict."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs per flush interval (default 3)")
-    parser.add_argument(
-        "--intervals", default="0.25,0.5,1.0", help="flush intervals in seconds, comma separated"
-    )
+    parser.add_argument("--intervals", default="0.25,0.5,1.0", help="flush intervals in seconds, comma separated")
     parser.add_argument("--clients", type=int, default=4, help="concurrent posting clients (default 4)")
     parser.add_argument(
         "--rate",
@@ -231,9 +220,7 @@ def main() -> int:
     for run in range(1, args.runs + 1):
         r = asyncio.run(one_run(1.0, signal.SIGTERM, args.clients, args.rate, 2.0))
         total_lost += r.lost
-        print(
-            f"{'SIGTERM':<16}{run:>4}{r.acked:>8}{r.lost:>7}{'-':>13}{'-':>12}{r.shutdown_s:>7.2f}s{'-':>11}"
-        )
+        print(f"{'SIGTERM':<16}{run:>4}{r.acked:>8}{r.lost:>7}{'-':>13}{'-':>12}{r.shutdown_s:>7.2f}s{'-':>11}")
     ok &= total_lost == 0
     print(
         f"  -> SIGTERM: {total_lost} acknowledged events lost in {args.runs} runs (must be 0): "

@@ -168,9 +168,7 @@ def session_rows(rng: random.Random, ts: float) -> tuple[tuple[object, ...], lis
             )
         if rng.random() < 0.08:
             events.append(
-                EventRecord(
-                    ts=t + 5, type="event", path=path, name="signup", props='{"plan":"pro"}', **common
-                ).as_row()
+                EventRecord(ts=t + 5, type="event", path=path, name="signup", props='{"plan":"pro"}', **common).as_row()
             )
         t += rng.uniform(5, 120)
     pageviews = pages
@@ -226,9 +224,7 @@ def build_database(path: Path, events: int, days: float = 60, chunk: int = 1_000
             conn.execute("COMMIT")
             catch_up(conn)  # keep rollups current, as the collector's writer would have
             written += len(event_rows)
-            print(
-                f"  built {written:,} / {events:,} events ({time.perf_counter() - started:.0f} s)", flush=True
-            )
+            print(f"  built {written:,} / {events:,} events ({time.perf_counter() - started:.0f} s)", flush=True)
     finally:
         conn.close()
     return time.perf_counter() - started
@@ -279,6 +275,7 @@ def traffic(base: str, new_visitors: float = 0.25, seed: int = 7) -> Iterator[Re
     new address, like a botnet rotating IPs, and starts a session the collector keeps for 30 minutes).
     """
     rng = random.Random(seed)
+    api_users = [random_ip(rng) for _ in range(1000)]  # the backend's end users: a steady population
     active: list[Visitor] = []
     crawler_ip = "66.249.66.1"
     n = 0
@@ -293,7 +290,7 @@ def traffic(base: str, new_visitors: float = 0.25, seed: int = 7) -> Iterator[Re
                     "method": rng.choice(("GET", "GET", "POST")),
                     "status": rng.choice((200, 200, 404, 500)),
                     "latency_ms": round(rng.uniform(1, 400), 1),
-                    "ip": random_ip(rng),
+                    "ip": rng.choice(api_users),
                     "ua": rng.choice(UAS),
                 }
                 for _ in range(50)
@@ -371,9 +368,7 @@ def traffic(base: str, new_visitors: float = 0.25, seed: int = 7) -> Iterator[Re
             active.remove(visitor)
         url = f"https://{visitor.site}{path}"
         if rng.random() < 0.03:
-            yield Request(
-                "GET", f"{base}/p.gif?site={visitor.site}&url={url.replace('&', '%26')}", b"", headers
-            )
+            yield Request("GET", f"{base}/p.gif?site={visitor.site}&url={url.replace('&', '%26')}", b"", headers)
             continue
         yield Request(
             "POST",
@@ -420,9 +415,7 @@ async def drive(port: int, duration_s: float, load: Load) -> dict[int, int]:
                 await asyncio.sleep(due - now)
             req = next(requests)
             try:
-                async with session.request(
-                    req.method, req.url, data=req.body or None, headers=req.headers
-                ) as resp:
+                async with session.request(req.method, req.url, data=req.body or None, headers=req.headers) as resp:
                     await resp.read()
                     statuses[resp.status] = statuses.get(resp.status, 0) + 1
             except aiohttp.ClientError:
@@ -457,6 +450,7 @@ class Memory:
     peak: float = 0.0  # VmHWM: the kernel's own high-water mark, between samples too
     anon: float = 0.0
     file: float = 0.0
+    sessions_at_start: int = 0  # sessions of the last 30 minutes the collector reloaded from the database
 
     @property
     def steady(self) -> float:
@@ -477,6 +471,13 @@ async def sample(pid: int, memory: Memory, stop: asyncio.Event) -> None:
             pass
 
 
+async def healthz(port: int) -> dict[str, Any]:
+    """The server's /healthz document ({} when it has none, like the bare server's)."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            return dict(await resp.json()) if resp.content_type == "application/json" else {}
+
+
 async def measure(
     proc: subprocess.Popen[bytes], port: int, duration_s: float, load: Load
 ) -> tuple[Memory, dict[int, int], dict[str, Any]]:
@@ -484,6 +485,7 @@ async def measure(
     await wait_ready(port, proc)
     await asyncio.sleep(1)
     memory = Memory(idle=proc_status(proc.pid)["VmRSS"])
+    memory.sessions_at_start = int((await healthz(port)).get("active_sessions", 0))
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample(proc.pid, memory, stop))
     statuses = await drive(port, duration_s, load)
@@ -492,12 +494,7 @@ async def measure(
     await sampler
     final = proc_status(proc.pid)
     memory.peak, memory.anon, memory.file = final["VmHWM"], final["RssAnon"], final["RssFile"]
-    health: dict[str, Any] = {}
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
-            if resp.content_type == "application/json":
-                health = await resp.json()
-    return memory, statuses, health
+    return memory, statuses, await healthz(port)
 
 
 BARE_SERVER = """
@@ -524,11 +521,7 @@ def collector_config(directory: Path) -> Path:
     """A config with the simulated sites, an ingest token and 127.0.0.1 as the trusted reverse proxy."""
     lines = ["[server]", 'trusted_proxies = ["127.0.0.1"]', ""]
     for i, site in enumerate(SITES):
-        lines += (
-            ["[[sites]]", f'name = "{site}"']
-            + ([f'ingest_token = "{INGEST_TOKEN}"'] if i == 0 else [])
-            + [""]
-        )
+        lines += ["[[sites]]", f'name = "{site}"'] + ([f'ingest_token = "{INGEST_TOKEN}"'] if i == 0 else []) + [""]
     path = directory / "bench-memory.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -569,7 +562,8 @@ async def run(db: Path, args: argparse.Namespace, workdir: Path) -> int:
         f"\ntraffic: {sum(statuses.values()):,} requests in {args.duration:g} s "
         f"({', '.join(f'{k}: {v:,}' for k, v in sorted(statuses.items()))}); "
         f"collector wrote {health.get('writer', {}).get('written_events', '?')} events, "
-        f"{health.get('active_sessions', '?')} sessions active at the end"
+        f"{health.get('active_sessions', '?')} sessions active at the end "
+        f"({mem.sessions_at_start:,} of them reloaded at start: sessions of the last 30 min already in the database)"
     )
     print(f"\n{'RSS (MB)':<22}{'idle':>9}{'steady':>9}{'peak':>9}{'anon':>9}{'file':>9}")
     report("bare aiohttp", bare_mem)
@@ -580,8 +574,7 @@ async def run(db: Path, args: argparse.Namespace, workdir: Path) -> int:
         per_session = (mem.steady - mem.idle) * 1024 / sessions
         print(f"\ngrowth over idle / active sessions: {per_session:.1f} KB per session (caches included)")
     print(
-        f"\ncollector / bare aiohttp: steady {mem.steady / bare_mem.steady:.2f}x, "
-        f"peak {mem.peak / bare_mem.peak:.2f}x"
+        f"\ncollector / bare aiohttp: steady {mem.steady / bare_mem.steady:.2f}x, peak {mem.peak / bare_mem.peak:.2f}x"
     )
     print(
         f"collector peak RSS {mem.peak:.1f} MB with {count_events(db):,} events stored: "
@@ -591,23 +584,13 @@ async def run(db: Path, args: argparse.Namespace, workdir: Path) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000, help="events to store (default 10M)")
-    parser.add_argument(
-        "--db", type=Path, help="database to use: reused if it has events, else built and kept"
-    )
-    parser.add_argument(
-        "--duration", type=float, default=90, help="seconds of traffic for the collector (default 90)"
-    )
-    parser.add_argument(
-        "--baseline-duration", type=float, default=20, help="seconds of traffic for the bare server"
-    )
+    parser.add_argument("--db", type=Path, help="database to use: reused if it has events, else built and kept")
+    parser.add_argument("--duration", type=float, default=90, help="seconds of traffic for the collector (default 90)")
+    parser.add_argument("--baseline-duration", type=float, default=20, help="seconds of traffic for the bare server")
     parser.add_argument("--rate", type=float, default=300, help="requests per second (default 300)")
-    parser.add_argument(
-        "--connections", type=int, default=32, help="concurrent client connections (default 32)"
-    )
+    parser.add_argument("--connections", type=int, default=32, help="concurrent client connections (default 32)")
     parser.add_argument(
         "--new-visitors",
         type=float,
@@ -623,10 +606,7 @@ def main() -> int:
         else:
             print(f"building {db} with {args.events:,} events")
             took = build_database(db, args.events)
-            print(
-                f"built in {took:.0f} s ({args.events / took:,.0f} events/s), "
-                f"{db.stat().st_size / 1e9:.2f} GB"
-            )
+            print(f"built in {took:.0f} s ({args.events / took:,.0f} events/s), {db.stat().st_size / 1e9:.2f} GB")
         return asyncio.run(run(db, args, workdir))
 
 

@@ -12,6 +12,10 @@ from db.records import SessionRecord
 
 _id_counter = itertools.count(random.getrandbits(12))
 
+MAX_ACTIVE = 25_000
+"""Live sessions kept in memory (≈ 2–3 KB each); past this the least recently seen end early, so a flood of new
+clients cannot grow the collector without bound. Their rows stay in the database."""
+
 
 def new_session_id(now: float) -> int:
     """A unique, roughly time-ordered id that other processes on the same database won't collide with."""
@@ -55,7 +59,17 @@ class SessionTracker:
         self._visitors_today[key] = day
         session = Session(record)
         self._active[key] = session
+        if len(self._active) > MAX_ACTIVE:
+            self._shed(record.started)
         return session
+
+    def _shed(self, now: float) -> None:
+        """End expired sessions, then the least recently seen tenth, to get back under MAX_ACTIVE."""
+        self.expire(now)
+        if len(self._active) > MAX_ACTIVE:
+            by_age = sorted(self._active.items(), key=lambda item: item[1].record.last_seen)
+            for key, _session in by_age[: len(by_age) // 10]:
+                del self._active[key]
 
     def adopt(self, record: SessionRecord) -> None:
         """Resume a session loaded from the database after a restart."""

@@ -114,9 +114,7 @@ async def test_kill_9_loses_at_most_one_flush_interval(tmp_path: Path) -> None:
     assert len(must_survive) > 100, "the client posted too little for the test to mean anything"
     assert recent, "the kill did not land while events were being acknowledged"
     lost = must_survive - stored
-    assert not lost, (
-        f"{len(lost)} events acknowledged over {FLUSH_INTERVAL_S + SLACK_S}s before kill -9 were lost"
-    )
+    assert not lost, f"{len(lost)} events acknowledged over {FLUSH_INTERVAL_S + SLACK_S}s before kill -9 were lost"
     assert stored <= sent  # nothing invented; at most the one request in flight was stored without its 202
 
 

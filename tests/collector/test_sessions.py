@@ -93,3 +93,18 @@ def test_raw_ip_is_stored_only_when_enabled(cfg):
     p = make_pipeline(cfg)
     rec = p.process(pageview("/"), ALICE, ts("2026-11-20 12:00:00"))
     assert rec.ip == ALICE.ip
+
+
+def test_live_sessions_are_capped_so_a_flood_cannot_grow_memory(cfg, monkeypatch):
+    from collector import sessions
+
+    monkeypatch.setattr(sessions, "MAX_ACTIVE", 50)
+    p = make_pipeline(cfg)
+    t = ts("2026-11-20 12:00:00")
+    first = p.process(pageview("/"), Client(ip="192.0.2.1", ua=CHROME_UA), t)
+    for i in range(2, 200):
+        p.process(pageview("/"), Client(ip=f"192.0.2.{i}", ua=CHROME_UA), t + i)
+    assert len(p.sessions) <= 50
+    # The oldest session was ended early; its visitor simply starts a new one.
+    again = p.process(pageview("/next"), Client(ip="192.0.2.1", ua=CHROME_UA), t + 300)
+    assert again.session_id != first.session_id
