@@ -12,12 +12,12 @@ import orjson
 from aiohttp import web
 
 from collector import keys
+from collector.batches import batch_items, process_batch, queue_full
 from collector.client_ip import client_ip, parse_networks
 from collector.middlewares import json_error, json_response
 from collector.pipeline import Client
 from collector.throttle import Decision
-from collector.validation import MAX_BATCH, MAX_URL, EventError, Hit, parse_tracker_event, type_name
-from db.writer import QueueFull
+from collector.validation import MAX_BATCH, MAX_URL, EventError, Hit, parse_tracker_event
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -112,51 +112,24 @@ async def post_event(request: web.Request) -> web.Response:
     headers = cors_headers(request)
     if request.headers.get("Origin") and not headers and request.app[keys.ALLOWED_ORIGINS]:
         return json_error(403, "origin not allowed")
-    body = await read_body(request, cfg.server.max_body_bytes)
-    payload = decode_json(body)
-    if isinstance(payload, list):
-        if not payload:
-            raise EventError("empty batch: expected at least one event")
-        if len(payload) > MAX_BATCH:
-            raise EventError(f"batch too large: at most {MAX_BATCH} events, got {len(payload)}")
-        items = payload
-    elif isinstance(payload, dict):
-        items = [payload]
-    else:
-        raise EventError(f"expected a JSON object or array of events, got {type_name(payload)}")
-
-    writer = request.app[keys.WRITER]
-    if not writer.has_room(len(items)):
-        writer.stats.rejected_full += len(items)
-        return json_error(503, "collector busy: queue full, retry later", headers={**headers, "Retry-After": "1"})
-
+    items = batch_items(decode_json(await read_body(request, cfg.server.max_body_bytes)), MAX_BATCH)
     pipeline = request.app[keys.PIPELINE]
+    busy = queue_full(pipeline.writer, len(items), headers)
+    if busy is not None:
+        return busy
     client = request_client(request)
     now = time.time()
     # BOTS: throttle check for this client (429 with Retry-After; blocked requests dropped and counted).
     refused = throttle_response(pipeline.admit(client, now), headers)
     if refused is not None:
         return refused
-    errors: list[dict[str, object]] = []
-    accepted = 0
-    for index, item in enumerate(items):
-        try:
-            hit = parse_tracker_event(item)
-            check_site(request, hit)
-            pipeline.process(hit, client, now)
-            accepted += 1
-        except EventError as exc:
-            errors.append({"index": index, "error": str(exc)})
-        except QueueFull:
-            errors.append({"index": index, "error": "queue full"})
-    if accepted == 0:
-        status = 503 if errors and all(e["error"] == "queue full" for e in errors) else 400
-        message = str(errors[0]["error"]) if len(errors) == 1 else f"all {len(errors)} events rejected"
-        return json_response({"error": message, "rejected": errors}, status=status, headers=headers)
-    result: dict[str, object] = {"accepted": accepted}
-    if errors:
-        result["rejected"] = errors
-    return json_response(result, status=202, headers=headers)
+
+    def handle(item: object) -> None:
+        hit = parse_tracker_event(item)
+        check_site(request, hit)
+        pipeline.process(hit, client, now)
+
+    return process_batch(items, handle, headers)
 
 
 def throttle_response(decision: Decision | None, headers: dict[str, str]) -> web.Response | None:
@@ -184,10 +157,9 @@ async def pixel(request: web.Request) -> web.Response:
         check_site(request, hit)
     except EventError as exc:
         return json_error(400, str(exc))
-    writer = request.app[keys.WRITER]
-    if not writer.has_room():
-        writer.stats.rejected_full += 1
-        return json_error(503, "collector busy: queue full, retry later", headers={"Retry-After": "1"})
+    busy = queue_full(request.app[keys.WRITER], 1, {})
+    if busy is not None:
+        return busy
     pipeline = request.app[keys.PIPELINE]
     client = request_client(request)
     now = time.time()

@@ -22,8 +22,9 @@ from typing import Any, Final
 from aiohttp import web
 
 from collector import keys
+from collector.batches import batch_items, process_batch, queue_full
 from collector.handlers import decode_json, read_body
-from collector.middlewares import json_error, json_response
+from collector.middlewares import json_error
 from collector.pipeline import Client
 from collector.validation import (
     MAX_NAME,
@@ -37,7 +38,6 @@ from collector.validation import (
     type_name,
 )
 from db.queries.ingest import token_site
-from db.writer import QueueFull
 
 MAX_INGEST_BATCH: Final = 1000
 MAX_AGE_S: Final = 7 * 86400
@@ -283,44 +283,19 @@ async def post_ingest(request: web.Request) -> web.Response:
     site = token_owner(request, token)
     if site is None:
         return json_error(401, "unknown or revoked ingest token", headers=auth)
-    body = await read_body(request, request.app[keys.CONFIG].server.max_ingest_bytes)
-    payload = decode_json(body)
-    if isinstance(payload, list):
-        if not payload:
-            raise EventError("empty batch: expected at least one event")
-        if len(payload) > MAX_INGEST_BATCH:
-            raise EventError(f"batch too large: at most {MAX_INGEST_BATCH} events, got {len(payload)}")
-        items = payload
-    elif isinstance(payload, dict):
-        items = [payload]
-    else:
-        raise EventError(f"expected a JSON object or array of events, got {type_name(payload)}")
-
-    writer = request.app[keys.WRITER]
-    if not writer.has_room(len(items)):
-        writer.stats.rejected_full += len(items)
-        return json_error(503, "collector busy: queue full, retry later", headers={"Retry-After": "1"})
+    items = batch_items(decode_json(await read_body(request, request.app[keys.CONFIG].server.max_ingest_bytes)),
+                        MAX_INGEST_BATCH)
     pipeline = request.app[keys.PIPELINE]
+    busy = queue_full(pipeline.writer, len(items), {})
+    if busy is not None:
+        return busy
     now = time.time()
-    errors: list[dict[str, object]] = []
-    accepted = 0
-    for index, item in enumerate(items):
-        try:
-            hit, client, ts = parse_ingest_event(item, site, now)
-            pipeline.process(hit, client, ts)
-            accepted += 1
-        except EventError as exc:
-            errors.append({"index": index, "error": str(exc)})
-        except QueueFull:
-            errors.append({"index": index, "error": "queue full"})
-    if accepted == 0:
-        status = 503 if all(e["error"] == "queue full" for e in errors) else 400
-        message = str(errors[0]["error"]) if len(errors) == 1 else f"all {len(errors)} events rejected"
-        return json_response({"error": message, "rejected": errors}, status=status)
-    result: dict[str, object] = {"accepted": accepted}
-    if errors:
-        result["rejected"] = errors
-    return json_response(result, status=202)
+
+    def handle(item: object) -> None:
+        hit, client, ts = parse_ingest_event(item, site, now)
+        pipeline.process(hit, client, ts)
+
+    return process_batch(items, handle, {})
 
 
 def setup_ingest_routes(app: web.Application) -> None:

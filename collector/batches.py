@@ -1,0 +1,54 @@
+"""What /api/event and /api/ingest share: a body of one event or a bounded array, processed one by one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from collector.middlewares import json_error, json_response
+from collector.validation import EventError, type_name
+from db.writer import QueueFull, Writer
+
+
+def batch_items(payload: object, limit: int) -> list[object]:
+    """The events of a JSON body: one object, or an array of 1..limit items."""
+    if isinstance(payload, list):
+        if not payload:
+            raise EventError("empty batch: expected at least one event")
+        if len(payload) > limit:
+            raise EventError(f"batch too large: at most {limit} events, got {len(payload)}")
+        return payload
+    if isinstance(payload, dict):
+        return [payload]
+    raise EventError(f"expected a JSON object or array of events, got {type_name(payload)}")
+
+
+def queue_full(writer: Writer, count: int, headers: dict[str, str]) -> web.Response | None:
+    """503 (and the drop counted) when the writer has no room for `count` more events, else None."""
+    if writer.has_room(count):
+        return None
+    writer.stats.rejected_full += count
+    return json_error(503, "collector busy: queue full, retry later", headers={**headers, "Retry-After": "1"})
+
+
+def process_batch(items: list[object], handle: Callable[[object], None], headers: dict[str, str]) -> web.Response:
+    """Run `handle` on every item; bad items are reported by index and never cost the good ones."""
+    errors: list[dict[str, object]] = []
+    accepted = 0
+    for index, item in enumerate(items):
+        try:
+            handle(item)
+            accepted += 1
+        except EventError as exc:
+            errors.append({"index": index, "error": str(exc)})
+        except QueueFull:
+            errors.append({"index": index, "error": "queue full"})
+    if accepted == 0:
+        status = 503 if all(e["error"] == "queue full" for e in errors) else 400
+        message = str(errors[0]["error"]) if len(errors) == 1 else f"all {len(errors)} events rejected"
+        return json_response({"error": message, "rejected": errors}, status=status, headers=headers)
+    result: dict[str, object] = {"accepted": accepted}
+    if errors:
+        result["rejected"] = errors
+    return json_response(result, status=202, headers=headers)
