@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from collector.funnels import make_funnel  # noqa: E402
 from db.connection import connect  # noqa: E402
 from db.queries import anomalies, bots, events, funnels, overview, props, server  # noqa: E402
-from db.queries.common import Filters, Span  # noqa: E402
+from db.queries.common import Filters, Span, span_for  # noqa: E402
 from db.records import EVENT_COLUMNS, SESSION_COLUMNS, EventRecord, SessionRecord  # noqa: E402
 from db.rollups import DAY, rebuild  # noqa: E402
 from db.writer import INSERT_EVENT, UPSERT_SESSION  # noqa: E402
@@ -56,6 +56,7 @@ SOURCES = [
 QUESTIONS = [f"question {i}?" for i in range(40)]
 ENDPOINTS = [("GET", f"/v1/items/{i}") for i in range(10)] + [("POST", "/v1/orders"), ("GET", "/v1/search")]
 CHUNK_EVENTS = 40_000
+BOT_SIGNALS = json.dumps([{"name": "high_request_count", "weight": 30, "value": 60}])
 
 
 _E = {name: i for i, name in enumerate(EVENT_COLUMNS)}
@@ -209,6 +210,8 @@ def generate(n_events: int, now: float, seed: int = 7) -> Iterator[tuple[list[li
                 utm_campaign=rng.choice(["", "", "", "launch", "spring"]),
                 is_bot=int(bot),
                 bot_name=bot_name,
+                bot_score=rng.randint(50, 95) if bot else rng.choice((0, 0, 0, 10, 15, 25)),
+                bot_signals=BOT_SIGNALS if bot else "[]",
             )
         )
         session_id += 1
@@ -230,9 +233,8 @@ def _produce(n_events: int, now: float, out: Connection) -> None:
 
 def _chunks(n_events: int, now: float) -> Iterator[tuple[list[list[object]], list[list[object]]]]:
     """The generated chunks, produced by a child process while the caller inserts the previous ones."""
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    receiver, sender = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_produce, args=(n_events, now, sender), daemon=True)
+    receiver, sender = mp.Pipe(duplex=False)
+    child = mp.Process(target=_produce, args=(n_events, now, sender), daemon=True)
     child.start()
     sender.close()
     try:
@@ -262,6 +264,7 @@ def load(path: Path, n_events: int, now: float) -> tuple[float, float]:
             conn.execute("COMMIT")
             conn.execute("BEGIN IMMEDIATE")
             print(f"  inserted {written:,} events ({time.perf_counter() - started:.0f} s)", flush=True)
+    fill_fingerprints(conn)
     conn.execute("COMMIT")
     inserted = time.perf_counter() - started
     started = time.perf_counter()
@@ -274,6 +277,16 @@ def load(path: Path, n_events: int, now: float) -> tuple[float, float]:
     return inserted, rolled
 
 
+def fill_fingerprints(conn: sqlite3.Connection) -> None:
+    """One reputation row per fingerprint, as the writer keeps them, so the Bots view has real work."""
+    conn.execute(
+        "INSERT OR IGNORE INTO fingerprints (fingerprint, first_seen, last_seen, sessions, requests, max_score, "
+        "level, bot_name) SELECT fingerprint, min(started), max(last_seen), count(*), "
+        "sum(pageviews + requests + events), max(bot_score), CASE WHEN max(bot_score) >= 50 THEN 'warning' "
+        "ELSE 'normal' END, max(bot_name) FROM sessions GROUP BY fingerprint"
+    )
+
+
 def table_sizes(conn: sqlite3.Connection) -> list[tuple[str, float]]:
     """(table or index, MB) largest first, when SQLite was built with the dbstat table."""
     try:
@@ -283,29 +296,40 @@ def table_sizes(conn: sqlite3.Connection) -> list[tuple[str, float]]:
     return [(str(r[0]), r[1] / 1e6) for r in rows if r[1] >= 1e6]
 
 
-def views(span: Span) -> dict[str, list[tuple[str, Callable[[object], object]]]]:
+def views(span: Span) -> dict[str, list[tuple[str, Callable[[sqlite3.Connection], object]]]]:
     """Every view's queries for one span, as the TUI runs them (humans, first site)."""
     f = Filters(site="example.com")
     funnel = make_funnel("signup", [{"path": "/pricing"}, {"path": "/signup"}, {"event": "signup"}], 1800)
     return {
+        # What the Overview tab loads (sitelens_tui/views/overview.py) ...
         "overview": [
             ("kpis_with_change", lambda c: overview.kpis_with_change(c, span, f)),
             ("timeseries", lambda c: overview.timeseries(c, span, f)),
-            ("top pages", lambda c: overview.top(c, span, f, "path")),
+            ("top pages", lambda c: overview.top(c, span, f, "path", 10)),
+            ("top sources", lambda c: overview.top(c, span, f, "ref_source", 10)),
+            ("top countries", lambda c: overview.top(c, span, f, "country", 10)),
+            ("top devices", lambda c: overview.top(c, span, f, "device", 10)),
+            ("heatmap", lambda c: overview.heatmap(c, span, f)),
+        ],
+        # ... and the other top lists and engagement it or the read API can show.
+        "lists": [
             ("top entry", lambda c: overview.top(c, span, f, "entry_path")),
             ("top exit", lambda c: overview.top(c, span, f, "exit_path")),
-            ("top sources", lambda c: overview.top(c, span, f, "ref_source")),
             ("top utm", lambda c: overview.top(c, span, f, "utm_campaign")),
-            ("top countries", lambda c: overview.top(c, span, f, "country")),
             ("top browsers", lambda c: overview.top(c, span, f, "browser")),
             ("top os", lambda c: overview.top(c, span, f, "os")),
-            ("top devices", lambda c: overview.top(c, span, f, "device")),
-            ("heatmap", lambda c: overview.heatmap(c, span, f)),
             ("engagement", lambda c: overview.engagement(c, span, f, 10)),
         ],
         "events": [
             ("custom_events", lambda c: events.custom_events(c, span, f, 20)),
             ("property_keys", lambda c: props.property_keys(c, span, f, "chat_question")),
+            (
+                "breakdown per key",
+                lambda c: [
+                    events.property_breakdown(c, span, f, "chat_question", key, limit=20)
+                    for key in props.property_keys(c, span, f, "chat_question")
+                ],
+            ),
             (
                 "property_breakdown",
                 lambda c: events.property_breakdown(c, span, f, "chat_question", "question", {"answered": "false"}, 10),
@@ -333,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="database file to create (default: a temporary file, deleted afterwards)")
     parser.add_argument("--reuse", action="store_true", help="query an existing --db without loading")
     parser.add_argument("--repeat", type=int, default=3, help="runs per query; the best one is reported")
+    parser.add_argument(
+        "--ranges", default="30d,90d", help="comma-separated ranges to time (default 30d,90d; also 24h, 7d)"
+    )
     args = parser.parse_args(argv)
     tmp = None
     if args.db:
@@ -360,8 +387,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, mb in table_sizes(conn):
             print(f"  {name:<24} {mb:8.1f} MB")
         worst = worst_view = 0.0
-        for label, days in (("30d", 30), ("90d", 90)):
-            span = Span(last + 1 - days * DAY, last + 1)
+        for label in args.ranges.split(","):
+            span = span_for(label.strip(), last + 1)
             print(f"\n{label} range (target <= 100 ms per query)        first      best")
             for view, queries in views(span).items():
                 view_ms = 0.0

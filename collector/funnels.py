@@ -88,9 +88,7 @@ def step_from_dict(data: Mapping[str, Any]) -> Step:
     return Step(kind, match.strip(), tuple(sorted((str(k), str(v)) for k, v in props.items())))
 
 
-def make_funnel(
-    name: str, steps: Iterable[Mapping[str, Any] | Step], window_s: int = 1800, site: str = ""
-) -> Funnel:
+def make_funnel(name: str, steps: Iterable[Mapping[str, Any] | Step], window_s: int = 1800, site: str = "") -> Funnel:
     """A validated funnel: a name, 2 to 20 steps, a positive window."""
     name = (name or "").strip()
     if not name or len(name) > MAX_NAME or not name.isprintable():
@@ -129,6 +127,38 @@ def match_journey(funnel: Funnel, hits: Sequence[Hit]) -> list[float]:
         if len(reached) > len(best):
             best = reached
             if len(best) == len(funnel.steps):
+                break
+    return best
+
+
+def step_mask(funnel: Funnel, type_: str, path: str, name: str, props: Mapping[str, Any]) -> int:
+    """Which steps one event completes, as bits (bit i: step i), so each event is matched once."""
+    mask = 0
+    for i, step in enumerate(funnel.steps):
+        if step.matches(type_, path, name, props):
+            mask |= 1 << i
+    return mask
+
+
+def match_masks(n_steps: int, window_s: float, times: Sequence[float], masks: Sequence[int]) -> list[float]:
+    """`match_journey` over precomputed step masks (times in order): the same deepest attempt, found faster."""
+    best: list[float] = []
+    count = len(times)
+    if count == 1:  # most journeys: one hit
+        return [times[0]] if masks[0] & 1 else []
+    for i in range(count):
+        if not masks[i] & 1:
+            continue
+        reached = [times[i]]
+        deadline = times[i] + window_s
+        for j in range(i + 1, count):
+            if len(reached) == n_steps or times[j] > deadline:
+                break
+            if masks[j] >> len(reached) & 1:
+                reached.append(times[j])
+        if len(reached) > len(best):
+            best = reached
+            if len(best) == n_steps:
                 break
     return best
 

@@ -25,6 +25,8 @@ ROLLUP_TABLES: dict[str, tuple[str, str]] = {
     "rollup_dims": ("bucket + grain", "grain, site, dim, bucket, is_bot, value"),
     "rollup_props": ("day + 86400", "site, name, day, is_bot, props"),
     "rollup_latency": ("day + 86400", "site, day, method, path, ms_bucket"),
+    "rollup_auth": ("day + 86400", "site, day, source"),
+    "rollup_external": ("day + 86400", "site, day, service, ms_bucket"),
 }
 
 

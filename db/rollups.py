@@ -6,7 +6,8 @@ whichever process wrote it. The definitions here are the ones the raw queries in
 
 Tables (db/migrations/0002_rollups.sql): `rollup_traffic` (hourly totals), `rollup_pages` and `rollup_events`
 (hourly and daily, per path / custom event name), `rollup_dims` (daily, per session attribute),
-`rollup_props` (daily, per custom event props object) and `rollup_latency` (daily API latency histograms).
+`rollup_props` (daily, per custom event props object), `rollup_latency` (daily API latency histograms),
+`rollup_auth` (daily failed logins per source) and `rollup_external` (daily external API calls and cost).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ _SESSION_FIELDS = (
     *SESSION_DIMS,
 )
 _EVENT_COLUMNS = (
-    "id, ts, site, type, session_id, path, name, is_bot, engaged_ms, scroll, props, method, status, latency_ms"
+    "id, ts, site, type, session_id, path, name, is_bot, engaged_ms, scroll, props, method, status, latency_ms, "
+    "success, ip, fingerprint, country, cost_usd"
 )
 
 Deltas = dict[tuple[Any, ...], list[int]]
@@ -114,6 +116,25 @@ def latency_bucket(ms: float) -> int:
     return min(int(math.log2(1.0 + ms) * LATENCY_STEPS), MAX_LATENCY_BUCKET)
 
 
+def login_source(ip: str, fingerprint: str, country: str) -> str:
+    """Who a failed login is counted against: the IP when stored, else the fingerprint, else the country."""
+    return ip or fingerprint or country or "unknown"
+
+
+LOGIN_SOURCE_SQL = (
+    "CASE WHEN ip != '' THEN ip WHEN fingerprint != '' THEN fingerprint WHEN country != '' THEN country "
+    "ELSE 'unknown' END"
+)
+"""`login_source` in SQL."""
+
+
+def nano_usd(cost: float) -> int:
+    """A cost in billionths of a dollar (non-finite or absurd values count as 0)."""
+    if not -1e9 < cost < 1e9:  # also NaN
+        return 0
+    return round(cost * 1e9)
+
+
 def latency_of_bucket(b: int) -> float:
     """The value a histogram bucket stands for: its geometric midpoint (in 1 + ms), in ms."""
     return 2.0 ** ((b + 0.5) / LATENCY_STEPS) - 1.0
@@ -139,7 +160,7 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 class _EventDeltas:
     """What a run of events adds to each event rollup table."""
 
-    __slots__ = ("traffic", "pages", "custom", "props", "latency")
+    __slots__ = ("traffic", "pages", "custom", "props", "latency", "auth", "external")
 
     def __init__(self) -> None:
         self.traffic: Deltas = {}
@@ -147,13 +168,17 @@ class _EventDeltas:
         self.custom: Deltas = {}
         self.props: Deltas = {}
         self.latency: Deltas = {}
+        self.auth: Deltas = {}
+        self.external: Deltas = {}
 
 
 def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limit: int = MAX_EVENTS_PER_FLUSH) -> int:
     """Flush hook: roll up events written since the last run (traffic, pages, custom events, props, API
     latency); returns how many events it rolled up."""
     start = int(conn.execute("SELECT value FROM rollup_state WHERE name = 'events'").fetchone()[0])
-    rows = conn.execute(
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: a rebuild reads every stored event
+    rows = cur.execute(
         f"SELECT {_EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?", (start, limit)
     ).fetchall()
     if not rows:
@@ -166,6 +191,8 @@ def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limi
     update_custom_events(conn, deltas.custom)
     update_props(conn, deltas.props)
     update_latency(conn, deltas.latency)
+    update_auth(conn, deltas.auth)
+    update_external(conn, deltas.external)
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'events'", (rows[-1][0],))
     return len(rows)
 
@@ -243,6 +270,23 @@ def _accumulate_events(rows: Iterable[Sequence[Any]], seen: set[tuple[Any, ...]]
             else:
                 cur[0] += 1
                 cur[1] += error
+        elif type_ == "auth":
+            if not row[14]:
+                key = (site, day, login_source(row[15], row[16], row[17]))
+                cur = out.auth.get(key)
+                if cur is None:
+                    out.auth[key] = [1]
+                else:
+                    cur[0] += 1
+        elif type_ == "external_call":
+            key = (site, day, name, latency_bucket(row[13]))
+            cost = nano_usd(row[18])
+            cur = out.external.get(key)
+            if cur is None:
+                out.external[key] = [1, cost]
+            else:
+                cur[0] += 1
+                cur[1] += cost
 
 
 def _keys_seen_before(conn: sqlite3.Connection, session_ids: set[int], before_id: int) -> set[tuple[Any, ...]]:
@@ -314,6 +358,25 @@ def update_latency(conn: sqlite3.Connection, deltas: Deltas) -> None:
     )
 
 
+def update_auth(conn: sqlite3.Connection, deltas: Deltas) -> None:
+    """rollup_auth: failed logins per site, day and source."""
+    conn.executemany(
+        "INSERT INTO rollup_auth (site, day, source, failures) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (site, day, source) DO UPDATE SET failures = failures + excluded.failures",
+        [(*k, *v) for k, v in deltas.items()],
+    )
+
+
+def update_external(conn: sqlite3.Connection, deltas: Deltas) -> None:
+    """rollup_external: external API calls and their cost per site, day, service and latency bucket."""
+    conn.executemany(
+        "INSERT INTO rollup_external (site, day, service, ms_bucket, calls, cost_nusd) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (site, day, service, ms_bucket) DO UPDATE SET calls = calls + excluded.calls, "
+        "cost_nusd = cost_nusd + excluded.cost_nusd",
+        [(*k, *v) for k, v in deltas.items()],
+    )
+
+
 # -------------------------------------------------------------------------------------------------- sessions
 
 
@@ -353,10 +416,20 @@ def _session_contribution(values: tuple[Any, ...], traffic: Deltas, dims: Deltas
     bounce = 1 if is_bounce(pageviews, requests, events) else 0
     duration_ms = duration_of(started, last_seen)
     _add(traffic, (site, bucket(started, HOUR), is_bot), (1, new_visitor, bounce, duration_ms), sign)
-    contribution = (1, new_visitor, pageviews + requests, events)
+    hits, visitors = sign * (pageviews + requests), sign * new_visitor
+    events *= sign
     day = bucket(started, DIMS_GRAIN)
+    # Inlined `_add`: every flush runs this for each changed session and dimension, twice.
     for dim, value in zip(SESSION_DIMS, values[8:], strict=True):
-        _add(dims, (DIMS_GRAIN, site, dim, day, is_bot, value), contribution, sign)
+        key = (DIMS_GRAIN, site, dim, day, is_bot, value)
+        cur = dims.get(key)
+        if cur is None:
+            dims[key] = [sign, visitors, hits, events]
+        else:
+            cur[0] += sign
+            cur[1] += visitors
+            cur[2] += hits
+            cur[3] += events
 
 
 def duration_of(started: float, last_seen: float) -> int:
@@ -397,24 +470,18 @@ def update_dims(conn: sqlite3.Connection, deltas: Deltas) -> None:
 
 
 def _rebuild_sessions(conn: sqlite3.Connection) -> None:
-    """Every session's contribution at once, set-based (the same sums `_session_contribution` adds up)."""
-    hour = bucket_sql("started", HOUR)
-    conn.execute(
-        "INSERT INTO rollup_traffic (site, hour, is_bot, sessions, visitors, bounces, duration_ms) "
-        f"SELECT site, {hour} AS h, is_bot, count(*), sum(new_visitor), sum({BOUNCE_SQL.format(a='')}), "
-        f"sum({DURATION_MS_SQL.format(a='')}) FROM sessions WHERE 1 GROUP BY site, h, is_bot "
-        "ON CONFLICT (site, hour, is_bot) DO UPDATE SET sessions = sessions + excluded.sessions, "
-        "visitors = visitors + excluded.visitors, bounces = bounces + excluded.bounces, "
-        "duration_ms = duration_ms + excluded.duration_ms"
-    )
-    day = bucket_sql("started", DIMS_GRAIN)
-    for dim in SESSION_DIMS:  # names from our own tuple, never from outside
-        conn.execute(
-            "INSERT INTO rollup_dims (grain, site, dim, bucket, is_bot, value, sessions, visitors, hits, events) "
-            f"SELECT {DIMS_GRAIN}, site, ?, {day} AS d, is_bot, {dim}, count(*), sum(new_visitor), "
-            f"sum(pageviews + requests), sum(events) FROM sessions GROUP BY site, d, is_bot, {dim}",
-            (dim,),
-        )
+    """Every session's contribution, in one pass over the sessions table (one GROUP BY per dimension would
+    sort the whole table fourteen times)."""
+    traffic: Deltas = {}
+    dims: Deltas = {}
+    cur = conn.cursor()
+    cur.row_factory = None
+    cur.execute(f"SELECT {', '.join(_SESSION_FIELDS)} FROM sessions")
+    while rows := cur.fetchmany(10_000):
+        for row in rows:
+            _session_contribution(row, traffic, dims, 1)
+    update_traffic_sessions(conn, traffic)
+    update_dims(conn, dims)
 
 
 # ---------------------------------------------------------------------------------------------- maintenance
@@ -426,6 +493,8 @@ _TABLES = (
     "rollup_dims",
     "rollup_props",
     "rollup_latency",
+    "rollup_auth",
+    "rollup_external",
 )
 
 

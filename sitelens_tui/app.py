@@ -9,7 +9,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -95,15 +94,19 @@ class SiteLensApp(App[None]):
         self.demo_stats: Any = None
         self._demo_stop: Any = None
         self._status_timer: Any = None
+        self.status_updates = 0
+        """How many times the status bar was refreshed (tests wait for the first)."""
 
     # -- layout and lifetime ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield FilterBar(id="filter-bar")
+        # Only the first view is built now; the others on first visit (a smaller DOM paints and lays out faster).
         with TabbedContent(id="tabs"):
-            for view_cls in ALL_VIEWS:
+            for i, view_cls in enumerate(ALL_VIEWS):
                 with TabPane(view_cls.TITLE, id=f"tab-{view_cls.key()}"):
-                    yield view_cls()
+                    if i == 0:
+                        yield view_cls()
         yield StatusBar(id="status-bar")
         yield Footer()
 
@@ -161,9 +164,10 @@ class SiteLensApp(App[None]):
         return Scope(self.range_name, self.now(), self.site, self.dims)
 
     def _scope_changed(self) -> None:
-        if not self.is_mounted:
+        bars = list(self.query(FilterBar).results(FilterBar)) if self.is_running else []
+        if not bars:  # not composed yet: on_mount shows the first scope
             return
-        self.query_one(FilterBar).show(self.current_scope())
+        bars[0].show(self.current_scope())
         active = self.active_view
         if active is not None and self.db_ready:
             active.reload()
@@ -211,17 +215,31 @@ class SiteLensApp(App[None]):
         pane = tabs.active
         if not pane:
             return None
-        return self.query_one(f"#view-{pane.removeprefix('tab-')}", View)
+        found = self.query(f"#view-{pane.removeprefix('tab-')}").results(View)
+        return next(iter(found), None)
 
     def view(self, key: str) -> View:
         return self.query_one(f"#view-{key}", View)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Refresh the view (hidden views do not refresh on their own); build it on its first visit."""
+        pane = event.pane
+        if pane is not None and not pane.query(View):
+            key = str(pane.id).removeprefix("tab-")
+            # Drop focus first: focus coming back to the hidden view's table would switch the tab back to it.
+            self.set_focus(None)
+            pane.mount(next(v for v in ALL_VIEWS if v.key() == key)())  # it calls view_mounted when ready
+            return
         active = self.active_view
         if active is not None:
-            active.focus_content()
+            self.view_mounted(active)
+
+    def view_mounted(self, view: View) -> None:
+        """Focus and load a view that became visible."""
+        if view is self.active_view:
+            view.focus_content()
             if self.db_ready:
-                active.reload()
+                view.reload()
 
     def action_show_view(self, key: str) -> None:
         self.query_one("#tabs", TabbedContent).active = f"tab-{key}"
@@ -244,9 +262,10 @@ class SiteLensApp(App[None]):
 
     def _status_done(self, worker: Worker[Any]) -> None:
         if worker.state == WorkerState.SUCCESS:
-            count, size = worker.result
+            count, size = worker.result  # type: ignore[misc]
             queue = self.collector.queue_depth if self.collector is not None else None
             self.query_one(StatusBar).show(Status(self.source, count / RATE_WINDOW_S, queue, size, self.paused))
+            self.status_updates += 1
         self._status_timer = self.set_timer(STATUS_REFRESH_S, self._status_tick, name="status")
 
     def _status_tick(self) -> None:

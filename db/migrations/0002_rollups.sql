@@ -89,6 +89,28 @@ CREATE TABLE rollup_latency (
     PRIMARY KEY (site, day, method, path, ms_bucket)
 ) WITHOUT ROWID;
 
+-- Failed logins (auth events with success = 0) per UTC day and source: the IP when stored, else the fingerprint,
+-- else the country, else 'unknown' (db/rollups.py login_source).
+CREATE TABLE rollup_auth (
+    site          TEXT    NOT NULL,
+    day           INTEGER NOT NULL,
+    source        TEXT    NOT NULL,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, day, source)
+) WITHOUT ROWID;
+
+-- External API calls per UTC day and service as a latency histogram, with their cost in billionths of a dollar
+-- (integers add up exactly in any order).
+CREATE TABLE rollup_external (
+    site          TEXT    NOT NULL,
+    day           INTEGER NOT NULL,
+    service       TEXT    NOT NULL,
+    ms_bucket     INTEGER NOT NULL,
+    calls         INTEGER NOT NULL DEFAULT 0,
+    cost_nusd     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, day, service, ms_bucket)
+) WITHOUT ROWID;
+
 -- How far the event rollups got (last rolled-up event id), so any writer's rows are rolled up exactly once.
 CREATE TABLE rollup_state (
     name          TEXT PRIMARY KEY,
@@ -140,10 +162,14 @@ WHEN NOT EXISTS (SELECT 1 FROM rollup_pending_sessions WHERE id = OLD.id) BEGIN
     );
 END;
 
--- Indexes the statistics need on raw data. Narrow and partial: they cost space on every stored event.
--- Custom events by name (Events view edges, event:NAME anomaly metrics, funnel event steps).
-CREATE INDEX events_custom ON events (name, ts) WHERE type = 'event';
+-- Indexes the statistics need on raw data. Partial, so they cost space only on the events they serve.
+-- Custom events by name, covering what funnels read (funnel event steps, event:NAME anomaly metrics, Events view).
+CREATE INDEX events_custom ON events (name, ts, site, is_bot, visitor_id, session_id) WHERE type = 'event';
 -- Server-side events by type (Server/API view, error-rate and latency anomaly metrics).
 CREATE INDEX events_server ON events (type, ts) WHERE type IN ('api_request', 'auth', 'external_call');
--- Page hits by path (funnel page steps, path filters on page hits).
-CREATE INDEX events_pages ON events (path, ts) WHERE type IN ('pageview', 'request');
+-- Human page hits by path, covering what funnel page steps read: a funnel over a month is an index range scan
+-- per step, not a table lookup per hit. Bots' hits are left out: funnels are about people.
+CREATE INDEX events_pages ON events (path, ts, site, visitor_id, session_id)
+WHERE type IN ('pageview', 'request') AND is_bot = 0;
+-- The Bots view lists fingerprints worst first: walk this instead of sorting every fingerprint.
+CREATE INDEX fingerprints_worst ON fingerprints (max_score, requests);

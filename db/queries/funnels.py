@@ -16,7 +16,7 @@ from collector.funnels import (
     StepResult,
     funnel_from_config,
     make_funnel,
-    match_journey,
+    match_masks,
     summarise,
 )
 from db.queries.common import Filters, Span, event_where
@@ -83,8 +83,9 @@ def delete_funnel(conn: sqlite3.Connection, name: str) -> bool:
     return deleted
 
 
-_HIT_COLUMNS = "id, ts, type, path, name, props, visitor_id, session_id"
 _WILDCARDS = "*?["
+_JOURNEY_KEY = "CASE WHEN visitor_id != '' THEN visitor_id ELSE 'session:' || session_id END"
+"""Whose journey an event belongs to: its visitor, or its session when it has no visitor id."""
 
 
 def _literal_prefix(pattern: str) -> str:
@@ -107,50 +108,91 @@ def _after_prefix(prefix: str) -> str | None:
     return None
 
 
-def _step_query(step: Step) -> tuple[str, str, list[object]]:
+def _step_query(step: Step, humans: bool) -> tuple[str, str, tuple[object, ...]]:
     """(index hint, SQL condition, parameters) selecting the events that may complete a step, through a
-    narrow index: custom events by name, page hits by path (exact or by the glob's literal prefix)."""
+    narrow index: custom events by name, human page hits by path (exact or by the glob's literal prefix)."""
     if step.kind == "event":
-        return "INDEXED BY events_custom", "type = 'event' AND name = ?", [step.match]
+        return "INDEXED BY events_custom", "type = 'event' AND name = ?", (step.match,)
     pages = "type IN ('pageview', 'request')"
+    # The partial index on page hits holds humans only; its condition must appear in the query as written.
+    hint = "INDEXED BY events_pages" if humans else ""
     prefix = _literal_prefix(step.match)
     if prefix == step.match:
-        return "INDEXED BY events_pages", f"{pages} AND path = ?", [step.match]
+        return hint, f"{pages} AND path = ?", (step.match,)
     # GLOB and fnmatch disagree on [classes]: only the prefix narrows those, Python decides.
-    glob, glob_params = ("", []) if "[" in step.match else (" AND path GLOB ?", [step.match])
+    glob, glob_params = ("", ()) if "[" in step.match else (" AND path GLOB ?", (step.match,))
     if not prefix:
         return "", pages + glob, glob_params
     upper = _after_prefix(prefix)
     if upper is None:
-        return "INDEXED BY events_pages", f"{pages} AND path >= ?{glob}", [prefix, *glob_params]
-    return "INDEXED BY events_pages", f"{pages} AND path >= ? AND path < ?{glob}", [prefix, upper, *glob_params]
+        return hint, f"{pages} AND path >= ?{glob}", (prefix, *glob_params)
+    return hint, f"{pages} AND path >= ? AND path < ?{glob}", (prefix, upper, *glob_params)
 
 
 def funnel_report(conn: sqlite3.Connection, funnel: Funnel, span: Span, filters: Filters) -> list[StepResult]:
     """Per step: visitors entering, converting to the next step within the window, and time between steps.
 
-    Only events that may complete a step are read, one indexed query per distinct step; the ordered matching
-    runs in Python over each visitor's hits in (time, id) order."""
+    Only events that may complete a step are read, one indexed query per distinct step; each event is matched
+    against the steps once (a bit mask), and the ordered matching runs in Python over each visitor's masks in
+    (time, id) order."""
     site = funnel.site or filters.site
     where, params = event_where(span, Filters(site, filters.dims, filters.bots))
-    hits: dict[int, tuple[Any, ...]] = {}
-    for hint, condition, step_params in dict.fromkeys(
-        (h, c, tuple(p)) for h, c, p in (_step_query(step) for step in funnel.steps)
-    ):
-        for row in conn.execute(
-            f"SELECT {_HIT_COLUMNS} FROM events {hint} WHERE {condition} AND {where}", (*step_params, *params)
+    humans = filters.bots == "humans"  # event_where then says "is_bot = 0", as the page index requires
+    queries: dict[tuple[str, str, tuple[object, ...]], list[int]] = {}
+    for i, step in enumerate(funnel.steps):
+        hint, condition, step_params = _step_query(step, humans)
+        queries.setdefault((hint, condition, step_params), []).append(i)
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: thousands of rows
+    hits: list[tuple[float, int, str, int]] = []  # (ts, event id, journey key, step mask)
+    for (hint, condition, step_params), indexes in queries.items():
+        steps = [funnel.steps[i] for i in indexes]
+        all_bits = sum(1 << i for i in indexes)
+        sql = f"FROM events {hint} WHERE {condition} AND {where}"
+        if all(not st.props and (st.kind == "event" or _literal_prefix(st.match) == st.match) for st in steps):
+            # Exact steps (a path or an event name, no props) match every row their query returns: SQLite
+            # builds the rows, nothing is checked in Python.
+            hits.extend(cur.execute(f"SELECT ts, id, {_JOURNEY_KEY}, {all_bits} {sql}", (*step_params, *params)))
+            continue
+        checked: dict[tuple[str, str], int] = {}
+        for ts, event_id, key, type_, path, name, props in cur.execute(
+            f"SELECT ts, id, {_JOURNEY_KEY}, type, path, name, props {sql}", (*step_params, *params)
         ):
-            hits[int(row[0])] = tuple(row)
-    wants_props = any(step.props for step in funnel.steps)
-    journeys: dict[str, list[tuple[float, str, str, str, dict[str, Any]]]] = {}
-    for _id, ts, type_, path, name, props, visitor, session in sorted(hits.values(), key=lambda r: (r[1], r[0])):
-        parsed: dict[str, Any] = {}
-        if props and wants_props:
-            try:
-                value = json.loads(props)
-                parsed = value if isinstance(value, dict) else {}
-            except ValueError:
-                pass
-        key = visitor or f"session:{session}"
-        journeys.setdefault(key, []).append((float(ts), str(type_), str(path), str(name), parsed))
-    return summarise(funnel, (match_journey(funnel, journey) for journey in journeys.values()))
+            bits = checked.get((path, props), -1)
+            if bits < 0:
+                parsed = _props(props)
+                bits = checked[(path, props)] = sum(
+                    1 << i
+                    for i, st in zip(indexes, steps, strict=True)
+                    if st.matches(str(type_), str(path), str(name), parsed)
+                )
+            if bits:
+                hits.append((ts, event_id, key, bits))
+    hits.sort()
+    # Visitors who never reached the first step add nothing: they are not matched at all.
+    entering = {hit[2] for hit in hits if hit[3] & 1}
+    journeys: dict[str, tuple[list[float], list[int]]] = {key: ([], []) for key in entering}
+    last_id = None
+    for ts, event_id, key, bits in hits:
+        journey = journeys.get(key)
+        if journey is None:
+            continue
+        if event_id == last_id:  # one event returned by two step queries: it completes both
+            journey[1][-1] |= bits
+            continue
+        last_id = event_id
+        journey[0].append(float(ts))
+        journey[1].append(bits)
+    n, window = len(funnel.steps), funnel.window_s
+    return summarise(funnel, (match_masks(n, window, times, marks) for times, marks in journeys.values()))
+
+
+def _props(text: str) -> dict[str, Any]:
+    """A props object from its JSON text (anything else: no props)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

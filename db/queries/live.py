@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 LIVE_WINDOW_S = 30 * 60
 """A session counts as active when it was seen in the last 30 minutes."""
@@ -169,13 +170,13 @@ _ACTIVE_COLUMNS = (
 )
 
 
-def _active(r: Sequence[object]) -> ActiveSession:
+def _active(r: Sequence[Any]) -> ActiveSession:
     return ActiveSession(
         id=int(r[0]), site=str(r[1]), country=str(r[2]), browser=str(r[3]), os=str(r[4]), device=str(r[5]),
         pageviews=int(r[6]), events=int(r[7]), current_page=str(r[8]), bot_score=int(r[9]), is_bot=bool(r[10]),
         bot_name=str(r[11]), throttle_level=str(r[12]), fingerprint=str(r[13]), ip=str(r[14]),
         started=float(r[15]), last_seen=float(r[16]),
-    )  # type: ignore[arg-type]
+    )
 
 
 def active_sessions(

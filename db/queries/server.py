@@ -3,10 +3,11 @@
 Server-side events are stored with type api_request (method, path = endpoint, status, latency_ms), auth
 (name = action, success, user_id) and external_call (name = service, latency_ms, cost_usd, success).
 
-Endpoint percentiles are exact (nearest rank over the raw latencies) for spans up to two days or with dimension
-filters. Longer spans read the daily latency histograms (`rollup_latency`) for whole days and put the raw
-latencies of the uneven ends into the same buckets; a percentile is then the midpoint of the bucket holding that
-rank, within about 2 % of the exact value (db/rollups.py LATENCY_STEPS). Request counts and error rates stay exact.
+Endpoint and external-call percentiles are exact (nearest rank over the raw latencies) for spans up to two days
+or with dimension filters. Longer spans read the daily latency histograms (`rollup_latency`, `rollup_external`)
+for whole days and put the raw latencies of the uneven ends into the same buckets; a percentile is then the
+midpoint of the bucket holding that rank, within about 2 % of the exact value (db/rollups.py LATENCY_STEPS).
+Request counts, error rates and failed logins stay exact; costs are summed in billionths of a dollar.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.queries.common import Filters, Span, event_where, split_days
-from db.rollups import DAY, ERROR_STATUS, latency_bucket, latency_of_bucket
+from db.rollups import DAY, ERROR_STATUS, LOGIN_SOURCE_SQL, latency_bucket, latency_of_bucket, nano_usd
 
 SERVER_TYPES_SQL = "type IN ('api_request', 'auth', 'external_call')"
 """Repeated in every query so SQLite uses the partial index on server-side events."""
@@ -136,7 +137,7 @@ def latency_histograms(conn: sqlite3.Connection, span: Span, filters: Filters, *
     pieces = split_days(span)
     for part in pieces.raw:
         raw(part)
-    site_sql, site_args = (" AND site = ?", (filters.site,)) if filters.site is not None else ("", ())
+    site_sql, site_args = _site_sql(filters)
     for part in pieces.daily:
         for method, path, b, n, errors_n in conn.execute(
             "SELECT method, path, ms_bucket, sum(count), sum(errors) FROM rollup_latency "
@@ -176,31 +177,108 @@ def _from_histogram(method: str, path: str, counts: dict[int, int], errors: list
     )
 
 
-def failed_logins(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20) -> list[LoginRow]:
-    """Sources with the most failed auth events."""
-    where, params = event_where(span, _server_filters(filters))
-    rows = conn.execute(
-        "SELECT CASE WHEN ip != '' THEN ip WHEN fingerprint != '' THEN fingerprint "
-        "WHEN country != '' THEN country ELSE 'unknown' END AS source, count(*) AS n "
-        f"FROM events WHERE {where} AND {SERVER_TYPES_SQL} AND type = 'auth' AND success = 0 "
-        "GROUP BY source ORDER BY n DESC, source LIMIT ?",
-        (*params, limit),
-    ).fetchall()
-    return [LoginRow(str(r[0]), int(r[1])) for r in rows]
+def _long(span: Span, filters: Filters, rollups: bool | None) -> bool:
+    """Whether a question is answered from the daily rollups (plus raw ends) rather than raw rows alone."""
+    return (not filters.dims and span.seconds > EXACT_LATENCY_MAX_S) if rollups is None else rollups
 
 
-def external_costs(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[CostRow]:
-    """External API calls per service with their total cost and p95 latency, most expensive first."""
-    where, params = event_where(span, _server_filters(filters))
-    groups: dict[str, tuple[list[float], list[float]]] = {}
-    for name, latency, cost in conn.execute(
-        f"SELECT name, latency_ms, cost_usd FROM events WHERE {where} AND {SERVER_TYPES_SQL} "
-        "AND type = 'external_call' ORDER BY latency_ms",
-        params,
-    ):
-        lat, total = groups.setdefault(str(name), ([], [0.0]))
-        lat.append(float(latency))
-        total[0] += float(cost)
-    rows = [CostRow(name, len(lat), round(total[0], 6), percentile(lat, 95)) for name, (lat, total) in groups.items()]
+def _site_sql(filters: Filters) -> tuple[str, tuple[object, ...]]:
+    return (" AND site = ?", (filters.site,)) if filters.site is not None else ("", ())
+
+
+def failed_logins(
+    conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20, *, rollups: bool | None = None
+) -> list[LoginRow]:
+    """Sources with the most failed auth events (daily rollups for the whole days of long spans)."""
+    counts: dict[str, int] = {}
+
+    def raw(part: Span) -> None:
+        where, params = event_where(part, _server_filters(filters))
+        for source, n in conn.execute(
+            f"SELECT {LOGIN_SOURCE_SQL} AS source, count(*) FROM events WHERE {where} AND {SERVER_TYPES_SQL} "
+            "AND type = 'auth' AND success = 0 GROUP BY source",
+            params,
+        ):
+            counts[str(source)] = counts.get(str(source), 0) + int(n)
+
+    if not _long(span, filters, rollups) or filters.dims:
+        raw(span)
+    else:
+        pieces = split_days(span)
+        for part in pieces.raw:
+            raw(part)
+        site_sql, site_args = _site_sql(filters)
+        for part in pieces.daily:
+            for source, n in conn.execute(
+                f"SELECT source, sum(failures) FROM rollup_auth WHERE day >= ? AND day < ?{site_sql} GROUP BY source",
+                (part.start, part.end, *site_args),
+            ):
+                counts[str(source)] = counts.get(str(source), 0) + int(n)
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [LoginRow(source, n) for source, n in order[:limit] if n]
+
+
+def external_costs(
+    conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: bool | None = None
+) -> list[CostRow]:
+    """External API calls per service with their total cost and p95 latency, most expensive first (exact for
+    short spans; long spans use the daily histograms, p95 within about 2 %, calls exact, cost to 1e-9 $)."""
+    if _long(span, filters, rollups):
+        rows = [
+            CostRow(service, sum(counts.values()), round(nusd / 1e9, 6), histogram_percentile(counts, 95))
+            for service, (counts, nusd) in external_histograms(conn, span, filters).items()
+        ]
+    else:
+        where, params = event_where(span, _server_filters(filters))
+        groups: dict[str, tuple[list[float], list[float]]] = {}
+        for name, latency, cost in conn.execute(
+            f"SELECT name, latency_ms, cost_usd FROM events WHERE {where} AND {SERVER_TYPES_SQL} "
+            "AND type = 'external_call' ORDER BY latency_ms",
+            params,
+        ):
+            lat, total = groups.setdefault(str(name), ([], [0.0]))
+            lat.append(float(latency))
+            total[0] += float(cost)
+        rows = [
+            CostRow(name, len(lat), round(total[0], 6), percentile(lat, 95)) for name, (lat, total) in groups.items()
+        ]
     rows.sort(key=lambda r: (-r.cost_usd, -r.calls, r.service))
     return rows
+
+
+def external_histograms(
+    conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: bool = True
+) -> dict[str, tuple[dict[int, int], int]]:
+    """Per service: calls per latency bucket and the cost in billionths of a dollar, from the daily rollup for
+    whole days (unless `rollups` is False or dimensions filter) and from raw rows for the rest."""
+    out: dict[str, tuple[dict[int, int], int]] = {}
+
+    def add(service: str, b: int, calls: int, nusd: int) -> None:
+        counts, total = out.get(service, ({}, 0))
+        counts[b] = counts.get(b, 0) + calls
+        out[service] = (counts, total + nusd)
+
+    def raw(part: Span) -> None:
+        where, params = event_where(part, _server_filters(filters))
+        for name, latency, cost in conn.execute(
+            f"SELECT name, latency_ms, cost_usd FROM events WHERE {where} AND {SERVER_TYPES_SQL} "
+            "AND type = 'external_call'",
+            params,
+        ):
+            add(str(name), latency_bucket(float(latency)), 1, nano_usd(float(cost)))
+
+    if not rollups or filters.dims:
+        raw(span)
+        return out
+    pieces = split_days(span)
+    for part in pieces.raw:
+        raw(part)
+    site_sql, site_args = _site_sql(filters)
+    for part in pieces.daily:
+        for service, b, calls, nusd in conn.execute(
+            "SELECT service, ms_bucket, sum(calls), sum(cost_nusd) FROM rollup_external "
+            f"WHERE day >= ? AND day < ?{site_sql} GROUP BY service, ms_bucket",
+            (part.start, part.end, *site_args),
+        ):
+            add(str(service), int(b), int(calls), int(nusd))
+    return out

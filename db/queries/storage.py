@@ -17,6 +17,8 @@ COUNTED_TABLES = (
     "rollup_dims",
     "rollup_props",
     "rollup_latency",
+    "rollup_auth",
+    "rollup_external",
 )
 
 

@@ -80,7 +80,9 @@ class AnomaliesView(View):
         found.sort(key=lambda a: (a.ended is not None, -a.started))
         by_id = {a.id: a for a in found}
         selected = by_id.get(self.selected_id or -1) or (found[0] if found else None)
-        series = metric_series(conn, selected.metric, selected.site, chart_span(selected, scope.now)) if selected else []
+        series: list[tuple[float, float]] = []
+        if selected is not None:
+            series = metric_series(conn, selected.metric, selected.site, chart_span(selected, scope.now))
         return AnomaliesData(found, selected, series)
 
     def show(self, data: AnomaliesData) -> None:

@@ -88,6 +88,9 @@ class View(VerticalScroll):
                 widget.focus(scroll_visible=False)  # the top of the view (KPIs) stays in sight
                 return
 
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.sl_app.view_mounted, self)
+
     # -- the refresh cycle -----------------------------------------------------------------------------
 
     @property
@@ -147,7 +150,7 @@ class View(VerticalScroll):
             return
         event.stop()
         if event.state == WorkerState.SUCCESS:
-            scope, data, query_s = event.worker.result
+            scope, data, query_s = event.worker.result  # type: ignore[misc]
             self.loaded_scope = scope
             self.show(data)
             self.set_error(None)

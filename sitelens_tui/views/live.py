@@ -45,9 +45,9 @@ def session_row(s: ActiveSession, now: float) -> TableRow:
     return TableRow(
         str(s.id),
         (
-            safe(age(now - s.last_seen)), safe(s.site, 24), safe(s.country or "–", 4), safe(s.browser, 16),
-            num(s.pageviews), safe(s.current_page, 48), score_text(s.bot_score),
-            safe(s.throttle_level, style=LEVEL_STYLES.get(s.throttle_level, "")),
+            safe(age(now - s.last_seen)), safe(s.site, 20), safe(s.country or "–", 4), safe(s.browser, 14),
+            num(s.pageviews), score_text(s.bot_score),
+            safe(s.throttle_level, style=LEVEL_STYLES.get(s.throttle_level, "")), safe(s.current_page, 60),
         ),
     )
 
@@ -78,8 +78,9 @@ class LiveView(View):
     def compose(self) -> ComposeResult:
         yield Label("Active sessions (last 30 min)", id="live-sessions-title", classes="section-title")
         yield ViewTable(
-            [("seen", "Seen"), ("site", "Site"), ("country", "Cty"), ("browser", "Browser"), ("pages", "Pages"),
-             ("page", "Current page"), ("score", "Bot"), ("level", "Throttle")],
+            # The current page goes last: long paths may run off a narrow terminal, the scores must not.
+            [("seen", "Idle"), ("site", "Site"), ("country", "Cty"), ("browser", "Browser"), ("pages", "Pages"),
+             ("score", "Bot"), ("level", "Throttle"), ("page", "Current page")],
             id="live-sessions", cap=SESSION_CAP,
         )
         yield Label("Latest requests", classes="section-title")

@@ -102,3 +102,25 @@ def test_funnels_from_config_and_database(tmp_path):
     assert funnels[0].steps[0].match == "/"  # the config's definition wins
     assert list_funnels(conn)[1] == FUNNEL
     assert delete_funnel(conn, "docs") and not delete_funnel(conn, "docs")
+
+
+def test_mask_matching_agrees_with_matching_events():
+    import random
+
+    from collector.funnels import match_masks, step_mask
+
+    rng = random.Random(3)
+    kinds = [
+        hit(0, "/pricing"),
+        hit(0, "/pricing/x"),
+        hit(0, "/signup"),
+        hit(0, "/", "event", "signup", {"plan": "pro"}),
+    ]
+    for _ in range(300):
+        journey = sorted(
+            (hit(rng.uniform(0, 2000), *k[1:3], k[3], k[4]) for k in rng.choices(kinds, k=rng.randint(0, 8))),
+            key=lambda h: h[0],
+        )
+        masks = [step_mask(FUNNEL, h[1], h[2], h[3], h[4]) for h in journey]
+        times = [h[0] for h in journey]
+        assert match_masks(len(FUNNEL.steps), FUNNEL.window_s, times, masks) == match_journey(FUNNEL, journey)

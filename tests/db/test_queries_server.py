@@ -26,9 +26,7 @@ def test_endpoints_have_percentiles_and_error_rates(tmp_path):
         )
         for i in range(100)
     ]
-    events += [
-        server_event(T0 + 5, "api_request", method="POST", path="/v1/items", latency_ms=7.0, status=201)
-    ]
+    events += [server_event(T0 + 5, "api_request", method="POST", path="/v1/items", latency_ms=7.0, status=201)]
     events += [server_event(T0 - 5, "api_request", method="GET", path="/v1/old", latency_ms=1.0, status=200)]
     write(conn, events)
     assert endpoints(conn, SPAN, Filters(site=SITE), 10) == [
@@ -97,3 +95,29 @@ def test_bots_view(tmp_path):
     assert fps[0].signals == ("high_request_count +30", "probe")
     assert drops_by_level(conn, SPAN) == [DropRow("blocked", "override", 4), DropRow("severe", "rate", 2)]
     assert bot_share(conn, SPAN, Filters(site=SITE)) == round(100 * 8 / 9, 2)
+
+
+def test_long_spans_read_latency_histograms_within_two_percent(tmp_path):
+    conn = new_db(tmp_path / "s.db")
+    latencies = [float(i % 400 + 1) for i in range(2000)]
+    write(
+        conn,
+        [
+            server_event(
+                T0 + 3 * HOUR + i * 300,  # a week of requests, so most of them sit in whole days
+                "api_request",
+                method="GET",
+                path="/v1/items",
+                latency_ms=ms,
+                status=503 if i % 50 == 0 else 200,
+            )
+            for i, ms in enumerate(latencies)
+        ],
+    )
+    week = Span(T0 + HOUR, T0 + 8 * DAY)
+    exact = endpoints(conn, week, Filters(site=SITE), rollups=False)
+    approx = endpoints(conn, week, Filters(site=SITE))
+    assert exact == [EndpointRow("GET", "/v1/items", 2000, 200.0, 380.0, 396.0, 2.0)]
+    assert (approx[0].requests, approx[0].error_rate) == (2000, 2.0)  # counts stay exact
+    for got, want in zip((approx[0].p50, approx[0].p95, approx[0].p99), (200.0, 380.0, 396.0), strict=True):
+        assert abs(got - want) <= 0.022 * want

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
 
-from db.queries.common import Filters, Span
-from db.queries.events import custom_events
+from db.queries.bots import top_bots
+from db.queries.common import Filters, Span, split_days
+from db.queries.events import custom_events, event_property_keys, property_breakdown
 from db.queries.overview import engagement, hourly, kpis, top
-from db.rollups import DAY, HOUR, SESSION_DIMS, catch_up, rebuild
+from db.queries.server import endpoints, external_costs, external_histograms, failed_logins, latency_histograms
+from db.rollups import DAY, HOUR, SESSION_DIMS, catch_up, latency_bucket, latency_of_bucket, rebuild
 from db.writer import Writer
-from tests.factories import SITE, T0, new_db, visit, write
+from tests.factories import SITE, T0, new_db, server_event, visit, write
 
 PATHS = ["/", "/pricing", "/blog", "/blog/a", "/signup", "/docs"]
 COUNTRIES = ["DE", "US", "FR", ""]
 SOURCES = [("Google", "search"), ("", "direct"), ("news.ycombinator.com", "referral")]
+PROPS = [{}, {"plan": "pro"}, {"plan": "free", "q": "price?"}, {"q": "hours?", "answered": "false"}]
+ENDPOINTS = [("GET", "/v1/items"), ("POST", "/v1/orders"), ("GET", "/v1/search")]
+ROLLUP_TABLES = (
+    "rollup_traffic",
+    "rollup_pages",
+    "rollup_events",
+    "rollup_dims",
+    "rollup_props",
+    "rollup_latency",
+    "rollup_auth",
+    "rollup_external",
+)
 SPANS = [
     Span(T0 + 1.3 * DAY + 123, T0 + 8.7 * DAY),
     Span(T0, T0 + 10 * DAY),
@@ -34,7 +49,7 @@ def dataset(seed: int, n: int = 250) -> list[tuple[list, list]]:
         pages = sorted((rng.uniform(0, 1500), rng.choice(PATHS)) for _ in range(count))
         pages[0] = (0.0, pages[0][1])
         custom = [
-            (rng.uniform(0, 1500), rng.choice(["signup", "chat"]), {}) for _ in range(rng.randint(0, 2))
+            (rng.uniform(0, 1500), rng.choice(["signup", "chat"]), rng.choice(PROPS)) for _ in range(rng.randint(0, 2))
         ]
         eng = [
             (rng.uniform(0, 1500), rng.choice(PATHS), rng.choice([25, 50, 100]), rng.randint(0, 60_000))
@@ -62,6 +77,7 @@ def dataset(seed: int, n: int = 250) -> list[tuple[list, list]]:
             session_id=sid,
             new_visitor=rng.choice([0, 1]),
             is_bot=1 if turns_bot else 0,
+            bot_name=rng.choice(["", "Googlebot", "Bingbot"]) if turns_bot else "",
             **attrs,
         )
         early_pages = [p for p in pages if p[0] <= cut] or pages[:1]
@@ -77,11 +93,48 @@ def dataset(seed: int, n: int = 250) -> list[tuple[list, list]]:
         )
         first.append(part)
         part_ts = {(e.ts, e.type, e.path, e.name) for e in part.events}
-        second.append(
-            (full.session, [e for e in full.events if (e.ts, e.type, e.path, e.name) not in part_ts])
+        second.append((full.session, [e for e in full.events if (e.ts, e.type, e.path, e.name) not in part_ts]))
+    api = [
+        server_event(
+            T0 + rng.uniform(0, 10 * DAY),
+            "api_request",
+            site=rng.choice([SITE, "other.example"]),
+            method=method,
+            path=path,
+            latency_ms=rng.choice([0.0, rng.lognormvariate(3, 1)]),
+            status=rng.choice([200, 200, 201, 404, 500, 503]),
         )
+        for method, path in (rng.choice(ENDPOINTS) for _ in range(n))
+    ]
+    api += [
+        server_event(
+            T0 + rng.uniform(0, 10 * DAY),
+            "auth",
+            site=rng.choice([SITE, "other.example"]),
+            name="login",
+            success=rng.choice([0, 0, 1]),
+            ip=rng.choice(["", "203.0.113.9", "198.51.100.7"]),
+            fingerprint=rng.choice(["", "fp1"]),
+            country=rng.choice(["", "DE"]),
+        )
+        for _ in range(n // 2)
+    ]
+    api += [
+        server_event(
+            T0 + rng.uniform(0, 10 * DAY),
+            "external_call",
+            name=rng.choice(["openai", "stripe"]),
+            cost_usd=rng.choice([0.0, 0.1, 0.003, 1e-7]),
+            latency_ms=rng.lognormvariate(6, 0.5),
+        )
+        for _ in range(n // 2)
+    ]
+    rng.shuffle(api)
     flushes = [
-        ([e for v in first[i : i + 40] for e in v.events], [v.session for v in first[i : i + 40]])
+        (
+            [e for v in first[i : i + 40] for e in v.events] + api[2 * i : 2 * i + 80],
+            [v.session for v in first[i : i + 40]],
+        )
         for i in range(0, n, 40)
     ]
     flushes += [
@@ -106,6 +159,24 @@ def assert_rollups_equal_raw(conn) -> None:
             assert engagement(conn, span, filters, 50, rollups=True) == engagement(
                 conn, span, filters, 50, rollups=False
             )
+            assert top_bots(conn, span, filters, 50, rollups=True) == top_bots(conn, span, filters, 50, rollups=False)
+            assert latency_histograms(conn, span, filters, rollups=True) == latency_histograms(
+                conn, span, filters, rollups=False
+            )
+            assert external_histograms(conn, span, filters, rollups=True) == external_histograms(
+                conn, span, filters, rollups=False
+            )
+            assert failed_logins(conn, span, filters, 50, rollups=True) == failed_logins(
+                conn, span, filters, 50, rollups=False
+            )
+            for event in ("signup", "chat"):
+                assert event_property_keys(conn, span, filters, event, 50, rollups=True) == (
+                    event_property_keys(conn, span, filters, event, 50, rollups=False)
+                )
+                for prop, where in (("plan", None), ("q", None), ("q", {"answered": "false"}), ("x", None)):
+                    assert property_breakdown(conn, span, filters, event, prop, where, 50, rollups=True) == (
+                        property_breakdown(conn, span, filters, event, prop, where, 50, rollups=False)
+                    )
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -116,6 +187,11 @@ def test_rollups_equal_raw_results_after_many_flushes(tmp_path, seed):
     assert conn.execute("SELECT count(*) FROM rollup_pending_sessions").fetchone()[0] == 0
     k = kpis(conn, SPANS[1], Filters(site=SITE), rollups=True)
     assert k.sessions > 150 and k.pageviews > 400  # the comparison is about real numbers, not zeros
+    assert len(top_bots(conn, SPANS[1], Filters(site=SITE))) >= 2
+    assert property_breakdown(conn, SPANS[1], Filters(site=SITE), "signup", "plan")[0].count > 5
+    assert sum(r.requests for r in endpoints(conn, SPANS[1], Filters())) == 250
+    assert sum(r.failures for r in failed_logins(conn, SPANS[1], Filters())) > 50
+    assert sum(r.calls for r in external_costs(conn, SPANS[1], Filters(site=SITE))) == 125
     assert_rollups_equal_raw(conn)
 
 
@@ -128,11 +204,14 @@ def test_rows_written_without_hooks_are_rolled_up_later(tmp_path):
         write(conn, events, sessions)
     catch_up(conn)
     assert_rollups_equal_raw(conn)
-    before = conn.execute("SELECT * FROM rollup_dims ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
+    before = {t: rows_of(conn, t) for t in ROLLUP_TABLES}
+    assert all(before.values())
     rebuild(conn)
-    assert [tuple(r) for r in conn.execute("SELECT * FROM rollup_dims ORDER BY 1, 2, 3, 4, 5, 6")] == [
-        tuple(r) for r in before
-    ]
+    assert {t: rows_of(conn, t) for t in ROLLUP_TABLES} == before
+
+
+def rows_of(conn, table: str) -> list[tuple]:
+    return sorted(tuple(r) for r in conn.execute(f"SELECT * FROM {table}"))
 
 
 async def test_the_writer_runs_the_rollup_hooks(tmp_path):
@@ -150,3 +229,17 @@ async def test_the_writer_runs_the_rollup_hooks(tmp_path):
     row = conn.execute("SELECT sum(pageviews), sum(sessions), sum(visitors) FROM rollup_traffic").fetchone()
     assert tuple(row) == (2, 1, 1)
     assert_rollups_equal_raw(conn)
+
+
+def test_latency_buckets_take_any_value_and_stay_within_two_percent():
+    for bad in (-5.0, 0.0, math.nan, math.inf, 1e300):
+        assert 0 <= latency_bucket(bad) <= 32 * 16  # never raises inside a flush
+    for ms in (0.5, 1.0, 7.3, 42.0, 999.0, 12_345.6):
+        assert abs(latency_of_bucket(latency_bucket(ms)) - ms) <= 0.022 * (1 + ms)
+
+
+def test_split_days_reads_only_uneven_ends_raw():
+    pieces = split_days(Span(T0 + 5 * HOUR, T0 + 3 * DAY + 2 * HOUR))
+    assert pieces.raw == (Span(T0 + 5 * HOUR, T0 + DAY), Span(T0 + 3 * DAY, T0 + 3 * DAY + 2 * HOUR))
+    assert pieces.daily == (Span(T0 + DAY, T0 + 3 * DAY),)
+    assert split_days(Span(T0 + HOUR, T0 + 5 * HOUR)).raw == (Span(T0 + HOUR, T0 + 5 * HOUR),)

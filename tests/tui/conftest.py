@@ -40,17 +40,22 @@ async def settle(pilot: object, view: str | None = None) -> None:
     """Wait until queries finished and their results were rendered."""
     app = pilot.app  # type: ignore[attr-defined]
     for _ in range(200):
+        pending = [w for w in app.workers if w.group != "demo"]  # the demo generator runs until quit
         try:
-            await app.workers.wait_for_complete([w for w in app.workers if w.group != "demo"])
+            if pending:  # an empty list would mean "every worker" to wait_for_complete
+                await app.workers.wait_for_complete(pending)
         except (WorkerCancelled, WorkerFailed):
             pass  # a stale fetch dropped by a newer one, or a failure the view shows
         await pilot.pause()  # type: ignore[attr-defined]
         target = app.active_view if view is None else app.view(view)
-        if target is not None and target.loads and not any(
+        if target is not None and target.loads and app.status_updates and not any(
             w.is_running for w in app.workers if w.group in ("queries", "status", "session", "actions", "sites")
         ):
+            await pilot.pause()  # type: ignore[attr-defined]  # let the last results render
             return
-    raise AssertionError("views never finished loading")
+    target = app.active_view if view is None else app.view(view)
+    errors = [str(w.content) for w in app.query(".view-error")]
+    raise AssertionError(f"{target} never finished loading {errors}")
 
 
 async def open_view(pilot: object, key: str) -> None:

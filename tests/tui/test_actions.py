@@ -26,7 +26,7 @@ UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 async def test_export_writes_the_current_view(attach_app, dataset, tmp_path: Path) -> None:
     app = attach_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, "server")
         await pilot.press("e")
         dialog = app.screen
@@ -48,7 +48,7 @@ async def test_export_writes_the_current_view(attach_app, dataset, tmp_path: Pat
 
 async def test_export_ndjson_for_another_range(attach_app, dataset, tmp_path: Path) -> None:
     app = attach_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, "events")
         await pilot.press("e")
         dialog = app.screen
@@ -72,7 +72,7 @@ async def test_throttle_override_reaches_the_embedded_collector(tmp_path: Path) 
     cfg = Config.for_tests(tmp_path / "t.db")
     cfg.server.port = 0
     app = build_app(cfg, embedded=True, initial_range="live")
-    async with app.run_test(size=(120, 40)) as pilot, aiohttp.ClientSession() as http:
+    async with app.run_test(size=(80, 24)) as pilot, aiohttp.ClientSession() as http:
         assert app.collector is not None
         url = f"{app.collector.url}/api/event"
         event = {"site": "example.com", "url": "https://example.com/"}
@@ -150,7 +150,7 @@ async def test_pause_stops_periodic_refresh(attach_app) -> None:
 
 async def test_site_selector_filters_views(attach_app, dataset) -> None:
     app = attach_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, "live")
         await pilot.press("s")
         await settle(pilot)
@@ -166,7 +166,7 @@ async def test_site_selector_filters_views(attach_app, dataset) -> None:
 
 async def test_filter_dialog_adds_a_filter(attach_app, dataset) -> None:
     app = attach_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, "live")
         await pilot.press("slash")
         assert isinstance(app.screen, FilterDialog)

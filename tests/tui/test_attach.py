@@ -49,7 +49,7 @@ def headless_collector(tmp_path: Path):
                 break
         except OSError:
             if proc.poll() is not None:
-                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "collector exited")
+                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "collector exited") from None
             time.sleep(0.05)
     else:
         proc.kill()
@@ -70,7 +70,7 @@ async def test_attached_tui_override_is_enforced_by_headless_collector(headless_
         resp = await http.post(f"{base}/api/event", json=event, headers={"User-Agent": UA})
         assert resp.status == 202
         app = build_app(Config.for_tests(db), embedded=False, initial_range="live")
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=(80, 24)) as pilot:
             await open_view(pilot, "live")
             table = app.query_one("#live-sessions", ViewTable)
             for _ in range(60):  # the collector flushes every 0.1 s; the TUI reads through WAL
@@ -79,7 +79,7 @@ async def test_attached_tui_override_is_enforced_by_headless_collector(headless_
                 await asyncio.sleep(0.05)
                 app.view("live").reload()
                 await settle(pilot, "live")
-            assert [r.cells[5].plain for r in table.rows_shown] == ["/attached"]
+            assert [r.cells[7].plain for r in table.rows_shown] == ["/attached"]
             assert "attached to headless.db" in str(app.query_one("#status-bar").content)
             await pilot.press("t")
             assert isinstance(app.screen, ThrottleDialog)

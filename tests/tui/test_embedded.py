@@ -22,7 +22,7 @@ def embedded_config(tmp_path: Path) -> Config:
 
 async def test_events_posted_to_embedded_collector_appear_live(tmp_path: Path) -> None:
     app = build_app(embedded_config(tmp_path), embedded=True, initial_range="live")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         assert app.collector is not None and app.collector.url.startswith("http://127.0.0.1:")
         async with aiohttp.ClientSession() as http:
             for path in ("/", "/pricing"):
@@ -42,7 +42,7 @@ async def test_events_posted_to_embedded_collector_appear_live(tmp_path: Path) -
         tail = app.query_one("#live-tail", ViewTable).rows_shown
         assert [r.cells[3].plain for r in tail] == ["/", "/pricing"]
         sessions = app.query_one("#live-sessions", ViewTable).rows_shown
-        assert len(sessions) == 1 and sessions[0].cells[5].plain == "/pricing"
+        assert len(sessions) == 1 and sessions[0].cells[7].plain == "/pricing"
         status = str(app.query_one(StatusBar).content)
         assert "listening on http://127.0.0.1:" in status
 

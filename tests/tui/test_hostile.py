@@ -96,7 +96,8 @@ async def test_hostile_strings_in_every_view(tmp_path: Path) -> None:
             assert_cells_plain(app, view.TITLE)
             if "[red]x[/red]" in svg.replace("&#160;", " "):
                 shown_markup.append(view.key())
-        assert {"overview", "live", "server", "events"} <= set(shown_markup), shown_markup  # Overview pages, Live tail, Server endpoints, Events names show it literally
+        # Top pages, the live tail, endpoints and event names show the markup as text.
+        assert {"overview", "live", "server", "events"} <= set(shown_markup), shown_markup
         # The session screen: timeline, UA, signals.
         await open_view(pilot, "live")
         live = app.view("live")

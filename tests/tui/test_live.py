@@ -9,7 +9,7 @@ from tests.tui.conftest import open_view, settle
 
 async def test_live_sessions_match_database(attach_app, dataset) -> None:
     app = attach_app(initial_range="live")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, "live")
         table = app.query_one("#live-sessions", ViewTable)
         expected = sorted(dataset.live_sessions(), key=lambda s: -s.last_seen)
@@ -22,7 +22,7 @@ async def test_live_sessions_match_database(attach_app, dataset) -> None:
 
 async def test_enter_opens_session_timeline_and_signals(attach_app, dataset) -> None:
     app = attach_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, "live")
         table = app.query_one("#live-sessions", ViewTable)
         scraper = next(s for s in dataset.sessions if s.fingerprint == "fp-scraper")

@@ -20,7 +20,7 @@ def human_pageviews(dataset, seconds: float, **match: str) -> list:
 
 async def test_kpis_and_top_pages_match_database(attach_app, dataset) -> None:
     app = attach_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, "overview")
         views = human_pageviews(dataset, 86400)
         assert app.query_one("#kpi-pageviews", KpiTile).value_text == f"{len(views):,}"
@@ -32,7 +32,7 @@ async def test_kpis_and_top_pages_match_database(attach_app, dataset) -> None:
 
 async def test_range_change_requeries(attach_app, dataset) -> None:
     app = attach_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, "overview")
         loads = app.view("overview").loads
         await pilot.press("r")
@@ -46,7 +46,7 @@ async def test_range_change_requeries(attach_app, dataset) -> None:
 
 async def test_picking_a_row_filters_every_view(attach_app, dataset) -> None:
     app = attach_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, "overview")
         countries = app.query_one("#top-country", ViewTable)
         keys = [r.value for r in countries.rows_shown]

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from sitelens_tui.database import Database
 from sitelens_tui.views import ALL_VIEWS
 from tests.tui.conftest import open_view
 
 SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.fixture(autouse=True)
+def fixed_database_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file size moves with every schema migration; the snapshots are about the views."""
+    monkeypatch.setattr(Database, "size_bytes", lambda self: 1_234_567)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -11,7 +11,7 @@ from tests.tui.conftest import open_view, settle
 
 async def test_bots_view(attach_app, dataset) -> None:
     app = attach_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, "bots")
         names = {r.value: int(r.cells[1].plain) for r in app.query_one("#bots-names", ViewTable).rows_shown}
         assert names == {"behavioural": 1, "Googlebot": 1}
@@ -26,7 +26,7 @@ async def test_bots_view(attach_app, dataset) -> None:
 
 async def test_server_view(attach_app, dataset) -> None:
     app = attach_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, "server")
         endpoints = app.query_one("#server-endpoints", ViewTable).rows_shown
         api = [e for e in dataset.events if e.type == "api_request"]
@@ -40,7 +40,7 @@ async def test_server_view(attach_app, dataset) -> None:
 
 async def test_events_view_and_property_breakdown(attach_app, dataset) -> None:
     app = attach_app(initial_range="7d")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, "events")
         events = app.query_one("#events-table", ViewTable).rows_shown
         assert [(r.value, r.cells[1].plain) for r in events] == [("signup", "2")]
@@ -51,7 +51,7 @@ async def test_events_view_and_property_breakdown(attach_app, dataset) -> None:
 
 async def test_funnel_created_from_the_form_is_stored_and_reported(attach_app, dataset) -> None:
     app = attach_app(initial_range="7d")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, "funnels")
         await pilot.press("n")
         assert isinstance(app.screen, FunnelForm)
@@ -75,7 +75,7 @@ def test_step_syntax() -> None:
 
 async def test_anomalies_view_lists_open_first_with_chart(attach_app, dataset) -> None:
     app = attach_app(initial_range="7d")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, "anomalies")
         rows = app.query_one("#anomalies-table", ViewTable).rows_shown
         assert [(r.cells[0].plain, r.cells[2].plain) for r in rows] == [("● open", "error_rate"), ("past", "pageviews")]
