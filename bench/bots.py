@@ -10,33 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from collector.bots import request as request_mod
-from collector.bots.request import assess_request
 from collector.bots.scorer import score_session
 from collector.bots.signals import Behaviour
 from collector.throttle import Throttle
+from tests.collector.bots.test_accuracy import is_bot, load
 
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "ua"
-
-
-def load(name: str) -> list[str]:
-    """One UA per non-blank line."""
-    return [line for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def verdict(ua: str) -> bool:
-    """A tracker request with ordinary browser headers: only the UA can give a bot away."""
-    return assess_request(
-        ua,
-        accept="*/*",
-        accept_language="en-US,en;q=0.9",
-        webdriver=False,
-        path="/",
-        hosting_org=False,
-        browser_like=True,
-    ).is_bot
+# The corpora and the verdict are exactly what the accuracy test uses.
+verdict = is_bot
 
 
 def per_call_us(fn: Callable[[], object], repeat: int) -> float:
