@@ -52,9 +52,7 @@ def span_for(
     return Span(float(now - seconds), float(now))
 
 
-_ACCEPTED = (
-    f"accepted: {', '.join(RANGES)} or custom:START..END (ISO dates or times, UTC unless an offset is given)"
-)
+_ACCEPTED = f"accepted: {', '.join(RANGES)} or custom:START..END (ISO dates or times, UTC unless an offset is given)"
 
 
 def parse_range(text: str) -> str | tuple[float, float]:
@@ -196,9 +194,7 @@ def session_where(span: Span, filters: Filters, alias: str = "") -> tuple[str, l
             sql += f" AND {a}{dim.sessions} = ?"
             params.append(value)
         else:
-            sql += (
-                f" AND {a}id IN (SELECT session_id FROM events WHERE {dim.events} = ? AND ts >= ? AND ts < ?)"
-            )
+            sql += f" AND {a}id IN (SELECT session_id FROM events WHERE {dim.events} = ? AND ts >= ? AND ts < ?)"
             params.extend((value, span.start, span.end + DAY))
     return sql, params
 

@@ -17,6 +17,7 @@ from collector.funnels import (
     funnel_from_config,
     make_funnel,
     match_masks,
+    step_mask,
     summarise,
 )
 from db.queries.common import Filters, Span, event_where
@@ -154,18 +155,15 @@ def funnel_report(conn: sqlite3.Connection, funnel: Funnel, span: Span, filters:
             # builds the rows, nothing is checked in Python.
             hits.extend(cur.execute(f"SELECT ts, id, {_JOURNEY_KEY}, {all_bits} {sql}", (*step_params, *params)))
             continue
-        checked: dict[tuple[str, str], int] = {}
+        checked: dict[tuple[str, str, str, str], int] = {}  # each distinct event is matched once
         for ts, event_id, key, type_, path, name, props in cur.execute(
             f"SELECT ts, id, {_JOURNEY_KEY}, type, path, name, props {sql}", (*step_params, *params)
         ):
-            bits = checked.get((path, props), -1)
+            what = (type_, path, name, props)
+            bits = checked.get(what, -1)
             if bits < 0:
-                parsed = _props(props)
-                bits = checked[(path, props)] = sum(
-                    1 << i
-                    for i, st in zip(indexes, steps, strict=True)
-                    if st.matches(str(type_), str(path), str(name), parsed)
-                )
+                mask = step_mask(funnel, str(type_), str(path), str(name), _props(props))
+                bits = checked[what] = mask & all_bits  # the other steps' queries speak for themselves
             if bits:
                 hits.append((ts, event_id, key, bits))
     hits.sort()

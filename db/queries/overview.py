@@ -150,13 +150,17 @@ def _raw_totals(conn: sqlite3.Connection, span: Span, filters: Filters, exact: b
         f"coalesce(sum({DURATION_MS_SQL.format(a='')}), 0) FROM sessions WHERE {swhere}",
         sparams,
     ).fetchone()
-    if exact:
-        visitors = conn.execute(
+    visitors = _distinct_visitors(conn, span, filters) if exact else new_visitors
+    return _Totals(int(pv), int(ev), int(sessions), int(visitors), int(bounces), int(duration), int(bots))
+
+
+def _distinct_visitors(conn: sqlite3.Connection, span: Span, filters: Filters) -> int:
+    where, params = event_where(span, filters)
+    return int(
+        conn.execute(
             f"SELECT count(DISTINCT visitor_id) FROM events WHERE {where} AND visitor_id != ''", params
         ).fetchone()[0]
-    else:
-        visitors = new_visitors
-    return _Totals(int(pv), int(ev), int(sessions), int(visitors), int(bounces), int(duration), int(bots))
+    )
 
 
 def _rolled_totals(conn: sqlite3.Connection, span: Span, filters: Filters) -> _Totals:
@@ -176,7 +180,14 @@ def _rolled_totals(conn: sqlite3.Connection, span: Span, filters: Filters) -> _T
 
 
 def totals(conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: bool | None = None) -> _Totals:
-    """Summed counts of a span, from rollups where allowed (`rollups` forces one path, for tests)."""
+    """Summed counts of a span, from rollups where allowed (`rollups` forces one path, for tests).
+
+    Short spans without dimension filters take every count but visitors from the rollups too (the numbers are
+    the same) and count distinct visitor ids on raw rows."""
+    if rollups is None and not filters.dims and exact_visitors(span):
+        out = totals(conn, span, filters, rollups=True)
+        out.visitors = _distinct_visitors(conn, span, filters)
+        return out
     rollups = use_rollups(span, filters) if rollups is None else rollups
     if not rollups:
         return _raw_totals(conn, span, filters, exact_visitors(span))
@@ -247,8 +258,7 @@ def _raw_hourly(conn: sqlite3.Connection, span: Span, filters: Filters) -> dict[
         out[int(hour)][2] += int(bots)
     swhere, sparams = session_where(span, filters)
     for hour, visitors in conn.execute(
-        f"SELECT {bucket_sql('started', HOUR)} AS h, sum(new_visitor) FROM sessions WHERE {swhere} "
-        "GROUP BY h",
+        f"SELECT {bucket_sql('started', HOUR)} AS h, sum(new_visitor) FROM sessions WHERE {swhere} GROUP BY h",
         sparams,
     ):
         out.setdefault(int(hour), [0, 0, 0])[1] += int(visitors)
@@ -428,8 +438,7 @@ def session_top(
         visitors = "count(DISTINCT visitor_id)" if exact else "sum(new_visitor)"
         _merge(
             conn.execute(
-                f"SELECT {column}, {visitors}, sum(pageviews + requests) FROM sessions WHERE {where} "
-                f"GROUP BY {column}",
+                f"SELECT {column}, {visitors}, sum(pageviews + requests) FROM sessions WHERE {where} GROUP BY {column}",
                 params,
             ),
             out,

@@ -37,9 +37,7 @@ def storage_stats(conn: sqlite3.Connection, path: str | Path) -> StorageStats:
     path = Path(path)
     size = path.stat().st_size if path.exists() else 0
     wal = Path(f"{path}-wal")
-    rows = {
-        table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) for table in COUNTED_TABLES
-    }
+    rows = {table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) for table in COUNTED_TABLES}
     oldest = conn.execute("SELECT min(ts) FROM events").fetchone()[0]
     return StorageStats(
         size, wal.stat().st_size if wal.exists() else 0, rows, None if oldest is None else float(oldest)
