@@ -486,7 +486,7 @@ def _rebuild_sessions(conn: sqlite3.Connection) -> None:
 
 # ---------------------------------------------------------------------------------------------- maintenance
 
-_TABLES = (
+ROLLUP_TABLES: tuple[str, ...] = (
     "rollup_traffic",
     "rollup_pages",
     "rollup_events",
@@ -504,7 +504,7 @@ def rebuild(conn: sqlite3.Connection) -> None:
     Rollups of raw rows already deleted by retention are lost, like everything else not in the raw rows."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for table in (*_TABLES, "rollup_pending_sessions"):
+        for table in (*ROLLUP_TABLES, "rollup_pending_sessions"):
             conn.execute(f"DELETE FROM {table}")
         conn.execute("UPDATE rollup_state SET value = 0 WHERE name = 'events'")
         while roll_up_events(conn, limit=REBUILD_EVENTS_CHUNK):

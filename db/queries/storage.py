@@ -6,20 +6,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-COUNTED_TABLES = (
-    "events",
-    "sessions",
-    "fingerprints",
-    "anomalies",
-    "rollup_traffic",
-    "rollup_pages",
-    "rollup_events",
-    "rollup_dims",
-    "rollup_props",
-    "rollup_latency",
-    "rollup_auth",
-    "rollup_external",
-)
+from db.rollups import ROLLUP_TABLES
+
+COUNTED_TABLES = ("events", "sessions", "fingerprints", "anomalies", *ROLLUP_TABLES)
 
 
 @dataclass(slots=True, frozen=True)

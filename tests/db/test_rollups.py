@@ -12,7 +12,7 @@ from db.queries.common import Filters, Span, split_days
 from db.queries.events import custom_events, event_property_keys, property_breakdown
 from db.queries.overview import engagement, hourly, kpis, top
 from db.queries.server import endpoints, external_costs, external_histograms, failed_logins, latency_histograms
-from db.rollups import DAY, HOUR, SESSION_DIMS, catch_up, latency_bucket, latency_of_bucket, rebuild
+from db.rollups import DAY, HOUR, ROLLUP_TABLES, SESSION_DIMS, catch_up, latency_bucket, latency_of_bucket, rebuild
 from db.writer import Writer
 from tests.factories import SITE, T0, new_db, server_event, visit, write
 
@@ -21,16 +21,6 @@ COUNTRIES = ["DE", "US", "FR", ""]
 SOURCES = [("Google", "search"), ("", "direct"), ("news.ycombinator.com", "referral")]
 PROPS = [{}, {"plan": "pro"}, {"plan": "free", "q": "price?"}, {"q": "hours?", "answered": "false"}]
 ENDPOINTS = [("GET", "/v1/items"), ("POST", "/v1/orders"), ("GET", "/v1/search")]
-ROLLUP_TABLES = (
-    "rollup_traffic",
-    "rollup_pages",
-    "rollup_events",
-    "rollup_dims",
-    "rollup_props",
-    "rollup_latency",
-    "rollup_auth",
-    "rollup_external",
-)
 SPANS = [
     Span(T0 + 1.3 * DAY + 123, T0 + 8.7 * DAY),
     Span(T0, T0 + 10 * DAY),
