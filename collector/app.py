@@ -71,6 +71,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         flush_count=cfg.db.flush_count,
         queue_max=cfg.db.queue_max,
         hooks=rollup_hooks(),
+        process=True,  # flushes and rollups in a child process: they never hold this process's GIL
     )
     await writer.start()
     reader = await connect_async(path, readonly=True)
