@@ -88,7 +88,7 @@ class QueueFull(Exception):
 
 
 class Writer:
-    """Accepts records from the event loop and writes them from one thread, in batches."""
+    """Accepts records from the event loop and writes them from one thread (or a child process), in batches."""
 
     def __init__(
         self,
