@@ -109,13 +109,18 @@ async def serve(kind: str, db: str, bots: bool, profile: str) -> None:
     assert isinstance(app, web.Application)
 
     async def cpu(request: web.Request) -> web.Response:
-        """Process CPU seconds (every thread, so the writer's work counts) and the writer's totals."""
+        """CPU seconds (every thread, and the writer's child process, so the writer's work counts) and the
+        writer's totals."""
         body: dict[str, object] = {"cpu_s": time.process_time()}
         if kind != "bare":
             from collector import keys
 
             writer = request.app[keys.WRITER]
-            body.update(written=writer.stats.written_events, queue=writer.queue_depth)
+            body.update(
+                cpu_s=time.process_time() + child_cpu_s(writer.child_pid),
+                written=writer.stats.written_events,
+                queue=writer.queue_depth,
+            )
         return web.json_response(body)
 
     # CPU time of the loop thread: wall time would charge other processes' turns on a busy machine to us.
@@ -142,6 +147,18 @@ async def serve(kind: str, db: str, bots: bool, profile: str) -> None:
         profiler.disable()
         profiler.dump_stats(profile)
     await runner.cleanup()
+
+
+def child_cpu_s(pid: int | None) -> float:
+    """CPU seconds used so far by a child process (Linux /proc; 0 elsewhere or without a child)."""
+    if not pid:
+        return 0.0
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may contain spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the load ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 import time
@@ -57,6 +58,18 @@ def ensure_admin_token(cfg: Config, conn: object) -> str:
     return token
 
 
+GC_THRESHOLD = (10_000, 10, 10)
+"""Young collections every 10,000 net allocations instead of 700: a request allocates dozens of objects, and
+full collections (tens of ms over the live sessions) come about ten times less often."""
+
+
+def tune_gc() -> None:
+    """Collect less often, and never rescan what startup loaded (UA tables, GeoIP, adopted sessions)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: open the database, GeoIP, the writer and the pipeline; flush and close them at shutdown."""
     cfg = app[keys.CONFIG]
@@ -71,6 +84,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         flush_count=cfg.db.flush_count,
         queue_max=cfg.db.queue_max,
         hooks=rollup_hooks(),
+        process=True,  # flushes and rollups in a child process: they never hold this process's GIL
     )
     await writer.start()
     reader = await connect_async(path, readonly=True)
@@ -90,6 +104,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     if not cfg.sites:
         log.warning("no sites configured: accepting events for any site from any origin")
     log.info("collector storage open: %s", path)
+    tune_gc()
     try:
         yield
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
@@ -14,13 +15,37 @@ def parse_networks(specs: Sequence[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(s, strict=False) for s in specs)
 
 
-@lru_cache(maxsize=4096)
+Ranges = tuple[tuple[int, int, int], ...]
+"""Networks as (IP version, network address, netmask) integers, for a membership test without `ipaddress`."""
+
+_ranges_memo: dict[int, tuple[tuple[Network, ...], Ranges]] = {}
+
+
+def _ranges(networks: tuple[Network, ...]) -> Ranges:
+    """The networks as integer ranges, memoised by identity (the app parses its trusted proxies once)."""
+    memo = _ranges_memo.get(id(networks))
+    if memo is not None and memo[0] is networks:
+        return memo[1]
+    ranges = tuple((n.version, int(n.network_address), int(n.netmask)) for n in networks)
+    if len(_ranges_memo) > 64:
+        _ranges_memo.clear()
+    _ranges_memo[id(networks)] = (networks, ranges)
+    return ranges
+
+
 def _trusted(peer: str, networks: tuple[Network, ...]) -> bool:
+    """Is `peer` inside one of the networks? Uncached, so an unbounded stream of client addresses costs
+    the same per request (an LRU smaller than the set of clients would miss every time)."""
+    family, version = (socket.AF_INET6, 6) if ":" in peer else (socket.AF_INET, 4)
     try:
-        addr = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    return any(addr in net for net in networks)
+        value = int.from_bytes(socket.inet_pton(family, peer), "big")
+    except OSError:  # scoped IPv6 (fe80::1%eth0), or not an address: the general parser decides
+        try:
+            addr = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(addr in net for net in networks)
+    return any(v == version and value & mask == net for v, net, mask in _ranges(networks))
 
 
 @lru_cache(maxsize=16384)

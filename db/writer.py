@@ -11,9 +11,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from db.connection import connect
 from db.records import EVENT_COLUMNS, SESSION_COLUMNS, FingerprintRecord
+
+if TYPE_CHECKING:
+    from db.writer_process import WriterProcess
 
 log = logging.getLogger("sitelens.writer")
 
@@ -84,7 +88,7 @@ class QueueFull(Exception):
 
 
 class Writer:
-    """Accepts records from the event loop and writes them from one thread, in batches."""
+    """Accepts records from the event loop and writes them from one thread (or a child process), in batches."""
 
     def __init__(
         self,
@@ -94,6 +98,7 @@ class Writer:
         flush_count: int = 500,
         queue_max: int = 50_000,
         hooks: list[FlushHook] | None = None,
+        process: bool = False,
     ) -> None:
         self.path = Path(path)
         self.flush_interval_s = flush_interval_s
@@ -106,9 +111,16 @@ class Writer:
         self._pending = 0  # events queued in _batch plus the batch being written
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitelens-writer")
         self._conn: sqlite3.Connection | None = None
+        self._use_process = process
+        self._process: WriterProcess | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+
+    @property
+    def child_pid(self) -> int | None:
+        """The writer process's id when flushes run in one (None on the thread, or before it starts)."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def queue_depth(self) -> int:
@@ -116,8 +128,18 @@ class Writer:
         return self._pending
 
     async def start(self) -> None:
-        """Open the writer's connection (migrating the schema) and start the flush loop."""
+        """Open the writer's connection (migrating the schema) and start the flush loop.
+
+        With `process=True` the flushes (rows and hooks, which must then be picklable module-level functions)
+        run in a child process with its own interpreter lock; this side keeps a connection for
+        `run_in_thread` only."""
         loop = asyncio.get_running_loop()
+        if self._use_process:
+            from db.writer_process import WriterProcess  # imports this module: a cycle at import time
+
+            process = WriterProcess(self.path, self.hooks)
+            await loop.run_in_executor(self._executor, process.start)
+            self._process = process
         self._conn = await loop.run_in_executor(self._executor, connect, self.path)
         self._task = asyncio.create_task(self._run(), name="sitelens-writer")
 
@@ -204,36 +226,12 @@ class Writer:
             self.add_fingerprint(fp)
 
     def _write(self, batch: Batch) -> None:
-        """Runs on the writer thread: one transaction for the whole batch plus the flush hooks."""
-        conn = self._conn
-        assert conn is not None
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if batch.events:
-                conn.executemany(INSERT_EVENT, batch.events)
-            if batch.sessions:
-                conn.executemany(UPSERT_SESSION, batch.sessions.values())
-            if batch.fingerprints:
-                conn.executemany(
-                    UPSERT_FINGERPRINT,
-                    [
-                        (f.fingerprint, f.seen, f.seen, f.new_sessions, f.requests, f.score, f.flags, f.level, f.ua,
-                         f.bot_name)
-                        for f in batch.fingerprints.values()
-                    ],
-                )
-            if batch.drops:
-                conn.executemany(UPSERT_DROPS, [(*key, n) for key, n in batch.drops.items()])
-            if batch.levels:
-                conn.executemany(UPDATE_LEVEL_FINGERPRINT, [(lv, fp) for fp, lv in batch.levels.items()])
-                since = time.time() - 86400
-                conn.executemany(UPDATE_LEVEL_SESSIONS, [(lv, fp, since) for fp, lv in batch.levels.items()])
-            for hook in self.hooks:
-                hook(conn, batch)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        """Runs on the writer thread: the batch goes to the child process, or is written here."""
+        if self._process is not None:
+            self._process.write(batch)
+        else:
+            assert self._conn is not None
+            write_batch(self._conn, batch, self.hooks)
 
     async def _run(self) -> None:
         """Flush when the count is reached or one interval after the previous flush began.
@@ -253,7 +251,8 @@ class Writer:
             due = began + self.flush_interval_s - min(wrote, self.flush_interval_s / 2)
 
     async def run_in_thread(self, fn: Callable[[sqlite3.Connection], object]) -> object:
-        """Run `fn(conn)` on the writer's thread and connection, between flushes (retention, salts)."""
+        """Run `fn(conn)` on the writer's thread, between flushes (retention, salts); with a writer process
+        the connection is this side's own, and the child is idle meanwhile."""
         loop = asyncio.get_running_loop()
         conn = self._conn
         assert conn is not None, "writer not started"
@@ -270,15 +269,54 @@ class Writer:
             if not len(self._batch):
                 break
         loop = asyncio.get_running_loop()
-        if self._conn is not None:
+        if self._conn is not None or self._process is not None:
             await loop.run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
 
     def _close(self) -> None:
-        assert self._conn is not None
-        try:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:
-            pass
-        self._conn.close()
-        self._conn = None
+        if self._process is not None:
+            self._process.close()
+            self._process = None
+        if self._conn is not None:
+            checkpoint_and_close(self._conn)
+            self._conn = None
+
+
+def write_batch(conn: sqlite3.Connection, batch: Batch, hooks: list[FlushHook]) -> None:
+    """One transaction for the whole batch plus the flush hooks (on the writer thread or in the child process)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if batch.events:
+            conn.executemany(INSERT_EVENT, batch.events)
+        if batch.sessions:
+            conn.executemany(UPSERT_SESSION, batch.sessions.values())
+        if batch.fingerprints:
+            conn.executemany(
+                UPSERT_FINGERPRINT,
+                [
+                    (f.fingerprint, f.seen, f.seen, f.new_sessions, f.requests, f.score, f.flags, f.level, f.ua,
+                     f.bot_name)
+                    for f in batch.fingerprints.values()
+                ],
+            )
+        if batch.drops:
+            conn.executemany(UPSERT_DROPS, [(*key, n) for key, n in batch.drops.items()])
+        if batch.levels:
+            conn.executemany(UPDATE_LEVEL_FINGERPRINT, [(lv, fp) for fp, lv in batch.levels.items()])
+            since = time.time() - 86400
+            conn.executemany(UPDATE_LEVEL_SESSIONS, [(lv, fp, since) for fp, lv in batch.levels.items()])
+        for hook in hooks:
+            hook(conn, batch)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def checkpoint_and_close(conn: sqlite3.Connection) -> None:
+    """Fold the WAL back into the database file and close (a clean shutdown leaves no WAL behind)."""
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error:
+        pass
+    conn.close()

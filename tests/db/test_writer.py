@@ -107,3 +107,43 @@ async def test_wal_stays_bounded_while_a_reader_keeps_reading(tmp_path):
     assert count(path) == 80_000
     db_size = os.path.getsize(path)
     assert biggest < db_size / 2, (biggest, db_size)
+
+
+def fail_while_marked(conn: sqlite3.Connection, batch) -> None:
+    """A flush hook (module-level, so a writer process can run it) that fails while `<db>.fail` exists."""
+    db_file = conn.execute("PRAGMA database_list").fetchone()[2]
+    if os.path.exists(f"{db_file}.fail"):
+        raise sqlite3.OperationalError("disk I/O error (simulated by a failing flush hook)")
+
+
+async def test_writer_process_writes_and_keeps_failed_batches(tmp_path):
+    path = tmp_path / "w.db"
+    w = Writer(path, flush_interval_s=60, hooks=[fail_while_marked], process=True)
+    await w.start()
+    assert w.child_pid is not None and w.child_pid != os.getpid()
+    w.add_event(row(1))
+    (tmp_path / "w.db.fail").touch()
+    await w.flush()
+    assert count(path) == 0 and w.stats.errors == 1 and w.queue_depth == 1
+    assert "OperationalError: disk I/O error" in w.stats.last_error
+    (tmp_path / "w.db.fail").unlink()
+    w.add_event(row(2))
+    await w.flush()
+    assert count(path) == 2 and w.queue_depth == 0
+    assert await w.run_in_thread(lambda conn: conn.execute("SELECT count(*) FROM events").fetchone()[0]) == 2
+    await w.stop()
+    assert w.child_pid is None
+    assert not os.path.exists(f"{path}-wal") or os.path.getsize(f"{path}-wal") == 0  # the child checkpointed
+
+
+async def test_writer_process_killed_loses_nothing_queued(tmp_path):
+    path = tmp_path / "w.db"
+    w = Writer(path, flush_interval_s=60, process=True)
+    await w.start()
+    os.kill(w.child_pid, 9)
+    w.add_event(row(1))
+    await w.flush()  # the dead child fails this flush; the batch is kept
+    assert count(path) == 0 and w.stats.errors == 1 and w.queue_depth == 1
+    await w.flush()  # a new child writes it
+    assert count(path) == 1 and w.queue_depth == 0
+    await w.stop()

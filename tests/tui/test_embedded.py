@@ -37,7 +37,11 @@ async def test_events_posted_to_embedded_collector_appear_live(tmp_path: Path) -
             await pilot.pause(0.05)
             app.view("live").reload()
             await settle(pilot, "live")
-            if len(app.query_one("#live-tail", ViewTable).rows_shown) == 2:
+            # Both tables: the view reads sessions before the tail, so a flush can land between the two reads.
+            if (
+                len(app.query_one("#live-tail", ViewTable).rows_shown) == 2
+                and app.query_one("#live-sessions", ViewTable).rows_shown
+            ):
                 break
         tail = app.query_one("#live-tail", ViewTable).rows_shown
         assert [r.cells[3].plain for r in tail] == ["/", "/pricing"]
