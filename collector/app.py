@@ -89,7 +89,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     await writer.start()
     reader = await connect_async(path, readonly=True)
     pipeline = Pipeline(cfg, writer, SaltStore(sync_db), geo, asn)
-    if cfg.throttle.enabled:  # BOTS: overrides are reloaded every second by the throttle-sync service
+    if cfg.throttle.enabled:  # overrides are reloaded every second by the throttle-sync service
         t = cfg.throttle
         pipeline.throttle = Throttle(t.base_rate, t.burst, t.quiet_period_s, t.violations_to_escalate)
         pipeline.throttle.set_overrides([o for o in map(override_from_row, active_overrides(sync_db)) if o])
@@ -129,6 +129,6 @@ def create_app(cfg: Config) -> web.Application:
     app.cleanup_ctx.append(background_ctx)
     setup_routes(app)
     setup_ingest_routes(app)
-    setup_export_routes(app)  # EXPORT: GET /api/export; checks scheduled-export destinations
-    setup_admin_routes(app)  # STATS: GET /api/stats, GET /api/anomalies
+    setup_export_routes(app)  # GET /api/export; checks scheduled-export destinations
+    setup_admin_routes(app)  # GET /api/stats, GET /api/anomalies
     return app

@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from collector import keys
+from collector.admin import storage_summary
 from collector.batches import batch_items, process_batch, queue_full
 from collector.client_ip import client_ip, parse_networks
 from collector.middlewares import json_error, json_response
@@ -119,7 +120,7 @@ async def post_event(request: web.Request) -> web.Response:
         return busy
     client = request_client(request)
     now = time.time()
-    # BOTS: throttle check for this client (429 with Retry-After; blocked requests dropped and counted).
+    # Throttle: 429 with Retry-After; blocked clients are dropped (and counted) with a silent 204.
     refused = throttle_response(pipeline.admit(client, now), headers)
     if refused is not None:
         return refused
@@ -133,7 +134,7 @@ async def post_event(request: web.Request) -> web.Response:
 
 
 def throttle_response(decision: Decision | None, headers: dict[str, str]) -> web.Response | None:
-    """BOTS: 429 with Retry-After for a throttled client, a silent 204 for a blocked one, None to go on."""
+    """429 with Retry-After for a throttled client, a silent 204 for a blocked one, None to go on."""
     if decision is None or decision.allowed:
         return None
     if decision.reason == "blocked":
@@ -163,7 +164,7 @@ async def pixel(request: web.Request) -> web.Response:
     pipeline = request.app[keys.PIPELINE]
     client = request_client(request)
     now = time.time()
-    refused = throttle_response(pipeline.admit(client, now), {})  # BOTS
+    refused = throttle_response(pipeline.admit(client, now), {})
     if refused is not None:
         return refused
     pipeline.process(hit, client, now)
@@ -199,10 +200,8 @@ async def healthz(request: web.Request) -> web.Response:
         "uptime_s": round(time.time() - request.app[keys.STARTED_AT], 1),
         "active_sessions": len(request.app[keys.PIPELINE].sessions),
     }
-    from collector.admin import storage_summary  # STATS: database size and row counts (cached)
-
-    body["storage"] = await storage_summary(request.app)
-    if keys.EXPORT in request.app:  # EXPORT: scheduled export progress and failing destinations
+    body["storage"] = await storage_summary(request.app)  # database size and row counts (cached)
+    if keys.EXPORT in request.app:  # scheduled export progress and failing destinations
         body["export"] = request.app[keys.EXPORT].summary()
     return json_response(body, status=200 if db_ok else 503)
 

@@ -68,9 +68,9 @@ class Pipeline:
         self.site_pages: dict[str, set[str]] = {}
         self.fingerprint_sessions: dict[str, int] = {}
         self.fingerprint_scores: dict[str, int] = {}
-        """BOTS: latest behavioural score per fingerprint, what the throttle escalates on."""
+        """Latest behavioural score per fingerprint, what the throttle escalates on."""
         self.throttle: Throttle | None = None
-        """BOTS: set by the app when throttling is on."""
+        """Set by the app when throttling is on."""
         self.stats = PipelineStats()
         self._store_ip = cfg.privacy.store_ip
         self._dirty_sessions: dict[int, Session] = {}
@@ -141,7 +141,7 @@ class Pipeline:
         return self.sessions.start(record), True
 
     def admit(self, client: Client, now: float) -> Decision | None:
-        """BOTS: may this client send now? None when throttling is off."""
+        """May this client send now? None when throttling is off."""
         if self.throttle is None:
             return None
         fingerprint = self.salts.fingerprint(now, client.ip, client.ua)
@@ -179,7 +179,7 @@ class Pipeline:
         score = self._score(session, hit, path, ua, now)
         is_bot = verdict.is_bot or score.is_bot
         self._update_session(session, hit, path, now, verdict, score, is_bot)
-        if self.throttle is not None:  # BOTS
+        if self.throttle is not None:
             if len(self.fingerprint_scores) > 200_000:
                 self.fingerprint_scores.clear()
             self.fingerprint_scores[rec.fingerprint] = rec.bot_score

@@ -41,7 +41,7 @@ async def forget_old_salts(app: web.Application) -> None:
 
 
 async def sync_throttle(app: web.Application) -> None:
-    """BOTS: reload manual overrides (another process may have written one) and queue drop counts."""
+    """Reload manual overrides (another process may have written one) and queue drop counts."""
     throttle = app[keys.PIPELINE].throttle
     if throttle is None:
         return
@@ -59,9 +59,9 @@ SERVICES: list[Service] = [
     Service("expire-sessions", lambda app: 30.0, expire_sessions),
     Service("forget-salts", lambda app: 3600.0, forget_old_salts),
     Service("throttle-sync", lambda app: 1.0, sync_throttle),
-    Service("scheduled-export", service_interval, scheduled_export_service),  # EXPORT
-    Service("anomalies", lambda app: app[keys.CONFIG].anomalies.interval_s, anomaly_service),  # STATS
-    Service("retention", lambda app: RETENTION_INTERVAL_S, retention_service),  # STATS
+    Service("scheduled-export", service_interval, scheduled_export_service),
+    Service("anomalies", lambda app: app[keys.CONFIG].anomalies.interval_s, anomaly_service),
+    Service("retention", lambda app: RETENTION_INTERVAL_S, retention_service),
 ]
 """Every background service; each feature adds its own here."""
 

@@ -10,7 +10,8 @@ from tests.collector.test_sessions import make_pipeline, ts
 def test_server_side_event_without_user_agent_is_not_a_bot(cfg):
     p = make_pipeline(cfg)
     hit = Hit(site="api.example.com", type="external_call", path="/v1/chat", name="openai", cost_usd=0.02)
-    rec = p.process(hit, Client(ip="203.0.113.9", ua="", headers_known=False, ua_known=False), ts("2026-11-20 12:00:00"))
+    server = Client(ip="203.0.113.9", ua="", headers_known=False, ua_known=False)
+    rec = p.process(hit, server, ts("2026-11-20 12:00:00"))
     assert rec.is_bot == 0
     # The same empty UA on a live request is a strong bot hint.
     live = p.process(Hit(site="example.com", type="pageview", url="https://example.com/"),
