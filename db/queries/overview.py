@@ -28,6 +28,7 @@ from db.queries.common import (
     exact_visitors,
     first_event_ts,
     session_where,
+    sites,
     split_days,
     split_span,
 )
@@ -369,8 +370,12 @@ def rolled_rows(
     how the span is cut, `split_span` by default; daily-only tables pass `split_days`)."""
     pieces = split_span(span) if pieces is None else pieces
     values = ", ".join(str(v) for v in bot_values(filters.bots))
-    site_sql = " AND site = ?" if filters.site is not None else ""
-    site_params: tuple[object, ...] = (filters.site,) if filters.site is not None else ()
+    if filters.site is not None:
+        site_sql, site_params = " AND site = ?", (filters.site,)
+    else:
+        # All sites: name them, so the (grain, site, bucket) key still bounds the scan by bucket for each site.
+        known = sites(conn)
+        site_sql, site_params = f" AND site IN ({', '.join('?' * len(known))})", tuple(known)
     for grain, parts in ((DAY, pieces.daily), (HOUR, pieces.hourly)):
         for part in parts:
             yield from conn.execute(
