@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiosqlite
@@ -17,6 +19,16 @@ PRAGMAS = (
     "PRAGMA cache_size=-16000",
     "PRAGMA journal_size_limit=67108864",
 )
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run several reads on one consistent snapshot (a read transaction), e.g. sessions and their latest events."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
 
 
 class DatabaseError(Exception):

@@ -370,6 +370,7 @@ def rolled_rows(
     how the span is cut, `split_span` by default; daily-only tables pass `split_days`)."""
     pieces = split_span(span) if pieces is None else pieces
     values = ", ".join(str(v) for v in bot_values(filters.bots))
+    site_params: tuple[str, ...]
     if filters.site is not None:
         site_sql, site_params = " AND site = ?", (filters.site,)
     else:

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Label
 
+from db.connection import snapshot
 from db.queries.live import ActiveSession, TailEvent, active_sessions, latest_events
 from sitelens_tui.messages import SessionRequested
 from sitelens_tui.sanitize import num, safe
@@ -96,11 +97,12 @@ class LiveView(View):
 
     def fetch(self, conn: sqlite3.Connection, scope: Scope) -> LiveData:
         kwargs = {"site": scope.site, "dims": scope.dims}
-        return LiveData(
-            now=scope.now,
-            sessions=active_sessions(conn, scope.now, limit=SESSION_CAP, **kwargs),  # type: ignore[arg-type]
-            tail=latest_events(conn, self.last_id, limit=TAIL_CAP, **kwargs),  # type: ignore[arg-type]
-        )
+        with snapshot(conn):  # sessions and tail from the same moment: no event without its session
+            return LiveData(
+                now=scope.now,
+                sessions=active_sessions(conn, scope.now, limit=SESSION_CAP, **kwargs),  # type: ignore[arg-type]
+                tail=latest_events(conn, self.last_id, limit=TAIL_CAP, **kwargs),  # type: ignore[arg-type]
+            )
 
     def show(self, data: LiveData) -> None:
         self.sessions = {s.id: s for s in data.sessions}
