@@ -1,14 +1,37 @@
-"""What /api/event and /api/ingest share: a body of one event or a bounded array, processed one by one."""
+"""What /api/event and /api/ingest share: a capped JSON body of one event or a bounded array, handled one by one."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import orjson
 from aiohttp import web
 
 from collector.middlewares import json_error, json_response
 from collector.validation import EventError, type_name
 from db.writer import QueueFull, Writer
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The request body, refused with 413 when it is larger than `limit`."""
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    body = await request.read()
+    if len(body) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+    return body
+
+
+def decode_json(body: bytes) -> object:
+    """Parse a JSON body, with a message a developer can act on."""
+    if not body.strip():
+        raise EventError("empty body: expected a JSON object or array of events")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if isinstance(exc.__cause__, UnicodeDecodeError) or "utf-8" in str(exc).lower():
+            raise EventError("body is not valid UTF-8") from None
+        raise EventError(f"malformed JSON: {exc}") from None
 
 
 def batch_items(payload: object, limit: int) -> list[object]:

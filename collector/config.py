@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -352,7 +352,3 @@ def validate(cfg: Config) -> None:
         except ValueError:
             raise ConfigError(f"server.trusted_proxies: {proxy!r} is not an IP address or CIDR") from None
 
-
-def with_db(cfg: Config, path: str | os.PathLike[str]) -> Config:
-    """A copy of `cfg` pointing at another database file."""
-    return replace(cfg, db=replace(cfg.db, path=str(path)))

@@ -8,17 +8,17 @@ import time
 from functools import lru_cache
 from importlib import resources
 
-import orjson
 from aiohttp import web
 
 from collector import keys
 from collector.admin import storage_summary
-from collector.batches import batch_items, process_batch, queue_full
+from collector.batches import batch_items, decode_json, process_batch, queue_full, read_body
 from collector.client_ip import client_ip, parse_networks
 from collector.middlewares import json_error, json_response
 from collector.pipeline import Client
 from collector.throttle import Decision
 from collector.validation import MAX_BATCH, MAX_URL, EventError, Hit, parse_tracker_event
+from db.connection import ping
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -76,28 +76,6 @@ async def event_preflight(request: web.Request) -> web.Response:
         }
     )
     return web.Response(status=204, headers=headers)
-
-
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The request body, refused with 413 when it is larger than `limit`."""
-    if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    body = await request.read()
-    if len(body) > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
-    return body
-
-
-def decode_json(body: bytes) -> object:
-    """Parse a JSON body, with a message a developer can act on."""
-    if not body.strip():
-        raise EventError("empty body: expected a JSON object or array of events")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        if isinstance(exc.__cause__, UnicodeDecodeError) or "utf-8" in str(exc).lower():
-            raise EventError("body is not valid UTF-8") from None
-        raise EventError(f"malformed JSON: {exc}") from None
 
 
 def check_site(request: web.Request, hit: Hit) -> None:
@@ -180,8 +158,7 @@ async def healthz(request: web.Request) -> web.Response:
     writer = request.app[keys.WRITER]
     db_ok, db_error = True, ""
     try:
-        async with request.app[keys.READER].execute("SELECT 1") as cur:
-            await cur.fetchone()
+        await ping(request.app[keys.READER])
     except Exception as exc:  # the point of a health check is to report, not raise
         db_ok, db_error = False, f"{type(exc).__name__}: {exc}"
     stats = writer.stats

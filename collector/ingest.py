@@ -22,8 +22,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from collector import keys
-from collector.batches import batch_items, process_batch, queue_full
-from collector.handlers import decode_json, read_body
+from collector.admin import bearer_token
+from collector.batches import batch_items, decode_json, process_batch, queue_full, read_body
 from collector.middlewares import json_error
 from collector.pipeline import Client
 from collector.validation import (
@@ -57,13 +57,6 @@ CONFIG_TOKENS = web.AppKey("ingest_config_tokens", tuple)
 def config_tokens(app: web.Application) -> tuple[tuple[bytes, str], ...]:
     """The ingest tokens set in the config file, with their sites."""
     return tuple((site.ingest_token.encode(), site.name) for site in app[keys.CONFIG].sites if site.ingest_token)
-
-
-def bearer_token(request: web.Request) -> str:
-    """The token of an `Authorization: Bearer …` header, or ''."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def token_owner(request: web.Request, token: str) -> str | None:
@@ -178,6 +171,18 @@ def event_time(obj: dict[str, Any], now: float) -> float:
     return min(ts, now)
 
 
+def server_props(obj: dict[str, Any], error: str, count_key: str = "") -> dict[str, str]:
+    """A server-side event's props: its count field (bytes, tokens) when non-zero and its error when given."""
+    props: dict[str, str] = {}
+    if count_key:
+        count = get_int(obj, count_key, 0, 1 << 40)
+        if count:
+            props[count_key] = str(count)
+    if error:
+        props["error"] = error
+    return props
+
+
 def parse_ingest_event(obj: object, site: str, now: float) -> tuple[Hit, Client, float]:
     """Validate one server-side event for a token's site: the hit, its end user, and its time."""
     if not isinstance(obj, dict):
@@ -194,14 +199,8 @@ def parse_ingest_event(obj: object, site: str, now: float) -> tuple[Hit, Client,
     client = Client(ip=get_ip(obj), ua=ua, headers_known=False, ua_known=bool(ua))
     user_id = get_str(obj, "user_id", MAX_NAME)
     error = get_str(obj, "error", MAX_ERROR)
-    props: dict[str, str] = {}
     if kind == "api_request":
         status = get_status(obj)
-        request_bytes = get_int(obj, "request_bytes", 0, 1 << 40)
-        if request_bytes:
-            props["request_bytes"] = str(request_bytes)
-        if error:
-            props["error"] = error
         hit = Hit(
             site=site,
             type="api_request",
@@ -211,7 +210,7 @@ def parse_ingest_event(obj: object, site: str, now: float) -> tuple[Hit, Client,
             latency_ms=get_float(obj, "latency_ms", 86_400_000.0),
             bytes=get_int(obj, "response_bytes", 0, 1 << 40),
             user_id=user_id,
-            props=props,
+            props=server_props(obj, error, "request_bytes"),
             success=get_bool(obj, "success", not error and status < 500),
         )
     elif kind == "auth":
@@ -219,8 +218,6 @@ def parse_ingest_event(obj: object, site: str, now: float) -> tuple[Hit, Client,
         if action not in AUTH_ACTIONS:
             shown = f"{action[:40]!r}" if action else "nothing"
             raise EventError(f"action: must be one of {', '.join(sorted(AUTH_ACTIONS))}; got {shown}")
-        if error:
-            props["error"] = error
         hit = Hit(
             site=site,
             type="auth",
@@ -229,7 +226,7 @@ def parse_ingest_event(obj: object, site: str, now: float) -> tuple[Hit, Client,
             method=get_method(obj),
             status=get_status(obj),
             user_id=user_id,
-            props=props,
+            props=server_props(obj, error),
             success=get_bool(obj, "success", action != "login_failed" and not error),
         )
     elif kind == "external_call":
@@ -237,11 +234,6 @@ def parse_ingest_event(obj: object, site: str, now: float) -> tuple[Hit, Client,
         if not service:
             raise EventError("service: required for type 'external_call' (e.g. \"openai\")")
         status = get_status(obj)
-        tokens = get_int(obj, "tokens", 0, 1 << 40)
-        if tokens:
-            props["tokens"] = str(tokens)
-        if error:
-            props["error"] = error
         hit = Hit(
             site=site,
             type="external_call",
@@ -252,8 +244,8 @@ def parse_ingest_event(obj: object, site: str, now: float) -> tuple[Hit, Client,
             latency_ms=get_float(obj, "latency_ms", 86_400_000.0),
             cost_usd=get_float(obj, "cost_usd", 1e9),
             user_id=user_id,
-            props=props,
-            success=get_bool(obj, "success", not error and (status == 0 or status < 400)),
+            props=server_props(obj, error, "tokens"),
+            success=get_bool(obj, "success", not error and status < 400),
         )
     else:
         name = get_str(obj, "name", MAX_NAME).strip()

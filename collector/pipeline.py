@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
 from collector.bots.request import RequestVerdict, assess_request
 from collector.bots.scorer import BotScore, score_session
 from collector.config import Config
-from collector.enrich.geo import AsnLookup, GeoInfo, GeoLookup, is_hosting_org
+from collector.enrich.geo import AsnLookup, GeoLookup, is_hosting_org
 from collector.enrich.privacy import redact_text, redact_url, split_url
 from collector.enrich.referrer import RefInfo, apply_utm, classify_referrer, parse_utm
 from collector.enrich.ua import UAInfo, parse_ua
@@ -23,7 +22,6 @@ from db.records import EventRecord, FingerprintRecord, SessionRecord
 from db.writer import Batch, Writer
 
 MAX_SITE_PAGES = 50_000
-PAGE_TYPES = frozenset({"pageview"})
 
 
 @dataclass(slots=True, frozen=True)
@@ -38,6 +36,20 @@ class Client:
     """False for imported log lines, which carry no Accept/Accept-Language headers."""
     ua_known: bool = True
     """False when the source never had a User-Agent (server-side events without one): not a bot hint then."""
+
+
+@dataclass(slots=True)
+class _FingerprintNews:
+    """What the hits since the last flush said about one fingerprint (merged into its reputation row)."""
+
+    ua: str
+    seen: float = 0.0
+    new_sessions: int = 0
+    requests: int = 0
+    score: int = 0
+    level: str = "normal"
+    bot_name: str = ""
+    flags: str = "[]"
 
 
 @dataclass(slots=True)
@@ -74,7 +86,7 @@ class Pipeline:
         self.stats = PipelineStats()
         self._store_ip = cfg.privacy.store_ip
         self._dirty_sessions: dict[int, Session] = {}
-        self._fingerprint_news: dict[str, list[Any]] = {}
+        self._fingerprint_news: dict[str, _FingerprintNews] = {}
         writer.add_source(self.drain)
 
     def drain(self, batch: Batch) -> None:
@@ -85,28 +97,24 @@ class Pipeline:
             rec.bot_signals = _signals_json(session.score)
             batch.sessions[session_id] = rec.as_row()
         news, self._fingerprint_news = self._fingerprint_news, {}
-        for fingerprint, (seen, new_sessions, requests, score, level, ua, bot_name, flags) in news.items():
+        for fingerprint, n in news.items():
             batch.fingerprints[fingerprint] = FingerprintRecord(
-                fingerprint, seen, new_sessions, requests, score, level, ua, bot_name, flags
+                fingerprint, n.seen, n.new_sessions, n.requests, n.score, n.level, n.ua, n.bot_name, n.flags
             )
 
     def _note_fingerprint(self, rec: SessionRecord, now: float, is_new: bool, verdict: RequestVerdict) -> None:
         """Accumulate what this hit says about its fingerprint until the next flush."""
         news = self._fingerprint_news.get(rec.fingerprint)
-        flags = _flags(verdict) if verdict.reasons else None
         if news is None:
-            self._fingerprint_news[rec.fingerprint] = [
-                now, int(is_new), 1, rec.bot_score, rec.throttle_level, rec.ua, rec.bot_name, flags or "[]"
-            ]
-            return
-        news[0] = now
-        news[1] += int(is_new)
-        news[2] += 1
-        news[3] = max(news[3], rec.bot_score)
-        news[4] = rec.throttle_level
-        news[6] = rec.bot_name
-        if flags:
-            news[7] = flags
+            news = self._fingerprint_news[rec.fingerprint] = _FingerprintNews(ua=rec.ua)
+        news.seen = now
+        news.new_sessions += int(is_new)
+        news.requests += 1
+        news.score = max(news.score, rec.bot_score)
+        news.level = rec.throttle_level
+        news.bot_name = rec.bot_name
+        if verdict.reasons:
+            news.flags = orjson.dumps(list(verdict.reasons)).decode()
 
     def session_for(self, hit: Hit, client: Client, now: float) -> tuple[Session, bool]:
         """The client's current session on the hit's site, starting one if needed; True when new."""
@@ -315,9 +323,3 @@ def _signals_json(score: BotScore) -> str:
     return orjson.dumps([{"name": s.name, "weight": s.weight, "value": s.value} for s in score.signals]).decode()
 
 
-def _flags(verdict: RequestVerdict) -> str:
-    return orjson.dumps(list(verdict.reasons)).decode() if verdict.reasons else "[]"
-
-
-def empty_geo() -> GeoInfo:
-    return GeoInfo("", "", "")

@@ -77,3 +77,9 @@ async def connect_async(path: str | Path, *, readonly: bool = False) -> aiosqlit
         raise DatabaseError(f"cannot open database {path}: {exc}") from None
     conn.row_factory = sqlite3.Row
     return conn
+
+
+async def ping(conn: aiosqlite.Connection) -> None:
+    """A round trip through the database (health checks); raises when it cannot answer."""
+    async with conn.execute("SELECT 1") as cur:
+        await cur.fetchone()
