@@ -252,10 +252,6 @@ def event_types() -> list[str]:
     return ["float" if c in floats else "int" if c in ints else "str" for c in EVENT_EXPORT_COLUMNS]
 
 
-def max_event_id(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
-
-
 def id_range_bounds(
     conn: sqlite3.Connection, after_id: int, upto_id: int
 ) -> tuple[int, float | None, float | None]:

@@ -6,9 +6,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from db.queries.common import Span
+from db.queries.common import Span, site_sql
 from db.queries.overview import bucket_seconds
-from db.queries.server import percentile
+from db.queries.server import SERVER_TYPES_SQL, percentile
 
 BASE_METRICS = ("pageviews", "sessions", "bot_ratio", "throttled", "error_rate", "p95_latency")
 """Metrics anomaly rules can watch, besides `event:NAME` (count of a custom event)."""
@@ -67,16 +67,12 @@ def check_metric(metric: str) -> str:
 # ---------------------------------------------------------------------------------------------- metric values
 
 
-def _site(site: str) -> tuple[str, tuple[object, ...]]:
-    return (" AND site = ?", (site,)) if site else ("", ())
-
-
 def metric_value(
     conn: sqlite3.Connection, metric: str, site: str, start: float, end: float
 ) -> tuple[float, int]:
     """(value, volume) of a metric over [start, end): counts are themselves the volume; ratios and latency
     report how many events they were computed from. Ratios are percent (0-100), latency milliseconds."""
-    s_sql, s_params = _site(site)
+    s_sql, s_params = site_sql(site or None)  # "" means every site
     if metric == "pageviews":
         n = conn.execute(
             f"SELECT count(*) FROM events WHERE ts >= ? AND ts < ?{s_sql} AND is_bot = 0 "
@@ -106,7 +102,7 @@ def metric_value(
     if metric in ("error_rate", "p95_latency"):
         rows = conn.execute(
             f"SELECT latency_ms, status FROM events WHERE ts >= ? AND ts < ?{s_sql} "
-            "AND type IN ('api_request', 'auth', 'external_call') AND type = 'api_request' "
+            f"AND {SERVER_TYPES_SQL} AND type = 'api_request' "
             "ORDER BY latency_ms",
             (start, end, *s_params),
         ).fetchall()

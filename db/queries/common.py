@@ -152,23 +152,33 @@ def check_dimension(name: str) -> Dimension:
     return dim
 
 
-def _bot_clause(bots: str, alias: str) -> str:
-    if bots == "humans":
-        return f" AND {alias}is_bot = 0"
-    if bots == "bots":
-        return f" AND {alias}is_bot = 1"
-    return ""
+def site_sql(site: str | None, alias: str = "") -> tuple[str, tuple[object, ...]]:
+    """The SQL `AND site = ?` and its parameter for one site, nothing for all sites (`alias` like "e.")."""
+    return (f" AND {alias}site = ?", (site,)) if site is not None else ("", ())
+
+
+def bots_sql(bots: str, alias: str = "") -> str:
+    """The SQL `AND is_bot = N` for humans or bots, nothing for all."""
+    values = bot_values(bots)
+    return "" if len(values) > 1 else f" AND {alias}is_bot = {values[0]}"
+
+
+def bot_list_sql(bots: str) -> str:
+    """The is_bot values a bot mode selects as an SQL list body ("0", "1" or "0, 1"), for IN (...) and CASE."""
+    return ", ".join(str(v) for v in bot_values(bots))
+
+
+def _span_where(column: str, span: Span, filters: Filters, a: str) -> tuple[str, list[object]]:
+    """`column` within the span plus the site and bot filters: the part events and sessions clauses share."""
+    site, site_params = site_sql(filters.site, a)
+    sql = f"{a}{column} >= ? AND {a}{column} < ?{site}{bots_sql(filters.bots, a)}"
+    return sql, [span.start, span.end, *site_params]
 
 
 def event_where(span: Span, filters: Filters, alias: str = "") -> tuple[str, list[object]]:
     """WHERE clause (without the keyword) for events in the span matching the filters."""
     a = f"{alias}." if alias else ""
-    sql = f"{a}ts >= ? AND {a}ts < ?"
-    params: list[object] = [span.start, span.end]
-    if filters.site is not None:
-        sql += f" AND {a}site = ?"
-        params.append(filters.site)
-    sql += _bot_clause(filters.bots, a)
+    sql, params = _span_where("ts", span, filters, a)
     for name, value in filters.dims:
         dim = DIMENSIONS[name]
         if dim.events is not None:
@@ -182,12 +192,7 @@ def event_where(span: Span, filters: Filters, alias: str = "") -> tuple[str, lis
 def session_where(span: Span, filters: Filters, alias: str = "") -> tuple[str, list[object]]:
     """WHERE clause for sessions started in the span matching the filters (event dims: sessions with one)."""
     a = f"{alias}." if alias else ""
-    sql = f"{a}started >= ? AND {a}started < ?"
-    params: list[object] = [span.start, span.end]
-    if filters.site is not None:
-        sql += f" AND {a}site = ?"
-        params.append(filters.site)
-    sql += _bot_clause(filters.bots, a)
+    sql, params = _span_where("started", span, filters, a)
     for name, value in filters.dims:
         dim = DIMENSIONS[name]
         if dim.sessions is not None:

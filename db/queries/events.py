@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from db.queries.common import Filters, Span, bot_values, event_where, split_days
+from db.queries.common import Filters, Span, bot_list_sql, event_where, site_sql, split_days
 from db.queries.overview import event_top, use_rollups
 
 
@@ -97,13 +97,13 @@ def _props_counts(
     pieces = split_days(span)
     for part in pieces.raw:
         raw(part)
-    site_sql, site_args = (" AND e.site = ?", [filters.site]) if filters.site is not None else ("", [])
-    bots = ", ".join(str(v) for v in bot_values(filters.bots))
+    site, site_args = site_sql(filters.site, "e.")
+    bots = bot_list_sql(filters.bots)
     for part in pieces.daily:
         add(
             conn.execute(
                 f"SELECT {select} AS v, sum(e.count) FROM rollup_props e, json_each(e.props) j "
-                f"WHERE e.name = ?{site_sql} AND e.day >= ? AND e.day < ? AND e.is_bot IN ({bots}) "
+                f"WHERE e.name = ?{site} AND e.day >= ? AND e.day < ? AND e.is_bot IN ({bots}) "
                 f"AND json_valid(e.props){condition} GROUP BY v",
                 [event, *site_args, part.start, part.end, *condition_args],
             )

@@ -224,12 +224,6 @@ def latest_events(
     ]
 
 
-def last_event_id(conn: sqlite3.Connection) -> int:
-    """The id of the newest stored event (0 when there is none)."""
-    row = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
-    return int(row[0])
-
-
 def events_since(conn: sqlite3.Connection, since: float) -> int:
     """How many events were stored with a timestamp after `since` (the status bar's events/s)."""
     row = conn.execute("SELECT count(*) FROM events WHERE ts > ?", (since,)).fetchone()

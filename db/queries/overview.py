@@ -22,12 +22,13 @@ from db.queries.common import (
     Filters,
     Pieces,
     Span,
-    bot_values,
+    bot_list_sql,
     check_dimension,
     event_where,
     exact_visitors,
     first_event_ts,
     session_where,
+    site_sql,
     sites,
     split_days,
     split_span,
@@ -106,14 +107,9 @@ def use_rollups(span: Span, filters: Filters) -> bool:
 
 
 def _hour_range(span: Span, filters: Filters) -> tuple[str, list[object]]:
-    sql = "hour >= ? AND hour < ?"
-    params: list[object] = [span.start, span.end]
-    if filters.site is not None:
-        sql += " AND site = ?"
-        params.append(filters.site)
-    values = bot_values(filters.bots)
-    sql += f" AND is_bot IN ({', '.join(str(v) for v in values)})"
-    return sql, params
+    site, site_params = site_sql(filters.site)
+    sql = f"hour >= ? AND hour < ?{site} AND is_bot IN ({bot_list_sql(filters.bots)})"
+    return sql, [span.start, span.end, *site_params]
 
 
 # ------------------------------------------------------------------------------------------------------ KPIs
@@ -248,7 +244,7 @@ def _raw_hourly(conn: sqlite3.Connection, span: Span, filters: Filters) -> dict[
     out: dict[int, list[int]] = {}
     all_filters = Filters(filters.site, filters.dims, "all")
     where, params = event_where(span, all_filters)
-    selected = ", ".join(str(v) for v in bot_values(filters.bots))
+    selected = bot_list_sql(filters.bots)
     for hour, pv, bots in conn.execute(
         f"SELECT {bucket_sql('ts', HOUR)} AS h, sum(is_bot IN ({selected})), sum(is_bot = 1) "
         f"FROM events WHERE {where} AND type IN {PAGE_TYPES_SQL} GROUP BY h",
@@ -268,7 +264,7 @@ def _raw_hourly(conn: sqlite3.Connection, span: Span, filters: Filters) -> dict[
 
 def _rolled_hourly(conn: sqlite3.Connection, span: Span, filters: Filters) -> dict[int, list[int]]:
     where, params = _hour_range(span, Filters(filters.site, (), "all"))
-    selected = ", ".join(str(v) for v in bot_values(filters.bots))
+    selected = bot_list_sql(filters.bots)
     out: dict[int, list[int]] = {}
     for hour, pv, visitors, bots in conn.execute(
         f"SELECT hour, sum(CASE WHEN is_bot IN ({selected}) THEN pageviews ELSE 0 END), "
@@ -319,7 +315,7 @@ def timeseries(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[P
     if size == 60:
         all_filters = Filters(filters.site, filters.dims, "all")
         where, params = event_where(span, all_filters)
-        selected = ", ".join(str(v) for v in bot_values(filters.bots))
+        selected = bot_list_sql(filters.bots)
         for b, pv, visitors, bots in conn.execute(
             f"SELECT {bucket_sql('ts', 60)} AS b, "
             f"sum(type IN {PAGE_TYPES_SQL} AND is_bot IN ({selected})), "
@@ -369,18 +365,18 @@ def rolled_rows(
     """`key, sum(col)...` grouped by key over a rollup table for the rolled-up part of a span (`pieces`:
     how the span is cut, `split_span` by default; daily-only tables pass `split_days`)."""
     pieces = split_span(span) if pieces is None else pieces
-    values = ", ".join(str(v) for v in bot_values(filters.bots))
-    site_params: tuple[str, ...]
+    values = bot_list_sql(filters.bots)
+    site_params: tuple[object, ...]
     if filters.site is not None:
-        site_sql, site_params = " AND site = ?", (filters.site,)
+        site, site_params = site_sql(filters.site)
     else:
         # All sites: name them, so the (grain, site, bucket) key still bounds the scan by bucket for each site.
         known = sites(conn)
-        site_sql, site_params = f" AND site IN ({', '.join('?' * len(known))})", tuple(known)
+        site, site_params = f" AND site IN ({', '.join('?' * len(known))})", tuple(known)
     for grain, parts in ((DAY, pieces.daily), (HOUR, pieces.hourly)):
         for part in parts:
             yield from conn.execute(
-                f"SELECT {key}, {cols} FROM {table} WHERE grain = ?{site_sql}{extra} AND bucket >= ? "
+                f"SELECT {key}, {cols} FROM {table} WHERE grain = ?{site}{extra} AND bucket >= ? "
                 f"AND bucket < ? AND is_bot IN ({values}) GROUP BY {key}",
                 (grain, *site_params, *extra_params, part.start, part.end),
             )

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from db.queries.common import Filters, Span, event_where, split_days
+from db.queries.common import Filters, Span, event_where, site_sql, split_days
 from db.rollups import DAY, ERROR_STATUS, LOGIN_SOURCE_SQL, latency_bucket, latency_of_bucket, nano_usd
 
 SERVER_TYPES_SQL = "type IN ('api_request', 'auth', 'external_call')"
@@ -59,28 +60,55 @@ class CostRow:
     p95: float
 
 
+def _rank(q: float, n: int) -> int:
+    """The 1-based nearest rank of percentile `q` among `n` values."""
+    return max(1, math.ceil(q / 100.0 * n))
+
+
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of already sorted values (0 for none)."""
     if not sorted_values:
         return 0.0
-    rank = max(1, math.ceil(q / 100.0 * len(sorted_values)))
-    return float(sorted_values[rank - 1])
+    return float(sorted_values[_rank(q, len(sorted_values)) - 1])
 
 
-def _server_filters(filters: Filters) -> Filters:
-    """Server-side events are not bot-scored: look at all of them."""
-    return Filters(filters.site, filters.dims, "all")
+def _server_rows(
+    conn: sqlite3.Connection, span: Span, filters: Filters, columns: str, type_: str, order: str = ""
+) -> Iterable[Any]:
+    """Raw server-side events of one type in a span; not bot-scored, so the bots filter is ignored."""
+    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+    return conn.execute(
+        f"SELECT {columns} FROM events WHERE {where} AND {SERVER_TYPES_SQL} AND type = '{type_}'{order}", params
+    )
+
+
+def _long(span: Span, filters: Filters, rollups: bool | None) -> bool:
+    """Whether a question is answered from the daily rollups (plus raw ends) rather than raw rows alone."""
+    return (not filters.dims and span.seconds > EXACT_LATENCY_MAX_S) if rollups is None else rollups
+
+
+def _raw_and_daily(
+    span: Span, filters: Filters, rollups: bool, raw: Callable[[Span], None], daily: Callable[[Span], None]
+) -> None:
+    """Feed the whole span to `raw`, or (rollups without dimension filters) its uneven ends to `raw` and its
+    whole days to `daily`."""
+    if not rollups or filters.dims:
+        raw(span)
+        return
+    pieces = split_days(span)
+    for part in pieces.raw:
+        raw(part)
+    for part in pieces.daily:
+        daily(part)
 
 
 def endpoints(
     conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20, *, rollups: bool | None = None
 ) -> list[EndpointRow]:
     """Busiest endpoints with p50/p95/p99 latency and error rate (`rollups` forces one path, for tests)."""
-    if rollups is None:
-        rollups = not filters.dims and span.seconds > EXACT_LATENCY_MAX_S
     rows = (
         [_from_histogram(method, path, *h) for (method, path), h in latency_histograms(conn, span, filters).items()]
-        if rollups
+        if _long(span, filters, rollups)
         else _exact_endpoints(conn, span, filters)
     )
     rows.sort(key=lambda r: (-r.requests, r.endpoint, r.method))
@@ -88,12 +116,9 @@ def endpoints(
 
 
 def _exact_endpoints(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[EndpointRow]:
-    where, params = event_where(span, _server_filters(filters))
     groups: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
-    for method, path, latency, status in conn.execute(
-        f"SELECT method, path, latency_ms, status FROM events WHERE {where} AND {SERVER_TYPES_SQL} "
-        "AND type = 'api_request' ORDER BY latency_ms",
-        params,
+    for method, path, latency, status in _server_rows(
+        conn, span, filters, "method, path, latency_ms, status", "api_request", " ORDER BY latency_ms"
     ):
         lat, errors = groups.setdefault((str(method), str(path)), ([], [0]))
         lat.append(float(latency))
@@ -117,36 +142,28 @@ def latency_histograms(conn: sqlite3.Connection, span: Span, filters: Filters, *
     """Per endpoint: requests per latency bucket and 5xx answers, from the daily rollup for whole days (unless
     `rollups` is False or dimensions filter) and from raw rows for the rest."""
     out: Histograms = {}
+    site, site_args = site_sql(filters.site)
+
+    def add(method: object, path: object, b: int, n: int, errors_n: int) -> None:
+        counts, errors = out.setdefault((str(method), str(path)), ({}, [0]))
+        counts[b] = counts.get(b, 0) + n
+        errors[0] += errors_n
 
     def raw(part: Span) -> None:
-        where, params = event_where(part, _server_filters(filters))
-        for method, path, latency, status in conn.execute(
-            f"SELECT method, path, latency_ms, status FROM events WHERE {where} AND {SERVER_TYPES_SQL} "
-            "AND type = 'api_request'",
-            params,
+        for method, path, latency, status in _server_rows(
+            conn, part, filters, "method, path, latency_ms, status", "api_request"
         ):
-            counts, errors = out.setdefault((str(method), str(path)), ({}, [0]))
-            b = latency_bucket(float(latency))
-            counts[b] = counts.get(b, 0) + 1
-            if int(status) >= ERROR_STATUS:
-                errors[0] += 1
+            add(method, path, latency_bucket(float(latency)), 1, int(int(status) >= ERROR_STATUS))
 
-    if not rollups or filters.dims:
-        raw(span)
-        return out
-    pieces = split_days(span)
-    for part in pieces.raw:
-        raw(part)
-    site_sql, site_args = _site_sql(filters)
-    for part in pieces.daily:
+    def daily(part: Span) -> None:
         for method, path, b, n, errors_n in conn.execute(
             "SELECT method, path, ms_bucket, sum(count), sum(errors) FROM rollup_latency "
-            f"WHERE day >= ? AND day < ?{site_sql} GROUP BY method, path, ms_bucket",
+            f"WHERE day >= ? AND day < ?{site} GROUP BY method, path, ms_bucket",
             (part.start, part.end, *site_args),
         ):
-            counts, errors = out.setdefault((str(method), str(path)), ({}, [0]))
-            counts[int(b)] = counts.get(int(b), 0) + int(n)
-            errors[0] += int(errors_n)
+            add(method, path, int(b), int(n), int(errors_n))
+
+    _raw_and_daily(span, filters, rollups, raw, daily)
     return out
 
 
@@ -155,7 +172,7 @@ def histogram_percentile(counts: dict[int, int], q: float) -> float:
     total = sum(counts.values())
     if not total:
         return 0.0
-    rank = max(1, math.ceil(q / 100.0 * total))
+    rank = _rank(q, total)
     seen = 0
     for b in sorted(counts):
         seen += counts[b]
@@ -177,43 +194,39 @@ def _from_histogram(method: str, path: str, counts: dict[int, int], errors: list
     )
 
 
-def _long(span: Span, filters: Filters, rollups: bool | None) -> bool:
-    """Whether a question is answered from the daily rollups (plus raw ends) rather than raw rows alone."""
-    return (not filters.dims and span.seconds > EXACT_LATENCY_MAX_S) if rollups is None else rollups
-
-
-def _site_sql(filters: Filters) -> tuple[str, tuple[object, ...]]:
-    return (" AND site = ?", (filters.site,)) if filters.site is not None else ("", ())
-
-
 def failed_logins(
     conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20, *, rollups: bool | None = None
 ) -> list[LoginRow]:
     """Sources with the most failed auth events (daily rollups for the whole days of long spans)."""
     counts: dict[str, int] = {}
 
-    def raw(part: Span) -> None:
-        where, params = event_where(part, _server_filters(filters))
-        for source, n in conn.execute(
-            f"SELECT {LOGIN_SOURCE_SQL} AS source, count(*) FROM events WHERE {where} AND {SERVER_TYPES_SQL} "
-            "AND type = 'auth' AND success = 0 GROUP BY source",
-            params,
-        ):
+    site, site_args = site_sql(filters.site)
+
+    def add(rows: Iterable[Any]) -> None:
+        for source, n in rows:
             counts[str(source)] = counts.get(str(source), 0) + int(n)
 
-    if not _long(span, filters, rollups) or filters.dims:
-        raw(span)
-    else:
-        pieces = split_days(span)
-        for part in pieces.raw:
-            raw(part)
-        site_sql, site_args = _site_sql(filters)
-        for part in pieces.daily:
-            for source, n in conn.execute(
-                f"SELECT source, sum(failures) FROM rollup_auth WHERE day >= ? AND day < ?{site_sql} GROUP BY source",
+    def raw(part: Span) -> None:
+        add(
+            _server_rows(
+                conn,
+                part,
+                filters,
+                f"{LOGIN_SOURCE_SQL} AS source, count(*)",
+                "auth",
+                " AND success = 0 GROUP BY source",
+            )
+        )
+
+    def daily(part: Span) -> None:
+        add(
+            conn.execute(
+                f"SELECT source, sum(failures) FROM rollup_auth WHERE day >= ? AND day < ?{site} GROUP BY source",
                 (part.start, part.end, *site_args),
-            ):
-                counts[str(source)] = counts.get(str(source), 0) + int(n)
+            )
+        )
+
+    _raw_and_daily(span, filters, _long(span, filters, rollups), raw, daily)
     order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [LoginRow(source, n) for source, n in order[:limit] if n]
 
@@ -229,12 +242,9 @@ def external_costs(
             for service, (counts, nusd) in external_histograms(conn, span, filters).items()
         ]
     else:
-        where, params = event_where(span, _server_filters(filters))
         groups: dict[str, tuple[list[float], list[float]]] = {}
-        for name, latency, cost in conn.execute(
-            f"SELECT name, latency_ms, cost_usd FROM events WHERE {where} AND {SERVER_TYPES_SQL} "
-            "AND type = 'external_call' ORDER BY latency_ms",
-            params,
+        for name, latency, cost in _server_rows(
+            conn, span, filters, "name, latency_ms, cost_usd", "external_call", " ORDER BY latency_ms"
         ):
             lat, total = groups.setdefault(str(name), ([], [0.0]))
             lat.append(float(latency))
@@ -258,27 +268,19 @@ def external_histograms(
         counts[b] = counts.get(b, 0) + calls
         out[service] = (counts, total + nusd)
 
+    site, site_args = site_sql(filters.site)
+
     def raw(part: Span) -> None:
-        where, params = event_where(part, _server_filters(filters))
-        for name, latency, cost in conn.execute(
-            f"SELECT name, latency_ms, cost_usd FROM events WHERE {where} AND {SERVER_TYPES_SQL} "
-            "AND type = 'external_call'",
-            params,
-        ):
+        for name, latency, cost in _server_rows(conn, part, filters, "name, latency_ms, cost_usd", "external_call"):
             add(str(name), latency_bucket(float(latency)), 1, nano_usd(float(cost)))
 
-    if not rollups or filters.dims:
-        raw(span)
-        return out
-    pieces = split_days(span)
-    for part in pieces.raw:
-        raw(part)
-    site_sql, site_args = _site_sql(filters)
-    for part in pieces.daily:
+    def daily(part: Span) -> None:
         for service, b, calls, nusd in conn.execute(
             "SELECT service, ms_bucket, sum(calls), sum(cost_nusd) FROM rollup_external "
-            f"WHERE day >= ? AND day < ?{site_sql} GROUP BY service, ms_bucket",
+            f"WHERE day >= ? AND day < ?{site} GROUP BY service, ms_bucket",
             (part.start, part.end, *site_args),
         ):
             add(str(service), int(b), int(calls), int(nusd))
+
+    _raw_and_daily(span, filters, rollups, raw, daily)
     return out

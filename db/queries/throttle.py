@@ -178,14 +178,6 @@ def recent_overrides(conn: sqlite3.Connection, limit: int = 100) -> list[Overrid
     return [_override(r) for r in rows]
 
 
-def overrides_version(conn: sqlite3.Connection) -> tuple[int, float]:
-    """A cheap token that changes whenever an override is added or cleared (max id, latest clear time)."""
-    row = conn.execute(
-        "SELECT coalesce(max(id), 0), coalesce(max(cleared), 0) FROM throttle_overrides"
-    ).fetchone()
-    return int(row[0]), float(row[1])
-
-
 def _fingerprint(r: Any) -> FingerprintRow:
     try:
         flags = json.loads(str(r[6]))
