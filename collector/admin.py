@@ -34,16 +34,22 @@ TOP_LISTS = {
 }
 
 
+def bearer_token(request: web.Request) -> str:
+    """The token of an `Authorization: Bearer …` header, or ''."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def is_admin(request: web.Request) -> bool:
-    """Whether the request carries the admin bearer token (compared in constant time)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    """Whether the request carries the admin bearer token (compared in constant time; no token set = nobody)."""
+    given, expected = bearer_token(request), request.app[keys.ADMIN_TOKEN]
+    if not given or not expected:
         return False
-    return hmac.compare_digest(token.strip().encode(), request.app[keys.ADMIN_TOKEN].encode())
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
-def _unauthorized() -> web.Response:
+def unauthorized() -> web.Response:
+    """The 401 for a missing or wrong admin token."""
     return json_error(
         401,
         "missing or wrong bearer token (Authorization: Bearer <admin token>)",
@@ -93,7 +99,7 @@ def _stats_document(conn: Any, range_text: str, filters: Filters, now: float) ->
 async def get_stats(request: web.Request) -> web.Response:
     """GET /api/stats?site=S&range=R[&bots=B][&DIMENSION=VALUE...]: the Overview numbers as JSON."""
     if not is_admin(request):
-        return _unauthorized()
+        return unauthorized()
     range_text = request.query.get("range", "24h")
     try:
         filters = _filters(request)
@@ -113,7 +119,7 @@ async def get_stats(request: web.Request) -> web.Response:
 async def get_anomalies(request: web.Request) -> web.Response:
     """GET /api/anomalies[?range=R]: open anomalies and those of the range (default 7d)."""
     if not is_admin(request):
-        return _unauthorized()
+        return unauthorized()
     range_text = request.query.get("range", "7d")
     try:
         parsed = parse_range(range_text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import io
 import logging
 import sqlite3
@@ -15,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from collector import keys
+from collector.admin import is_admin, unauthorized
 from collector.export.exporter import FUNNEL_COLUMNS, FUNNEL_TYPES, funnel_rows
 from collector.export.formats import ExportError, make_writer
 from collector.export.spans import parse_range
@@ -25,15 +25,6 @@ from db.export.streams import BOTS, WHATS, ExportFilter, ExportQueryError, strea
 log = logging.getLogger("sitelens.export")
 
 API_FORMATS = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
-
-
-def bearer_ok(request: web.Request, token: str) -> bool:
-    """Whether the request carries `Authorization: Bearer <token>` (compared in constant time)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given or not token:
-        return False
-    return hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"), token.encode("utf-8"))
 
 
 def parse_export_query(query: dict[str, str], now: float) -> tuple[str, str, ExportFilter]:
@@ -99,8 +90,8 @@ class _Encoder:
 
 async def get_export(request: web.Request) -> web.StreamResponse:
     """GET /api/export?what=&format=csv|ndjson&site=&range=&bots=: stream a table, admin token required."""
-    if not bearer_ok(request, request.app[keys.ADMIN_TOKEN]):
-        return json_error(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if not is_admin(request):
+        return unauthorized()
     try:
         what, fmt, flt = parse_export_query(dict(request.query), time.time())
     except ValueError as exc:

@@ -222,10 +222,7 @@ class SiteLensClient:
 
     def track(self, event: Mapping[str, Any]) -> None:
         """Queue any event in the collector's /api/ingest shape (empty fields are left out)."""
-        try:
-            self._enqueue(_compact(dict(event)))
-        except Exception:
-            self.stats.errors += 1
+        self._build_and_track(lambda: dict(event))
 
     # --------------------------------------------------------------------------------------- sending
 

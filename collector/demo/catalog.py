@@ -270,7 +270,9 @@ SEARCH_QUERIES = (
 CHAT_TOPICS = ("install", "pricing", "privacy", "billing", "api", "export", "bots")
 PLANS = ("free", "starter", "pro", "business")
 
-SITES = ("example.com", "shop.example.com")
+SHOP_SITE = "shop.example.com"
+"""The demo shop: its own landing pages and journeys (the other site is a SaaS with a blog and docs)."""
+SITES = ("example.com", SHOP_SITE)
 SCRAPER_SITE = "example.com"
 SCRAPER_PAGES = 120
 """The scraper walks /page/1 … /page/N of the blog archive."""
@@ -368,4 +370,3 @@ API_ENDPOINTS: tuple[tuple[str, str, float, float], ...] = (
     ("POST", "/api/v1/chat", 900.0, 6),
     ("GET", "/api/v1/me", 8.0, 10),
 )
-API_SITE = "shop.example.com"

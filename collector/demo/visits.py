@@ -136,7 +136,7 @@ class Page:
 
 def _landing(rng: random.Random, site: str, source: Source) -> str:
     """The first page of a visit, given where it came from."""
-    if site == "shop.example.com":
+    if site == catalog.SHOP_SITE:
         return rng.choice(("/", "/", "/collections/new", "/collections/sale", *catalog.PRODUCTS))
     if source.name in (
         "google",
@@ -181,7 +181,7 @@ def human_visit(
     path = landing or _landing(rng, site, source)
     page.view(path, referrer=referrer, query=query)
 
-    if site == "shop.example.com":
+    if site == catalog.SHOP_SITE:
         _shop_journey(rng, page, path)
     elif path == "/pricing" or (path == "/" and rng.random() < 0.35):
         _funnel_journey(rng, page, path)
@@ -318,7 +318,7 @@ def crawler_visit(rng: random.Random) -> Visit:
     if crawler.renders_js:
         headers["Content-Type"] = "text/plain;charset=UTF-8"
     visit = Visit("crawler", headers, scaled=False, on_refusal="wait")
-    if site == "shop.example.com":
+    if site == catalog.SHOP_SITE:
         pool = [*catalog.PRODUCTS, *catalog.SHOP_PAGES]
     else:
         pool = [*catalog.SITE_PAGES, *catalog.BLOG_POSTS, *catalog.DOCS_PAGES, "/signup"]

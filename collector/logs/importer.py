@@ -111,23 +111,16 @@ def page_url(site: str, target: str) -> str:
     return f"https://{site}/{target}"
 
 
-def is_gzip(path: Path) -> bool:
-    """Whether a file is gzip-compressed (by its magic bytes, whatever its name)."""
-    with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
-
-
 @contextmanager
 def open_log(path: Path, buffer_size: int = GZIP_BUFFER) -> Iterator[tuple[BinaryIO, BinaryIO]]:
     """(lines, raw) of a log file: a buffered reader of its text, and the file on disk (for progress)."""
     raw = open(path, "rb")  # noqa: SIM115 - closed below
     try:
-        if raw.read(2) == b"\x1f\x8b":
-            raw.seek(0)
-            reader: BinaryIO = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=buffer_size)  # type: ignore[arg-type]
-        else:
-            raw.seek(0)
-            reader = raw
+        gzipped = raw.read(2) == b"\x1f\x8b"  # by its magic bytes, whatever its name
+        raw.seek(0)
+        reader: BinaryIO = raw
+        if gzipped:
+            reader = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=buffer_size)  # type: ignore[arg-type]
         yield reader, raw
     finally:
         raw.close()
