@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -28,6 +29,7 @@ from sitelens_tui.dialogs.session_screen import SessionScreen
 from sitelens_tui.dialogs.throttle_dialog import ThrottleDialog, ThrottleRequest
 from sitelens_tui.embedded import EmbeddedCollector
 from sitelens_tui.messages import FilterRemoved, FilterRequested, SessionRequested
+from sitelens_tui.sanitize import clean
 from sitelens_tui.scope import RANGE_NAMES, Scope, label_for_range
 from sitelens_tui.views import ALL_VIEWS
 from sitelens_tui.views.base import View
@@ -91,7 +93,6 @@ class SiteLensApp(App[None]):
         self.set_reactive(SiteLensApp.range_name, initial_range)
         self.last_export: Path | None = None
         self.last_override_id: int | None = None
-        self.demo_stats: Any = None
         self._demo_stop: Any = None
         self._status_timer: Any = None
         self.status_updates = 0
@@ -116,8 +117,9 @@ class SiteLensApp(App[None]):
             try:
                 url = await self.collector.start()
             except OSError as exc:
-                self.exit(message=f"cannot listen on {self.cfg.server.host}:{self.cfg.server.port}: "
-                          f"{exc.strerror or exc}", return_code=2)
+                # Text: the message is printed after exit and a str would be read as markup.
+                self.exit(message=Text(f"cannot listen on {self.cfg.server.host}:{self.cfg.server.port}: "
+                                       f"{exc.strerror or exc}"), return_code=2)
                 return
             self.source = f"listening on {url}"
             if self.demo:
@@ -189,6 +191,7 @@ class SiteLensApp(App[None]):
         self.dims = Scope(dims=self.dims).with_dim(dimension, value).dims
 
     def remove_filter(self, dimension: str, value: str | None = None) -> None:
+        """Drop the filters on a dimension (only the one with `value` when given)."""
         self.dims = Scope(dims=self.dims).without_dim(dimension, value).dims
 
     def on_filter_requested(self, message: FilterRequested) -> None:
@@ -201,10 +204,6 @@ class SiteLensApp(App[None]):
         self.push_screen(SessionScreen(message.session_id))
 
     # -- views -----------------------------------------------------------------------------------------
-
-    @property
-    def views(self) -> list[View]:
-        return list(self.query(View))
 
     @property
     def active_view(self) -> View | None:
@@ -281,11 +280,9 @@ class SiteLensApp(App[None]):
         worker = event.worker
         if worker.group == "status" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self._status_done(worker)
-        elif worker.group == "demo" and event.state == WorkerState.SUCCESS:
-            self.demo_stats = worker.result
         elif event.state == WorkerState.ERROR and worker.group in ("demo", "actions"):
             log.error("%s failed: %s", worker.description, worker.error)
-            self.notify(f"{worker.description} failed: {worker.error}", severity="error", markup=False)
+            self.notify(f"{worker.description} failed: {clean(str(worker.error), 300)}", severity="error", markup=False)
 
     # -- actions ---------------------------------------------------------------------------------------
 
@@ -388,12 +385,12 @@ class SiteLensApp(App[None]):
         self.last_export = Path(path)
         if request.dialog is not None:
             request.dialog.finished(path, rows)
-        self.notify(f"exported {rows:,} rows to {path}", title="Export", timeout=8, markup=False)
+        self.notify(f"exported {rows:,} rows to {clean(path, 300)}", title="Export", timeout=8, markup=False)
 
     def _export_failed(self, request: ExportRequest, error: str) -> None:
         if request.dialog is not None:
             request.dialog.failed(error)
-        self.notify(f"export failed: {error}", severity="error", markup=False)
+        self.notify(f"export failed: {clean(error, 300)}", severity="error", markup=False)
 
     # throttle
 
@@ -419,11 +416,11 @@ class SiteLensApp(App[None]):
                                           expires, now=now)
             )
         except OverrideError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            self.call_from_thread(self.notify, clean(str(exc), 300), severity="error", markup=False)
             return
         self.last_override_id = new_id
         self.call_from_thread(
-            self.notify, f"{request.kind} {request.target[:40]} → {request.level}", title="Throttle override",
+            self.notify, f"{request.kind} {clean(request.target, 40)} → {request.level}", title="Throttle override",
             markup=False,
         )
         active = self.active_view

@@ -36,6 +36,7 @@ class Scope:
         return Scope(self.range_name, self.now, self.site, dims)
 
     def without_dim(self, dimension: str, value: str | None = None) -> Scope:
+        """This scope without the filters on `dimension` (only the one with `value` when given)."""
         dims = tuple(d for d in self.dims if not (d[0] == dimension and (value is None or d[1] == value)))
         return Scope(self.range_name, self.now, self.site, dims)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from collector.errors import UserError
+from sitelens_tui.commands.tui import add_range_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -13,8 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", type=float, default=5.0, metavar="N", help="demo events per second (default 5)")
     p.add_argument("--host", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="listen port (default 8765)")
-    p.add_argument("--range", dest="range_name", default="24h",
-                   choices=("live", "1h", "24h", "7d", "30d", "90d", "all"), help="initial range (default 24h)")
+    add_range_option(p)
     p.set_defaults(func=run)
 
 

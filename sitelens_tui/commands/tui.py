@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 
 from db.connection import DatabaseError
+from db.queries.common import RANGES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tui", help="terminal UI attached to the database of a running `sitelens collect`")
-    p.add_argument("--range", dest="range_name", default="24h",
-                   choices=("live", "1h", "24h", "7d", "30d", "90d", "all"), help="initial range (default 24h)")
+    add_range_option(p)
     p.set_defaults(func=run)
+
+
+def add_range_option(p: argparse.ArgumentParser) -> None:
+    """The initial range of the TUI (shared by `run` and `tui`)."""
+    p.add_argument("--range", dest="range_name", default="24h", choices=RANGES, help="initial range (default 24h)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from sitelens_tui.messages import ViewLoaded
+from sitelens_tui.messages import FilterRequested, ViewLoaded
 from sitelens_tui.sanitize import clean
 from sitelens_tui.scope import Scope
+from sitelens_tui.widgets.view_table import ViewTable
 
 if TYPE_CHECKING:
     from sitelens_tui.app import SiteLensApp
@@ -75,8 +76,18 @@ class View(VerticalScroll):
         raise NotImplementedError
 
     def selection(self) -> Selection:
-        """What the highlighted row offers to filter/throttle/open."""
+        """What the highlighted row offers to filter/throttle/open (default: the focused table's filter)."""
+        focused = self.app.focused
+        if isinstance(focused, ViewTable) and focused.dimension and focused.selected is not None:
+            return Selection(filter=(focused.dimension, focused.selected.value))
         return Selection()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row of a filterable table filters every view by the row's value."""
+        table = event.data_table
+        if isinstance(table, ViewTable) and table.dimension and table.selected is not None:
+            event.stop()
+            self.post_message(FilterRequested(table.dimension, table.selected.value))
 
     def scope_changed(self) -> None:
         """Called before a fetch for a new scope (views with incremental state reset it here)."""

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
 from db.queries.bots import BotRow, DropRow, FingerprintRow, drops_by_level, top_bots, top_fingerprints
-from sitelens_tui.messages import FilterRequested
 from sitelens_tui.sanitize import num, safe
 from sitelens_tui.scope import Scope
 from sitelens_tui.views.base import Selection, TableData, View
@@ -77,17 +76,12 @@ class BotsView(View):
         if not data.drops:
             self.query_one("#bots-drops", ViewTable).show([TableRow("none", (Text("none", style="dim"),))])
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        table = event.data_table
-        if isinstance(table, ViewTable) and table.dimension and table.selected is not None:
-            event.stop()
-            self.post_message(FilterRequested(table.dimension, table.selected.value))
-
     def selection(self) -> Selection:
+        """The focused bot name filters; otherwise the highlighted fingerprint filters and can be throttled."""
         fps = self.query_one("#bots-fingerprints", ViewTable)
-        focused = self.app.focused
-        if isinstance(focused, ViewTable) and focused is not fps and focused.dimension and focused.selected:
-            return Selection(filter=(focused.dimension, focused.selected.value))
+        picked = super().selection()
+        if self.app.focused is not fps and picked.filter is not None:
+            return picked
         row = fps.selected
         if row is None:
             return Selection()

@@ -11,7 +11,6 @@ from textual.widgets import DataTable, Label
 
 from db.queries.events import EventCount, PropValue, custom_events, property_breakdown
 from db.queries.props import property_keys
-from sitelens_tui.messages import FilterRequested
 from sitelens_tui.sanitize import num, safe
 from sitelens_tui.scope import Scope
 from sitelens_tui.views.base import Selection, TableData, View
@@ -70,11 +69,6 @@ class EventsView(View):
             if event.row_key.value != self.selected_event and self.loaded_scope is not None:
                 self.selected_event = event.row_key.value
                 self.reload()
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "events-table" and event.row_key.value is not None:
-            event.stop()
-            self.post_message(FilterRequested("name", event.row_key.value))
 
     def selection(self) -> Selection:
         row = self.query_one("#events-table", ViewTable).selected

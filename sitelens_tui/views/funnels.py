@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Label
 from collector.funnels import Funnel, StepResult
 from db.queries.funnels import funnel_report, list_funnels, save_funnel
 from sitelens_tui.dialogs.funnel_form import FunnelForm
-from sitelens_tui.sanitize import num, safe
+from sitelens_tui.sanitize import clean, num, safe
 from sitelens_tui.scope import Scope
 from sitelens_tui.views.base import TableData, View
 from sitelens_tui.widgets.step_bars import StepBars
@@ -41,6 +41,7 @@ class FunnelsView(View):
         self.selected_funnel: str | None = None
         self.funnels: dict[str, Funnel] = {}
         self.saved: list[str] = []
+        """Names saved from the form, in order (what the user did this session)."""
 
     def compose(self) -> ComposeResult:
         yield Label("Funnels", classes="section-title")
@@ -94,7 +95,7 @@ class FunnelsView(View):
     def _saved(self, name: str) -> None:
         self.saved.append(name)
         self.selected_funnel = name
-        self.app.notify(f"funnel {name[:60]} saved", markup=False)
+        self.app.notify(f"funnel {clean(name, 60)} saved", markup=False)
         self.reload()
 
     def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:

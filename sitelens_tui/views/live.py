@@ -107,9 +107,9 @@ class LiveView(View):
     def show(self, data: LiveData) -> None:
         self.sessions = {s.id: s for s in data.sessions}
         self.query_one("#live-sessions", ViewTable).show([session_row(s, data.now) for s in data.sessions])
+        more = "+" if len(data.sessions) >= SESSION_CAP else ""
         self.query_one("#live-sessions-title", Label).update(
-            f"Active sessions (last 30 min): {len(data.sessions)}{'+' if len(data.sessions) >= SESSION_CAP else ''}"
-        )
+            Text(f"Active sessions (last 30 min): {len(data.sessions)}{more}"))
         if data.tail:
             self.query_one("#live-tail", ViewTable).append([tail_row(e) for e in data.tail])
             self.last_id = max(self.last_id, data.tail[-1].id)

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
 from db.queries.overview import Kpis, Point, Row, heatmap, kpis_with_change, timeseries, top
-from sitelens_tui.messages import FilterRequested
 from sitelens_tui.sanitize import num, safe
 from sitelens_tui.scope import Scope
-from sitelens_tui.views.base import Selection, TableData, View
+from sitelens_tui.views.base import TableData, View
 from sitelens_tui.widgets.chart import Chart, Series
 from sitelens_tui.widgets.heatmap import Heatmap
 from sitelens_tui.widgets.kpi_tile import KpiTile, change_text
@@ -105,18 +104,6 @@ class OverviewView(View):
         for dimension, _, _ in TOP_LISTS:
             self.query_one(f"#top-{dimension}", ViewTable).show([top_row(r) for r in data.tops[dimension]])
         self.query_one(Heatmap).show(data.heatmap)
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        table = event.data_table
-        if isinstance(table, ViewTable) and table.dimension and table.selected is not None:
-            event.stop()
-            self.post_message(FilterRequested(table.dimension, table.selected.value))
-
-    def selection(self) -> Selection:
-        focused = self.app.focused
-        if isinstance(focused, ViewTable) and focused.dimension and focused.selected is not None:
-            return Selection(filter=(focused.dimension, focused.selected.value))
-        return Selection()
 
     def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
         """The traffic series of the range (the top lists are one filter away in other exports)."""
