@@ -160,13 +160,17 @@ def open_anomalies(conn: sqlite3.Connection) -> list[Anomaly]:
     return [_anomaly(r) for r in rows]
 
 
-def recent_anomalies(conn: sqlite3.Connection, span: Span, limit: int = 100) -> list[Anomaly]:
-    """Anomalies that were going on at any time in the span, newest first."""
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM anomalies WHERE started < ? AND (ended IS NULL OR ended >= ?) "
-        "ORDER BY started DESC, id DESC LIMIT ?",
-        (span.end, span.start, limit),
-    )
+def recent_anomalies(
+    conn: sqlite3.Connection, span: Span, limit: int = 100, *, site: str | None = None, open_first: bool = False
+) -> list[Anomaly]:
+    """Anomalies going on at any time in the span, newest first (open ones first if asked); with `site`, that
+    site's anomalies and those on all sites."""
+    where, params = "started < ? AND (ended IS NULL OR ended >= ?)", [span.end, span.start]
+    if site is not None:
+        where += " AND site IN ('', ?)"
+        params.append(site)
+    order = "ended IS NOT NULL, started DESC, id DESC" if open_first else "started DESC, id DESC"
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM anomalies WHERE {where} ORDER BY {order} LIMIT ?", (*params, limit))
     return [_anomaly(r) for r in rows]
 
 

@@ -74,10 +74,7 @@ class AnomaliesView(View):
         yield Chart(id="anomaly-chart")
 
     def fetch(self, conn: sqlite3.Connection, scope: Scope) -> AnomaliesData:
-        found = recent_anomalies(conn, scope.span)
-        if scope.site is not None:
-            found = [a for a in found if a.site in ("", scope.site)]
-        found.sort(key=lambda a: (a.ended is not None, -a.started))
+        found = recent_anomalies(conn, scope.span, site=scope.site, open_first=True)
         by_id = {a.id: a for a in found}
         selected = by_id.get(self.selected_id or -1) or (found[0] if found else None)
         series: list[tuple[float, float]] = []
@@ -109,7 +106,7 @@ class AnomaliesView(View):
                 self.reload()
 
     def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
-        rows = recent_anomalies(conn, scope.span, limit=100_000)
+        rows = recent_anomalies(conn, scope.span, limit=100_000, site=scope.site, open_first=True)
         return TableData(("id", "kind", "rule", "metric", "site", "level", "observed", "expected", "started", "ended"),
                          [(a.id, a.kind, a.rule, a.metric, a.site, a.level, a.observed, a.expected, a.started, a.ended)
                           for a in rows])

@@ -177,3 +177,17 @@ async def test_a_dead_webhook_is_logged_not_raised(tmp_path, aiohttp_client, cap
     client = await aiohttp_client(create_app(cfg))
     changes = await check_anomalies(client.server.app, now=T0 + SPIKE_AT + 4 * MIN)
     assert changes and "anomaly webhook failed" in caplog.text
+
+
+def test_recent_anomalies_filter_by_site_before_the_limit_and_put_open_ones_first(tmp_path):
+    from db.queries.anomalies import close_anomaly, insert_anomaly
+
+    conn = new_db(tmp_path / "recent.db")
+    mine = insert_anomaly(conn, "threshold", "r", "pageviews", "mine.example", "warning", 50, 10, T0)
+    close_anomaly(conn, mine.id, T0 + MIN)
+    for i in range(5):  # newer anomalies of another site would push it past a limit applied before filtering
+        insert_anomaly(conn, "trend", "", "sessions", "other.example", "critical", 9, 1, T0 + (i + 2) * MIN)
+    everywhere = insert_anomaly(conn, "threshold", "r", "bot_ratio", "", "warning", 80, 50, T0 - MIN)
+    span = Span(T0 - 10 * MIN, T0 + 10 * MIN)
+    found = recent_anomalies(conn, span, 2, site="mine.example", open_first=True)
+    assert [a.id for a in found] == [everywhere.id, mine.id]  # the open one first, though it started earlier
