@@ -165,7 +165,8 @@ def recent_anomalies(
 ) -> list[Anomaly]:
     """Anomalies going on at any time in the span, newest first (open ones first if asked); with `site`, that
     site's anomalies and those on all sites."""
-    where, params = "started < ? AND (ended IS NULL OR ended >= ?)", [span.end, span.start]
+    where = "started < ? AND (ended IS NULL OR ended >= ?)"
+    params: list[object] = [span.end, span.start]
     if site is not None:
         where += " AND site IN ('', ?)"
         params.append(site)
