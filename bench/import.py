@@ -4,7 +4,8 @@ Generates a realistic combined-format access log (humans browsing pages with the
 scraper, scanners probing, API clients), then runs, in the same run on the same file:
   * `sitelens import FILE --db fresh.db --site bench.example` (a subprocess), and
   * `goaccess FILE --log-format=COMBINED -o report.json` (skipped with a note when goaccess is missing),
-and prints lines/s and peak RSS of each and the ratios. Usage: python bench/import.py [--lines N] [--keep]
+and prints lines/s and peak RSS of each and the ratios. RSS is sampled over the whole process tree (the
+importer writes from a child process), every 20 ms. Usage: python -m bench.import [--lines N] [--keep]
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.proctree import run_measured
 
 BROWSERS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
@@ -114,22 +116,6 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
         f.writelines(out)
 
 
-def peak_rss_mb(cmd: list[str]) -> tuple[float, float, int]:
-    """(seconds, peak RSS MB, status) of one command, measured alone in a fresh Python child."""
-    code = (
-        "import resource,subprocess,sys,time;"
-        "t=time.perf_counter();p=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.PIPE);"
-        "e=time.perf_counter()-t;r=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
-        "sys.stderr.write(p.stderr.decode()[-400:]) if p.returncode else None;"
-        "print(e, r, p.returncode)"
-    )
-    out = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True)
-    if out.stderr.strip():
-        print(f"  {cmd[0]}: {out.stderr.strip()}", file=sys.stderr)
-    seconds, rss_kb, status = out.stdout.split()
-    return float(seconds), int(rss_kb) / 1024, int(status)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines in the generated log (default 1M)")
@@ -148,7 +134,7 @@ def main() -> int:
                     "--site", "bench.example", "--format", "combined", "--no-progress"]  # fmt: skip
         env_cmd = ["env", f"SITELENS_CONFIG={tmp / 'none.toml'}"]
         (tmp / "none.toml").write_text("")
-        s_sec, s_rss, s_status = peak_rss_mb(env_cmd + sitelens)
+        s_sec, s_rss, s_status = run_measured(env_cmd + sitelens)
         print(
             f"sitelens import: {args.lines / s_sec:>10,.0f} lines/s  {s_sec:6.1f}s  peak RSS {s_rss:6.0f} MB"
             + ("" if s_status == 0 else f"  (exit {s_status})")
@@ -157,7 +143,7 @@ def main() -> int:
         if goaccess is None:
             print("goaccess: not installed, no ratio")
             return 0
-        g_sec, g_rss, g_status = peak_rss_mb(
+        g_sec, g_rss, g_status = run_measured(
             [goaccess, str(log), "--log-format=COMBINED", "-o", str(tmp / "report.json"), "--no-progress"]
         )
         print(

@@ -9,7 +9,7 @@ The database is filled directly (one transaction per million events, rollups cau
 with sessions of realistic events spread over the last 60 days. Then the collector runs on it while many
 simulated visitors, a crawler and a server-side client send mixed traffic, and its /proc status is sampled
 every 0.5 s. The same traffic goes to a bare aiohttp process for the baseline.
-Target: collector RSS <= 150 MB.
+Target: collector RSS, its writer process included, <= 150 MB.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import aiohttp
 import orjson
 
 from bench.durability import free_port, stop_process, wait_ready
+from bench.proctree import descendants
 from db.connection import connect
 from db.records import EventRecord, SessionRecord
 from db.rollups import catch_up
@@ -451,6 +452,12 @@ class Memory:
     anon: float = 0.0
     file: float = 0.0
     sessions_at_start: int = 0  # sessions of the last 30 minutes the collector reloaded from the database
+    writer: float = 0.0  # VmHWM of its child processes (the writer process), summed
+
+    @property
+    def total_peak(self) -> float:
+        """Peak of the process plus the peaks of its children: what the machine must have free for it."""
+        return self.peak + self.writer
 
     @property
     def steady(self) -> float:
@@ -494,6 +501,7 @@ async def measure(
     await sampler
     final = proc_status(proc.pid)
     memory.peak, memory.anon, memory.file = final["VmHWM"], final["RssAnon"], final["RssFile"]
+    memory.writer = sum(proc_status(child)["VmHWM"] for child in descendants(proc.pid))
     return memory, statuses, await healthz(port)
 
 
@@ -528,7 +536,10 @@ def collector_config(directory: Path) -> Path:
 
 
 def report(name: str, m: Memory) -> None:
-    print(f"{name:<22}{m.idle:>9.1f}{m.steady:>9.1f}{m.peak:>9.1f}{m.anon:>9.1f}{m.file:>9.1f}")
+    print(
+        f"{name:<22}{m.idle:>9.1f}{m.steady:>9.1f}{m.peak:>9.1f}{m.anon:>9.1f}{m.file:>9.1f}"
+        f"{m.writer:>9.1f}{m.total_peak:>9.1f}"
+    )
 
 
 async def run(db: Path, args: argparse.Namespace, workdir: Path) -> int:
@@ -565,10 +576,10 @@ async def run(db: Path, args: argparse.Namespace, workdir: Path) -> int:
         f"{health.get('active_sessions', '?')} sessions active at the end "
         f"({mem.sessions_at_start:,} of them reloaded at start: sessions of the last 30 min already in the database)"
     )
-    print(f"\n{'RSS (MB)':<22}{'idle':>9}{'steady':>9}{'peak':>9}{'anon':>9}{'file':>9}")
+    print(f"\n{'RSS (MB)':<22}{'idle':>9}{'steady':>9}{'peak':>9}{'anon':>9}{'file':>9}{'writer':>9}{'total':>9}")
     report("bare aiohttp", bare_mem)
     report("sitelens collect", mem)
-    ok = mem.peak <= TARGET_MB
+    ok = mem.total_peak <= TARGET_MB
     sessions = int(health.get("active_sessions", 0) or 0)
     if sessions:
         per_session = (mem.steady - mem.idle) * 1024 / sessions
@@ -577,7 +588,8 @@ async def run(db: Path, args: argparse.Namespace, workdir: Path) -> int:
         f"\ncollector / bare aiohttp: steady {mem.steady / bare_mem.steady:.2f}x, peak {mem.peak / bare_mem.peak:.2f}x"
     )
     print(
-        f"collector peak RSS {mem.peak:.1f} MB with {count_events(db):,} events stored: "
+        f"collector peak RSS {mem.total_peak:.1f} MB (its own {mem.peak:.1f} + writer process {mem.writer:.1f}) "
+        f"with {count_events(db):,} events stored: "
         f"{'OK' if ok else 'OVER'} (target <= {TARGET_MB:g} MB)"
     )
     return 0 if ok else 1

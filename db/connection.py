@@ -40,8 +40,12 @@ def _apply_pragmas(conn: sqlite3.Connection) -> None:
         conn.execute(pragma)
 
 
-def connect(path: str | Path, *, readonly: bool = False, create: bool = True) -> sqlite3.Connection:
-    """A synchronous connection (CLI commands, tests, worker threads); migrates unless read-only."""
+def connect(
+    path: str | Path, *, readonly: bool = False, create: bool = True, pragmas: tuple[str, ...] = ()
+) -> sqlite3.Connection:
+    """A synchronous connection (CLI commands, tests, worker threads); migrates unless read-only.
+
+    `pragmas` run after the standard ones (a log import's writer keeps a smaller page cache)."""
     path = Path(path)
     if not create and not path.exists():
         raise DatabaseError(f"database not found: {path}")
@@ -53,6 +57,8 @@ def connect(path: str | Path, *, readonly: bool = False, create: bool = True) ->
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             _apply_pragmas(conn)
+            for pragma in pragmas:
+                conn.execute(pragma)
             migrate(conn)
     except (sqlite3.Error, OSError) as exc:
         raise DatabaseError(f"cannot open database {path}: {exc}") from None

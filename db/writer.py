@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,9 +59,18 @@ class Batch:
     drops: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     levels: dict[str, str] = field(default_factory=dict)
     """Throttle level changes of fingerprints that may no longer reach the pipeline (blocked clients)."""
+    import_offset: tuple[int, int, int] | None = None
+    """(import file id, byte offset, lines) committed with these rows: a log import resumes exactly here."""
 
     def __len__(self) -> int:
-        return len(self.events) + len(self.sessions) + len(self.fingerprints) + len(self.drops) + len(self.levels)
+        return (
+            len(self.events)
+            + len(self.sessions)
+            + len(self.fingerprints)
+            + len(self.drops)
+            + len(self.levels)
+            + (self.import_offset is not None)
+        )
 
 
 BatchSource = Callable[[Batch], None]
@@ -99,6 +109,7 @@ class Writer:
         queue_max: int = 50_000,
         hooks: list[FlushHook] | None = None,
         process: bool = False,
+        cache_kib: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.flush_interval_s = flush_interval_s
@@ -112,6 +123,8 @@ class Writer:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitelens-writer")
         self._conn: sqlite3.Connection | None = None
         self._use_process = process
+        self._pragmas = (f"PRAGMA cache_size=-{int(cache_kib)}",) if cache_kib else ()
+        """Run on the write connection after it opens (a log import keeps its page cache small)."""
         self._process: WriterProcess | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -137,10 +150,10 @@ class Writer:
         if self._use_process:
             from db.writer_process import WriterProcess  # imports this module: a cycle at import time
 
-            process = WriterProcess(self.path, self.hooks)
+            process = WriterProcess(self.path, self.hooks, self._pragmas)
             await loop.run_in_executor(self._executor, process.start)
             self._process = process
-        self._conn = await loop.run_in_executor(self._executor, connect, self.path)
+        self._conn = await loop.run_in_executor(self._executor, partial(connect, self.path, pragmas=self._pragmas))
         self._task = asyncio.create_task(self._run(), name="sitelens-writer")
 
     def has_room(self, n: int = 1) -> bool:
@@ -222,6 +235,7 @@ class Writer:
         batch.sessions.update(newer.sessions)
         batch.drops.update(newer.drops)
         batch.levels.update(newer.levels)
+        batch.import_offset = newer.import_offset or batch.import_offset
         for fp in newer.fingerprints.values():
             self.add_fingerprint(fp)
 

@@ -28,21 +28,21 @@ class WriterProcessDied(Exception):
 
 
 def child_entry(fd: int) -> None:
-    """The child's entry point: the first message names the database and the flush hooks."""
+    """The child's entry point: the first message names the database, the flush hooks and extra pragmas."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     pipe = Connection(fd)
     try:
-        path, hooks = pipe.recv()
+        path, hooks, pragmas = pipe.recv()
     except (EOFError, OSError):
         return
-    child_main(pipe, path, hooks)
+    child_main(pipe, path, hooks, pragmas)
 
 
-def child_main(pipe: Connection, path: str, hooks: list[FlushHook]) -> None:
+def child_main(pipe: Connection, path: str, hooks: list[FlushHook], pragmas: tuple[str, ...] = ()) -> None:
     """The child: open the database, then write each batch it is sent until told to close or orphaned."""
     try:
-        conn = connect(path)
+        conn = connect(path, pragmas=pragmas)
     except BaseException as exc:  # the parent reports it like any failed start
         pipe.send(("error", _portable(exc)))
         return
@@ -80,9 +80,10 @@ def _portable(exc: BaseException) -> BaseException:
 class WriterProcess:
     """Parent-side handle of the child; every method blocks, so call them on the writer's executor thread."""
 
-    def __init__(self, path: Path, hooks: list[FlushHook]) -> None:
+    def __init__(self, path: Path, hooks: list[FlushHook], pragmas: tuple[str, ...] = ()) -> None:
         self.path = path
         self.hooks = hooks
+        self.pragmas = pragmas
         self._pipe: Connection | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -106,7 +107,7 @@ class WriterProcess:
             theirs.close()
         self._pipe, self._proc = Connection(ours.detach()), proc
         try:
-            self._pipe.send((str(self.path), self.hooks))
+            self._pipe.send((str(self.path), self.hooks, self.pragmas))
         except (OSError, EOFError):
             self._lost()
             raise WriterProcessDied("writer process did not start") from None

@@ -29,7 +29,7 @@ from collector.pipeline import Client, Pipeline
 from collector.salts import SaltStore
 from collector.validation import Hit
 from db.connection import connect
-from db.queries.ingest import ImportFile, import_file, save_import_offset
+from db.queries.ingest import ImportFile, import_file, save_import_offset_hook
 from db.rollups import rollup_hooks
 from db.writer import Batch, Writer
 
@@ -40,6 +40,8 @@ GZIP_BUFFER: Final = 64 * 1024
 """Decompressed read-ahead: a truncated .gz loses at most this much of what was readable."""
 HEAD_MAX: Final = 64 * 1024
 """Bytes hashed at most for a file's identity (its first line, or this much of it)."""
+WRITER_CACHE_KIB: Final = 4000
+"""The writer's SQLite page cache: the import appends and hardly reads back, so a small one costs little."""
 
 _PAGE_EXTENSIONS: Final = frozenset({"", "html", "htm", "xhtml", "shtml", "php", "asp", "aspx", "jsp", "cfm", "cgi"})
 _API_PREFIXES: Final = ("/api/", "/graphql", "/wp-json/", "/rpc/")
@@ -177,8 +179,7 @@ class Importer:
         self.chunk_lines = chunk_lines
         self.stats = ImportStats()
         self._mark: tuple[int, int, int] | None = None  # (file id, offset, lines) the next flush commits
-        self._mark_saved = False
-        self._last_saved: tuple[int, int, int] | None = None
+        self._committed: tuple[int, int, int] | None = None
         self._flushing: asyncio.Task[None] | None = None
         self._started = time.perf_counter()
         self.writer: Writer
@@ -187,21 +188,24 @@ class Importer:
     async def __aenter__(self) -> Importer:
         cfg = self.cfg
         self._db = connect(cfg.db_path)
+        # Small page caches: the import appends, it hardly reads back (flat memory matters more here).
+        self._db.execute("PRAGMA cache_size=-2000")
         self._geo = GeoLookup(cfg.geoip.path or None)
         self._asn = AsnLookup(cfg.geoip.asn_path) if cfg.geoip.asn_path else None
         # The importer drives every flush (see _checkpoint): the writer's own timer and count never fire.
+        # Rows are written by a child process while this one parses and runs the pipeline on the next chunk.
         self.writer = Writer(
             cfg.db_path,
             flush_interval_s=3600.0,
             flush_count=1 << 40,
             queue_max=1 << 40,
-            hooks=[*rollup_hooks(), self._save_mark],
+            hooks=[*rollup_hooks(), save_import_offset_hook],
+            process=True,
+            cache_kib=WRITER_CACHE_KIB,
         )
         await self.writer.start()
-        # Small page caches: the import appends, it hardly reads back (flat memory matters more here).
-        self._db.execute("PRAGMA cache_size=-2000")
-        await self.writer.run_in_thread(lambda conn: conn.execute("PRAGMA cache_size=-4000"))
         self.pipeline = Pipeline(cfg, self.writer, SaltStore(self._db), self._geo, self._asn)
+        self.writer.add_source(self._add_offset)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -219,22 +223,17 @@ class Importer:
                 self._asn.close()
             self.stats.elapsed_s = time.perf_counter() - self._started
 
-    def _save_mark(self, conn: object, batch: Batch) -> None:
-        """Writer flush hook: store the import offset in the same transaction as the rows it covers."""
-        mark = self._mark
-        if mark is not None:
-            save_import_offset(conn, *mark)  # type: ignore[arg-type]
-            self._mark_saved = True
+    def _add_offset(self, batch: Batch) -> None:
+        """Writer batch source: the offset reached so far commits with the rows parsed before it."""
+        if self._mark is not None and self._mark != self._committed:
+            batch.import_offset = self._mark
 
     async def _flush(self, mark: tuple[int, int, int] | None) -> None:
-        """Flush the writer committing `mark` with the rows; a chunk without rows saves the offset alone."""
-        self._mark, self._mark_saved = mark, False
+        """Flush the writer, committing `mark` (the file's offset after these rows) with the rows."""
+        self._mark = mark
         await self.writer.flush()
-        if self.writer.stats.last_error or mark is None:
-            return
-        if not self._mark_saved and mark != self._last_saved:
-            await self.writer.run_in_thread(lambda conn: save_import_offset(conn, *mark))
-        self._last_saved = mark
+        if not self.writer.stats.last_error:
+            self._committed = mark
 
     async def _checkpoint(self, mark: tuple[int, int, int] | None) -> None:
         """Start flushing everything processed so far (committing `mark` with it) while parsing goes on."""

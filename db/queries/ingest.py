@@ -8,6 +8,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from db.writer import Batch
+
 TOKEN_PREFIX = "sl_"
 MAX_LABEL = 200
 
@@ -109,3 +111,9 @@ def save_import_offset(conn: sqlite3.Connection, file_id: int, offset: int, line
         "UPDATE import_files SET offset = max(offset, ?), lines = max(lines, ?), updated = ? WHERE id = ?",
         (offset, lines, time.time(), file_id),
     )
+
+
+def save_import_offset_hook(conn: sqlite3.Connection, batch: Batch) -> None:
+    """Writer flush hook: a batch's import offset commits in the same transaction as its rows."""
+    if batch.import_offset is not None:
+        save_import_offset(conn, *batch.import_offset)
