@@ -3,6 +3,8 @@
 Events are rolled up from the last rolled-up id (`rollup_state`), sessions from `rollup_pending_sessions`
 (filled by triggers with each session's state before it changed), so every row is counted exactly once,
 whichever process wrote it. The definitions here are the ones the raw queries in db/queries use too.
+A flush whose rows are all that is pending is rolled up from the rows it holds, not read back, and the
+visit keys (first hit of a path or event name in a session) stay in memory between a connection's flushes.
 
 Tables (db/migrations/0002_rollups.sql): `rollup_traffic` (hourly totals), `rollup_pages` and `rollup_events`
 (hourly and daily, per path / custom event name), `rollup_dims` (daily, per session attribute),
@@ -198,7 +200,8 @@ class _EventDeltas:
 class _Visited:
     """(session, is_event, path or name) keys already rolled up, for every session in `sessions`, as of event id
     `upto`: kept between the flushes of one connection, so a flush does not re-read its sessions' earlier events
-    (which would cost each flush the length of its sessions so far)."""
+    (which would cost each flush the length of its sessions so far). A visit counted stays counted when its
+    event is deleted later (retention, erasure), like everything else already rolled up."""
 
     __slots__ = ("conn", "upto", "last", "sessions", "keys")
 
@@ -263,8 +266,7 @@ def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limi
     """Flush hook: roll up events written since the last run (traffic, pages, custom events, props, API
     latency); returns how many events it rolled up."""
     start = int(conn.execute("SELECT value FROM rollup_state WHERE name = 'events'").fetchone()[0])
-    found = _batch_events(conn, batch, start, limit) or _stored_events(conn, start, limit)
-    rows, last_id = found
+    rows, last_id = _batch_events(conn, batch, start, limit) or _stored_events(conn, start, limit)
     if not rows:
         return 0
     visited = _visited(conn, start)
