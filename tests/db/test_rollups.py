@@ -273,3 +273,13 @@ def test_a_rolled_back_flush_leaves_no_visit_behind(tmp_path):
     write_batch(conn, batch, rollup_hooks())  # the writer retries the same batch
     assert page_totals(conn, "/pricing") == (1, 1)
     assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 2
+
+
+def test_visits_stay_exact_when_the_kept_visit_keys_overflow(tmp_path, monkeypatch):
+    import db.rollups
+
+    monkeypatch.setattr(db.rollups, "MAX_VISIT_KEYS", 10)  # dropped and read back again at nearly every flush
+    conn = new_db(tmp_path / "r.db")
+    for events, sessions in dataset(4, 120):
+        write(conn, events, sessions)
+    assert_rollups_equal_raw(conn)
