@@ -3,6 +3,8 @@
 Events are rolled up from the last rolled-up id (`rollup_state`), sessions from `rollup_pending_sessions`
 (filled by triggers with each session's state before it changed), so every row is counted exactly once,
 whichever process wrote it. The definitions here are the ones the raw queries in db/queries use too.
+A flush whose rows are all that is pending is rolled up from the rows it holds, not read back, and the
+visit keys (first hit of a path or event name in a session) stay in memory between a connection's flushes.
 
 Tables (db/migrations/0002_rollups.sql): `rollup_traffic` (hourly totals), `rollup_pages` and `rollup_events`
 (hourly and daily, per path / custom event name), `rollup_dims` (daily, per session attribute),
@@ -14,9 +16,12 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
+from db.records import EVENT_COLUMNS
 from db.writer import Batch, FlushHook
 
 HOUR = 3600
@@ -71,10 +76,30 @@ _SESSION_FIELDS = (
     "events",
     *SESSION_DIMS,
 )
-_EVENT_COLUMNS = (
-    "id, ts, site, type, session_id, path, name, is_bot, engaged_ms, scroll, props, method, status, latency_ms, "
-    "success, ip, fingerprint, country, cost_usd"
+_ROLLED_COLUMNS = (
+    "ts",
+    "site",
+    "type",
+    "session_id",
+    "path",
+    "name",
+    "is_bot",
+    "engaged_ms",
+    "scroll",
+    "props",
+    "method",
+    "status",
+    "latency_ms",
+    "success",
+    "ip",
+    "fingerprint",
+    "country",
+    "cost_usd",
 )
+"""The event columns the rollups read, in the order `_accumulate_events` takes them."""
+_ROLLED_FROM_BATCH = itemgetter(*(EVENT_COLUMNS.index(c) for c in _ROLLED_COLUMNS))
+MAX_VISIT_KEYS = 200_000
+"""Visit keys kept between flushes (some 20 MB at most); past that they are dropped and read again as needed."""
 
 Deltas = dict[tuple[Any, ...], list[int]]
 
@@ -172,20 +197,82 @@ class _EventDeltas:
         self.external: Deltas = {}
 
 
+class _Visited:
+    """(session, is_event, path or name) keys already rolled up, for every session in `sessions`, as of event id
+    `upto`: kept between the flushes of one connection, so a flush does not re-read its sessions' earlier events
+    (which would cost each flush the length of its sessions so far). A visit counted stays counted when its
+    event is deleted later (retention, erasure), like everything else already rolled up."""
+
+    __slots__ = ("conn", "upto", "last", "sessions", "keys")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.upto = -1
+        self.last: tuple[Any, ...] | None = None
+        """(ts, session_id) of event `upto`, to tell a rolled-back flush's ids reused by other events."""
+        self.sessions: set[int] = set()
+        self.keys: set[tuple[Any, ...]] = set()
+
+    def reset(self, upto: int) -> None:
+        self.upto, self.last = upto, None
+        self.sessions.clear()
+        self.keys.clear()
+
+    def holds_up_to(self, conn: sqlite3.Connection, start: int) -> bool:
+        """Whether these keys are still exactly those of the events up to `start` (this connection rolled up
+        every event since they were loaded, and that work was committed)."""
+        if self.upto != start or len(self.keys) > MAX_VISIT_KEYS:
+            return False
+        if self.last is None:
+            return not self.keys
+        row = conn.execute("SELECT ts, session_id FROM events WHERE id = ?", (start,)).fetchone()
+        return row is not None and tuple(row) == self.last
+
+    def load(self, conn: sqlite3.Connection, session_ids: set[int]) -> None:
+        """Add the keys of sessions not held yet, from the events up to `upto`."""
+        missing = sorted(session_ids - self.sessions)
+        for chunk in _chunks(missing):
+            marks = ",".join("?" * len(chunk))
+            for sid, is_event, key in conn.execute(
+                f"SELECT DISTINCT session_id, type = 'event', CASE WHEN type = 'event' THEN name ELSE path END "
+                f"FROM events WHERE session_id IN ({marks}) AND id <= ? "
+                "AND type IN ('pageview', 'request', 'event')",
+                (*chunk, self.upto),
+            ):
+                self.keys.add((sid, bool(is_event), key))
+        self.sessions.update(missing)
+
+
+_VISITED: list[_Visited] = []
+"""Per connection (the most recent few: a writer keeps one for its lifetime), newest first."""
+_VISITED_CONNECTIONS = 4
+_VISITED_LOCK = threading.Lock()
+
+
+def _visited(conn: sqlite3.Connection, start: int) -> _Visited:
+    """The visit keys of `conn` as of event id `start`, emptied when they cannot be trusted."""
+    with _VISITED_LOCK:
+        entry = next((v for v in _VISITED if v.conn is conn), None)
+        if entry is None:
+            entry = _Visited(conn)
+            _VISITED.insert(0, entry)
+            del _VISITED[_VISITED_CONNECTIONS:]
+    if not entry.holds_up_to(conn, start):
+        entry.reset(start)
+    return entry
+
+
 def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limit: int = MAX_EVENTS_PER_FLUSH) -> int:
     """Flush hook: roll up events written since the last run (traffic, pages, custom events, props, API
     latency); returns how many events it rolled up."""
     start = int(conn.execute("SELECT value FROM rollup_state WHERE name = 'events'").fetchone()[0])
-    cur = conn.cursor()
-    cur.row_factory = None  # plain tuples: a rebuild reads every stored event
-    rows = cur.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?", (start, limit)
-    ).fetchall()
+    rows, last_id = _batch_events(conn, batch, start, limit) or _stored_events(conn, start, limit)
     if not rows:
         return 0
-    seen = _keys_seen_before(conn, {r[4] for r in rows if r[4] and (r[3] in PAGE_TYPES or r[3] == "event")}, start)
+    visited = _visited(conn, start)
+    visited.load(conn, {r[3] for r in rows if r[3] and (r[2] in PAGE_TYPES or r[2] == "event")})
     deltas = _EventDeltas()
-    _accumulate_events(rows, seen, deltas)
+    _accumulate_events(rows, visited.keys, deltas)
     update_traffic_events(conn, deltas.traffic)
     update_pages(conn, deltas.pages)
     update_custom_events(conn, deltas.custom)
@@ -193,77 +280,87 @@ def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limi
     update_latency(conn, deltas.latency)
     update_auth(conn, deltas.auth)
     update_external(conn, deltas.external)
-    conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'events'", (rows[-1][0],))
+    conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'events'", (last_id,))
+    visited.upto, visited.last = last_id, (rows[-1][0], rows[-1][3])
     return len(rows)
 
 
-def _accumulate_events(rows: Iterable[Sequence[Any]], seen: set[tuple[Any, ...]], out: _EventDeltas) -> None:
-    """Add events (in id order) to the deltas; `seen` holds (session, is_event, path or name) already visited.
+def _batch_events(
+    conn: sqlite3.Connection, batch: Batch | None, start: int, limit: int
+) -> tuple[list[tuple[Any, ...]], int] | None:
+    """The flush's own rows, when they are exactly the events not rolled up yet (the usual case): no need to
+    read back what was just written. They got the ids after every earlier row, in order, in this transaction."""
+    if batch is None or not batch.events or len(batch.events) > limit:
+        return None
+    last = conn.execute("SELECT max(id) FROM events").fetchone()[0]
+    if last is None or last - start != len(batch.events):
+        return None
+    return list(map(_ROLLED_FROM_BATCH, batch.events)), int(last)
 
-    Written out by hand rather than through `_add`: a rebuild runs this once per stored event."""
-    traffic, pages, custom, props_d, latency = out.traffic, out.pages, out.custom, out.props, out.latency
+
+def _stored_events(conn: sqlite3.Connection, start: int, limit: int) -> tuple[list[tuple[Any, ...]], int]:
+    """Up to `limit` events after id `start`, read back (rows written without hooks, catch-up, rebuild)."""
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: a rebuild reads every stored event
+    rows = cur.execute(
+        f"SELECT {', '.join(_ROLLED_COLUMNS)}, id FROM events WHERE id > ? ORDER BY id LIMIT ?", (start, limit)
+    ).fetchall()
+    if not rows:
+        return [], start
+    return [row[:-1] for row in rows], int(rows[-1][-1])
+
+
+def _accumulate_events(rows: Iterable[Sequence[Any]], seen: set[tuple[Any, ...]], out: _EventDeltas) -> None:
+    """Add events (in id order, columns as `_ROLLED_COLUMNS`) to the deltas; `seen` holds (session, is_event,
+    path or name) already visited, and gets this run's.
+
+    Page hits and custom events, nearly every row, are only counted here per (type, site, hour, bot, path or
+    name, visit); `_spread_counts` turns those counts into traffic, page and event deltas."""
+    counts: dict[tuple[Any, ...], int] = {}
+    engaged: Deltas = {}
+    traffic, props_d, latency = out.traffic, out.props, out.latency
     for row in rows:
-        ts, site, type_, session_id, path, name, is_bot = row[1:8]
-        its = int(ts)
-        hour = its // HOUR * HOUR
-        day = its // DAY * DAY
-        is_page = type_ == "pageview" or type_ == "request"
-        is_event = type_ == "event"
-        key: tuple[Any, ...] = (site, hour, is_bot)
-        cur = traffic.get(key)
-        if cur is None:
-            traffic[key] = [1, 1 if is_page else 0, 1 if is_event else 0]
-        else:
-            cur[0] += 1
-            if is_page:
-                cur[1] += 1
-            elif is_event:
-                cur[2] += 1
-        if is_page or is_event:
+        ts, site, type_, session_id, path, name, is_bot = row[:7]
+        hour = int(ts) // HOUR * HOUR
+        if type_ == "pageview" or type_ == "request" or type_ == "event":
+            is_event = type_ == "event"
+            key_text = name if is_event else path
             visit = 1
             if session_id:
-                seen_key = (session_id, is_event, name if is_event else path)
+                seen_key = (session_id, is_event, key_text)
                 if seen_key in seen:
                     visit = 0
                 else:
                     seen.add(seen_key)
-            if is_page:
-                for key in ((HOUR, site, hour, is_bot, path), (DAY, site, day, is_bot, path)):
-                    cur = pages.get(key)
-                    if cur is None:
-                        pages[key] = [1, visit, 0, 0, 0]
-                    else:
-                        cur[0] += 1
-                        cur[1] += visit
-            else:
-                for key in ((HOUR, site, hour, is_bot, name), (DAY, site, day, is_bot, name)):
-                    cur = custom.get(key)
-                    if cur is None:
-                        custom[key] = [1, visit]
-                    else:
-                        cur[0] += 1
-                        cur[1] += visit
-                props = row[10]
-                if props:
-                    key = (site, name, day, is_bot, props)
-                    cur = props_d.get(key)
-                    if cur is None:
-                        props_d[key] = [1]
-                    else:
-                        cur[0] += 1
-        elif type_ == "engagement":
-            scroll, engaged_ms = row[9], row[8]
-            for key in ((HOUR, site, hour, is_bot, path), (DAY, site, day, is_bot, path)):
-                cur = pages.get(key)
+            key: tuple[Any, ...] = (is_event, site, hour, is_bot, key_text, visit)
+            counts[key] = counts.get(key, 0) + 1
+            if is_event and row[9]:
+                key = (site, name, hour // DAY * DAY, is_bot, row[9])
+                cur = props_d.get(key)
                 if cur is None:
-                    pages[key] = [0, 0, 1, scroll, engaged_ms]
+                    props_d[key] = [1]
                 else:
-                    cur[2] += 1
-                    cur[3] += scroll
-                    cur[4] += engaged_ms
+                    cur[0] += 1
+            continue
+        key = (site, hour, is_bot)
+        cur = traffic.get(key)
+        if cur is None:
+            traffic[key] = [1, 0, 0]
+        else:
+            cur[0] += 1
+        day = hour // DAY * DAY
+        if type_ == "engagement":
+            key = (site, hour, is_bot, path)
+            cur = engaged.get(key)
+            if cur is None:
+                engaged[key] = [1, row[8], row[7]]
+            else:
+                cur[0] += 1
+                cur[1] += row[8]
+                cur[2] += row[7]
         elif type_ == "api_request":
-            error = 1 if row[12] >= ERROR_STATUS else 0
-            key = (site, day, row[11], path, latency_bucket(row[13]))
+            error = 1 if row[11] >= ERROR_STATUS else 0
+            key = (site, day, row[10], path, latency_bucket(row[12]))
             cur = latency.get(key)
             if cur is None:
                 latency[key] = [1, error]
@@ -271,38 +368,28 @@ def _accumulate_events(rows: Iterable[Sequence[Any]], seen: set[tuple[Any, ...]]
                 cur[0] += 1
                 cur[1] += error
         elif type_ == "auth":
-            if not row[14]:
-                key = (site, day, login_source(row[15], row[16], row[17]))
-                cur = out.auth.get(key)
-                if cur is None:
-                    out.auth[key] = [1]
-                else:
-                    cur[0] += 1
+            if not row[13]:
+                _add(out.auth, (site, day, login_source(row[14], row[15], row[16])), (1,))
         elif type_ == "external_call":
-            key = (site, day, name, latency_bucket(row[13]))
-            cost = nano_usd(row[18])
-            cur = out.external.get(key)
-            if cur is None:
-                out.external[key] = [1, cost]
-            else:
-                cur[0] += 1
-                cur[1] += cost
+            _add(out.external, (site, day, name, latency_bucket(row[12])), (1, nano_usd(row[17])))
+    _spread_counts(counts, engaged, out)
 
 
-def _keys_seen_before(conn: sqlite3.Connection, session_ids: set[int], before_id: int) -> set[tuple[Any, ...]]:
-    """(session, is_event, path or name) seen in events up to `before_id`: later ones are not visits."""
-    seen: set[tuple[Any, ...]] = set()
-    ids = sorted(session_ids)
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        for sid, is_event, key in conn.execute(
-            f"SELECT DISTINCT session_id, type = 'event', CASE WHEN type = 'event' THEN name ELSE path END "
-            f"FROM events WHERE session_id IN ({marks}) AND id <= ? "
-            "AND type IN ('pageview', 'request', 'event')",
-            (*chunk, before_id),
-        ):
-            seen.add((sid, bool(is_event), key))
-    return seen
+def _spread_counts(counts: dict[tuple[Any, ...], int], engaged: Deltas, out: _EventDeltas) -> None:
+    """Hourly page hit and custom event counts (and engagement sums) into traffic, hourly and daily page and
+    custom event deltas."""
+    for (is_event, site, hour, is_bot, key_text, visit), n in counts.items():
+        _add(out.traffic, (site, hour, is_bot), (n, 0, n) if is_event else (n, n, 0))
+        visits = n if visit else 0
+        if is_event:
+            _add(out.custom, (HOUR, site, hour, is_bot, key_text), (n, visits))
+            _add(out.custom, (DAY, site, hour // DAY * DAY, is_bot, key_text), (n, visits))
+        else:
+            _add(out.pages, (HOUR, site, hour, is_bot, key_text), (n, visits, 0, 0, 0))
+            _add(out.pages, (DAY, site, hour // DAY * DAY, is_bot, key_text), (n, visits, 0, 0, 0))
+    for (site, hour, is_bot, path), (n, scroll, engaged_ms) in engaged.items():
+        _add(out.pages, (HOUR, site, hour, is_bot, path), (0, 0, n, scroll, engaged_ms))
+        _add(out.pages, (DAY, site, hour // DAY * DAY, is_bot, path), (0, 0, n, scroll, engaged_ms))
 
 
 def update_traffic_events(conn: sqlite3.Connection, deltas: Deltas) -> None:
