@@ -6,7 +6,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from db.rollups import DAY
+from db.export.runs import lower_cursor
+from db.rollups import DAY, lower_rolled_up_mark
 
 BATCH_ROWS = 5_000
 
@@ -46,12 +47,21 @@ def cutoffs(now: float, raw_days: int, rollup_days: int) -> Cutoffs:
     )
 
 
-def _in_transaction(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> int:
+def events_deleted(conn: sqlite3.Connection) -> None:
+    """In the transaction that deleted events: the export cursor and the rolled-up mark step back to the highest
+    id left, so events that get the ids of deleted ones (SQLite reuses max(id) + 1) are exported and rolled up."""
+    lower_cursor(conn)
+    lower_rolled_up_mark(conn)
+
+
+def _in_transaction(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], table: str) -> int:
     own = not conn.in_transaction
     if own:
         conn.execute("BEGIN IMMEDIATE")
     try:
         n = conn.execute(sql, params).rowcount
+        if table == "events" and n > 0:
+            events_deleted(conn)
         if own:
             conn.execute("COMMIT")
     except BaseException:
@@ -70,6 +80,7 @@ def _delete_batch(
         conn,
         f"DELETE FROM {table} WHERE {target} IN (SELECT {key} FROM {table} WHERE {when} <= ? LIMIT ?)",
         (cutoff, limit),
+        table,
     )
 
 

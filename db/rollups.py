@@ -109,6 +109,16 @@ def rollup_hooks() -> list[FlushHook]:
     return [_events_hook, _sessions_hook]
 
 
+def lower_rolled_up_mark(conn: sqlite3.Connection) -> None:
+    """After events were deleted: keep the rolled-up mark at or below the highest remaining id.
+
+    Every event at or below that id is rolled up already; SQLite hands out max(id) + 1 to the next event, so
+    if the newest events were deleted, new ones reuse their ids and must still be rolled up."""
+    conn.execute(
+        "UPDATE rollup_state SET value = min(value, (SELECT coalesce(max(id), 0) FROM events)) WHERE name = 'events'"
+    )
+
+
 def _events_hook(conn: sqlite3.Connection, batch: Batch) -> None:
     roll_up_events(conn, batch)
 

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from db.export.runs import lower_cursor
+from db.retention import events_deleted
 
 BATCH = 500
 
@@ -82,6 +82,8 @@ def _delete_ids(conn: sqlite3.Connection, table: str, column: str, ids: list[obj
             removed += conn.execute(
                 f"DELETE FROM {table} WHERE {column} IN ({_marks(len(batch))})", batch
             ).rowcount
+            if table == "events":
+                events_deleted(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -115,11 +117,4 @@ def erase_visitors(conn: sqlite3.Connection, visitor_ids: Iterable[str], *, ip: 
     result.events = _delete_ids(conn, "events", "id", sorted(set(event_ids)))  # type: ignore[type-var]
     result.sessions = _delete_ids(conn, "sessions", "id", sorted(set(session_ids)))  # type: ignore[type-var]
     result.fingerprints = _delete_ids(conn, "fingerprints", "fingerprint", sorted(fingerprints))  # type: ignore[arg-type]
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        lower_cursor(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return result

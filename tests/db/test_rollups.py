@@ -283,3 +283,21 @@ def test_visits_stay_exact_when_the_kept_visit_keys_overflow(tmp_path, monkeypat
     for events, sessions in dataset(4, 120):
         write(conn, events, sessions)
     assert_rollups_equal_raw(conn)
+
+
+@pytest.mark.parametrize("how", ["erasure", "retention"])
+def test_events_reusing_the_ids_of_deleted_newest_events_are_rolled_up(tmp_path, how):
+    from db.queries.erase import erase_visitors
+    from db.retention import purge
+
+    conn = new_db(tmp_path / "r.db")
+    write(conn, one_session_pages(1, (0, "/old")).events, [])
+    newest = visit(T0 + 5 * DAY, [(0, "/gone")], visitor="leaver", session_id=2)
+    write(conn, newest.events, [])
+    if how == "erasure":
+        erase_visitors(conn, ["leaver"])
+    else:  # everything older than the cut-off: the newest rows too
+        purge(conn, now=T0 + 40 * DAY, raw_days=30, rollup_days=0)
+    assert conn.execute("SELECT count(*) FROM events WHERE path = '/gone'").fetchone()[0] == 0
+    write(conn, visit(T0 + 6 * DAY, [(0, "/after")], visitor="next", session_id=3).events, [])
+    assert page_totals(conn, "/after") == (1, 1)
