@@ -22,9 +22,9 @@ RSS_BUDGET_MB = 200.0
 
 def seed(db: Path, n: int) -> None:
     """Fill the database with n plausible events (written in big transactions, not through the collector)."""
+    from db.batch import INSERT_EVENT
     from db.connection import connect
     from db.records import EventRecord
-    from db.writer import INSERT_EVENT
 
     conn = connect(db)
     have = conn.execute("SELECT count(*) FROM events").fetchone()[0]

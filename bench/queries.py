@@ -26,12 +26,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from collector.funnels import make_funnel  # noqa: E402
+from db.batch import INSERT_EVENT, UPSERT_SESSION  # noqa: E402
 from db.connection import connect  # noqa: E402
 from db.queries import anomalies, bots, events, funnels, overview, props, server  # noqa: E402
 from db.queries.common import Filters, Span, span_for  # noqa: E402
 from db.records import EVENT_COLUMNS, SESSION_COLUMNS, EventRecord, SessionRecord  # noqa: E402
 from db.rollups import DAY, rebuild  # noqa: E402
-from db.writer import INSERT_EVENT, UPSERT_SESSION  # noqa: E402
 
 DAYS = 90
 SITES = ["example.com"] * 6 + ["blog.example.org"] * 3 + ["shop.example.net"]

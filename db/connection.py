@@ -6,10 +6,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import aiosqlite
+from typing import TYPE_CHECKING
 
 from db.migrate import migrate
+
+if TYPE_CHECKING:
+    import aiosqlite
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -68,6 +70,8 @@ def connect(
 
 async def connect_async(path: str | Path, *, readonly: bool = False) -> aiosqlite.Connection:
     """An asyncio connection on its own thread (collector readers and the writer)."""
+    import aiosqlite  # here, not at the top: the writer process never needs it (nor asyncio's weight)
+
     path = Path(path)
     try:
         if readonly:

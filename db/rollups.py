@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
+from db.batch import Batch, FlushHook
 from db.records import EVENT_COLUMNS
-from db.writer import Batch, FlushHook
 
 HOUR = 3600
 DAY = 86400

@@ -9,75 +9,22 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from db.batch import Batch, FlushHook, checkpoint_and_close, write_batch
 from db.connection import connect
-from db.records import EVENT_COLUMNS, SESSION_COLUMNS, FingerprintRecord
+from db.records import FingerprintRecord
 
 if TYPE_CHECKING:
     from db.writer_process import WriterProcess
 
 log = logging.getLogger("sitelens.writer")
 
-INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
-UPSERT_SESSION = (
-    f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({', '.join('?' * len(SESSION_COLUMNS))}) "
-    "ON CONFLICT(id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in SESSION_COLUMNS if c not in ("id", "started", "new_visitor"))
-)
-UPSERT_FINGERPRINT = """
-INSERT INTO fingerprints (fingerprint, first_seen, last_seen, sessions, requests, max_score, flags, level, ua, bot_name)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT(fingerprint) DO UPDATE SET
-    last_seen = max(last_seen, excluded.last_seen),
-    sessions = sessions + excluded.sessions,
-    requests = requests + excluded.requests,
-    max_score = max(max_score, excluded.max_score),
-    flags = CASE WHEN excluded.flags != '[]' THEN excluded.flags ELSE flags END,
-    level = excluded.level,
-    ua = excluded.ua,
-    bot_name = CASE WHEN excluded.bot_name != '' THEN excluded.bot_name ELSE bot_name END
-"""
-UPDATE_LEVEL_FINGERPRINT = "UPDATE fingerprints SET level = ? WHERE fingerprint = ?"
-UPDATE_LEVEL_SESSIONS = "UPDATE sessions SET throttle_level = ? WHERE fingerprint = ? AND last_seen > ?"
-UPSERT_DROPS = """
-INSERT INTO throttle_drops (bucket, level, reason, count) VALUES (?, ?, ?, ?)
-ON CONFLICT(bucket, level, reason) DO UPDATE SET count = count + excluded.count
-"""
-
-
-@dataclass(slots=True)
-class Batch:
-    """Everything one flush writes in one transaction."""
-
-    events: list[tuple[object, ...]] = field(default_factory=list)
-    sessions: dict[int, tuple[object, ...]] = field(default_factory=dict)
-    fingerprints: dict[str, FingerprintRecord] = field(default_factory=dict)
-    drops: Counter[tuple[int, str, str]] = field(default_factory=Counter)
-    levels: dict[str, str] = field(default_factory=dict)
-    """Throttle level changes of fingerprints that may no longer reach the pipeline (blocked clients)."""
-    import_offset: tuple[int, int, int] | None = None
-    """(import file id, byte offset, lines) committed with these rows: a log import resumes exactly here."""
-
-    def __len__(self) -> int:
-        return (
-            len(self.events)
-            + len(self.sessions)
-            + len(self.fingerprints)
-            + len(self.drops)
-            + len(self.levels)
-            + (self.import_offset is not None)
-        )
-
-
 BatchSource = Callable[[Batch], None]
 """Called on the event loop just before a flush to add rows kept elsewhere (live session snapshots)."""
-
-FlushHook = Callable[[sqlite3.Connection, Batch], None]
-"""Runs inside the flush transaction after the rows are written (rollups keep themselves current this way)."""
 
 
 @dataclass(slots=True)
@@ -294,43 +241,3 @@ class Writer:
         if self._conn is not None:
             checkpoint_and_close(self._conn)
             self._conn = None
-
-
-def write_batch(conn: sqlite3.Connection, batch: Batch, hooks: list[FlushHook]) -> None:
-    """One transaction for the whole batch plus the flush hooks (on the writer thread or in the child process)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if batch.events:
-            conn.executemany(INSERT_EVENT, batch.events)
-        if batch.sessions:
-            conn.executemany(UPSERT_SESSION, batch.sessions.values())
-        if batch.fingerprints:
-            conn.executemany(
-                UPSERT_FINGERPRINT,
-                [
-                    (f.fingerprint, f.seen, f.seen, f.new_sessions, f.requests, f.score, f.flags, f.level, f.ua,
-                     f.bot_name)
-                    for f in batch.fingerprints.values()
-                ],
-            )
-        if batch.drops:
-            conn.executemany(UPSERT_DROPS, [(*key, n) for key, n in batch.drops.items()])
-        if batch.levels:
-            conn.executemany(UPDATE_LEVEL_FINGERPRINT, [(lv, fp) for fp, lv in batch.levels.items()])
-            since = time.time() - 86400
-            conn.executemany(UPDATE_LEVEL_SESSIONS, [(lv, fp, since) for fp, lv in batch.levels.items()])
-        for hook in hooks:
-            hook(conn, batch)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def checkpoint_and_close(conn: sqlite3.Connection) -> None:
-    """Fold the WAL back into the database file and close (a clean shutdown leaves no WAL behind)."""
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    except sqlite3.Error:
-        pass
-    conn.close()

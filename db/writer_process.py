@@ -15,8 +15,8 @@ import sys
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from db.batch import Batch, FlushHook, checkpoint_and_close, write_batch
 from db.connection import connect
-from db.writer import Batch, FlushHook, checkpoint_and_close, write_batch
 
 _BOOTSTRAP = "import sys; sys.path[:0] = {paths!r}; from db.writer_process import child_entry; child_entry({fd})"
 """The child's program: a fresh interpreter (no fork of a threaded parent, and unlike multiprocessing's spawn it

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from db.batch import INSERT_EVENT, UPSERT_SESSION, Batch
 from db.connection import connect
 from db.records import EventRecord, SessionRecord
 from db.rollups import rollup_hooks
-from db.writer import INSERT_EVENT, UPSERT_SESSION, Batch
 
 T0 = 1_700_006_400.0
 """A UTC midnight (Wednesday 2023-11-15) that test datasets start from."""

@@ -28,10 +28,11 @@ from collector.logs.parse import LineError, LogLine, detect_format, parser_for
 from collector.pipeline import Client, Pipeline
 from collector.salts import SaltStore
 from collector.validation import Hit
+from db.batch import Batch
 from db.connection import connect
 from db.queries.ingest import ImportFile, import_file, save_import_offset_hook
 from db.rollups import rollup_hooks
-from db.writer import Batch, Writer
+from db.writer import Writer
 
 CHUNK_LINES: Final = 5_000
 """Lines between writer flushes: big enough for fast transactions, small enough for flat memory."""

@@ -8,7 +8,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from db.writer import Batch
+from db.batch import Batch
 
 TOKEN_PREFIX = "sl_"
 MAX_LABEL = 200

@@ -258,8 +258,8 @@ def test_a_path_seen_in_a_flush_by_another_writer_is_not_a_new_visit(tmp_path):
 
 
 def test_a_rolled_back_flush_leaves_no_visit_behind(tmp_path):
+    from db.batch import Batch, write_batch
     from db.rollups import rollup_hooks
-    from db.writer import Batch, write_batch
 
     conn = new_db(tmp_path / "r.db")
     write(conn, one_session_pages(78, (0, "/")).events, [])

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from db.batch import INSERT_EVENT, UPSERT_FINGERPRINT, UPSERT_SESSION
 from db.connection import connect
 from db.records import EventRecord, SessionRecord
-from db.writer import INSERT_EVENT, UPSERT_FINGERPRINT, UPSERT_SESSION
 
 FROZEN_NOW = 1_768_478_400.0  # 2026-01-15 12:00:00 UTC
 """The clock every dataset test runs at, so ranges and ages never depend on when the tests run."""
