@@ -65,3 +65,6 @@ async def open_view(pilot: object, key: str) -> None:
     app.action_show_view(key)
     await pilot.pause()  # type: ignore[attr-defined]
     await settle(pilot, key)
+    # A table's header widths follow its rows one refresh later; on a busy machine that can miss the snapshot.
+    for _ in range(2):
+        await pilot.pause()  # type: ignore[attr-defined]
