@@ -33,6 +33,11 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("COMMIT")
 
 
+def cache_pragmas(kib: int) -> tuple[str, ...]:
+    """The pragma that caps a connection's page cache at `kib` KiB (for `connect(pragmas=...)`)."""
+    return (f"PRAGMA cache_size=-{int(kib)}",)
+
+
 class DatabaseError(Exception):
     """The database cannot be opened or used; the message says which file and why."""
 

@@ -15,13 +15,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from db.batch import Batch, FlushHook, checkpoint_and_close, write_batch
-from db.connection import connect
+from db.connection import cache_pragmas, connect
 from db.records import FingerprintRecord
 
 if TYPE_CHECKING:
     from db.writer_process import WriterProcess
 
 log = logging.getLogger("sitelens.writer")
+
+WRITE_CACHE_KIB = 8_000
+"""Page cache of the connection that writes: enough for the index pages new rows land on."""
+SIDE_CACHE_KIB = 2_000
+"""Page cache of this side's connection when a child process writes (retention batches, anomaly bookkeeping)."""
 
 BatchSource = Callable[[Batch], None]
 """Called on the event loop just before a flush to add rows kept elsewhere (live session snapshots)."""
@@ -70,8 +75,8 @@ class Writer:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitelens-writer")
         self._conn: sqlite3.Connection | None = None
         self._use_process = process
-        self._pragmas = (f"PRAGMA cache_size=-{int(cache_kib)}",) if cache_kib else ()
-        """Run on the write connection after it opens (a log import keeps its page cache small)."""
+        self._pragmas = cache_pragmas(cache_kib or WRITE_CACHE_KIB)
+        """Run on the write connection after it opens (a log import keeps its page cache smaller still)."""
         self._process: WriterProcess | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -100,7 +105,9 @@ class Writer:
             process = WriterProcess(self.path, self.hooks, self._pragmas)
             await loop.run_in_executor(self._executor, process.start)
             self._process = process
-        self._conn = await loop.run_in_executor(self._executor, partial(connect, self.path, pragmas=self._pragmas))
+        # With a writer process this side's connection only runs the occasional `run_in_thread` job.
+        pragmas = cache_pragmas(SIDE_CACHE_KIB) if self._use_process else self._pragmas
+        self._conn = await loop.run_in_executor(self._executor, partial(connect, self.path, pragmas=pragmas))
         self._task = asyncio.create_task(self._run(), name="sitelens-writer")
 
     def has_room(self, n: int = 1) -> bool:

@@ -29,7 +29,7 @@ from collector.pipeline import Client, Pipeline
 from collector.salts import SaltStore
 from collector.validation import Hit
 from db.batch import Batch
-from db.connection import connect
+from db.connection import cache_pragmas, connect
 from db.queries.ingest import ImportFile, import_file, save_import_offset_hook
 from db.rollups import rollup_hooks
 from db.writer import Writer
@@ -188,9 +188,8 @@ class Importer:
 
     async def __aenter__(self) -> Importer:
         cfg = self.cfg
-        self._db = connect(cfg.db_path)
         # Small page caches: the import appends, it hardly reads back (flat memory matters more here).
-        self._db.execute("PRAGMA cache_size=-2000")
+        self._db = connect(cfg.db_path, pragmas=cache_pragmas(2_000))
         self._geo = GeoLookup(cfg.geoip.path or None)
         self._asn = AsnLookup(cfg.geoip.asn_path) if cfg.geoip.asn_path else None
         # The importer drives every flush (see _checkpoint): the writer's own timer and count never fire.
