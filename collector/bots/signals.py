@@ -57,7 +57,8 @@ class Behaviour:
         """Moves between two different paths."""
         self.sequential_steps = 0
         """... of which looked systematic (see `is_sequential_step`)."""
-        self._intervals: deque[float] = deque(maxlen=INTERVAL_WINDOW)
+        self._intervals: deque[float] | None = None
+        """Created with the second request: most sessions have one, and an empty window costs 760 bytes."""
         self._sum = 0.0
         self._sumsq = 0.0
 
@@ -67,11 +68,14 @@ class Behaviour:
             self.first_ts = ts
         else:
             interval = max(0.0, ts - self.last_ts)
-            if len(self._intervals) == INTERVAL_WINDOW:
-                old = self._intervals[0]
+            intervals = self._intervals
+            if intervals is None:
+                intervals = self._intervals = deque(maxlen=INTERVAL_WINDOW)
+            elif len(intervals) == INTERVAL_WINDOW:
+                old = intervals[0]
                 self._sum -= old
                 self._sumsq -= old * old
-            self._intervals.append(interval)
+            intervals.append(interval)
             self._sum += interval
             self._sumsq += interval * interval
         self.last_ts = max(self.last_ts, ts)
@@ -93,7 +97,7 @@ class Behaviour:
     @property
     def interval_count(self) -> int:
         """Inter-request intervals in the timing window."""
-        return len(self._intervals)
+        return len(self._intervals) if self._intervals is not None else 0
 
     @property
     def timing_variance(self) -> float:
@@ -102,7 +106,7 @@ class Behaviour:
         Normalised (squared coefficient of variation) so a steady 10 s rhythm is as regular as a steady
         0.5 s one; raw variance in s² would call a fast jittery bot regular and a slow steady one not.
         """
-        n = len(self._intervals)
+        n = self.interval_count
         if n == 0:
             return 0.0
         mean = self._sum / n
