@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import sys
 from dataclasses import dataclass, field
 
 from collector.bots.scorer import NO_SCORE, BotScore
@@ -12,6 +13,12 @@ from db.records import SessionRecord
 
 _id_counter = itertools.count(random.getrandbits(12))
 
+_SHARED_FIELDS = (
+    "site", "browser", "browser_version", "os", "device", "country", "region", "city", "ref_source", "ref_medium",
+    "utm_source", "utm_medium", "utm_campaign", "screen", "ua", "bot_name", "throttle_level", "entry_path",
+    "exit_path",
+)  # fmt: skip
+"""Session fields with few distinct values, shared between the sessions resumed after a restart."""
 MAX_ACTIVE = 25_000
 """Live sessions kept in memory (≈ 2–3 KB each); past this the least recently seen end early, so a flood of new
 clients cannot grow the collector without bound. Their rows stay in the database."""
@@ -73,6 +80,8 @@ class SessionTracker:
 
     def adopt(self, record: SessionRecord) -> None:
         """Resume a session loaded from the database after a restart."""
+        for name in _SHARED_FIELDS:  # each row read brings its own copies of the same few strings
+            setattr(record, name, sys.intern(getattr(record, name)))
         self._active[(record.site, record.visitor_id)] = Session(record)
         self._visitors_today[(record.site, record.visitor_id)] = int(record.started // 86400)
 
