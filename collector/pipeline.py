@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -24,9 +25,10 @@ from db.writer import Batch, Writer
 MAX_SITE_PAGES = 50_000
 
 
-@dataclass(slots=True, frozen=True)
-class Client:
-    """Who sent a request, as far as the collector may know: used in memory only unless store_ip is on."""
+class Client(NamedTuple):
+    """Who sent a request, as far as the collector may know: used in memory only unless store_ip is on.
+
+    A named tuple: immutable like a frozen dataclass, and several times cheaper to build once per request."""
 
     ip: str
     ua: str
@@ -193,45 +195,19 @@ class Pipeline:
             self.fingerprint_scores[rec.fingerprint] = rec.bot_score
             rec.throttle_level = self.throttle.level_of(rec.fingerprint, now, client.ip).label
 
-        record = EventRecord(
-            ts=now,
-            site=hit.site,
-            type=hit.type,
-            session_id=rec.id,
-            visitor_id=rec.visitor_id,
-            fingerprint=rec.fingerprint,
-            path=path[:2000],
-            title=hit.title,
-            referrer=referrer,
-            ref_source=ref.source,
-            ref_medium=ref.medium,
-            utm_source=rec.utm_source if is_new else "",
-            utm_medium=rec.utm_medium if is_new else "",
-            utm_campaign=rec.utm_campaign if is_new else "",
-            name=hit.name,
-            props=_props_json(hit.props),
-            engaged_ms=hit.engaged_ms,
-            scroll=hit.scroll,
-            browser=rec.browser,
-            browser_version=rec.browser_version,
-            os=rec.os,
-            device=rec.device,
-            country=rec.country,
-            region=rec.region,
-            city=rec.city,
-            screen=hit.screen or rec.screen,
-            is_bot=1 if is_bot else 0,
-            bot_name=rec.bot_name,
-            method=hit.method,
-            status=hit.status,
-            latency_ms=hit.latency_ms,
-            bytes=hit.bytes,
-            cost_usd=hit.cost_usd,
-            user_id=hit.user_id,
-            success=1 if hit.success else 0,
-            ip=client.ip if self._store_ip else "",
+        # The row is built in column order (EVENT_COLUMNS) and queued as is; the record returned is made from it.
+        ip = client.ip if self._store_ip else ""
+        row = (
+            now, hit.site, hit.type, rec.id, rec.visitor_id, rec.fingerprint, path[:2000], hit.title, referrer,
+            ref.source, ref.medium,
+            rec.utm_source if is_new else "", rec.utm_medium if is_new else "", rec.utm_campaign if is_new else "",
+            hit.name, _props_json(hit.props), hit.engaged_ms, hit.scroll,
+            rec.browser, rec.browser_version, rec.os, rec.device, rec.country, rec.region, rec.city,
+            hit.screen or rec.screen, 1 if is_bot else 0, rec.bot_name,
+            hit.method, hit.status, hit.latency_ms, hit.bytes, hit.cost_usd, hit.user_id, 1 if hit.success else 0, ip,
         )
-        self.writer.add_event(record.as_row())
+        self.writer.add_event(row)
+        record = EventRecord(*row)
         self._dirty_sessions[rec.id] = session
         self._note_fingerprint(rec, now, is_new, verdict)
         self.stats.accepted += 1
@@ -320,6 +296,8 @@ def _props_json(props: dict[str, str]) -> str:
 
 
 def _signals_json(score: BotScore) -> str:
+    if not score.signals:  # most sessions: nothing fired
+        return "[]"
     return orjson.dumps([{"name": s.name, "weight": s.weight, "value": s.value} for s in score.signals]).decode()
 
 

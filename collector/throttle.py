@@ -37,7 +37,7 @@ class Level(IntEnum):
     @property
     def label(self) -> str:
         """Lower-case name as stored and typed: normal | warning | severe | blocked."""
-        return self.name.lower()
+        return _LABELS[self]
 
     @classmethod
     def parse(cls, text: str) -> Level:
@@ -49,6 +49,8 @@ class Level(IntEnum):
 
 
 _MULTIPLIERS = {Level.NORMAL: 1.0, Level.WARNING: 0.5, Level.SEVERE: 0.25, Level.BLOCKED: 0.0}
+_LABELS = tuple(level.name.lower() for level in Level)
+"""Labels by level value, read on every request (Enum's `name` is a slow descriptor)."""
 
 # Behavioural score → the lowest level a client with that score is kept at.
 SCORE_LEVELS: tuple[tuple[int, Level], ...] = ((90, Level.BLOCKED), (70, Level.SEVERE), (50, Level.WARNING))

@@ -56,6 +56,8 @@ def _clean(value: str, limit: int) -> str:
 def get_str(obj: dict[str, Any], key: str, limit: int, *, required: bool = False) -> str:
     """A string field, capped; numbers or objects where a string belongs are an error."""
     value = obj.get(key)
+    if type(value) is str and len(value) <= limit and "\x00" not in value:  # the usual case, checked first
+        return value
     if value is None:
         if required:
             raise EventError(f"{key}: required")
@@ -132,16 +134,18 @@ def parse_tracker_event(obj: object) -> Hit:
     webdriver = obj.get("webdriver", False)
     if not isinstance(webdriver, bool):
         raise EventError(f"webdriver: expected a boolean, got {type_name(webdriver)}")
+    # Positional, in field order: site, type, url, path, referrer, title, name, props, engaged_ms, scroll, screen.
     return Hit(
-        site=site,
-        type=kind,
-        url=url,
-        referrer=get_str(obj, "referrer", MAX_URL),
-        title=get_str(obj, "title", MAX_TITLE),
-        name=name,
-        props=get_props(obj),
-        engaged_ms=get_int(obj, "engaged_ms", 0, 86_400_000),
-        scroll=get_int(obj, "scroll", 0, 100),
-        screen=get_str(obj, "screen", 20),
-        webdriver=webdriver,
+        site,
+        kind,
+        url,
+        "",
+        get_str(obj, "referrer", MAX_URL),
+        get_str(obj, "title", MAX_TITLE),
+        name,
+        get_props(obj),
+        get_int(obj, "engaged_ms", 0, 86_400_000),
+        get_int(obj, "scroll", 0, 100),
+        get_str(obj, "screen", 20),
+        webdriver,
     )

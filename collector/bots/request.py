@@ -61,6 +61,10 @@ class RequestVerdict:
     reasons: tuple[str, ...]
 
 
+NO_HINTS = RequestVerdict(False, "", ())
+"""The verdict for a request nothing was found wrong with."""
+
+
 @dataclass(slots=True, frozen=True)
 class UAClass:
     """What the User-Agent alone says: the strong kind that fired (or ''), a name, and the reason text."""
@@ -160,4 +164,6 @@ def assess_request(
     if weak >= 2:
         name = "automation" if webdriver else ("scanner" if "probe-path" in reasons else "suspicious client")
         return RequestVerdict(True, name, tuple(reasons))
+    if not reasons:  # most requests: one shared verdict, not a new one each time
+        return NO_HINTS
     return RequestVerdict(False, "", tuple(reasons))
