@@ -117,7 +117,14 @@ def cache_clear() -> None:
 
 def is_probe_path(path: str) -> bool:
     """Whether a path is one of the well-known vulnerability-scanner probes."""
-    return _PROBE_RE.search(path[:256]) is not None
+    return _is_probe(path[:256])
+
+
+# Keyed by the cut path (bounded memory); a site's pages repeat, and the alternation is slow to search.
+@lru_cache(maxsize=8192)
+def _is_probe(path: str) -> bool:
+    """`is_probe_path` on a length-capped path."""
+    return _PROBE_RE.search(path) is not None
 
 
 def assess_request(
