@@ -35,10 +35,10 @@ def _compiled(networks: tuple[Network, ...]) -> tuple[frozenset[str], Ranges]:
     return hosts, ranges
 
 
-def _trusted(peer: str, networks: tuple[Network, ...]) -> bool:
-    """Is `peer` inside one of the networks? Uncached, so an unbounded stream of client addresses costs
-    the same per request (an LRU smaller than the set of clients would miss every time)."""
-    hosts, ranges = _compiled(networks)
+def _trusted(peer: str, networks: tuple[Network, ...], hosts: frozenset[str], ranges: Ranges) -> bool:
+    """Is `peer` inside one of the networks (`hosts` and `ranges` from `_compiled`)? Uncached, so an unbounded
+    stream of client addresses costs the same per request (an LRU smaller than the set of clients would miss
+    every time)."""
     if peer in hosts:  # a proxy configured by its address, written as the socket writes it
         return True
     family, version = (socket.AF_INET6, 6) if ":" in peer else (socket.AF_INET, 4)
@@ -72,7 +72,10 @@ def _valid_ip(value: str) -> str:
 def client_ip(peer: str | None, headers: Mapping[str, str], networks: tuple[Network, ...]) -> str:
     """Walk X-Forwarded-For from the right past trusted proxies; fall back to X-Real-IP, then the peer."""
     peer = peer or ""
-    if not networks or not _trusted(peer, networks):
+    if not networks:
+        return peer
+    hosts, ranges = _compiled(networks)
+    if not _trusted(peer, networks, hosts, ranges):
         return peer
     forwarded = headers.get("X-Forwarded-For")
     if forwarded:
@@ -85,7 +88,7 @@ def client_ip(peer: str | None, headers: Mapping[str, str], networks: tuple[Netw
             ip = _valid_ip(hop)
             if not ip:
                 break
-            if not _trusted(ip, networks):
+            if not _trusted(ip, networks, hosts, ranges):
                 return ip
         if hops and (first := _valid_ip(hops[0])):
             return first
