@@ -105,13 +105,13 @@ async def post_event(request: web.Request) -> web.Response:
     if refused is not None:
         return refused
     sites = app[keys.SITE_NAMES]
-    process = pipeline.process
+    accept = pipeline.accept
 
     def handle(item: object) -> None:
         hit = parse_tracker_event(item)
         if sites and hit.site not in sites:
             raise EventError(f"site: unknown site {hit.site[:100]!r}")
-        process(hit, client, now)
+        accept(hit, client, now)
 
     return process_batch(items, handle, headers)
 
@@ -150,7 +150,7 @@ async def pixel(request: web.Request) -> web.Response:
     refused = throttle_response(pipeline.admit(client, now), {})
     if refused is not None:
         return refused
-    pipeline.process(hit, client, now)
+    pipeline.accept(hit, client, now)
     return web.Response(
         body=PIXEL,
         content_type="image/gif",
