@@ -12,7 +12,7 @@ from collector.bots.request import RequestVerdict, assess_request
 from collector.bots.scorer import BotScore, score_session
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup, is_hosting_org
-from collector.enrich.privacy import redact_text, redact_url, split_url
+from collector.enrich.privacy import redact_text, redact_url, split_redacted
 from collector.enrich.referrer import RefInfo, apply_utm, classify_referrer, parse_utm
 from collector.enrich.ua import UAInfo, parse_ua
 from collector.salts import SaltStore
@@ -169,14 +169,15 @@ class Pipeline:
         rec = session.record
         ua = parse_ua(client.ua)
 
+        kind = hit.type
         if hit.url:
-            host, path, query = split_url(redact_url(hit.url))
+            host, path, query = split_redacted(hit.url)
         else:
             host, path, query = "", redact_url(hit.path) if hit.path else "", ""
         path = path or "/"
         referrer = ""
         ref = _NO_REF
-        if hit.type == "pageview" or hit.type == "request":
+        if kind == "pageview" or kind == "request":
             ref = classify_referrer(hit.referrer, host) if hit.referrer else _DIRECT
             if query:
                 utm = parse_utm(query)
@@ -203,7 +204,7 @@ class Pipeline:
         # Built in column order (EVENT_COLUMNS) and queued as is.
         ip = client.ip if self._store_ip else ""
         row = (
-            now, hit.site, hit.type, rec.id, rec.visitor_id, rec.fingerprint, path[:2000], hit.title, referrer,
+            now, hit.site, kind, rec.id, rec.visitor_id, rec.fingerprint, path[:2000], hit.title, referrer,
             ref.source, ref.medium,
             rec.utm_source if is_new else "", rec.utm_medium if is_new else "", rec.utm_campaign if is_new else "",
             hit.name, _props_json(hit.props), hit.engaged_ms, hit.scroll,
@@ -240,16 +241,16 @@ class Pipeline:
 
     def _score(self, session: Session, hit: Hit, path: str, ua: UAInfo, now: float) -> BotScore:
         """Feed the session's behaviour and rescore it (page-like hits only)."""
-        if hit.type in ("pageview", "request", "api_request") and not hit.asset:
+        pages = self.site_pages.get(hit.site)
+        if hit.type in _PAGE_LIKE and not hit.asset:
             session.behaviour.observe(now, path)
-            pages = self.site_pages.get(hit.site)
             if pages is None:
                 pages = self.site_pages[hit.site] = set()
             if len(pages) < MAX_SITE_PAGES:
                 pages.add(path)
         return score_session(
             session.behaviour,
-            site_pages=len(self.site_pages.get(hit.site, ())),
+            site_pages=len(pages) if pages is not None else 0,
             fingerprint_sessions=self.fingerprint_sessions.get(session.record.fingerprint, 1),
             browser=ua.browser,
             browser_major=ua.browser_major,
@@ -288,6 +289,8 @@ class Pipeline:
             rec.is_bot = 1
 
 
+_PAGE_LIKE = frozenset({"pageview", "request", "api_request"})
+"""Hit types that are behaviour the bot score reads (engagement pings and custom events are not)."""
 _NO_REF = RefInfo("", "", "")
 _UNKNOWN_CLIENT = RequestVerdict(False, "", ())
 _DIRECT = RefInfo("", "direct", "")
