@@ -51,7 +51,8 @@ class _FingerprintNews:
     score: int = 0
     level: str = "normal"
     bot_name: str = ""
-    flags: str = "[]"
+    reasons: tuple[str, ...] = ()
+    """The latest non-empty bot hints, serialised once per flush (in drain) rather than on every hit."""
 
 
 @dataclass(slots=True)
@@ -101,7 +102,8 @@ class Pipeline:
         news, self._fingerprint_news = self._fingerprint_news, {}
         for fingerprint, n in news.items():
             batch.fingerprints[fingerprint] = FingerprintRecord(
-                fingerprint, n.seen, n.new_sessions, n.requests, n.score, n.level, n.ua, n.bot_name, n.flags
+                fingerprint, n.seen, n.new_sessions, n.requests, n.score, n.level, n.ua, n.bot_name,
+                orjson.dumps(n.reasons).decode() if n.reasons else "[]",
             )
 
     def _note_fingerprint(self, rec: SessionRecord, now: float, is_new: bool, verdict: RequestVerdict) -> None:
@@ -116,7 +118,7 @@ class Pipeline:
         news.level = rec.throttle_level
         news.bot_name = rec.bot_name
         if verdict.reasons:
-            news.flags = orjson.dumps(list(verdict.reasons)).decode()
+            news.reasons = verdict.reasons
 
     def session_for(self, hit: Hit, client: Client, now: float) -> tuple[Session, bool]:
         """The client's current session on the hit's site, starting one if needed; True when new."""

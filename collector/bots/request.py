@@ -127,6 +127,12 @@ def _is_probe(path: str) -> bool:
     return _PROBE_RE.search(path) is not None
 
 
+@lru_cache(maxsize=4096)
+def _ua_verdict(name: str, reason: str) -> RequestVerdict:
+    """The verdict on a request whose only hint is strong UA evidence (crawlers and tools, every time)."""
+    return RequestVerdict(True, name, (reason,))
+
+
 def assess_request(
     ua: str,
     *,
@@ -167,6 +173,8 @@ def assess_request(
         reasons.append("hosting-network")
         weak += 1
     if cls.kind:
+        if len(reasons) == 1:  # the UA alone: the same verdict every time this UA comes back
+            return _ua_verdict(cls.name, cls.reason)
         return RequestVerdict(True, cls.name, tuple(reasons))
     if weak >= 2:
         name = "automation" if webdriver else ("scanner" if "probe-path" in reasons else "suspicious client")
