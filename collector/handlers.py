@@ -13,13 +13,15 @@ from aiohttp import web
 from collector import keys
 from collector.admin import storage_summary
 from collector.batches import batch_items, decode_json, process_batch, queue_full, read_body
-from collector.client_ip import client_ip, parse_networks
+from collector.client_ip import Network, client_ip, parse_networks
 from collector.middlewares import json_error, json_response
 from collector.pipeline import Client
 from collector.throttle import Decision
 from collector.validation import MAX_BATCH, MAX_URL, EventError, Hit, parse_tracker_event
 from db.connection import ping
 
+MAX_UA = 1000
+"""User-Agents are cut to this many characters before anything looks at them."""
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
@@ -41,31 +43,31 @@ async def tracker_js(request: web.Request) -> web.Response:
     return resp
 
 
-def request_client(request: web.Request) -> Client:
+def request_client(request: web.Request, networks: tuple[Network, ...]) -> Client:
     """The client behind a request (real IP behind trusted proxies, UA and the headers bot checks look at)."""
     headers = request.headers
+    ua = headers.get("User-Agent", "")
     return Client(
-        ip=client_ip(request.remote, headers, request.app[keys.TRUSTED_NETWORKS]),
-        ua=headers.get("User-Agent", "")[:1000],
-        accept=headers.get("Accept"),
-        accept_language=headers.get("Accept-Language"),
+        client_ip(request.remote, headers, networks),
+        ua if len(ua) <= MAX_UA else ua[:MAX_UA],
+        headers.get("Accept"),
+        headers.get("Accept-Language"),
     )
 
 
-def cors_headers(request: web.Request) -> dict[str, str]:
-    """CORS headers for an allowed Origin (any origin when no sites are configured)."""
-    origin = request.headers.get("Origin")
+def cors_for(origin: str | None, allowed: frozenset[str]) -> dict[str, str] | None:
+    """CORS headers for a request's Origin ({} without one); None when the origin is not allowed (any origin
+    is when no sites are configured)."""
     if not origin:
         return {}
-    allowed = request.app[keys.ALLOWED_ORIGINS]
     if allowed and origin.lower() not in allowed:
-        return {}
+        return None
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
 async def event_preflight(request: web.Request) -> web.Response:
     """OPTIONS /api/event: answer CORS preflights for allowed origins."""
-    headers = cors_headers(request)
+    headers = cors_for(request.headers.get("Origin"), request.app[keys.ALLOWED_ORIGINS])
     if not headers:
         return json_error(403, "origin not allowed")
     headers.update(
@@ -87,26 +89,29 @@ def check_site(request: web.Request, hit: Hit) -> None:
 
 async def post_event(request: web.Request) -> web.Response:
     """POST /api/event: one event object or an array of up to 100; bad events are reported, good ones kept."""
-    cfg = request.app[keys.CONFIG]
-    headers = cors_headers(request)
-    if request.headers.get("Origin") and not headers and request.app[keys.ALLOWED_ORIGINS]:
+    app = request.app  # a property that walks the match info: read once
+    headers = cors_for(request.headers.get("Origin"), app[keys.ALLOWED_ORIGINS])
+    if headers is None:
         return json_error(403, "origin not allowed")
-    items = batch_items(decode_json(await read_body(request, cfg.server.max_body_bytes)), MAX_BATCH)
-    pipeline = request.app[keys.PIPELINE]
+    items = batch_items(decode_json(await read_body(request, app[keys.CONFIG].server.max_body_bytes)), MAX_BATCH)
+    pipeline = app[keys.PIPELINE]
     busy = queue_full(pipeline.writer, len(items), headers)
     if busy is not None:
         return busy
-    client = request_client(request)
+    client = request_client(request, app[keys.TRUSTED_NETWORKS])
     now = time.time()
     # Throttle: 429 with Retry-After; blocked clients are dropped (and counted) with a silent 204.
     refused = throttle_response(pipeline.admit(client, now), headers)
     if refused is not None:
         return refused
+    sites = app[keys.SITE_NAMES]
+    accept = pipeline.accept
 
     def handle(item: object) -> None:
         hit = parse_tracker_event(item)
-        check_site(request, hit)
-        pipeline.process(hit, client, now)
+        if sites and hit.site not in sites:
+            raise EventError(f"site: unknown site {hit.site[:100]!r}")
+        accept(hit, client, now)
 
     return process_batch(items, handle, headers)
 
@@ -140,12 +145,12 @@ async def pixel(request: web.Request) -> web.Response:
     if busy is not None:
         return busy
     pipeline = request.app[keys.PIPELINE]
-    client = request_client(request)
+    client = request_client(request, request.app[keys.TRUSTED_NETWORKS])
     now = time.time()
     refused = throttle_response(pipeline.admit(client, now), {})
     if refused is not None:
         return refused
-    pipeline.process(hit, client, now)
+    pipeline.accept(hit, client, now)
     return web.Response(
         body=PIXEL,
         content_type="image/gif",

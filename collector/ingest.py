@@ -285,7 +285,7 @@ async def post_ingest(request: web.Request) -> web.Response:
 
     def handle(item: object) -> None:
         hit, client, ts = parse_ingest_event(item, site, now)
-        pipeline.process(hit, client, ts)
+        pipeline.accept(hit, client, ts)
 
     return process_batch(items, handle, {})
 

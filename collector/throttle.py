@@ -37,7 +37,7 @@ class Level(IntEnum):
     @property
     def label(self) -> str:
         """Lower-case name as stored and typed: normal | warning | severe | blocked."""
-        return self.name.lower()
+        return _LABELS[self]
 
     @classmethod
     def parse(cls, text: str) -> Level:
@@ -49,9 +49,15 @@ class Level(IntEnum):
 
 
 _MULTIPLIERS = {Level.NORMAL: 1.0, Level.WARNING: 0.5, Level.SEVERE: 0.25, Level.BLOCKED: 0.0}
+_LABELS = tuple(level.name.lower() for level in Level)
+"""Labels by level value, read on every request (Enum's `name` is a slow descriptor)."""
 
 # Behavioural score → the lowest level a client with that score is kept at.
 SCORE_LEVELS: tuple[tuple[int, Level], ...] = ((90, Level.BLOCKED), (70, Level.SEVERE), (50, Level.WARNING))
+
+
+_LOWEST_SCORE_LEVEL = SCORE_LEVELS[-1][0]
+"""Scores below this earn no level: the usual case, told apart with one comparison."""
 
 
 def level_for_score(score: int) -> Level:
@@ -133,6 +139,11 @@ class Throttle:
         self._by_fingerprint: dict[str, Override] = {}
         self._by_ip: dict[IPAddress, Override] = {}
         self._by_net: list[tuple[IPNetwork, Override]] = []
+        self._has_overrides = False
+        self._limits = tuple(
+            (self.base_rate * level.multiplier, max(1.0, self.burst * level.multiplier)) for level in Level
+        )
+        """(tokens per second, bucket capacity) by level, worked out once rather than on every request."""
 
     # -- overrides -----------------------------------------------------------------------------------
 
@@ -159,6 +170,7 @@ class Throttle:
         # Narrowest network first, so the most specific override wins.
         nets.sort(key=lambda item: -item[0].prefixlen)
         self._by_fingerprint, self._by_ip, self._by_net = by_fp, by_ip, nets
+        self._has_overrides = bool(by_fp or by_ip or nets)
 
     @property
     def overrides(self) -> list[Override]:
@@ -235,13 +247,15 @@ class Throttle:
 
     def level_of(self, fingerprint: str, now: float, ip: str = "") -> Level:
         """Current level of a fingerprint: its override if any, else the automatic level after decay."""
-        ov = self.override_for(fingerprint, ip, now)
-        if ov is not None:
-            return ov.level
+        if self._has_overrides:
+            ov = self.override_for(fingerprint, ip, now)
+            if ov is not None:
+                return ov.level
         client = self._clients.get(fingerprint)
         if client is None:
             return Level.NORMAL
-        self._decay(fingerprint, client, now)
+        if now - client.calm_since >= self.quiet_period_s:
+            self._decay(fingerprint, client, now)
         return client.level
 
     # -- the hot path --------------------------------------------------------------------------------
@@ -249,12 +263,13 @@ class Throttle:
     def check(self, fingerprint: str, ip: str, bot_score: int, now: float) -> Decision:
         """Allow or refuse one request of `fingerprint` from `ip` at time `now`."""
         client = self._client(fingerprint, now)
-        self._decay(fingerprint, client, now)
+        if now - client.calm_since >= self.quiet_period_s:
+            self._decay(fingerprint, client, now)
         # Climb towards the level the score earns one step per request, so every level is passed through
         # (and recorded) on the way: a score of 95 is Warning, then Severe, then Blocked.
-        if level_for_score(bot_score) > client.level:
+        if bot_score >= _LOWEST_SCORE_LEVEL and level_for_score(bot_score) > client.level:
             self._set_level(fingerprint, client, Level(client.level + 1), now)
-        ov = self.override_for(fingerprint, ip, now)
+        ov = self.override_for(fingerprint, ip, now) if self._has_overrides else None
         level = ov.level if ov is not None else client.level
         drop_reason = "override" if ov is not None else ""
 
@@ -266,8 +281,7 @@ class Throttle:
                 wait = client.calm_since + self.quiet_period_s - now
             return Decision(False, level, max(1.0, wait), "blocked")
 
-        rate = self.base_rate * level.multiplier
-        capacity = max(1.0, self.burst * level.multiplier)
+        rate, capacity = self._limits[level]
         elapsed = max(0.0, now - client.stamp)
         tokens = client.tokens + elapsed * rate
         client.tokens = min(capacity, tokens)

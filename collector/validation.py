@@ -53,16 +53,23 @@ def _clean(value: str, limit: int) -> str:
     return value[:limit]
 
 
-def get_str(obj: dict[str, Any], key: str, limit: int, *, required: bool = False) -> str:
-    """A string field, capped; numbers or objects where a string belongs are an error."""
-    value = obj.get(key)
+def _text(value: object, key: str, limit: int) -> str:
+    """A string field's value, capped; None is "", anything else where a string belongs is an error."""
+    if type(value) is str and len(value) <= limit and "\x00" not in value:  # the usual case, checked first
+        return value
     if value is None:
-        if required:
-            raise EventError(f"{key}: required")
         return ""
     if not isinstance(value, str):
         raise EventError(f"{key}: expected a string, got {type_name(value)}")
     return _clean(value, limit)
+
+
+def get_str(obj: dict[str, Any], key: str, limit: int, *, required: bool = False) -> str:
+    """A string field, capped; numbers or objects where a string belongs are an error."""
+    value = obj.get(key)
+    if value is None and required:
+        raise EventError(f"{key}: required")
+    return _text(value, key, limit)
 
 
 def get_int(obj: dict[str, Any], key: str, low: int, high: int) -> int:
@@ -119,29 +126,35 @@ def parse_tracker_event(obj: object) -> Hit:
     """Validate one tracker event object (fields as sent by sl.js); server time is authoritative, `ts` is ignored."""
     if not isinstance(obj, dict):
         raise EventError(f"event: expected an object, got {type_name(obj)}")
-    kind = get_str(obj, "type", 20) or "pageview"
+    get = obj.get
+    kind = _text(get("type"), "type", 20) or "pageview"
     if kind not in TRACKER_TYPES:
         raise EventError(f"type: must be one of pageview, engagement, event; got {kind[:20]!r}")
-    site = get_str(obj, "site", MAX_SITE, required=True).strip().lower()
+    site = _text(get("site"), "site", MAX_SITE).strip().lower()
     if not site:
         raise EventError("site: required")
-    url = get_str(obj, "url", MAX_URL, required=True)
-    name = get_str(obj, "name", MAX_NAME)
+    url = get("url")
+    if url is None:
+        raise EventError("url: required")
+    url = _text(url, "url", MAX_URL)
+    name = _text(get("name"), "name", MAX_NAME)
     if kind == "event" and not name:
         raise EventError("name: required for type 'event'")
-    webdriver = obj.get("webdriver", False)
+    webdriver = get("webdriver", False)
     if not isinstance(webdriver, bool):
         raise EventError(f"webdriver: expected a boolean, got {type_name(webdriver)}")
+    # Positional, in field order: site, type, url, path, referrer, title, name, props, engaged_ms, scroll, screen.
     return Hit(
-        site=site,
-        type=kind,
-        url=url,
-        referrer=get_str(obj, "referrer", MAX_URL),
-        title=get_str(obj, "title", MAX_TITLE),
-        name=name,
-        props=get_props(obj),
-        engaged_ms=get_int(obj, "engaged_ms", 0, 86_400_000),
-        scroll=get_int(obj, "scroll", 0, 100),
-        screen=get_str(obj, "screen", 20),
-        webdriver=webdriver,
+        site,
+        kind,
+        url,
+        "",
+        _text(get("referrer"), "referrer", MAX_URL),
+        _text(get("title"), "title", MAX_TITLE),
+        name,
+        get_props(obj),
+        get_int(obj, "engaged_ms", 0, 86_400_000),
+        get_int(obj, "scroll", 0, 100),
+        _text(get("screen"), "screen", 20),
+        webdriver,
     )

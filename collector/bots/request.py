@@ -61,6 +61,10 @@ class RequestVerdict:
     reasons: tuple[str, ...]
 
 
+NO_HINTS = RequestVerdict(False, "", ())
+"""The verdict for a request nothing was found wrong with."""
+
+
 @dataclass(slots=True, frozen=True)
 class UAClass:
     """What the User-Agent alone says: the strong kind that fired (or ''), a name, and the reason text."""
@@ -113,7 +117,20 @@ def cache_clear() -> None:
 
 def is_probe_path(path: str) -> bool:
     """Whether a path is one of the well-known vulnerability-scanner probes."""
-    return _PROBE_RE.search(path[:256]) is not None
+    return _is_probe(path[:256])
+
+
+# Keyed by the cut path (bounded memory); a site's pages repeat, and the alternation is slow to search.
+@lru_cache(maxsize=8192)
+def _is_probe(path: str) -> bool:
+    """`is_probe_path` on a length-capped path."""
+    return _PROBE_RE.search(path) is not None
+
+
+@lru_cache(maxsize=4096)
+def _ua_verdict(name: str, reason: str) -> RequestVerdict:
+    """The verdict on a request whose only hint is strong UA evidence (crawlers and tools, every time)."""
+    return RequestVerdict(True, name, (reason,))
 
 
 def assess_request(
@@ -156,8 +173,12 @@ def assess_request(
         reasons.append("hosting-network")
         weak += 1
     if cls.kind:
+        if len(reasons) == 1:  # the UA alone: the same verdict every time this UA comes back
+            return _ua_verdict(cls.name, cls.reason)
         return RequestVerdict(True, cls.name, tuple(reasons))
     if weak >= 2:
         name = "automation" if webdriver else ("scanner" if "probe-path" in reasons else "suspicious client")
         return RequestVerdict(True, name, tuple(reasons))
+    if not reasons:  # most requests: one shared verdict, not a new one each time
+        return NO_HINTS
     return RequestVerdict(False, "", tuple(reasons))

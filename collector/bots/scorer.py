@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from collector.bots.signals import Behaviour
 
@@ -37,17 +37,18 @@ SIGNAL_LABELS = {
 """Human wording of each signal name, for the TUI and the CLI."""
 
 
-@dataclass(slots=True, frozen=True)
-class Signal:
-    """One behavioural signal that fired: its name, its weight and the measured value that tripped it."""
+class Signal(NamedTuple):
+    """One behavioural signal that fired: its name, its weight and the measured value that tripped it.
+
+    Named tuples (here and BotScore): immutable, and built on every hit of a suspicious session, where a
+    frozen dataclass costs several times more."""
 
     name: str
     weight: int
     value: float
 
 
-@dataclass(slots=True, frozen=True)
-class BotScore:
+class BotScore(NamedTuple):
     """A session's behavioural score with the signals behind it."""
 
     score: int
@@ -68,30 +69,38 @@ def score_session(
 ) -> BotScore:
     """Score a session from its behaviour so far; O(1), called again each time the session grows."""
     fired: list[Signal] = []
+    score = 0
     if b.requests > REQUEST_COUNT_MIN:
         fired.append(Signal("request_count", W_REQUEST_COUNT, float(b.requests)))
+        score += W_REQUEST_COUNT
     if site_pages >= MIN_SITE_PAGES:
         coverage = min(1.0, b.distinct_pages / site_pages)
         if coverage > COVERAGE_MIN:
             fired.append(Signal("page_coverage", W_PAGE_COVERAGE, round(coverage, 3)))
+            score += W_PAGE_COVERAGE
     if b.steps >= MIN_SEQUENTIAL_STEPS and b.sequential_fraction >= SEQUENTIAL_MIN:
         fired.append(Signal("sequential", W_SEQUENTIAL, round(b.sequential_fraction, 3)))
+        score += W_SEQUENTIAL
     if fingerprint_sessions > FINGERPRINT_SESSIONS_MIN:
         fired.append(Signal("fingerprint_sessions", W_FINGERPRINT_SESSIONS, float(fingerprint_sessions)))
+        score += W_FINGERPRINT_SESSIONS
     if b.interval_count >= MIN_TIMING_INTERVALS:
         variance = b.timing_variance
         if variance < TIMING_VARIANCE_MAX:
             fired.append(Signal("regular_timing", W_REGULAR_TIMING, round(variance, 4)))
+            score += W_REGULAR_TIMING
     if b.requests >= MIN_RATE_REQUESTS:
         per_minute = b.requests * 60.0 / max(b.duration_s, MIN_RATE_WINDOW_S)
         if per_minute > PAGES_PER_MINUTE_MIN:
             fired.append(Signal("pages_per_minute", W_PAGES_PER_MINUTE, round(per_minute, 2)))
+            score += W_PAGES_PER_MINUTE
     limit = OUTDATED_BEFORE.get(browser)
     if limit is not None and browser_major is not None and browser_major < limit:
         fired.append(Signal("outdated_browser", W_OUTDATED_BROWSER, float(browser_major)))
+        score += W_OUTDATED_BROWSER
     if not fired:
         return NO_SCORE
-    score = min(100, sum(s.weight for s in fired))
+    score = min(100, score)
     return BotScore(score, tuple(fired), score >= BOT_THRESHOLD)
 
 

@@ -22,10 +22,20 @@ def natural_key(path: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((1, int(p)) if i % 2 else (0, p) for i, p in enumerate(parts) if p)
 
 
+def _ends_in_digit(path: str) -> bool:
+    """Whether a path ends in a digit, before an optional "/": without one `_TRAILING_NUMBER_RE` cannot match,
+    and most paths have none, so this check spares the regex its backtracking."""
+    if path[-1:] == "\n":  # `$` also matches before a final newline
+        path = path[:-1]
+    if path[-1:] == "/":
+        path = path[:-1]
+    return path[-1:].isdigit()
+
+
 def is_sequential_step(prev: str, path: str) -> bool:
     """Whether going from `prev` to `path` is a systematic walk: next number, or next in sorted order."""
-    a = _TRAILING_NUMBER_RE.match(prev)
-    b = _TRAILING_NUMBER_RE.match(path)
+    a = _TRAILING_NUMBER_RE.match(prev) if _ends_in_digit(prev) else None
+    b = _TRAILING_NUMBER_RE.match(path) if a is not None and _ends_in_digit(path) else None
     if a and b and a.group(1) == b.group(1):
         return 0 < int(b.group(2)) - int(a.group(2)) <= 2
     return natural_key(path) > natural_key(prev)

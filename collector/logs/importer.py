@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup
@@ -31,6 +31,7 @@ from collector.validation import Hit
 from db.batch import Batch
 from db.connection import cache_pragmas, connect
 from db.queries.ingest import ImportFile, import_file, save_import_offset_hook
+from db.records import EVENT_COLUMNS
 from db.rollups import rollup_hooks
 from db.writer import Writer
 
@@ -46,6 +47,7 @@ WRITER_CACHE_KIB: Final = 4000
 
 _PAGE_EXTENSIONS: Final = frozenset({"", "html", "htm", "xhtml", "shtml", "php", "asp", "aspx", "jsp", "cfm", "cgi"})
 _API_PREFIXES: Final = ("/api/", "/graphql", "/wp-json/", "/rpc/")
+_IS_BOT: Final = EVENT_COLUMNS.index("is_bot")
 
 
 class ImportError_(Exception):
@@ -350,7 +352,7 @@ class Importer:
         stats = self.stats
         skipped = stats.skipped
         site = self.site
-        process = self.pipeline.process
+        accept = self.pipeline.accept
         left = self.chunk_lines
         offset, lines, pending = cursor.offset, cursor.lines, cursor.pending
         last_ts = 0.0
@@ -368,7 +370,7 @@ class Importer:
                     skipped["blank"] += 1
                 else:
                     try:
-                        last_ts = self._import_line(parse(raw_line.decode("utf-8", "replace")), site, process)
+                        last_ts = self._import_line(parse(raw_line.decode("utf-8", "replace")), site, accept)
                     except LineError as exc:
                         skipped[exc.reason] += 1
                 left -= 1
@@ -379,7 +381,7 @@ class Importer:
                 offset += len(pending)
                 lines += 1
                 try:
-                    last_ts = self._import_line(parse(pending.decode("utf-8", "replace")), site, process)
+                    last_ts = self._import_line(parse(pending.decode("utf-8", "replace")), site, accept)
                 except LineError as exc:
                     skipped[exc.reason] += 1
                 pending = b""
@@ -394,7 +396,7 @@ class Importer:
             self.pipeline.sessions.expire(last_ts)  # in log time: memory stays flat on long files
         return full
 
-    def _import_line(self, rec: LogLine, site: str, process: Callable[..., object]) -> float:
+    def _import_line(self, rec: LogLine, site: str, accept: Callable[..., tuple[Any, ...]]) -> float:
         """Turn one parsed line into a hit and run it through the pipeline; returns the line's time."""
         site = site or rec.host.lower()
         if not site:
@@ -414,7 +416,7 @@ class Importer:
         )
         headers_known = rec.accept is not None or rec.accept_language is not None
         client = Client(rec.ip, rec.ua, rec.accept, rec.accept_language, headers_known)
-        event = process(hit, client, rec.ts)
+        row = accept(hit, client, rec.ts)
         stats = self.stats
         stats.imported += 1
         if kind == "pageview":
@@ -423,7 +425,7 @@ class Importer:
             stats.requests += 1
             if asset:
                 stats.assets += 1
-        if event.is_bot:  # type: ignore[attr-defined]
+        if row[_IS_BOT]:
             stats.bots += 1
         return rec.ts
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import orjson
 import pytest
 
@@ -33,6 +35,31 @@ async def test_single_pageview_is_stored_enriched(client, cfg):
     assert row["ip"] == "" and row["is_bot"] == 0
     [session] = query(cfg, "SELECT * FROM sessions")
     assert session["pageviews"] == 1 and session["entry_path"] == "/blog"
+
+
+async def test_gzipped_and_chunked_bodies_are_read_whole(client, cfg):
+    body = orjson.dumps([event(url=f"https://example.com/p{i}", title="t" * 500) for i in range(60)])
+
+    async def chunks():
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    resp = await client.post("/api/event", data=chunks(), headers={**BROWSER_HEADERS, "Content-Type": "text/plain"})
+    assert resp.status == 202 and (await resp.json()) == {"accepted": 60}
+    zipped = gzip.compress(orjson.dumps(event(url="https://example.com/zipped")))
+    status, answer = await post(client, None, raw=zipped, headers={"Content-Encoding": "gzip"})
+    assert status == 202 and answer == {"accepted": 1}
+    await flushed(client)
+    assert len(query(cfg, "SELECT path FROM events")) == 61
+
+
+async def test_a_chunked_body_over_the_limit_is_413(client, cfg):
+    async def chunks():
+        for _ in range(100):
+            yield b" " * 1024
+
+    resp = await client.post("/api/event", data=chunks(), headers={**BROWSER_HEADERS, "Content-Type": "text/plain"})
+    assert resp.status == 413 and "too large" in (await resp.json())["error"]
 
 
 async def test_json_content_type_is_accepted_too(client, cfg):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collector.pipeline import Client
 from collector.validation import Hit
+from db.records import EVENT_COLUMNS
 from tests.collector.test_sessions import make_pipeline, ts
 
 
@@ -37,3 +38,20 @@ def test_static_assets_do_not_count_as_behaviour(cfg):
     session = live.record
     assert session.requests == 60 and session.pageviews == 15
     assert "request_count" not in {signal.name for signal in live.score.signals} and session.is_bot == 0
+
+
+def test_the_queued_row_is_the_returned_record_in_column_order(cfg):
+    """What the writer stores is exactly the record process() returns, column by column."""
+    p = make_pipeline(cfg)
+    person = Client(ip="198.51.100.4", ua="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+                    accept="*/*", accept_language="en")
+    hit = Hit(site="example.com", type="event", url="https://example.com/pricing?utm_source=news", name="signup",
+              referrer="https://news.ycombinator.com/item?id=1", title="Pricing", props={"plan": "pro"},
+              screen="1920x1080")
+    rec = p.process(hit, person, ts("2026-11-20 12:00:00"))
+    [row] = p.writer._batch.events
+    assert row == rec.as_row()
+    named = dict(zip(EVENT_COLUMNS, row, strict=True))
+    assert (named["type"], named["name"], named["path"], named["props"], named["browser"], named["screen"]) == (
+        "event", "signup", "/pricing", '{"plan":"pro"}', "Firefox", "1920x1080"
+    )

@@ -104,6 +104,26 @@ async def test_human_reading_five_pages_stays_normal_with_no_reasons(
     assert session["throttle_level"] == "normal"
 
 
+async def test_a_crawler_is_named_and_its_hints_kept_on_the_session_and_fingerprint(
+    aiohttp_client: Callable[..., Any], tmp_path: Path
+) -> None:
+    cfg = make_cfg(tmp_path)
+    client = await aiohttp_client(create_app(cfg))
+    googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    for path in ("/", "/pricing", "/.env"):
+        body = orjson.dumps({"site": SITE, "type": "pageview", "url": f"https://{SITE}{path}"})
+        resp = await client.post("/api/event", data=body, headers={
+            **BROWSER_HEADERS, "User-Agent": googlebot, "Content-Type": "text/plain", "X-Forwarded-For": "66.249.66.1"})
+        assert resp.status == 202
+    await flushed(client)
+    [session] = query(cfg, "SELECT * FROM sessions")
+    assert (session["is_bot"], session["bot_name"]) == (1, "Googlebot")
+    assert session["bot_reasons"] == "crawler:Googlebot,probe-path"
+    [fingerprint] = query(cfg, "SELECT * FROM fingerprints")
+    assert json.loads(fingerprint["flags"]) == ["crawler:Googlebot", "probe-path"]
+    assert (fingerprint["requests"], fingerprint["bot_name"]) == (3, "Googlebot")
+
+
 async def test_fast_client_gets_429_with_retry_after(
     aiohttp_client: Callable[..., Any], tmp_path: Path
 ) -> None:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from collector.enrich.privacy import luhn_ok, redact_text, redact_url, split_url
+from collector.enrich.privacy import luhn_ok, redact_text, redact_url, split_redacted, split_url
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
@@ -142,6 +142,13 @@ def test_redact_text(value: str, expected: str) -> None:
 )
 def test_split_url(url: str, expected: tuple[str, str, str]) -> None:
     assert split_url(url) == expected
+    assert split_redacted(url) == split_url(redact_url(url)) == expected
+
+
+def test_split_redacted_of_a_long_url_is_redacted_too() -> None:
+    url = "https://example.com/" + "a" * 3000 + "?email=bob@example.com&token=" + "x" * 40
+    assert split_redacted(url) == split_url(redact_url(url))
+    assert "bob@example.com" not in split_redacted(url)[2]
 
 
 def test_lone_surrogates_become_storable() -> None:
