@@ -23,6 +23,8 @@ from db.records import EventRecord, FingerprintRecord, SessionRecord
 from db.writer import Batch, Writer
 
 MAX_SITE_PAGES = 50_000
+MAX_FINGERPRINTS = 100_000
+"""Fingerprints counted per day (≈ 150 bytes each, in two tables); past that the counts start over."""
 
 
 class Client(NamedTuple):
@@ -84,6 +86,8 @@ class Pipeline:
         self.fingerprint_sessions: dict[str, int] = {}
         self.fingerprint_scores: dict[str, int] = {}
         """Latest behavioural score per fingerprint, what the throttle escalates on."""
+        self._fingerprints_day = 0
+        """The UTC day the two fingerprint tables are about."""
         self.throttle: Throttle | None = None
         """Set by the app when throttling is on."""
         self.stats = PipelineStats()
@@ -146,8 +150,13 @@ class Pipeline:
             ua=client.ua[:500],
             ip=client.ip if self._store_ip else "",
         )
+        day = int(now // 86400)
+        if day != self._fingerprints_day:  # fingerprints are keyed with the day's salt: yesterday's never return
+            self._fingerprints_day = day
+            self.fingerprint_sessions.clear()
+            self.fingerprint_scores.clear()
         count = self.fingerprint_sessions.get(fingerprint, 0) + 1
-        if len(self.fingerprint_sessions) > 200_000:
+        if len(self.fingerprint_sessions) > MAX_FINGERPRINTS:
             self.fingerprint_sessions.clear()
         self.fingerprint_sessions[fingerprint] = count
         return self.sessions.start(record), True
@@ -198,7 +207,7 @@ class Pipeline:
         is_bot = verdict.is_bot or score.is_bot
         self._update_session(session, hit, path, now, verdict, score, is_bot)
         if self.throttle is not None:
-            if len(self.fingerprint_scores) > 200_000:
+            if len(self.fingerprint_scores) > MAX_FINGERPRINTS:
                 self.fingerprint_scores.clear()
             self.fingerprint_scores[rec.fingerprint] = rec.bot_score
             rec.throttle_level = self.throttle.level_of(rec.fingerprint, now, client.ip).label

@@ -55,3 +55,15 @@ def test_the_queued_row_is_the_returned_record_in_column_order(cfg):
     assert (named["type"], named["name"], named["path"], named["props"], named["browser"], named["screen"]) == (
         "event", "signup", "/pricing", '{"plan":"pro"}', "Firefox", "1920x1080"
     )
+
+
+def test_fingerprint_counts_start_over_each_day(cfg):
+    """Fingerprints carry the day's salt: yesterday's counts are dropped, so a long import or uptime stays flat."""
+    p = make_pipeline(cfg)
+    client = Client(ip="198.51.100.4", ua="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+    t = ts("2026-11-20 09:00:00")
+    for visit in range(3):  # three sessions an hour apart: the same fingerprint
+        p.process(Hit(site="example.com", type="pageview", url="https://example.com/"), client, t + visit * 3600)
+    assert list(p.fingerprint_sessions.values()) == [3]
+    p.process(Hit(site="example.com", type="pageview", url="https://example.com/"), client, ts("2026-11-21 09:00:00"))
+    assert list(p.fingerprint_sessions.values()) == [1]
