@@ -98,8 +98,9 @@ _ROLLED_COLUMNS = (
 )
 """The event columns the rollups read, in the order `_accumulate_events` takes them."""
 _ROLLED_FROM_BATCH = itemgetter(*(EVENT_COLUMNS.index(c) for c in _ROLLED_COLUMNS))
-MAX_VISIT_KEYS = 200_000
-"""Visit keys kept between flushes (some 20 MB at most); past that they are dropped and read again as needed."""
+MAX_VISIT_KEYS = 50_000
+"""Visit keys kept between flushes (≈ 150 bytes each: 7.5 MB at most); past that they are dropped and the
+sessions of the next flushes read theirs again from the database (which every flush used to do)."""
 
 Deltas = dict[tuple[Any, ...], list[int]]
 
