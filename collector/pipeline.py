@@ -114,7 +114,8 @@ class Pipeline:
         news.seen = now
         news.new_sessions += int(is_new)
         news.requests += 1
-        news.score = max(news.score, rec.bot_score)
+        if rec.bot_score > news.score:
+            news.score = rec.bot_score
         news.level = rec.throttle_level
         news.bot_name = rec.bot_name
         if verdict.reasons:
@@ -264,7 +265,8 @@ class Pipeline:
     ) -> None:
         """Fold one hit into its session record."""
         rec = session.record
-        rec.last_seen = max(rec.last_seen, now)
+        if now > rec.last_seen:  # (conditionals, not max(): this runs on every hit)
+            rec.last_seen = now
         if hit.type == "pageview":
             rec.pageviews += 1
             if not rec.entry_path:

@@ -76,7 +76,9 @@ class Behaviour:
         if self.requests == 0:
             self.first_ts = ts
         else:
-            interval = max(0.0, ts - self.last_ts)
+            interval = ts - self.last_ts
+            if interval < 0.0:  # (conditionals, not max(): this runs on every hit)
+                interval = 0.0
             if len(self._intervals) == INTERVAL_WINDOW:
                 old = self._intervals[0]
                 self._sum -= old
@@ -84,7 +86,8 @@ class Behaviour:
             self._intervals.append(interval)
             self._sum += interval
             self._sumsq += interval * interval
-        self.last_ts = max(self.last_ts, ts)
+        if ts > self.last_ts:
+            self.last_ts = ts
         self.requests += 1
         if len(self._paths) < MAX_DISTINCT_PATHS:
             self._paths.add(path)
