@@ -282,10 +282,12 @@ class Throttle:
             return Decision(False, level, max(1.0, wait), "blocked")
 
         rate, capacity = self._limits[level]
-        elapsed = max(0.0, now - client.stamp)
-        tokens = client.tokens + elapsed * rate
-        client.tokens = min(capacity, tokens)
-        client.stamp = max(client.stamp, now)
+        # Conditionals rather than min()/max(): this is every request's path.
+        elapsed = now - client.stamp
+        tokens = client.tokens + elapsed * rate if elapsed > 0.0 else client.tokens
+        client.tokens = tokens if tokens < capacity else capacity
+        if now > client.stamp:
+            client.stamp = now
         if client.tokens >= 1.0:
             client.tokens -= 1.0
             return _ALLOWED[level]

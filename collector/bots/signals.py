@@ -77,7 +77,9 @@ class Behaviour:
         if self.requests == 0:
             self.first_ts = ts
         else:
-            interval = max(0.0, ts - self.last_ts)
+            interval = ts - self.last_ts
+            if interval < 0.0:  # (conditionals, not max(): this runs on every hit)
+                interval = 0.0
             intervals = self._intervals
             if intervals is None:
                 intervals = self._intervals = deque(maxlen=INTERVAL_WINDOW)
@@ -88,7 +90,8 @@ class Behaviour:
             intervals.append(interval)
             self._sum += interval
             self._sumsq += interval * interval
-        self.last_ts = max(self.last_ts, ts)
+        if ts > self.last_ts:
+            self.last_ts = ts
         self.requests += 1
         if len(self._paths) < MAX_DISTINCT_PATHS:
             self._paths.add(path)
