@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from db.batch import INSERT_EVENT, UPSERT_SESSION, Batch
+from db.batch import Batch, write_batch
 from db.connection import connect
 from db.records import EventRecord, SessionRecord
 from db.rollups import rollup_hooks
@@ -35,19 +35,7 @@ def write(
 ) -> None:
     """Write rows in one transaction, with the rollup hooks, exactly as one writer flush would."""
     batch = Batch(events=[e.as_row() for e in events], sessions={s.id: s.as_row() for s in sessions})
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if batch.events:
-            conn.executemany(INSERT_EVENT, batch.events)
-        if batch.sessions:
-            conn.executemany(UPSERT_SESSION, batch.sessions.values())
-        if rollups:
-            for hook in rollup_hooks():
-                hook(conn, batch)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    write_batch(conn, batch, rollup_hooks() if rollups else [])
 
 
 @dataclass
