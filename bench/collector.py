@@ -98,7 +98,27 @@ def full_app(db: str, bots: bool) -> object:
     return create_app(cfg)
 
 
-async def serve(kind: str, db: str, bots: bool, profile: str) -> None:
+KNOCKOUTS = {
+    "no-pipeline": "full, without Pipeline.accept",
+    "no-rows": "full, without queued event rows",
+}
+"""--breakdown: the full collector with one stage switched off, to see what each costs where it really runs
+(in-process stage timings miss what a stage costs between requests: cache misses, the flush cycle)."""
+
+
+def knock_out(app: object, knockout: str) -> None:
+    """Switch one stage off in a started collector: the pipeline (validation, client address and throttle
+    still run) or only the queuing of event rows (sessions and fingerprints are still written)."""
+    from collector import keys
+
+    pipeline = app[keys.PIPELINE]  # type: ignore[index]
+    if knockout == "no-pipeline":
+        pipeline.accept = lambda hit, client, now=None: ()
+    elif knockout == "no-rows":
+        pipeline.writer.add_event = lambda row: None
+
+
+async def serve(kind: str, db: str, bots: bool, profile: str, knockout: str = "") -> None:
     """Serve one app on a free port, print the port, run until SIGTERM, then report CPU and writer totals."""
     import logging
 
@@ -111,13 +131,15 @@ async def serve(kind: str, db: str, bots: bool, profile: str) -> None:
     async def cpu(request: web.Request) -> web.Response:
         """CPU seconds (every thread, and the writer's child process, so the writer's work counts) and the
         writer's totals."""
-        body: dict[str, object] = {"cpu_s": time.process_time()}
+        body: dict[str, object] = {"cpu_s": time.process_time(), "loop_s": time.thread_time(), "writer_s": 0.0}
         if kind != "bare":
             from collector import keys
 
             writer = request.app[keys.WRITER]
+            writer_s = child_cpu_s(writer.child_pid)
             body.update(
-                cpu_s=time.process_time() + child_cpu_s(writer.child_pid),
+                cpu_s=time.process_time() + writer_s,
+                writer_s=writer_s,
                 written=writer.stats.written_events,
                 queue=writer.queue_depth,
             )
@@ -136,6 +158,8 @@ async def serve(kind: str, db: str, bots: bool, profile: str) -> None:
     app.router.add_get("/_bench/profile", start_profile)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
+    if knockout:
+        knock_out(app, knockout)
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
     await site.start()
     stop = asyncio.Event()
@@ -328,10 +352,14 @@ async def run_load(
 class Server:
     """A server child process: started on a free port, stopped with SIGTERM (the collector flushes)."""
 
-    def __init__(self, kind: str, db: str, *, bots: bool = True, loop: str = "asyncio", profile: str = "") -> None:
+    def __init__(
+        self, kind: str, db: str, *, bots: bool = True, loop: str = "asyncio", profile: str = "", knockout: str = ""
+    ) -> None:
         args = [sys.executable, "-m", "bench.collector", "--serve", kind, "--db", db, "--loop", loop]
         if not bots:
             args.append("--no-bots")
+        if knockout:
+            args += ["--knockout", knockout]
         if profile:
             args += ["--profile-out", profile]
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -369,14 +397,25 @@ class Peak:
 
     load: Load
     cpu_us: float
+    loop_us: float
+    writer_us: float
+
+    def cpu(self) -> str:
+        """Server CPU per request, split into the event-loop thread, the other threads and the writer process."""
+        other = self.cpu_us - self.loop_us - self.writer_us
+        return (
+            f"   server CPU {self.cpu_us:5.0f} µs/req"
+            f" (loop {self.loop_us:.0f}, threads {other:.0f}, writer {self.writer_us:.0f})"
+        )
 
 
 async def peak(server: Server, reqs: list[bytes], seconds: float, concurrency: int, client: str) -> Peak:
     """One closed-loop round with the server's CPU time measured around it."""
-    before = (await server.info())["cpu_s"]
+    before = await server.info()
     load = await run_load(server.port, reqs, seconds, concurrency, None, client)
-    after = (await server.info())["cpu_s"]
-    return Peak(load, (after - before) / max(1, load.requests) * 1e6)
+    after = await server.info()
+    per = 1e6 / max(1, load.requests)
+    return Peak(load, *((after[k] - before[k]) * per for k in ("cpu_s", "loop_s", "writer_s")))
 
 
 async def drain(server: Server, timeout: float = 120.0) -> float:
@@ -408,13 +447,14 @@ async def bench(args: argparse.Namespace) -> int:
     loop_name = "asyncio" if args.no_uvloop else use_uvloop(True)
     results: dict[str, Peak] = {}
     tmp = tempfile.mkdtemp(prefix="sitelens-bench-")
-    kinds = ["bare", "full"] + (["full-no-bots"] if args.no_bots else [])
+    kinds = ["bare", "full"] + (["full-no-bots"] if args.no_bots else []) + (list(KNOCKOUTS) if args.breakdown else [])
     servers = {
         kind: Server(
             "bare" if kind == "bare" else "full",
             os.path.join(tmp, f"{kind}.db"),
             bots=kind != "full-no-bots",
             loop=loop_name,
+            knockout=kind if kind in KNOCKOUTS else "",
         )
         for kind in kinds
     }
@@ -434,7 +474,7 @@ async def bench(args: argparse.Namespace) -> int:
 
         print("\nsingle-event POST /api/event at peak (closed loop)")
         for kind, result in results.items():
-            print(row(kind, result.load, f"   server CPU {result.cpu_us:5.0f} µs/req"))
+            print(row(KNOCKOUTS.get(kind, kind), result.load, result.cpu()))
         bare, full = results["bare"], results["full"]
         ratio = full.load.rps / bare.load.rps
         cpu_ratio = bare.cpu_us / full.cpu_us
@@ -448,6 +488,9 @@ async def bench(args: argparse.Namespace) -> int:
                 f"  full / full-no-bots throughput: {full.load.rps / nb.load.rps:.2f}"
                 f"   (detection + throttling cost {full.cpu_us - nb.cpu_us:.0f} µs/req of server CPU)"
             )
+        for kind in KNOCKOUTS:
+            if kind in results:
+                print(f"  {KNOCKOUTS[kind]} / bare throughput: {results[kind].load.rps / bare.load.rps:.2f}")
 
         full_server = servers["full"]
         half = full.load.rps / 2
@@ -609,6 +652,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-bots", action="store_true", help="also measure the collector without detection and throttling"
     )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also measure the collector with the pipeline, or its rows, off"
+    )
     parser.add_argument("--profile", action="store_true", help="also profile the collector with cProfile")
     parser.add_argument("--top", type=int, default=25, help="functions shown by --profile")
     parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio even when uvloop is installed")
@@ -617,10 +663,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--loop", default="asyncio", help=argparse.SUPPRESS)
     parser.add_argument("--profile-out", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--knockout", default="", choices=("", *KNOCKOUTS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         use_uvloop(args.loop == "uvloop")
-        asyncio.run(serve(args.serve, args.db or "", not args.no_bots, args.profile_out))
+        asyncio.run(serve(args.serve, args.db or "", not args.no_bots, args.profile_out, args.knockout))
         return 0
     return asyncio.run(bench(args))
 

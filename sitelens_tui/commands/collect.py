@@ -7,11 +7,10 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from collector.app import create_app
-from collector.config import Config
+if TYPE_CHECKING:
+    from collector.config import Config
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +32,10 @@ def setup_logging() -> None:
 
 async def serve(cfg: Config, stop: asyncio.Event) -> None:
     """Run the collector until `stop` is set, then flush and close everything."""
+    from aiohttp import web  # here, not at the top: every other command's start-up would pay for it
+
+    from collector.app import create_app
+
     runner = web.AppRunner(create_app(cfg), handle_signals=False)
     await runner.setup()
     try:

@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from collector.config import Config
-from collector.demo import DemoError, DemoStats, run_demo
+if TYPE_CHECKING:
+    from collector.config import Config
+    from collector.demo import DemoStats
 
 DEMO_SITES = ("example.com", "shop.example.com")
 
@@ -96,6 +98,8 @@ class Reporter:
 
 
 async def _main(args: argparse.Namespace, url: str, token: str | None) -> DemoStats:
+    from collector.demo import run_demo  # here, not at the top: it brings aiohttp's client
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -145,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     until = f" for {args.duration:g}s" if args.duration else " (Ctrl-C to stop)"
     print(f"sending demo traffic to {url} at about {args.rate:g} events/s{until}", flush=True)
+    from collector.demo import DemoError
     try:
         stats = asyncio.run(_main(args, url, token))
     except DemoError as exc:

@@ -7,7 +7,6 @@ import sys
 import time
 
 from collector.errors import UserError
-from collector.export.scheduled import export_tick
 from collector.export.status import ExportState, status_line
 from db.connection import connect
 from db.export.runs import deliveries, export_health, get_run, make_due, recent_runs
@@ -64,6 +63,8 @@ def retry_runs(args: argparse.Namespace) -> int:
         make_due(conn, args.run_id)
     finally:
         conn.close()
+    from collector.export.scheduled import export_tick  # here, not at the top: it brings aiohttp
+
     state = ExportState()
     report = export_tick(cfg, state=state, plan=False)
     for run_id, dest in report.delivered:
