@@ -98,7 +98,7 @@ class Reporter:
 
 
 async def _main(args: argparse.Namespace, url: str, token: str | None) -> DemoStats:
-    from collector.demo import run_demo  # here, not at the top: it brings aiohttp's client
+    from collector.demo import run_demo
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -139,6 +139,8 @@ def summary(stats: DemoStats) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from collector.demo import DemoError  # here, not at the top: the demo brings aiohttp's client
+
     cfg: Config = args.config_obj
     url = (args.url or default_url(cfg)).rstrip("/")
     if not url.startswith(("http://", "https://")):
@@ -149,7 +151,6 @@ def run(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     until = f" for {args.duration:g}s" if args.duration else " (Ctrl-C to stop)"
     print(f"sending demo traffic to {url} at about {args.rate:g} events/s{until}", flush=True)
-    from collector.demo import DemoError
     try:
         stats = asyncio.run(_main(args, url, token))
     except DemoError as exc:
