@@ -13,7 +13,7 @@ from aiohttp import web
 from collector import keys
 from collector.admin import storage_summary
 from collector.batches import batch_items, decode_json, process_batch, queue_full, read_body
-from collector.client_ip import Network, client_ip, parse_networks
+from collector.client_ip import TrustedProxies, client_ip, parse_networks
 from collector.middlewares import json_error, json_response
 from collector.pipeline import Client
 from collector.throttle import Decision
@@ -43,12 +43,12 @@ async def tracker_js(request: web.Request) -> web.Response:
     return resp
 
 
-def request_client(request: web.Request, networks: tuple[Network, ...]) -> Client:
+def request_client(request: web.Request, proxies: TrustedProxies) -> Client:
     """The client behind a request (real IP behind trusted proxies, UA and the headers bot checks look at)."""
     headers = request.headers
     ua = headers.get("User-Agent", "")
     return Client(
-        client_ip(request.remote, headers, networks),
+        client_ip(request.remote, headers, proxies),
         ua if len(ua) <= MAX_UA else ua[:MAX_UA],
         headers.get("Accept"),
         headers.get("Accept-Language"),
@@ -80,9 +80,8 @@ async def event_preflight(request: web.Request) -> web.Response:
     return web.Response(status=204, headers=headers)
 
 
-def check_site(request: web.Request, hit: Hit) -> None:
+def check_site(sites: frozenset[str], hit: Hit) -> None:
     """Refuse events for sites this collector does not serve (only when sites are configured)."""
-    sites = request.app[keys.SITE_NAMES]
     if sites and hit.site not in sites:
         raise EventError(f"site: unknown site {hit.site[:100]!r}")
 
@@ -98,7 +97,7 @@ async def post_event(request: web.Request) -> web.Response:
     busy = queue_full(pipeline.writer, len(items), headers)
     if busy is not None:
         return busy
-    client = request_client(request, app[keys.TRUSTED_NETWORKS])
+    client = request_client(request, app[keys.TRUSTED_PROXIES])
     now = time.time()
     # Throttle: 429 with Retry-After; blocked clients are dropped (and counted) with a silent 204.
     refused = throttle_response(pipeline.admit(client, now), headers)
@@ -109,8 +108,7 @@ async def post_event(request: web.Request) -> web.Response:
 
     def handle(item: object) -> None:
         hit = parse_tracker_event(item)
-        if sites and hit.site not in sites:
-            raise EventError(f"site: unknown site {hit.site[:100]!r}")
+        check_site(sites, hit)
         accept(hit, client, now)
 
     return process_batch(items, handle, headers)
@@ -138,14 +136,14 @@ async def pixel(request: web.Request) -> web.Response:
             raise EventError("site: required (p.gif?site=example.com)")
         url = page[:MAX_URL] or f"https://{site}/"
         hit = parse_tracker_event({"site": site, "type": "pageview", "url": url, "referrer": query.get("ref", "")})
-        check_site(request, hit)
+        check_site(request.app[keys.SITE_NAMES], hit)
     except EventError as exc:
         return json_error(400, str(exc))
     busy = queue_full(request.app[keys.WRITER], 1, {})
     if busy is not None:
         return busy
     pipeline = request.app[keys.PIPELINE]
-    client = request_client(request, request.app[keys.TRUSTED_NETWORKS])
+    client = request_client(request, request.app[keys.TRUSTED_PROXIES])
     now = time.time()
     refused = throttle_response(pipeline.admit(client, now), {})
     if refused is not None:
@@ -190,7 +188,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     """Register the tracker-facing routes."""
-    app[keys.TRUSTED_NETWORKS] = parse_networks(app[keys.CONFIG].server.trusted_proxies)
+    app[keys.TRUSTED_PROXIES] = parse_networks(app[keys.CONFIG].server.trusted_proxies)
     app[keys.SITE_NAMES] = app[keys.CONFIG].site_names
     app.router.add_get("/sl.js", tracker_js)
     app.router.add_post("/api/event", post_event)

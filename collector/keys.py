@@ -7,6 +7,7 @@ import sqlite3
 import aiosqlite
 from aiohttp import web
 
+from collector.client_ip import TrustedProxies
 from collector.config import Config
 from collector.export.status import ExportState
 from collector.pipeline import Pipeline
@@ -25,7 +26,7 @@ ALLOWED_ORIGINS = web.AppKey("allowed_origins", frozenset)
 """CORS origins allowed to post events; empty means any origin (no sites configured)."""
 SITE_NAMES = web.AppKey("site_names", frozenset)
 """Configured site names, computed once (empty: any site is accepted)."""
-TRUSTED_NETWORKS = web.AppKey("trusted_networks", tuple)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 """Reverse proxies whose forwarding headers are believed."""
 EXPORT = web.AppKey("export", ExportState)
-"""EXPORT: the scheduled export's destinations and live progress."""
+"""The scheduled export's destinations and live progress."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from collector.bots.request import RequestVerdict, assess_request
+from collector.bots.request import NO_HINTS, RequestVerdict, assess_request
 from collector.bots.scorer import BotScore, score_session
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup, is_hosting_org
@@ -237,7 +237,7 @@ class Pipeline:
     def _verdict(self, hit: Hit, client: Client, ua: UAInfo, path: str) -> RequestVerdict:
         """Per-request bot hints: crawler lists, library UAs, header anomalies, webdriver, probes, hosting ASN."""
         if not client.ua_known:
-            return _UNKNOWN_CLIENT
+            return NO_HINTS
         hosting = False
         if self.asn is not None:
             _number, org = self.asn.lookup(client.ip)
@@ -307,7 +307,6 @@ class Pipeline:
 _PAGE_LIKE = frozenset({"pageview", "request", "api_request"})
 """Hit types that are behaviour the bot score reads (engagement pings and custom events are not)."""
 _NO_REF = RefInfo("", "", "")
-_UNKNOWN_CLIENT = RequestVerdict(False, "", ())
 _DIRECT = RefInfo("", "direct", "")
 
 

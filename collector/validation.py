@@ -143,18 +143,16 @@ def parse_tracker_event(obj: object) -> Hit:
     webdriver = get("webdriver", False)
     if not isinstance(webdriver, bool):
         raise EventError(f"webdriver: expected a boolean, got {type_name(webdriver)}")
-    # Positional, in field order: site, type, url, path, referrer, title, name, props, engaged_ms, scroll, screen.
     return Hit(
-        site,
-        kind,
-        url,
-        "",
-        _text(get("referrer"), "referrer", MAX_URL),
-        _text(get("title"), "title", MAX_TITLE),
-        name,
-        get_props(obj),
-        get_int(obj, "engaged_ms", 0, 86_400_000),
-        get_int(obj, "scroll", 0, 100),
-        _text(get("screen"), "screen", 20),
-        webdriver,
+        site=site,
+        type=kind,
+        url=url,
+        referrer=_text(get("referrer"), "referrer", MAX_URL),
+        title=_text(get("title"), "title", MAX_TITLE),
+        name=name,
+        props=get_props(obj),
+        engaged_ms=get_int(obj, "engaged_ms", 0, 86_400_000),
+        scroll=get_int(obj, "scroll", 0, 100),
+        screen=_text(get("screen"), "screen", 20),
+        webdriver=webdriver,
     )

@@ -9,7 +9,7 @@ PROXIES = parse_networks(["10.0.0.0/8", "127.0.0.1"])
 
 def test_untrusted_peer_headers_are_ignored():
     assert client_ip("198.51.100.1", {"X-Forwarded-For": "1.2.3.4"}, PROXIES) == "198.51.100.1"
-    assert client_ip("198.51.100.1", {"X-Forwarded-For": "1.2.3.4"}, ()) == "198.51.100.1"
+    assert client_ip("198.51.100.1", {"X-Forwarded-For": "1.2.3.4"}, parse_networks([])) == "198.51.100.1"
 
 
 def test_trusted_proxy_forwarded_for_rightmost_untrusted_hop():
