@@ -24,9 +24,6 @@ class TrustedProxies:
     """Proxies configured as single addresses, as text: the usual case is one exact string match."""
     ranges: Ranges
 
-    def __bool__(self) -> bool:
-        return bool(self.networks)
-
     def __contains__(self, peer: object) -> bool:
         """Is `peer` (an address as text) inside one of the networks? Uncached, so an unbounded stream of client
         addresses costs the same per request (an LRU smaller than the set of clients would miss every time)."""
@@ -75,7 +72,7 @@ def _valid_ip(value: str) -> str:
 def client_ip(peer: str | None, headers: Mapping[str, str], proxies: TrustedProxies) -> str:
     """Walk X-Forwarded-For from the right past trusted proxies; fall back to X-Real-IP, then the peer."""
     peer = peer or ""
-    if not proxies or peer not in proxies:
+    if not proxies.networks or peer not in proxies:
         return peer
     forwarded = headers.get("X-Forwarded-For")
     if forwarded:
