@@ -8,7 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from db.errors import DatabaseError
 from db.migrate import migrate
+
+__all__ = ["DatabaseError", "connect", "connect_async", "ping", "snapshot", "cache_pragmas"]
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -36,10 +39,6 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def cache_pragmas(kib: int) -> tuple[str, ...]:
     """The pragma that caps a connection's page cache at `kib` KiB (for `connect(pragmas=...)`)."""
     return (f"PRAGMA cache_size=-{int(kib)}",)
-
-
-class DatabaseError(Exception):
-    """The database cannot be opened or used; the message says which file and why."""
 
 
 def _apply_pragmas(conn: sqlite3.Connection) -> None:

@@ -46,3 +46,6 @@ async def flushed(client: Any) -> None:
     from collector import keys
 
     await client.server.app[keys.WRITER].flush()
+
+
+from tests.engines import clickhouse  # noqa: E402,F401  (fixture: a fresh chDB database per test)

@@ -1,0 +1,63 @@
+"""Versioned ClickHouse schema: migrations/NNNN_*.sql applied in order, recorded in `schema_migrations`."""
+
+from __future__ import annotations
+
+import re
+import time
+from importlib import resources
+
+from db.clickhouse.client import ClickHouse
+from db.errors import SchemaTooNew
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_TRACKING = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied Float64) "
+    "ENGINE = ReplacingMergeTree ORDER BY version"
+)
+
+
+def migrations() -> list[tuple[int, str]]:
+    """All (version, sql) pairs shipped with the package, oldest first."""
+    root = resources.files("db.clickhouse") / "migrations"
+    found = []
+    for entry in root.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def latest_version() -> int:
+    return migrations()[-1][0]
+
+
+def statements(sql: str) -> list[str]:
+    """A migration's statements: comment lines dropped, split at semicolons that end a line."""
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in re.split(r";\s*$", body, flags=re.MULTILINE) if s.strip()]
+
+
+def schema_version(ch: ClickHouse) -> int:
+    """The version the store is at (0 before the first migration)."""
+    ch.command(_TRACKING)
+    return int(ch.value("SELECT max(version) FROM schema_migrations") or 0)
+
+
+def migrate(ch: ClickHouse) -> int:
+    """Bring the store to the newest schema version; every statement is idempotent, so two collectors starting
+    at once both succeed."""
+    current = schema_version(ch)
+    newest = latest_version()
+    if current > newest:
+        raise SchemaTooNew(
+            f"the store {ch.url.display()} has schema version {current}, newer than this SiteLens knows ({newest}): "
+            "upgrade SiteLens"
+        )
+    for version, sql in migrations():
+        if version <= current:
+            continue
+        for statement in statements(sql):
+            ch.command(statement)
+        ch.insert("schema_migrations", [(version, time.time())], ("version", "applied"))
+        current = version
+    return current

@@ -1,0 +1,138 @@
+"""Writing one flush's batch into ClickHouse: inserts with deduplication tokens, a local spool while it is away."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from db.batch import Batch
+from db.clickhouse.client import ClickHouse
+from db.clickhouse.spool import Spool, SpoolFull
+from db.errors import DatabaseError
+from db.records import EVENT_COLUMNS, SESSION_COLUMNS
+
+log = logging.getLogger("sitelens.writer")
+
+FINGERPRINT_COLUMNS = ("fingerprint", "seen", "new_sessions", "requests", "score", "level", "ua", "bot_name", "flags")
+RETRY_AFTER_S = 5.0
+"""After a failed insert, batches go straight to the spool for this long before ClickHouse is tried again."""
+_counter = itertools.count()
+
+
+def event_id(ts: float) -> int:
+    """A unique, time-ordered event id that collectors on other hosts won't collide with (as session ids)."""
+    return (int(ts * 1000) << 20) | ((next(_counter) & 0xFFF) << 8) | random.getrandbits(8)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch made ready to insert: event ids assigned and a token, so every retry inserts the same rows."""
+
+    token: str
+    events: list[tuple[object, ...]]
+    sessions: list[tuple[object, ...]]
+    fingerprints: list[tuple[object, ...]]
+    drops: list[tuple[object, ...]]
+    levels: dict[str, str]
+    import_offset: tuple[int, int, int] | None
+    created: float = field(default_factory=time.time)
+
+
+def prepare(batch: Batch) -> Prepared:
+    """Ids, versions and a deduplication token for a batch (done once: a retry must send the very same rows)."""
+    now = time.time()
+    version = time.time_ns()
+    fingerprints = [
+        (f.fingerprint, f.seen, f.new_sessions, f.requests, f.score, f.level, f.ua, f.bot_name, f.flags)
+        for f in batch.fingerprints.values()
+    ]
+    fingerprints += [(fp, now, 0, 0, 0, level, "", "", "[]") for fp, level in batch.levels.items()]
+    return Prepared(
+        token=uuid.uuid4().hex,
+        events=[(event_id(float(row[0])), *row) for row in batch.events],  # type: ignore[arg-type]
+        sessions=[(*row, version) for row in batch.sessions.values()],
+        fingerprints=fingerprints,
+        drops=[(*key, n) for key, n in batch.drops.items()],
+        levels=dict(batch.levels),
+        import_offset=batch.import_offset,
+    )
+
+
+def insert(ch: ClickHouse, p: Prepared) -> None:
+    """Insert a prepared batch; each table's insert has its own token, so sending it again changes nothing."""
+    ch.insert("events", p.events, ("id", *EVENT_COLUMNS), token=f"{p.token}:e")
+    ch.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"), token=f"{p.token}:s")
+    ch.insert("fingerprint_news", p.fingerprints, FINGERPRINT_COLUMNS, token=f"{p.token}:f")
+    ch.insert("throttle_drops", p.drops, ("bucket", "level", "reason", "count"), token=f"{p.token}:d")
+    if p.levels:
+        since = p.created - 86400
+        for fp, level in p.levels.items():
+            ch.command(
+                "ALTER TABLE sessions UPDATE throttle_level = ? WHERE fingerprint = ? AND last_seen > ?",
+                (level, fp, since),
+            )
+    if p.import_offset is not None:
+        file_id, offset, lines = p.import_offset
+        ch.command(
+            "INSERT INTO import_files SELECT id, device, inode, head_hash, path, greatest(offset, ?), "
+            "greatest(lines, ?), ?, ? FROM import_files FINAL WHERE id = ?",
+            (offset, lines, p.created, time.time_ns(), file_id),
+            settings={"insert_deduplication_token": f"{p.token}:i"},
+        )
+
+
+class ClickHouseSink:
+    """Writes batches into ClickHouse, or into the spool when it cannot; drains the spool first, in order."""
+
+    def __init__(self, ch: ClickHouse, spool_dir: str | Path, spool_max_bytes: int) -> None:
+        self.ch = ch
+        self.spool = Spool(spool_dir, spool_max_bytes)
+        self._retry_at = 0.0
+        self.last_error = ""
+
+    @property
+    def spooled_events(self) -> int:
+        return self.spool.events
+
+    def write(self, batch: Batch) -> None:
+        """Store the batch in ClickHouse or durably in the spool; SpoolFull when neither can take it."""
+        prepared = prepare(batch)
+        if self.drain() and self._try(prepared):
+            return
+        self.spool.append(prepared)  # raises SpoolFull: the writer keeps the batch queued
+
+    def drain(self) -> bool:
+        """Send spooled batches, oldest first; True when the spool is empty afterwards."""
+        if not len(self.spool):
+            return time.monotonic() >= self._retry_at
+        if time.monotonic() < self._retry_at:
+            return False
+        for path, item in self.spool.oldest():
+            if not self._try(item):
+                return False
+            self.spool.remove(path, item)
+            log.info("spool: sent a batch of %d events to ClickHouse (%d batches left)", len(item.events),
+                     len(self.spool))
+        return True
+
+    def _try(self, prepared: Prepared) -> bool:
+        try:
+            insert(self.ch, prepared)
+        except DatabaseError as exc:
+            if not self.last_error:
+                log.error("ClickHouse unavailable, spooling to %s: %s", self.spool.directory, exc)
+            self.last_error = str(exc)
+            self._retry_at = time.monotonic() + RETRY_AFTER_S
+            return False
+        if self.last_error:
+            log.info("ClickHouse reachable again")
+        self.last_error = ""
+        return True
+
+
+__all__ = ["ClickHouseSink", "Prepared", "SpoolFull", "insert", "prepare"]

@@ -1,0 +1,54 @@
+"""Both storage engines side by side for tests: a SQLite file and a database in the in-process ClickHouse (chDB).
+
+chDB opens one data directory per process, so the whole test run shares one (under pytest's base temp) and each
+test gets a database of its own there, dropped afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from db.batch import Batch
+from db.records import EventRecord, SessionRecord
+
+_CHDB_ROOT: Path | None = None
+
+
+def chdb_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one chDB data directory of this test run."""
+    global _CHDB_ROOT
+    if _CHDB_ROOT is None:
+        _CHDB_ROOT = tmp_path_factory.getbasetemp() / "chdb"
+    return _CHDB_ROOT
+
+
+def chdb_url(tmp_path_factory: pytest.TempPathFactory, database: str | None = None) -> str:
+    """A `chdb://` store URL for a fresh database of its own."""
+    name = database or f"t_{uuid.uuid4().hex[:12]}"
+    return f"chdb:///{chdb_root(tmp_path_factory)}?database={name}"
+
+
+@pytest.fixture
+def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A migrated, empty ClickHouse database (chDB) for one test."""
+    pytest.importorskip("chdb")
+    from db.clickhouse.client import connect_client
+    from db.clickhouse.migrate import migrate
+    from db.url import parse_store_url
+
+    url = parse_store_url(chdb_url(tmp_path_factory))
+    ch = connect_client(url)
+    migrate(ch)
+    yield ch
+    ch.command(f"DROP DATABASE IF EXISTS {url.database}")
+
+
+def ch_write(ch: object, events: Iterable[EventRecord] = (), sessions: Iterable[SessionRecord] = ()) -> None:
+    """Write rows into ClickHouse exactly as one writer flush would."""
+    from db.clickhouse.writer import insert, prepare
+
+    batch = Batch(events=[e.as_row() for e in events], sessions={s.id: s.as_row() for s in sessions})
+    insert(ch, prepare(batch))  # type: ignore[arg-type]
