@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collector.funnels import make_funnel  # noqa: E402
+from db.funnels import make_funnel  # noqa: E402
 from db.batch import INSERT_EVENT, UPSERT_SESSION  # noqa: E402
 from db.connection import connect  # noqa: E402
 from db.queries import anomalies, bots, events, funnels, overview, props, server  # noqa: E402

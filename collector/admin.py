@@ -11,13 +11,10 @@ from typing import Any
 from aiohttp import web
 
 from collector import keys
-from collector.config import Config
 from collector.middlewares import json_error, json_response
-from db.connection import DatabaseError, connect
-from db.queries.anomalies import open_anomalies, recent_anomalies
-from db.queries.common import DIMENSIONS, Filters, Span, first_event_ts, parse_range, span_for
-from db.queries.overview import kpis_with_change, top
-from db.queries.storage import storage_stats
+from db.errors import DatabaseError
+from db.queries.common import DIMENSIONS, Filters, Span, parse_range, span_for
+from db.store import Store
 
 STORAGE_CACHE = web.AppKey("storage_cache", dict)
 """{"at": time, "stats": dict} so /healthz counts rows at most every STORAGE_TTL_S."""
@@ -65,24 +62,15 @@ def _filters(request: web.Request) -> Filters:
     return Filters(site=site, dims=dims, bots=q.get("bots", "humans"))
 
 
-def _read(cfg: Config, fn: Any) -> Any:
-    """Run `fn(conn)` on a short-lived read-only connection (in a worker thread)."""
-    conn = connect(cfg.db_path, readonly=True)
-    try:
-        return fn(conn)
-    finally:
-        conn.close()
-
-
-def _stats_document(conn: Any, range_text: str, filters: Filters, now: float) -> dict[str, Any]:
+def _stats_document(store: Store, range_text: str, filters: Filters, now: float) -> dict[str, Any]:
     parsed = parse_range(range_text)
     if isinstance(parsed, tuple):
         span = span_for("custom", now, custom=parsed)
     elif parsed == "all":
-        span = span_for("all", now, first_ts=first_event_ts(conn, filters.site))
+        span = span_for("all", now, first_ts=store.first_event_ts(filters.site))
     else:
         span = span_for(parsed, now)
-    current, previous = kpis_with_change(conn, span, filters)
+    current, previous = store.kpis_with_change(span, filters)
     doc: dict[str, Any] = {
         "site": filters.site,
         "range": range_text,
@@ -92,7 +80,7 @@ def _stats_document(conn: Any, range_text: str, filters: Filters, now: float) ->
         "previous": asdict(previous),
     }
     for key, dim in TOP_LISTS.items():
-        doc[key] = [asdict(r) for r in top(conn, span, filters, dim, 10)]
+        doc[key] = [asdict(r) for r in store.top(span, filters, dim, 10)]
     return doc
 
 
@@ -106,11 +94,8 @@ async def get_stats(request: web.Request) -> web.Response:
         parse_range(range_text)
     except ValueError as exc:
         return json_error(400, str(exc))
-    cfg = request.app[keys.CONFIG]
     try:
-        doc = await asyncio.to_thread(
-            _read, cfg, lambda c: _stats_document(c, range_text, filters, time.time())
-        )
+        doc = await asyncio.to_thread(_stats_document, request.app[keys.STORE], range_text, filters, time.time())
     except ValueError as exc:
         return json_error(400, str(exc))
     return json_response(doc)
@@ -132,13 +117,15 @@ async def get_anomalies(request: web.Request) -> web.Response:
         else (Span(0, now) if parsed == "all" else span_for(parsed, now))
     )
 
-    def read(conn: Any) -> dict[str, Any]:
+    store = request.app[keys.STORE]
+
+    def read() -> dict[str, Any]:
         return {
-            "open": [asdict(a) for a in open_anomalies(conn)],
-            "recent": [asdict(a) for a in recent_anomalies(conn, span, 200)],
+            "open": [asdict(a) for a in store.open_anomalies()],
+            "recent": [asdict(a) for a in store.recent_anomalies(span, 200)],
         }
 
-    return json_response(await asyncio.to_thread(_read, request.app[keys.CONFIG], read))
+    return json_response(await asyncio.to_thread(read))
 
 
 async def storage_summary(app: web.Application) -> dict[str, Any]:
@@ -146,9 +133,8 @@ async def storage_summary(app: web.Application) -> dict[str, Any]:
     cache = app[STORAGE_CACHE]
     if cache.get("stats") is not None and time.monotonic() - cache["at"] < STORAGE_TTL_S:
         return dict(cache["stats"])
-    cfg = app[keys.CONFIG]
     try:
-        stats = await asyncio.to_thread(_read, cfg, lambda c: storage_stats(c, cfg.db_path))
+        stats = await asyncio.to_thread(app[keys.STORE].storage_stats)
     except (DatabaseError, OSError) as exc:
         return {"error": str(exc)}
     summary = {

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import sqlite3
 import statistics
 import time
 from collections.abc import Iterable, Sequence
@@ -17,19 +16,13 @@ from aiohttp import web
 
 from collector import keys
 from collector.config import AnomalyConfig, AnomalyRuleConfig, Config
-from db.connection import connect
 from db.queries.anomalies import (
     Anomaly,
     AnomalyRule,
     RuleError,
-    close_anomaly,
-    insert_anomaly,
-    list_rules,
-    metric_value,
-    open_anomalies,
-    update_anomaly,
     validate_rule,
 )
+from db.store import Store
 
 log = logging.getLogger("sitelens.anomalies")
 
@@ -133,7 +126,7 @@ def rules_from_config(rules: Iterable[AnomalyRuleConfig]) -> list[AnomalyRule]:
 
 
 def evaluate(
-    conn: sqlite3.Connection,
+    store: Store,
     cfg: AnomalyConfig,
     rules: Iterable[AnomalyRule],
     sites: Iterable[str],
@@ -142,7 +135,7 @@ def evaluate(
     """Every rule and every site's trend metrics judged on the window ending at `now`."""
     findings: list[Finding] = []
     for rule in rules:
-        value, volume = metric_value(conn, rule.metric, rule.site, now - rule.window_s, now)
+        value, volume = store.metric_value(rule.metric, rule.site, now - rule.window_s, now)
         level = threshold_level(value, rule.warning, rule.critical)
         if rule.metric in VOLUME_GATED and volume < cfg.min_volume:
             level = None
@@ -152,11 +145,11 @@ def evaluate(
         )
     for site in sites:
         for metric in TREND_METRICS:
-            value, volume = metric_value(conn, metric, site, now - TREND_WINDOW_S, now)
+            value, volume = store.metric_value(metric, site, now - TREND_WINDOW_S, now)
             history, volumes = [], []
             for i in range(1, BASELINE_WINDOWS + 1):
                 end = now - i * TREND_WINDOW_S
-                v, n = metric_value(conn, metric, site, end - TREND_WINDOW_S, end)
+                v, n = store.metric_value(metric, site, end - TREND_WINDOW_S, end)
                 history.append(v)
                 volumes.append(n)
             if metric in VOLUME_GATED and volume < cfg.min_volume:
@@ -169,34 +162,26 @@ def evaluate(
     return findings
 
 
-def reconcile(conn: sqlite3.Connection, findings: Iterable[Finding], now: float) -> list[Change]:
-    """Open, update and close stored anomalies so they match the findings (one transaction)."""
+def reconcile(store: Store, findings: Iterable[Finding], now: float) -> list[Change]:
+    """Open, update and close stored anomalies so they match the findings."""
     changes: list[Change] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        current = {(a.kind, a.rule, a.metric, a.site): a for a in open_anomalies(conn)}
-        firing = {f.key: f for f in findings if f.level is not None}
-        for key, f in firing.items():
-            assert f.level is not None
-            existing = current.get(key)
-            if existing is None:
-                a = insert_anomaly(
-                    conn, f.kind, f.rule, f.metric, f.site, f.level, f.observed, f.expected, now
-                )
-                changes.append(Change("open", a))
-            elif existing.level != f.level:
-                update_anomaly(conn, existing.id, f.level, f.observed, f.expected)
-                changes.append(Change("update", _replace(existing, level=f.level, observed=f.observed)))
-            elif abs(f.observed - f.expected) > abs(existing.observed - existing.expected):
-                update_anomaly(conn, existing.id, f.level, f.observed, f.expected)  # keep the peak, quietly
-        for key, a in current.items():
-            if key not in firing:
-                close_anomaly(conn, a.id, now)
-                changes.append(Change("close", _replace(a, ended=now)))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    current = {(a.kind, a.rule, a.metric, a.site): a for a in store.open_anomalies()}
+    firing = {f.key: f for f in findings if f.level is not None}
+    for key, f in firing.items():
+        assert f.level is not None
+        existing = current.get(key)
+        if existing is None:
+            a = store.insert_anomaly(f.kind, f.rule, f.metric, f.site, f.level, f.observed, f.expected, now)
+            changes.append(Change("open", a))
+        elif existing.level != f.level:
+            store.update_anomaly(existing.id, f.level, f.observed, f.expected)
+            changes.append(Change("update", _replace(existing, level=f.level, observed=f.observed)))
+        elif abs(f.observed - f.expected) > abs(existing.observed - existing.expected):
+            store.update_anomaly(existing.id, f.level, f.observed, f.expected)  # keep the peak, quietly
+    for key, a in current.items():
+        if key not in firing:
+            store.close_anomaly(a.id, now)
+            changes.append(Change("close", _replace(a, ended=now)))
     return changes
 
 
@@ -245,24 +230,21 @@ async def post_webhook(url: str, changes: Sequence[Change]) -> int:
 # ------------------------------------------------------------------------------------------------- service
 
 
-def _evaluate_now(cfg: Config, now: float) -> list[Finding]:
-    """Runs in a worker thread on its own read-only connection."""
-    conn = connect(cfg.db_path, readonly=True)
-    try:
-        rules = rules_from_config(cfg.anomalies.rules) + list_rules(conn, enabled_only=True)
-        return evaluate(conn, cfg.anomalies, rules, watched_sites(cfg), now)
-    finally:
-        conn.close()
+def _evaluate_now(cfg: Config, store: Store, now: float) -> list[Finding]:
+    """Runs in a worker thread."""
+    rules = rules_from_config(cfg.anomalies.rules) + store.list_rules(enabled_only=True)
+    return evaluate(store, cfg.anomalies, rules, watched_sites(cfg), now)
 
 
 async def check_anomalies(app: web.Application, now: float | None = None) -> list[Change]:
-    """One evaluation: judge, store opens/closes through the writer's connection, tell the webhook."""
+    """One evaluation: judge, store opens/closes on the writer's thread (between flushes), tell the webhook."""
     cfg = app[keys.CONFIG]
     if not cfg.anomalies.enabled:
         return []
     now = time.time() if now is None else now
-    findings = await asyncio.to_thread(_evaluate_now, cfg, now)
-    changes: list[Change] = await app[keys.WRITER].run_in_thread(lambda conn: reconcile(conn, findings, now))  # type: ignore[assignment]
+    store = app[keys.STORE]
+    findings = await asyncio.to_thread(_evaluate_now, cfg, store, now)
+    changes = await app[keys.WRITER].run_in_thread(lambda: reconcile(store, findings, now))
     for change in changes:
         a = change.anomaly
         log.warning(

@@ -23,11 +23,7 @@ from collector.pipeline import Pipeline
 from collector.salts import SaltStore
 from collector.tasks import background_ctx
 from collector.throttle import Throttle, override_from_row
-from db.connection import cache_pragmas, connect, connect_async
-from db.queries.sessions import sessions_active_since
-from db.queries.settings import set_setting_if_absent
-from db.queries.throttle import active_overrides
-from db.rollups import rollup_hooks
+from db.store import Store, open_store
 from db.writer import Writer
 
 log = logging.getLogger("sitelens.collector")
@@ -45,12 +41,12 @@ def allowed_origins(cfg: Config) -> frozenset[str]:
     return frozenset(origins)
 
 
-def ensure_admin_token(cfg: Config, conn: object) -> str:
+def ensure_admin_token(cfg: Config, store: Store) -> str:
     """The admin token: from config, else the one generated at first start (logged once, when generated)."""
     if cfg.auth.admin_token:
         return cfg.auth.admin_token
     candidate = secrets.token_urlsafe(24)
-    token = set_setting_if_absent(conn, "admin_token", candidate)  # type: ignore[arg-type]
+    token = store.set_setting_if_absent("admin_token", candidate)
     if token == candidate:
         log.warning(
             "generated admin token %s (shown once; set auth.admin_token or SITELENS_ADMIN_TOKEN to choose one)", token
@@ -58,8 +54,6 @@ def ensure_admin_token(cfg: Config, conn: object) -> str:
     return token
 
 
-SYNC_CACHE_KIB = 2_000
-"""Page cache of the collector's own synchronous connection: a few small reads and writes a second."""
 GC_THRESHOLD = (50_000, 10, 10)
 """Young collections every 50,000 net allocations instead of 700. What is young and alive at any moment is
 mostly what waits for the next flush (rows, fingerprint news: a few objects per queued event), and it all dies
@@ -75,46 +69,45 @@ def tune_gc() -> None:
 
 
 async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: open the database, GeoIP, the writer and the pipeline; flush and close them at shutdown."""
+    """cleanup_ctx: open the store, GeoIP, the writer and the pipeline; flush and close them at shutdown."""
     cfg = app[keys.CONFIG]
-    path = cfg.db_path
     warm_up_ua_parser()  # load the UA pattern tables now, not on the first request
     geo = GeoLookup(cfg.geoip.path or None)
     asn = AsnLookup(cfg.geoip.asn_path) if cfg.geoip.asn_path else None
-    sync_db = connect(path, pragmas=cache_pragmas(SYNC_CACHE_KIB))  # salts, overrides, start-up reads
+    url = cfg.store_url
+    store = open_store(url)  # salts, overrides, settings, start-up reads, health, the read API
+    store.set_raw_retention(cfg.retention.raw_days)
     writer = Writer(
-        path,
+        store,
         flush_interval_s=cfg.db.flush_interval_s,
         flush_count=cfg.db.flush_count,
         queue_max=cfg.db.queue_max,
-        hooks=rollup_hooks(),
-        process=True,  # flushes and rollups in a child process: they never hold this process's GIL
+        process=True,  # SQLite: flushes and rollups in a child process, never holding this process's GIL
+        spool_dir=str(cfg.spool_dir),
+        spool_max_bytes=cfg.db.spool_max_mb * 1024 * 1024,
     )
     await writer.start()
-    reader = await connect_async(path, readonly=True)
-    pipeline = Pipeline(cfg, writer, SaltStore(sync_db), geo, asn)
+    pipeline = Pipeline(cfg, writer, SaltStore(store), geo, asn)
     if cfg.throttle.enabled:  # overrides are reloaded every second by the throttle-sync service
         t = cfg.throttle
         pipeline.throttle = Throttle(t.base_rate, t.burst, t.quiet_period_s, t.violations_to_escalate)
-        pipeline.throttle.set_overrides([o for o in map(override_from_row, active_overrides(sync_db)) if o])
-    for record in sessions_active_since(sync_db, time.time() - cfg.privacy.session_timeout_s):
+        pipeline.throttle.set_overrides([o for o in map(override_from_row, store.active_overrides()) if o])
+    for record in store.sessions_active_since(time.time() - cfg.privacy.session_timeout_s):
         pipeline.sessions.adopt(record)
-    app[keys.SYNC_DB] = sync_db
+    app[keys.STORE] = store
     app[keys.WRITER] = writer
-    app[keys.READER] = reader
     app[keys.PIPELINE] = pipeline
-    app[keys.ADMIN_TOKEN] = ensure_admin_token(cfg, sync_db)
+    app[keys.ADMIN_TOKEN] = ensure_admin_token(cfg, store)
     app[keys.STARTED_AT] = time.time()
     if not cfg.sites:
         log.warning("no sites configured: accepting events for any site from any origin")
-    log.info("collector storage open: %s", path)
+    log.info("collector storage open: %s", url.display())
     tune_gc()
     try:
         yield
     finally:
         await writer.stop()
-        await reader.close()
-        sync_db.close()
+        store.close()
         geo.close()
         if asn is not None:
             asn.close()

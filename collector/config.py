@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from typing import Any
 import platformdirs
 
 from collector.errors import UserError
+from db.url import StoreUrl, StoreUrlError, parse_store_url, sqlite_url
 
 APP_NAME = "sitelens"
 
@@ -46,8 +48,16 @@ class SiteConfig:
 
 @dataclass(slots=True)
 class DbConfig:
+    url: str = ""
+    """Store URL: `sqlite:///PATH`, `clickhouse://USER:PASSWORD@HOST:8123/DATABASE`, `clickhouses://…` (TLS) or
+    `chdb:///PATH`; empty means the SQLite file `path`."""
     path: str = ""
     """SQLite file; empty means `sitelens.db` in the platform data directory."""
+    spool_dir: str = ""
+    """ClickHouse only: where acknowledged batches wait while the server is away; empty means a folder per store in
+    the platform data directory."""
+    spool_max_mb: int = 512
+    """ClickHouse only: the spool's size limit; past it the collector answers 503."""
     flush_interval_s: float = 1.0
     """The writer flushes at least this often (kill -9 loses at most this much)."""
     flush_count: int = 500
@@ -162,10 +172,35 @@ class Config:
 
     @property
     def db_path(self) -> Path:
-        """The database file, defaulting to the platform data directory."""
+        """The SQLite file (of `db.url` when that names one), defaulting to the platform data directory."""
+        if self.db.url.startswith("sqlite:"):
+            try:
+                return Path(parse_store_url(self.db.url).path).expanduser()
+            except StoreUrlError as exc:
+                raise ConfigError(str(exc)) from None
         if self.db.path:
             return Path(self.db.path).expanduser()
         return Path(platformdirs.user_data_dir(APP_NAME)) / "sitelens.db"
+
+    @property
+    def store_url(self) -> StoreUrl:
+        """The store to open: `db.url` when set, else the SQLite file `db_path` (ConfigError for a bad URL)."""
+        if not self.db.url:
+            return sqlite_url(self.db_path)
+        try:
+            url = parse_store_url(self.db.url)
+        except StoreUrlError as exc:
+            raise ConfigError(str(exc)) from None
+        return sqlite_url(self.db_path) if url.engine == "sqlite" else url
+
+    @property
+    def spool_dir(self) -> Path:
+        """The ClickHouse spool folder of this store."""
+        if self.db.spool_dir:
+            return Path(self.db.spool_dir).expanduser()
+        url = self.store_url
+        tag = hashlib.sha256(url.display().encode()).hexdigest()[:12]
+        return Path(platformdirs.user_data_dir(APP_NAME)) / f"spool-{url.database}-{tag}"
 
     @property
     def site_names(self) -> frozenset[str]:
@@ -190,6 +225,7 @@ def default_config_path() -> Path:
 # Short environment names users expect, besides the generic SITELENS_<SECTION>__<FIELD> form.
 ENV_ALIASES: dict[str, tuple[str, str]] = {
     "SITELENS_DB": ("db", "path"),
+    "SITELENS_STORE": ("db", "url"),
     "SITELENS_HOST": ("server", "host"),
     "SITELENS_PORT": ("server", "port"),
     "SITELENS_ADMIN_TOKEN": ("auth", "admin_token"),
@@ -341,6 +377,11 @@ def validate(cfg: Config) -> None:
         raise ConfigError("db.flush_interval_s, db.flush_count and db.queue_max must be positive")
     if cfg.privacy.session_timeout_s <= 0:
         raise ConfigError("privacy.session_timeout_s must be positive")
+    url = cfg.store_url  # a bad URL is a ConfigError here, before anything starts
+    if cfg.db.url and cfg.db.path and url.engine == "sqlite" and Path(url.path) != Path(cfg.db.path).expanduser():
+        raise ConfigError(f"--db {cfg.db.path} and --store {cfg.db.url} name different places: give one of them")
+    if cfg.db.url and cfg.db.path and url.engine != "sqlite":
+        raise ConfigError(f"--db names a SQLite file but --store names {url.display()}: give one of them")
     names = [s.name for s in cfg.sites]
     if len(names) != len(set(names)):
         raise ConfigError("sites: each site name must appear once")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -19,8 +17,8 @@ from collector.export.exporter import FUNNEL_COLUMNS, FUNNEL_TYPES, funnel_rows
 from collector.export.formats import ExportError, make_writer
 from collector.export.spans import parse_range
 from collector.middlewares import json_error
-from db.connection import connect
-from db.export.streams import BOTS, WHATS, ExportFilter, ExportQueryError, stream_table
+from db.export.streams import BOTS, WHATS, ExportFilter, ExportQueryError
+from db.store import Store
 
 log = logging.getLogger("sitelens.export")
 
@@ -52,15 +50,14 @@ class _Encoder:
     """Runs on a worker thread: reads the next chunk and encodes it; the event loop only sends bytes."""
 
     def __init__(
-        self, conn: sqlite3.Connection, what: str, fmt: str, flt: ExportFilter, funnels: Sequence[Any]
+        self, store: Store, what: str, fmt: str, flt: ExportFilter, funnels: Sequence[Any]
     ) -> None:
-        self.conn = conn
         self.buffer = io.BytesIO()
         if what == "funnels":  # computed results, a handful of rows
-            self.chunks: Iterator[list[Any]] = iter([funnel_rows(conn, flt, funnels)])
+            self.chunks: Iterator[list[Any]] = iter([funnel_rows(store, flt, funnels)])
             self.writer = make_writer(fmt, self.buffer, FUNNEL_COLUMNS, FUNNEL_TYPES)
         else:
-            stream = stream_table(conn, what, flt)
+            stream = store.stream_table(what, flt)
             self.chunks = stream.chunks
             self.writer = make_writer(fmt, self.buffer, stream.columns, stream.types)
         self.done = False
@@ -85,7 +82,6 @@ class _Encoder:
         close = getattr(self.chunks, "close", None)
         if close is not None:
             close()
-        self.conn.close()
 
 
 async def get_export(request: web.Request) -> web.StreamResponse:
@@ -98,7 +94,7 @@ async def get_export(request: web.Request) -> web.StreamResponse:
         return json_error(400, str(exc))
     cfg = request.app[keys.CONFIG]
     try:
-        encoder = await asyncio.to_thread(_open_encoder, cfg.db_path, what, fmt, flt, cfg.funnels)
+        encoder = await asyncio.to_thread(_Encoder, request.app[keys.STORE], what, fmt, flt, cfg.funnels)
     except ExportQueryError as exc:
         return json_error(400, f"what: {exc}")
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -120,15 +116,6 @@ async def get_export(request: web.Request) -> web.StreamResponse:
     finally:
         await asyncio.to_thread(encoder.close)
     return response
-
-
-def _open_encoder(path: Path, what: str, fmt: str, flt: ExportFilter, funnels: Sequence[Any]) -> _Encoder:
-    conn = connect(path, readonly=True)
-    try:
-        return _Encoder(conn, what, fmt, flt, funnels)
-    except BaseException:
-        conn.close()
-        raise
 
 
 def setup_export_routes(app: web.Application) -> None:

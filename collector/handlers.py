@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import math
 import time
@@ -18,7 +19,6 @@ from collector.middlewares import json_error, json_response
 from collector.pipeline import Client
 from collector.throttle import Decision
 from collector.validation import MAX_BATCH, MAX_URL, EventError, Hit, parse_tracker_event
-from db.connection import ping
 
 MAX_UA = 1000
 """User-Agents are cut to this many characters before anything looks at them."""
@@ -161,13 +161,14 @@ async def healthz(request: web.Request) -> web.Response:
     writer = request.app[keys.WRITER]
     db_ok, db_error = True, ""
     try:
-        await ping(request.app[keys.READER])
+        await asyncio.to_thread(request.app[keys.STORE].ping)
     except Exception as exc:  # the point of a health check is to report, not raise
         db_ok, db_error = False, f"{type(exc).__name__}: {exc}"
     stats = writer.stats
     body: dict[str, object] = {
         "status": "ok" if db_ok and not stats.last_error else ("degraded" if db_ok else "error"),
-        "database": {"ok": db_ok, "path": str(writer.path), "error": db_error},
+        "database": {"ok": db_ok, "store": writer.store.url.display(), "error": db_error},
+        "spooled_events": writer.spooled_events,
         "queue_depth": writer.queue_depth,
         "writer": {
             "written_events": stats.written_events,

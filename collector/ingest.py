@@ -37,7 +37,6 @@ from collector.validation import (
     get_str,
     type_name,
 )
-from db.queries.ingest import token_site
 
 MAX_INGEST_BATCH: Final = 1000
 MAX_AGE_S: Final = 7 * 86400
@@ -70,7 +69,26 @@ def token_owner(request: web.Request, token: str) -> str | None:
             site = name
     if site is not None:
         return site
-    return token_site(request.app[keys.SYNC_DB], token)
+    return _stored_token_site(request.app, token, time.monotonic())
+
+
+TOKEN_CACHE_S = 5.0
+"""How long a stored token's answer is reused: a revoked token stops working within this, and a collector on a
+remote store does not ask it on every request."""
+TOKEN_CACHE = web.AppKey("ingest_token_cache", dict)
+
+
+def _stored_token_site(app: web.Application, token: str, now: float) -> str | None:
+    """A working stored token's site, asked of the store at most once per TOKEN_CACHE_S per token."""
+    cache: dict[str, tuple[float, str | None]] = app[TOKEN_CACHE]
+    hit = cache.get(token)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    site = app[keys.STORE].token_site(token)
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[token] = (now + TOKEN_CACHE_S, site)
+    return site
 
 
 # ------------------------------------------------------------------------------------------ validation
@@ -293,4 +311,5 @@ async def post_ingest(request: web.Request) -> web.Response:
 def setup_ingest_routes(app: web.Application) -> None:
     """Register POST /api/ingest (called by create_app)."""
     app[CONFIG_TOKENS] = config_tokens(app)
+    app[TOKEN_CACHE] = {}
     app.router.add_post("/api/ingest", post_ingest)

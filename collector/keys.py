@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
-
-import aiosqlite
 from aiohttp import web
 
 from collector.client_ip import TrustedProxies
 from collector.config import Config
 from collector.export.status import ExportState
 from collector.pipeline import Pipeline
+from db.store import Store
 from db.writer import Writer
 
 CONFIG = web.AppKey("config", Config)
 WRITER = web.AppKey("writer", Writer)
 PIPELINE = web.AppKey("pipeline", Pipeline)
-READER = web.AppKey("reader", aiosqlite.Connection)
-"""A read connection for handlers (stats, health); never used for writes."""
-SYNC_DB = web.AppKey("sync_db", sqlite3.Connection)
-"""A small synchronous connection for rare writes from the loop (salts, settings)."""
+STORE = web.AppKey("store", Store)
+"""The collector's own handle on the store: start-up reads, salts, settings, health, the read API. Its calls
+block, so handlers run them in a thread; the writer has its own path to the store."""
 ADMIN_TOKEN = web.AppKey("admin_token", str)
 STARTED_AT = web.AppKey("started_at", float)
 ALLOWED_ORIGINS = web.AppKey("allowed_origins", frozenset)

@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 
 from collector import keys
-from db.retention import BATCH_ROWS, RAW_TABLES, ROLLUP_TABLES, cutoffs, delete_raw_batch, delete_rollup_batch
+from db.retention import BATCH_ROWS
 
 log = logging.getLogger("sitelens.retention")
 
@@ -19,23 +19,20 @@ PAUSE_S = 0.05
 
 
 async def enforce_retention(app: web.Application, now: float | None = None) -> dict[str, int]:
-    """Delete what is due, one short transaction per batch on the writer's thread; counts per table."""
+    """Delete what is due, one short batch per table at a time on the writer's thread; counts per table."""
     cfg = app[keys.CONFIG].retention
-    due = cutoffs(time.time() if now is None else now, cfg.raw_days, cfg.rollup_days)
-    writer = app[keys.WRITER]
+    now = time.time() if now is None else now
+    store = app[keys.STORE]
     deleted: dict[str, int] = {}
-    jobs = [(t, due.raw, delete_raw_batch) for t in RAW_TABLES if due.raw is not None]
-    jobs += [(t, due.rollups, delete_rollup_batch) for t in ROLLUP_TABLES if due.rollups is not None]
-    for table, cutoff, delete in jobs:
-        while True:
-            n: int = await writer.run_in_thread(
-                lambda conn, t=table, c=cutoff, d=delete: d(conn, t, c, BATCH_ROWS)  # type: ignore[misc]
-            )  # type: ignore[assignment]
-            if n:
-                deleted[table] = deleted.get(table, 0) + n
-            if n < BATCH_ROWS:
-                break
-            await asyncio.sleep(PAUSE_S)
+    while True:
+        batch = await app[keys.WRITER].run_in_thread(
+            lambda: store.expire(now, cfg.raw_days, cfg.rollup_days, BATCH_ROWS)
+        )
+        for table, n in batch.items():
+            deleted[table] = deleted.get(table, 0) + n
+        if not any(n >= BATCH_ROWS for n in batch.values()):
+            break
+        await asyncio.sleep(PAUSE_S)
     if deleted:
         log.info("retention deleted %s", ", ".join(f"{n} {t}" for t, n in sorted(deleted.items())))
     return deleted

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from datetime import UTC, datetime
 from hashlib import blake2b
 
-from db.queries.salts import forget_salts_before, salt_for_day
+from db.store import Store
 
 MEMO_SIZE = 5_000
 """Clients whose ids are memoised (≈ 0.7 KB each, two memos): enough for the repeat requests of the visits
@@ -29,10 +28,10 @@ def keyed_hash(salt: bytes, *parts: str) -> str:
 
 
 class SaltStore:
-    """Caches the salts of the days in use; new days' salts are created in the database."""
+    """Caches the salts of the days in use; new days' salts are created in the store, shared by every collector."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, store: Store) -> None:
+        self._store = store
         self._cache: dict[int, bytes] = {}
         self._ids: dict[tuple[int, str, str, str], tuple[str, str, str]] = {}
         self._fingerprints: dict[tuple[int, str, str], str] = {}
@@ -42,7 +41,7 @@ class SaltStore:
         day_number = int(ts // 86400)
         salt = self._cache.get(day_number)
         if salt is None:
-            salt = salt_for_day(self._conn, day_of(ts))
+            salt = self._store.salt_for_day(day_of(ts))
             if len(self._cache) > 8:
                 self._cache.clear()
             self._cache[day_number] = salt
@@ -77,4 +76,4 @@ class SaltStore:
         self._cache = {k: v for k, v in self._cache.items() if k >= int(now // 86400) - 1}
         self._ids.clear()
         self._fingerprints.clear()
-        return forget_salts_before(self._conn, day_of(now - 86400))
+        return self._store.forget_salts_before(day_of(now - 86400))

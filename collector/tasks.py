@@ -16,7 +16,6 @@ from collector.export.scheduled import scheduled_export_service, service_interva
 from collector.retention import INTERVAL_S as RETENTION_INTERVAL_S
 from collector.retention import retention_service
 from collector.throttle import override_from_row
-from db.queries.throttle import active_overrides_async
 
 log = logging.getLogger("sitelens.tasks")
 
@@ -45,7 +44,7 @@ async def sync_throttle(app: web.Application) -> None:
     throttle = app[keys.PIPELINE].throttle
     if throttle is None:
         return
-    rows = await active_overrides_async(app[keys.READER])
+    rows = await asyncio.to_thread(app[keys.STORE].active_overrides)
     throttle.set_overrides([o for o in map(override_from_row, rows) if o is not None])
     drops = throttle.take_drops()
     if drops:

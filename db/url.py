@@ -29,7 +29,7 @@ class StoreUrl:
 
     @property
     def engine(self) -> str:
-        """"sqlite" or "clickhouse" (a server and the in-process chDB engine speak the same SQL)."""
+        """ "sqlite" or "clickhouse" (a server and the in-process chDB engine speak the same SQL)."""
         return ENGINES[self.scheme]
 
     @property
@@ -57,7 +57,9 @@ def parse_store_url(text: str) -> StoreUrl:
     text = text.strip()
     scheme, sep, rest = text.partition("://")
     if not sep:
-        raise StoreUrlError(f"not a store URL: {text[:80]!r} (expected one of {', '.join(s + '://…' for s in SCHEMES)})")
+        raise StoreUrlError(
+            f"not a store URL: {text[:80]!r} (expected one of {', '.join(s + '://…' for s in SCHEMES)})"
+        )
     scheme = scheme.lower()
     if scheme not in SCHEMES:
         raise StoreUrlError(f"unknown store scheme {scheme[:20]!r} in {text[:80]!r} (known: {', '.join(SCHEMES)})")
@@ -70,7 +72,9 @@ def parse_store_url(text: str) -> StoreUrl:
         return StoreUrl(scheme, path=unquote(path), database=database)
     parts = urlsplit(text)
     if not parts.hostname:
-        raise StoreUrlError(f"{scheme} URL needs a host: {scheme}://USER:PASSWORD@HOST:PORT/DATABASE (got {text[:80]!r})")
+        raise StoreUrlError(
+            f"{scheme} URL needs a host: {scheme}://USER:PASSWORD@HOST:PORT/DATABASE (got {text[:80]!r})"
+        )
     try:
         port = parts.port or (8443 if scheme == "clickhouses" else 8123)
     except ValueError:

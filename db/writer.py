@@ -1,32 +1,23 @@
-"""The one batching writer: queued records go to SQLite on an interval or a count, whichever comes first."""
+"""The one batching writer: queued records go to the store on an interval or a count, whichever comes first."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
-from db.batch import Batch, FlushHook, checkpoint_and_close, write_batch
-from db.connection import cache_pragmas, connect
+from db.batch import Batch
 from db.records import FingerprintRecord
-
-if TYPE_CHECKING:
-    from db.writer_process import WriterProcess
+from db.store import Sink, Store
 
 log = logging.getLogger("sitelens.writer")
-
-WRITE_CACHE_KIB = 8_000
-"""Page cache of the connection that writes: enough for the index pages new rows land on."""
-SIDE_CACHE_KIB = 2_000
-"""Page cache of this side's connection when a child process writes (retention batches, anomaly bookkeeping)."""
+T = TypeVar("T")
 
 BatchSource = Callable[[Batch], None]
 """Called on the event loop just before a flush to add rows kept elsewhere (live session snapshots)."""
@@ -54,30 +45,29 @@ class Writer:
 
     def __init__(
         self,
-        path: str | Path,
+        store: Store,
         *,
         flush_interval_s: float = 1.0,
         flush_count: int = 500,
         queue_max: int = 50_000,
-        hooks: list[FlushHook] | None = None,
         process: bool = False,
         cache_kib: int | None = None,
+        spool_dir: str = "",
+        spool_max_bytes: int = 0,
     ) -> None:
-        self.path = Path(path)
+        self.store = store
         self.flush_interval_s = flush_interval_s
         self.flush_count = flush_count
         self.queue_max = queue_max
-        self.hooks: list[FlushHook] = list(hooks or [])
+        self._open_sink = partial(
+            store.open_sink, process=process, cache_kib=cache_kib, spool_dir=spool_dir, spool_max_bytes=spool_max_bytes
+        )
         self._sources: list[BatchSource] = []
         self.stats = WriterStats()
         self._batch = Batch()
         self._pending = 0  # events queued in _batch plus the batch being written
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitelens-writer")
-        self._conn: sqlite3.Connection | None = None
-        self._use_process = process
-        self._pragmas = cache_pragmas(cache_kib or WRITE_CACHE_KIB)
-        """Run on the write connection after it opens (a log import keeps its page cache smaller still)."""
-        self._process: WriterProcess | None = None
+        self._sink: Sink | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -85,29 +75,24 @@ class Writer:
     @property
     def child_pid(self) -> int | None:
         """The writer process's id when flushes run in one (None on the thread, or before it starts)."""
-        return self._process.pid if self._process is not None else None
+        return self._sink.pid if self._sink is not None else None
 
     @property
     def queue_depth(self) -> int:
         """Events accepted but not yet committed."""
         return self._pending
 
+    @property
+    def spooled_events(self) -> int:
+        """Events acknowledged into the local spool while the store was away (ClickHouse), not yet stored."""
+        return self._sink.spooled_events if self._sink is not None else 0
+
     async def start(self) -> None:
-        """Open the writer's connection (migrating the schema) and start the flush loop.
+        """Open the store's sink (a SQLite writer process migrates the file first) and start the flush loop.
 
-        With `process=True` the flushes (rows and hooks, which must then be picklable module-level functions)
-        run in a child process with its own interpreter lock; this side keeps a connection for
-        `run_in_thread` only."""
+        With `process=True` a SQLite store writes and rolls up in a child process with its own interpreter lock."""
         loop = asyncio.get_running_loop()
-        if self._use_process:
-            from db.writer_process import WriterProcess  # imports this module: a cycle at import time
-
-            process = WriterProcess(self.path, self.hooks, self._pragmas)
-            await loop.run_in_executor(self._executor, process.start)
-            self._process = process
-        # With a writer process this side's connection only runs the occasional `run_in_thread` job.
-        pragmas = cache_pragmas(SIDE_CACHE_KIB) if self._use_process else self._pragmas
-        self._conn = await loop.run_in_executor(self._executor, partial(connect, self.path, pragmas=pragmas))
+        self._sink = await loop.run_in_executor(self._executor, self._open_sink)
         self._task = asyncio.create_task(self._run(), name="sitelens-writer")
 
     def has_room(self, n: int = 1) -> bool:
@@ -194,12 +179,9 @@ class Writer:
             self.add_fingerprint(fp)
 
     def _write(self, batch: Batch) -> None:
-        """Runs on the writer thread: the batch goes to the child process, or is written here."""
-        if self._process is not None:
-            self._process.write(batch)
-        else:
-            assert self._conn is not None
-            write_batch(self._conn, batch, self.hooks)
+        """Runs on the writer thread: the batch goes to the sink (a child process, the store, or its spool)."""
+        assert self._sink is not None, "writer not started"
+        self._sink.write(batch)
 
     async def _run(self) -> None:
         """Flush when the count is reached or one interval after the previous flush began.
@@ -218,13 +200,11 @@ class Writer:
             wrote = time.monotonic() - began
             due = began + self.flush_interval_s - min(wrote, self.flush_interval_s / 2)
 
-    async def run_in_thread(self, fn: Callable[[sqlite3.Connection], object]) -> object:
-        """Run `fn(conn)` on the writer's thread, between flushes (retention, salts); with a writer process
-        the connection is this side's own, and the child is idle meanwhile."""
+    async def run_in_thread(self, fn: Callable[[], T]) -> T:
+        """Run `fn()` on the writer's thread, between flushes (retention, anomaly bookkeeping): store work that
+        should queue behind the flushes rather than compete with them."""
         loop = asyncio.get_running_loop()
-        conn = self._conn
-        assert conn is not None, "writer not started"
-        return await loop.run_in_executor(self._executor, fn, conn)
+        return await loop.run_in_executor(self._executor, fn)
 
     async def stop(self) -> None:
         """Flush everything and close; nothing acknowledged is lost."""
@@ -237,14 +217,7 @@ class Writer:
             if not len(self._batch):
                 break
         loop = asyncio.get_running_loop()
-        if self._conn is not None or self._process is not None:
-            await loop.run_in_executor(self._executor, self._close)
+        if self._sink is not None:
+            await loop.run_in_executor(self._executor, self._sink.close)
+            self._sink = None
         self._executor.shutdown(wait=True)
-
-    def _close(self) -> None:
-        if self._process is not None:
-            self._process.close()
-            self._process = None
-        if self._conn is not None:
-            checkpoint_and_close(self._conn)
-            self._conn = None

@@ -80,6 +80,9 @@ def _portable(exc: BaseException) -> BaseException:
 class WriterProcess:
     """Parent-side handle of the child; every method blocks, so call them on the writer's executor thread."""
 
+    spooled_events = 0
+    """SQLite has no spool: a batch is in the file or still queued in the parent."""
+
     def __init__(self, path: Path, hooks: list[FlushHook], pragmas: tuple[str, ...] = ()) -> None:
         self.path = path
         self.hooks = hooks

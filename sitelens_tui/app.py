@@ -19,7 +19,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from collector.config import Config
-from db.queries.live import events_since
+from db.url import StoreUrl
 from sitelens_tui.database import Database
 from sitelens_tui.dialogs.export_dialog import ExportDialog, ExportRequest
 from sitelens_tui.dialogs.filter_dialog import FilterDialog
@@ -40,6 +40,11 @@ log = logging.getLogger("sitelens.tui")
 
 STATUS_REFRESH_S = 2.0
 RATE_WINDOW_S = 60.0
+
+
+def store_label(url: StoreUrl) -> str:
+    """How the status bar names an attached store: a SQLite file by name, a ClickHouse store by its URL."""
+    return Path(url.path).name if url.engine == "sqlite" else url.display()
 
 
 class SiteLensApp(App[None]):
@@ -86,10 +91,10 @@ class SiteLensApp(App[None]):
         self.demo = demo
         self.demo_rate = demo_rate
         self.now = now or time.time
-        self.db = Database(cfg.db_path)
+        self.db = Database(cfg.store_url)
         self.db_ready = False
         self.collector: EmbeddedCollector | None = EmbeddedCollector(cfg) if embedded else None
-        self.source = "" if embedded else f"attached to {Path(cfg.db_path).name}"
+        self.source = "" if embedded else f"attached to {store_label(cfg.store_url)}"
         self.set_reactive(SiteLensApp.range_name, initial_range)
         self.last_export: Path | None = None
         self.last_override_id: int | None = None
@@ -254,7 +259,7 @@ class SiteLensApp(App[None]):
             return
         since = self.now() - RATE_WINDOW_S
         self.run_worker(
-            lambda: (self.db.read(lambda conn: events_since(conn, since)), self.db.size_bytes()),
+            lambda: self.db.read(lambda store: (store.events_since(since), store.size_bytes())),
             name="status", group="status", description="status bar numbers", thread=True, exclusive=True,
             exit_on_error=False,
         )
@@ -304,9 +309,7 @@ class SiteLensApp(App[None]):
 
     @work(thread=True, exclusive=True, group="sites", exit_on_error=False, description="list sites")
     def _load_sites(self) -> None:
-        from db.queries.common import sites
-
-        names = self.db.read(sites)
+        names = self.db.read(lambda store: store.sites())
         self.call_from_thread(self._show_site_picker, [str(n) for n in names])
 
     def _show_site_picker(self, names: list[str]) -> None:
@@ -366,7 +369,7 @@ class SiteLensApp(App[None]):
         from collector.export import export_rows
 
         scope = Scope(request.range_name, self.now(), self.site, self.dims)
-        data = self.db.read(lambda conn: view.export(conn, scope))
+        data = self.db.read(lambda store: view.export(store, scope))
         total = max(1, len(data.rows))
         dialog = request.dialog
 
@@ -406,14 +409,14 @@ class SiteLensApp(App[None]):
     @work(thread=True, group="actions", exit_on_error=False, description="throttle override")
     def set_override(self, request: ThrottleRequest) -> None:
         """Write the override; the collector (here or in another process) picks it up within a second."""
-        from db.queries.throttle import OverrideError, set_override
+        from db.queries.throttle import OverrideError
 
         now = time.time()  # overrides expire on the collector's clock, not the (injectable) view clock
         expires = None if request.duration_s is None else now + request.duration_s
         try:
             new_id = self.db.write(
-                lambda conn: set_override(conn, request.kind, request.target, request.level, request.reason,
-                                          expires, now=now)
+                lambda store: store.set_override(request.kind, request.target, request.level, request.reason,
+                                                 expires, now=now)
             )
         except OverrideError as exc:
             self.call_from_thread(self.notify, clean(str(exc), 300), severity="error", markup=False)

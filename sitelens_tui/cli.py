@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from collector.config import load_config
 from collector.errors import UserError
-from db.connection import DatabaseError
+from db.errors import DatabaseError
 from sitelens_tui import __version__, commands
 
 DEFAULT_COMMAND = "run"
@@ -27,6 +27,9 @@ def common_options() -> argparse.ArgumentParser:
     group.add_argument("--config", metavar="FILE", help="TOML config file (default: $SITELENS_CONFIG or the "
                        "platform config dir)")
     group.add_argument("--db", metavar="PATH", help="SQLite database (default: $SITELENS_DB or the platform data dir)")
+    group.add_argument("--store", metavar="URL", help="store URL instead of --db: sqlite:///PATH, "
+                       "clickhouse://USER:PASSWORD@HOST:8123/DATABASE, clickhouses://… (TLS) or chdb:///PATH "
+                       "(default: $SITELENS_STORE or [db] url)")
     return parent
 
 
@@ -59,11 +62,11 @@ class _SubParsers:
         return self._action.add_parser(name, parents=parents, **kwargs)  # type: ignore[arg-type]
 
 
-COMMON = ("--config", "--db")
+COMMON = ("--config", "--db", "--store")
 
 
 def split_common(argv: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Take --config/--db out of argv wherever they stand (nested subcommands such as `throttle set` too)."""
+    """Take --config/--db/--store out of argv wherever they stand (nested subcommands such as `throttle set` too)."""
     rest: list[str] = []
     found: dict[str, str] = {}
     i = 0
@@ -93,8 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.config = common.get("--config")
     args.db = common.get("--db")
+    args.store = common.get("--store")
     try:
-        args.config_obj = load_config(args.config, overrides={"db.path": args.db})
+        args.config_obj = load_config(args.config, overrides={"db.path": args.db, "db.url": args.store})
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130

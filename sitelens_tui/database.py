@@ -1,57 +1,49 @@
-"""The TUI's access to the database: one read connection shared by query workers, short write connections."""
+"""The TUI's access to the store: one read handle shared by query workers, short-lived handles for writes."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
-from db.connection import connect
+from db.store import Store, StoreUrl, open_store
 
 T = TypeVar("T")
 
 
 class Database:
-    """Reads go through one read-only connection guarded by a lock (workers never overlap on it); writes
-    (throttle overrides, funnel definitions) open their own connection so they never wait behind a slow read."""
+    """Reads go through one read-only store handle guarded by a lock (workers never overlap on it); writes
+    (throttle overrides, funnel definitions) open their own handle so they never wait behind a slow read."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    def __init__(self, url: StoreUrl) -> None:
+        self.url = url
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        self._store: Store | None = None
 
-    def _reader(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = connect(self.path, readonly=True, create=False)
-        return self._conn
+    def _reader(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.url, readonly=True, create=False)
+        return self._store
 
-    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(conn)` on the read connection (call from a thread worker, never the event loop)."""
+    def read(self, fn: Callable[[Store], T]) -> T:
+        """Run `fn(store)` on the read handle (call from a thread worker, never the event loop)."""
         with self._lock:
             return fn(self._reader())
 
-    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(conn)` on a fresh write connection, closed afterwards (rare user actions only)."""
-        conn = connect(self.path)
+    def write(self, fn: Callable[[Store], T]) -> T:
+        """Run `fn(store)` on a fresh handle, closed afterwards (rare user actions only)."""
+        store = open_store(self.url)
         try:
-            return fn(conn)
+            return fn(store)
         finally:
-            conn.close()
+            store.close()
 
     def size_bytes(self) -> int:
-        """Database file plus its write-ahead log, as the status bar shows it."""
-        total = 0
-        for suffix in ("", "-wal"):
-            try:
-                total += Path(f"{self.path}{suffix}").stat().st_size
-            except OSError:
-                pass
-        return total
+        """What the store takes on disk, as the status bar shows it."""
+        return self.read(lambda store: store.size_bytes())
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None

@@ -52,3 +52,13 @@ def ch_write(ch: object, events: Iterable[EventRecord] = (), sessions: Iterable[
 
     batch = Batch(events=[e.as_row() for e in events], sessions={s.id: s.as_row() for s in sessions})
     insert(ch, prepare(batch))  # type: ignore[arg-type]
+
+
+def sqlite_store(where: object) -> object:
+    """A store on a SQLite file, given its path or an open connection to it."""
+    from db.store import open_store
+    from db.url import sqlite_url
+
+    if hasattr(where, "execute"):
+        where = where.execute("PRAGMA database_list").fetchone()[2]  # type: ignore[attr-defined]
+    return open_store(sqlite_url(str(where)))

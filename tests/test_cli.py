@@ -37,7 +37,7 @@ def test_snippet_bad_url_is_one_line(capsys):
 def test_check_reports_problems_and_fixes(tmp_path, capsys):
     db = tmp_path / "c.db"
     assert main(["check", "--db", str(db)]) == 0
-    assert "ok   database" in capsys.readouterr().out
+    assert "ok   store" in capsys.readouterr().out
     cfg = tmp_path / "c.toml"
     cfg.write_text(f"[geoip]\npath = '{tmp_path / 'missing.mmdb'}'\n")
     assert main(["check", "--db", str(db), "--config", str(cfg)]) == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from collector.export.formats import (
     infer_types,
     make_writer,
 )
-from db.export.streams import CHUNK_ROWS, ExportFilter, ExportQueryError, stream_table
+from db.export.streams import CHUNK_ROWS, ExportFilter, ExportQueryError
+from db.store import Store
 
 Progress = Callable[[int, int], None]
 """Called after each chunk with (rows written so far, bytes written so far)."""
@@ -147,22 +147,21 @@ FUNNEL_COLUMNS = (
 FUNNEL_TYPES = ("str", "str", "int", "str", "int", "int", "float", "float", "float")
 
 
-def funnel_rows(conn: sqlite3.Connection, flt: ExportFilter, funnels_config: Iterable[Any] = ()) -> list[Row]:
+def funnel_rows(store: Store, flt: ExportFilter, funnels_config: Iterable[Any] = ()) -> list[Row]:
     """Funnel results (one row per step of every funnel) for the filter's site, span and bots."""
     import time
 
     from db.queries.common import Filters, Span
-    from db.queries.funnels import funnel_report, list_funnels
 
     span = Span(
         flt.start if flt.start is not None else 0.0, flt.end if flt.end is not None else time.time() + 1
     )
     filters = Filters(flt.site or None, (), flt.bots)
     rows: list[Row] = []
-    for funnel in list_funnels(conn, funnels_config):
+    for funnel in store.list_funnels(funnels_config):
         if flt.site and funnel.site and funnel.site != flt.site:
             continue
-        for i, step in enumerate(funnel_report(conn, funnel, span, filters), 1):
+        for i, step in enumerate(store.funnel_report(funnel, span, filters), 1):
             rows.append(
                 (
                     funnel.name,
@@ -180,7 +179,7 @@ def funnel_rows(conn: sqlite3.Connection, flt: ExportFilter, funnels_config: Ite
 
 
 def export_table(
-    conn: sqlite3.Connection,
+    store: Store,
     what: str,
     fmt: str,
     path: str | os.PathLike[str],
@@ -197,10 +196,10 @@ def export_table(
     check_format(fmt)
     flt = table_filter(site, span_start, span_end, bots)
     if what == "funnels":
-        rows = funnel_rows(conn, flt, funnels_config)
+        rows = funnel_rows(store, flt, funnels_config)
         return export_chunks(FUNNEL_COLUMNS, chunked(rows), fmt, path, types=FUNNEL_TYPES, progress=progress)
     try:
-        stream = stream_table(conn, what, flt, table=table)
+        stream = store.stream_table(what, flt, table=table)
     except ExportQueryError as exc:
         raise ExportError(str(exc)) from None
     try:

@@ -18,10 +18,10 @@ from pathlib import Path
 from aiohttp import web
 
 from collector import keys
-from collector.config import Config
+from collector.config import Config, ConfigError
 from collector.export.destinations import Destination, DestinationError, build_destinations
 from collector.export.staging import StagedRun, discard_staging, stage_run
-from collector.export.status import ExportState
+from collector.export.status import SQLITE_ONLY, ExportState
 from db.connection import connect
 from db.export import runs as ledger
 
@@ -237,4 +237,6 @@ def service_interval(app: web.Application) -> float:
 def setup_scheduled_export(app: web.Application) -> None:
     """Build and check the destinations at start-up (ConfigError stops the collector with one line)."""
     cfg = app[keys.CONFIG]
+    if cfg.store_url.engine != "sqlite" and (cfg.export.schedule_hours > 0 or cfg.export.destinations):
+        raise ConfigError(SQLITE_ONLY)
     app[keys.EXPORT] = ExportState(build_destinations(cfg), cfg.export.schedule_hours)

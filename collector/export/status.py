@@ -71,3 +71,9 @@ def status_line(health: ExportHealth, now: float | None = None) -> str:
     if health.last_done is None:
         return "export: no runs yet"
     return "export ok, last " + time.strftime("%Y-%m-%d %H:%M", time.localtime(health.last_done))
+
+
+SQLITE_ONLY = (
+    "scheduled exports ([export] schedule_hours, destinations) run on SQLite stores only in this version; "
+    "on ClickHouse use `sitelens export` from cron, or ClickHouse's own S3 table functions"
+)

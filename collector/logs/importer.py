@@ -29,10 +29,9 @@ from collector.pipeline import Client, Pipeline
 from collector.salts import SaltStore
 from collector.validation import Hit
 from db.batch import Batch
-from db.connection import cache_pragmas, connect
-from db.queries.ingest import ImportFile, import_file, save_import_offset_hook
+from db.queries.ingest import ImportFile
 from db.records import EVENT_COLUMNS
-from db.rollups import rollup_hooks
+from db.store import open_store
 from db.writer import Writer
 
 CHUNK_LINES: Final = 5_000
@@ -190,20 +189,20 @@ class Importer:
 
     async def __aenter__(self) -> Importer:
         cfg = self.cfg
-        # Small page caches: the import appends, it hardly reads back (flat memory matters more here).
-        self._db = connect(cfg.db_path, pragmas=cache_pragmas(2_000))
+        self._db = open_store(cfg.store_url)  # salts and import offsets
         self._geo = GeoLookup(cfg.geoip.path or None)
         self._asn = AsnLookup(cfg.geoip.asn_path) if cfg.geoip.asn_path else None
         # The importer drives every flush (see _checkpoint): the writer's own timer and count never fire.
         # Rows are written by a child process while this one parses and runs the pipeline on the next chunk.
         self.writer = Writer(
-            cfg.db_path,
+            self._db,
             flush_interval_s=3600.0,
             flush_count=1 << 40,
             queue_max=1 << 40,
-            hooks=[*rollup_hooks(), save_import_offset_hook],
             process=True,
-            cache_kib=WRITER_CACHE_KIB,
+            cache_kib=WRITER_CACHE_KIB,  # small page caches: the import appends, it hardly reads back
+            spool_dir=str(cfg.spool_dir),
+            spool_max_bytes=cfg.db.spool_max_mb * 1024 * 1024,
         )
         await self.writer.start()
         self.pipeline = Pipeline(cfg, self.writer, SaltStore(self._db), self._geo, self._asn)
@@ -253,7 +252,7 @@ class Importer:
         if head is None:
             return None
         st = path.stat()
-        return import_file(self._db, st.st_dev, st.st_ino, hashlib.sha256(head).hexdigest(), str(path))
+        return self._db.import_file(st.st_dev, st.st_ino, hashlib.sha256(head).hexdigest(), str(path))
 
     def _format_of(self, path: Path) -> str:
         return self.fmt if self.fmt != "auto" else detect_format(sample_lines(path))

@@ -94,9 +94,7 @@ class ClickHouse:
         text, named = bind(sql, params)
         self._call(self.client.command, text, parameters=named or None, settings=settings)
 
-    def insert(
-        self, table: str, rows: Sequence[Sequence[object]], columns: Sequence[str], *, token: str = ""
-    ) -> None:
+    def insert(self, table: str, rows: Sequence[Sequence[object]], columns: Sequence[str], *, token: str = "") -> None:
         """Insert rows; a `token` makes a retried insert of the same rows a no-op (deduplication)."""
         if not rows:
             return
@@ -116,10 +114,24 @@ def describe(exc: BaseException) -> str:
     lowered = text.lower()
     if "authentication failed" in lowered or "code: 516" in lowered or "wrong password" in lowered:
         return "authentication failed: check the user and password in the store URL"
-    if "code: 81" in lowered or "unknown_database" in lowered or ("database" in lowered and "does not exist" in lowered):
+    if (
+        "code: 81" in lowered
+        or "unknown_database" in lowered
+        or ("database" in lowered and "does not exist" in lowered)
+    ):
         return "the database does not exist (create it, or run `sitelens check --store URL --create`)"
-    if any(word in lowered for word in ("connection refused", "max retries", "name or service", "timed out",
-                                         "failed to establish", "connection reset", "nodename")):
+    if any(
+        word in lowered
+        for word in (
+            "connection refused",
+            "max retries",
+            "name or service",
+            "timed out",
+            "failed to establish",
+            "connection reset",
+            "nodename",
+        )
+    ):
         return f"cannot reach the server ({text[:160]})"
     return text[:300]
 
@@ -147,8 +159,14 @@ def connect_client(url: StoreUrl, *, create_database: bool = False) -> ClickHous
             client = clickhouse_connect.get_client(dsn=f"chdb:///{Path(url.path).resolve()}", database=url.database)
         else:
             common: dict[str, Any] = dict(
-                host=url.host, port=url.port, username=url.user, password=url.password, secure=url.secure,
-                autogenerate_session_id=False, connect_timeout=5, send_receive_timeout=60,
+                host=url.host,
+                port=url.port,
+                username=url.user,
+                password=url.password,
+                secure=url.secure,
+                autogenerate_session_id=False,
+                connect_timeout=5,
+                send_receive_timeout=60,
             )
             if create_database:
                 admin = clickhouse_connect.get_client(**common)

@@ -47,7 +47,7 @@ def prepare(batch: Batch) -> Prepared:
     """Ids, versions and a deduplication token for a batch (done once: a retry must send the very same rows)."""
     now = time.time()
     version = time.time_ns()
-    fingerprints = [
+    fingerprints: list[tuple[object, ...]] = [
         (f.fingerprint, f.seen, f.new_sessions, f.requests, f.score, f.level, f.ua, f.bot_name, f.flags)
         for f in batch.fingerprints.values()
     ]
@@ -89,6 +89,8 @@ def insert(ch: ClickHouse, p: Prepared) -> None:
 class ClickHouseSink:
     """Writes batches into ClickHouse, or into the spool when it cannot; drains the spool first, in order."""
 
+    pid: int | None = None
+
     def __init__(self, ch: ClickHouse, spool_dir: str | Path, spool_max_bytes: int) -> None:
         self.ch = ch
         self.spool = Spool(spool_dir, spool_max_bytes)
@@ -105,6 +107,11 @@ class ClickHouseSink:
         if self.drain() and self._try(prepared):
             return
         self.spool.append(prepared)  # raises SpoolFull: the writer keeps the batch queued
+
+    def close(self) -> None:
+        """Try once more to send what waits in the spool; what cannot go stays there for the next start."""
+        self._retry_at = 0.0
+        self.drain()
 
     def drain(self) -> bool:
         """Send spooled batches, oldest first; True when the spool is empty afterwards."""

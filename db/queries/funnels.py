@@ -1,4 +1,4 @@
-"""The Funnels view: stored funnel definitions and per-step reports (matching is in collector.funnels)."""
+"""The Funnels view: stored funnel definitions and per-step reports (matching is in db.funnels)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from collector.funnels import (
+from db.funnels import (
     Funnel,
     FunnelError,
     Step,

@@ -10,28 +10,23 @@ from collections.abc import Callable
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup
 from collector.errors import UserError
-from db.connection import DatabaseError, connect
-from db.migrate import latest_version
+from db.errors import DatabaseError
+from db.store import open_store
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="validate config, database and GeoIP files and print how to fix problems")
-    p.set_defaults(func=run)
+    p = sub.add_parser("check", help="validate config, store (database) and GeoIP files and print how to fix problems")
+    p.add_argument("--create", action="store_true", help="create the ClickHouse database when it does not exist")
+    p.set_defaults(func=run, create=False)
 
 
-def check_database(cfg: Config) -> str:
-    """The database opens, migrates to the newest schema and passes a quick integrity check."""
-    conn = connect(cfg.db_path)
+def check_database(cfg: Config, create: bool = False) -> str:
+    """The store opens (reachable, credentials, database), migrates to the newest schema and checks out."""
+    store = open_store(cfg.store_url, create=create or None)
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        result = conn.execute("PRAGMA quick_check").fetchone()[0]
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        return store.check()
     finally:
-        conn.close()
-    if result != "ok":
-        raise DatabaseError(f"{cfg.db_path} failed its integrity check: {result} — restore a backup or export and "
-                            "re-import")
-    return f"{cfg.db_path} (schema v{version}/{latest_version()}, {mode})"
+        store.close()
 
 
 def check_geoip(cfg: Config) -> str:
@@ -64,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     cfg: Config = args.config_obj
     print(f"config: {cfg.source or 'defaults (no config file)'}")
     checks: list[tuple[str, Callable[[Config], str]]] = [
-        ("database", check_database),
+        ("store", lambda c: check_database(c, args.create)),
         ("geoip", check_geoip),
         ("asn", check_asn),
         ("listen", check_listen),

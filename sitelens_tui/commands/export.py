@@ -10,8 +10,8 @@ from typing import TextIO
 from collector.export.exporter import export_table, table_filter
 from collector.export.formats import FORMATS, ExportError, check_format
 from collector.export.spans import resolve_span
-from db.connection import connect
-from db.export.streams import BOTS, WHATS, ExportQueryError, count_rows
+from db.export.streams import BOTS, WHATS, ExportQueryError
+from db.store import open_store
 
 
 def human_bytes(n: float) -> str:
@@ -80,17 +80,17 @@ def run(args: argparse.Namespace) -> int:
     if args.bots not in BOTS:
         raise ExportError(f"unknown --bots {args.bots!r} (choose from {', '.join(BOTS)})")
     start, end = resolve_span(args.since, args.date_from, args.date_to, time.time())
-    conn = connect(args.config_obj.db_path, readonly=True, create=False)
+    store = open_store(args.config_obj.store_url, readonly=True, create=False)
     try:
         flt = table_filter(args.site, start, end, args.bots)
         bar = ProgressBar(None, label="exporting ")
         if bar.enabled and args.what != "funnels":
             try:
-                bar.total = count_rows(conn, args.what, flt, args.table)
+                bar.total = store.count_rows(args.what, flt, args.table)
             except ExportQueryError as exc:
                 raise ExportError(str(exc)) from None
         result = export_table(
-            conn,
+            store,
             args.what,
             args.format,
             args.output,
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         bar.update(result.rows, result.bytes, force=True)
         bar.done()
     finally:
-        conn.close()
+        store.close()
     where = "stdout" if result.path == "-" else result.path
     print(
         f"exported {result.rows:,} {args.what} rows ({human_bytes(result.bytes)}) to {where}", file=sys.stderr

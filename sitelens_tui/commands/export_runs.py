@@ -6,8 +6,9 @@ import argparse
 import sys
 import time
 
+from collector.config import Config
 from collector.errors import UserError
-from collector.export.status import ExportState, status_line
+from collector.export.status import SQLITE_ONLY, ExportState, status_line
 from db.connection import connect
 from db.export.runs import deliveries, export_health, get_run, make_due, recent_runs
 from sitelens_tui.commands.export import human_bytes
@@ -29,7 +30,13 @@ def _when(ts: float | None) -> str:
     return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
+def _sqlite_only(cfg: Config) -> None:
+    if cfg.store_url.engine != "sqlite":
+        raise UserError(SQLITE_ONLY)
+
+
 def list_runs(args: argparse.Namespace) -> int:
+    _sqlite_only(args.config_obj)
     conn = connect(args.config_obj.db_path, create=False)
     try:
         runs = recent_runs(conn, max(1, args.limit))
@@ -56,6 +63,7 @@ def list_runs(args: argparse.Namespace) -> int:
 
 def retry_runs(args: argparse.Namespace) -> int:
     cfg = args.config_obj
+    _sqlite_only(cfg)
     conn = connect(cfg.db_path, create=False)
     try:
         if args.run_id and get_run(conn, args.run_id) is None:

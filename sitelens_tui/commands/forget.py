@@ -8,15 +8,7 @@ import time
 
 from collector.errors import UserError
 from collector.salts import keyed_hash
-from db.connection import connect
-from db.queries.erase import (
-    erase_visitors,
-    existing_visitor_ids,
-    known_salts,
-    recent_site_uas,
-    stored_ip_count,
-    visitor_ids_with_ip,
-)
+from db.store import Store, open_store
 
 RECENT_S = 2 * 86400
 NO_STORED_IPS = (
@@ -37,19 +29,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def visitor_ids_for_ip(conn: object, ip: str, now: float) -> set[str]:
+def visitor_ids_for_ip(conn: Store, ip: str, now: float) -> set[str]:
     """Visitor ids this IP had: stored IPs, plus ids recomputed from kept salts over recent sessions' UAs."""
-    found = visitor_ids_with_ip(conn, ip)  # type: ignore[arg-type]
+    found = conn.visitor_ids_with_ip(ip)
     candidates = [
         keyed_hash(salt, site, ip, ua)
-        for salt in known_salts(conn)  # type: ignore[arg-type]
-        for site, ua in recent_site_uas(conn, now - RECENT_S)  # type: ignore[arg-type]
+        for salt in conn.known_salts()
+        for site, ua in conn.recent_site_uas(now - RECENT_S)
     ]
-    return found | existing_visitor_ids(conn, candidates)  # type: ignore[arg-type]
+    return found | conn.existing_visitor_ids(candidates)
 
 
 def run(args: argparse.Namespace) -> int:
-    conn = connect(args.config_obj.db_path, create=False)
+    conn = open_store(args.config_obj.store_url, create=False)
     try:
         ip = ""
         if args.ip is not None:
@@ -63,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
             if not visitor or len(visitor) > 200:
                 raise UserError("--visitor: give a visitor id (as shown in the TUI or an export)")
             visitors = {visitor}
-        ips_stored = stored_ip_count(conn) > 0
+        ips_stored = conn.stored_ip_count() > 0
         if args.dry_run:
             print(f"would erase {len(visitors)} visitor id(s): {', '.join(sorted(visitors)) or '-'}")
             return 0
-        erased = erase_visitors(conn, visitors, ip=ip if ips_stored else "")
+        erased = conn.erase_visitors(visitors, ip=ip if ips_stored else "")
     finally:
         conn.close()
     print(

@@ -14,7 +14,7 @@ import orjson
 
 from collector.errors import UserError
 from db.records import EventRecord, SessionRecord
-from db.rollups import rollup_hooks
+from db.store import Store, open_store
 from db.writer import Writer
 from sitelens_tui.commands.export import ProgressBar
 
@@ -89,17 +89,11 @@ def _open(path: Path) -> IO[bytes]:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-async def import_file(path: Path, db_path: Path, progress: ProgressBar | None = None) -> ImportResult:
-    """Insert every valid line through the writer (its hooks keep rollups current); count bad ones."""
+async def import_file(path: Path, store: Store, progress: ProgressBar | None = None) -> ImportResult:
+    """Insert every valid line through the writer (which keeps any rollups current); count bad ones."""
     result = ImportResult()
     source = _open(path)
-    writer = Writer(
-        db_path,
-        flush_interval_s=1.0,
-        flush_count=FLUSH_EVERY,
-        queue_max=FLUSH_EVERY * 4,
-        hooks=rollup_hooks(),
-    )
+    writer = Writer(store, flush_interval_s=1.0, flush_count=FLUSH_EVERY, queue_max=FLUSH_EVERY * 4)
     await writer.start()
     try:
         with source:
@@ -147,7 +141,11 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise UserError(f"no such file: {path}")
     bar = ProgressBar(None, label="importing ")
-    result = asyncio.run(import_file(path, args.config_obj.db_path, bar))
+    store = open_store(args.config_obj.store_url)
+    try:
+        result = asyncio.run(import_file(path, store, bar))
+    finally:
+        store.close()
     bar.done()
     print(f"imported {result.events:,} events and {result.sessions:,} sessions from {path}")
     if result.bad:

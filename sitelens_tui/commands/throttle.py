@@ -7,15 +7,12 @@ import re
 import time
 
 from collector.errors import UserError
-from db.connection import connect
 from db.queries.throttle import (
     LEVELS,
     OverrideError,
     OverrideRow,
-    active_overrides,
-    clear_override,
-    set_override,
 )
+from db.store import open_store
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -95,27 +92,26 @@ def format_table(rows: list[OverrideRow], now: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = args.config_obj.db_path
     now = time.time()
     action = args.throttle_action
-    conn = connect(path, create=action == "set")
+    conn = open_store(args.config_obj.store_url, create=None if action == "set" else False)
     try:
         if action == "list":
-            print(format_table(active_overrides(conn, now), now))
+            print(format_table(conn.active_overrides(now), now))
         elif action == "set":
             choices = (("fingerprint", args.fingerprint), ("ip", args.ip), ("cidr", args.cidr))
             kind, target = next((k, v) for k, v in choices if v is not None)
             expires = now + parse_duration(args.duration) if args.duration else None
             try:
-                new_id = set_override(conn, kind, target, args.level, args.reason, expires, now=now)
+                new_id = conn.set_override(kind, target, args.level, args.reason, expires, now=now)
             except OverrideError as exc:
                 raise UserError(str(exc)) from None
-            row = next(r for r in active_overrides(conn, now) if r.id == new_id)
+            row = next(r for r in conn.active_overrides(now) if r.id == new_id)
             until = _when(expires, now)
             print(f"override #{new_id}: {row.kind} {_plain(row.target)} → {row.level}, expires {until}")
         else:
             which = args.id if args.id is not None else args.target
-            if not clear_override(conn, which, now=now):
+            if not conn.clear_override(which, now=now):
                 shown = f"#{which}" if args.id is not None else repr(_plain(which))
                 raise UserError(f"no active override {shown}")
             print("override cleared")

@@ -8,8 +8,7 @@ import time
 
 from collector.config import Config
 from collector.errors import UserError
-from db.connection import connect
-from db.queries.ingest import create_token, list_tokens, revoke_token
+from db.store import open_store
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -44,7 +43,7 @@ def _plain(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     cfg: Config = args.config_obj
     action = args.token_action
-    conn = connect(cfg.db_path, create=action == "create")
+    conn = open_store(cfg.store_url, create=None if action == "create" else False)
     try:
         if action == "create":
             site = args.site.strip().lower()
@@ -53,11 +52,11 @@ def run(args: argparse.Namespace) -> int:
                 raise UserError("--site must not be empty")
             if names and site not in names:
                 raise UserError(f"--site {site!r} is not a configured site (configured: {', '.join(names)})")
-            token_id, token = create_token(conn, site, args.label)
+            token_id, token = conn.create_token(site, args.label)
             print(f"ingest token #{token_id} for {site} (shown only now, store it safely):")
             print(token)
         elif action == "list":
-            rows = list_tokens(conn, include_revoked=args.all)
+            rows = conn.list_tokens(include_revoked=args.all)
             if not rows:
                 print("no ingest tokens (create one with `sitelens token create --site SITE`)")
             for row in rows:
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 state = "" if row.revoked is None else "  (revoked)"
                 print(f"#{row.id}  {_plain(row.site)}  created {created}  {_plain(row.label)}{state}".rstrip())
         else:
-            if not revoke_token(conn, args.id):
+            if not conn.revoke_token(args.id):
                 raise UserError(f"no working ingest token #{args.id} (see `sitelens token list`)")
             print(f"revoked ingest token #{args.id}")
     finally:

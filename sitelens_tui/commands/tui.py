@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from db.connection import DatabaseError
+from db.errors import DatabaseError
 from db.queries.common import RANGES
 
 
@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from sitelens_tui.logfile import log_to_file
 
     cfg = args.config_obj
-    if not cfg.db_path.exists():
-        raise DatabaseError(f"database not found: {cfg.db_path} (start `sitelens collect` first, or pass --db)")
+    if cfg.store_url.engine == "sqlite" and not cfg.db_path.exists():
+        raise DatabaseError(f"database not found: {cfg.db_path} (start `sitelens collect` first, or pass --db/--store)")
     log_to_file()
     app = build_app(cfg, embedded=False, initial_range=args.range_name)
     app.run()

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, TextArea
 
-from collector.funnels import Funnel, FunnelError, Step, make_funnel
+from db.funnels import Funnel, FunnelError, Step, make_funnel
 from sitelens_tui.sanitize import clean
 
 HELP = "one step per line: /pricing or /blog/* for a page, `event signup plan=pro` for a custom event"

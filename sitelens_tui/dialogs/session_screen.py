@@ -14,14 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
-from db.queries.live import (
-    FingerprintSession,
-    SessionDetail,
-    TimelineEvent,
-    fingerprint_history,
-    session_detail,
-    session_timeline,
-)
+from db.queries.live import FingerprintSession, SessionDetail, TimelineEvent
+from db.store import Store
 from sitelens_tui.sanitize import clean, num, safe
 from sitelens_tui.widgets.view_table import TableRow, ViewTable
 
@@ -101,11 +95,11 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="session", exit_on_error=False, description="load session")
     def load(self) -> None:
-        def fetch(conn: object) -> SessionData:
-            detail = session_detail(conn, self.session_id)  # type: ignore[arg-type]
-            timeline = session_timeline(conn, self.session_id)  # type: ignore[arg-type]
+        def fetch(store: Store) -> SessionData:
+            detail = store.session_detail(self.session_id)
+            timeline = store.session_timeline(self.session_id)
             fp = detail.session.fingerprint if detail else ""
-            return SessionData(detail, timeline, fingerprint_history(conn, fp))  # type: ignore[arg-type]
+            return SessionData(detail, timeline, store.fingerprint_history(fp))
 
         data = self.sl_app.db.read(fetch)
         self.app.call_from_thread(self.show, data)

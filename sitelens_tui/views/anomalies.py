@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -10,8 +9,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Label
 
-from db.queries.anomalies import Anomaly, metric_series, recent_anomalies
+from db.queries.anomalies import Anomaly
 from db.queries.common import Span
+from db.store import Store
 from sitelens_tui.sanitize import safe
 from sitelens_tui.scope import Scope
 from sitelens_tui.views.base import TableData, View
@@ -73,13 +73,13 @@ class AnomaliesView(View):
         yield Label("Metric", id="anomaly-chart-title", classes="section-title")
         yield Chart(id="anomaly-chart")
 
-    def fetch(self, conn: sqlite3.Connection, scope: Scope) -> AnomaliesData:
-        found = recent_anomalies(conn, scope.span, site=scope.site, open_first=True)
+    def fetch(self, store: Store, scope: Scope) -> AnomaliesData:
+        found = store.recent_anomalies(scope.span, site=scope.site, open_first=True)
         by_id = {a.id: a for a in found}
         selected = by_id.get(self.selected_id or -1) or (found[0] if found else None)
         series: list[tuple[float, float]] = []
         if selected is not None:
-            series = metric_series(conn, selected.metric, selected.site, chart_span(selected, scope.now))
+            series = store.metric_series(selected.metric, selected.site, chart_span(selected, scope.now))
         return AnomaliesData(found, selected, series)
 
     def show(self, data: AnomaliesData) -> None:
@@ -105,8 +105,8 @@ class AnomaliesView(View):
             if self.loaded_scope is not None:
                 self.reload()
 
-    def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
-        rows = recent_anomalies(conn, scope.span, limit=100_000, site=scope.site, open_first=True)
+    def export(self, store: Store, scope: Scope) -> TableData:
+        rows = store.recent_anomalies(scope.span, limit=100_000, site=scope.site, open_first=True)
         return TableData(("id", "kind", "rule", "metric", "site", "level", "observed", "expected", "started", "ended"),
                          [(a.id, a.kind, a.rule, a.metric, a.site, a.level, a.observed, a.expected, a.started, a.ended)
                           for a in rows])

@@ -3,7 +3,6 @@ fetch — never overlapping, skipped while paused, under a modal or hidden."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
+from db.store import Store
 from sitelens_tui.messages import FilterRequested, ViewLoaded
 from sitelens_tui.sanitize import clean
 from sitelens_tui.scope import Scope
@@ -63,7 +63,7 @@ class View(VerticalScroll):
 
     # -- to implement ----------------------------------------------------------------------------------
 
-    def fetch(self, conn: sqlite3.Connection, scope: Scope) -> Any:
+    def fetch(self, store: Store, scope: Scope) -> Any:
         """Query everything the view shows (runs in a worker thread)."""
         raise NotImplementedError
 
@@ -71,7 +71,7 @@ class View(VerticalScroll):
         """Put fetched data on screen (main thread)."""
         raise NotImplementedError
 
-    def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
+    def export(self, store: Store, scope: Scope) -> TableData:
         """The view's main data for export (runs in a worker thread)."""
         raise NotImplementedError
 
@@ -130,7 +130,7 @@ class View(VerticalScroll):
 
         def timed_fetch() -> tuple[Scope, Any, float]:
             started = time.perf_counter()
-            data = app.db.read(lambda conn: self.fetch(conn, scope))
+            data = app.db.read(lambda store: self.fetch(store, scope))
             return scope, data, time.perf_counter() - started
 
         self.run_worker(

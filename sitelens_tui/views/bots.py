@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -11,7 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
 
-from db.queries.bots import BotRow, DropRow, FingerprintRow, drops_by_level, top_bots, top_fingerprints
+from db.queries.bots import BotRow, DropRow, FingerprintRow
+from db.store import Store
 from sitelens_tui.sanitize import num, safe
 from sitelens_tui.scope import Scope
 from sitelens_tui.views.base import Selection, TableData, View
@@ -61,10 +61,10 @@ class BotsView(View):
             dimension="fingerprint", id="bots-fingerprints", cap=50,
         )
 
-    def fetch(self, conn: sqlite3.Connection, scope: Scope) -> BotsData:
+    def fetch(self, store: Store, scope: Scope) -> BotsData:
         span = scope.span
-        return BotsData(top_bots(conn, span, scope.filters("bots")), top_fingerprints(conn, span),
-                        drops_by_level(conn, span))
+        return BotsData(store.top_bots(span, scope.filters("bots")), store.top_fingerprints(span),
+                        store.drops_by_level(span))
 
     def show(self, data: BotsData) -> None:
         self.query_one("#bots-names", ViewTable).show(
@@ -87,8 +87,8 @@ class BotsView(View):
             return Selection()
         return Selection(filter=("fingerprint", row.value), throttle=("fingerprint", row.value))
 
-    def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
-        rows = top_fingerprints(conn, scope.span, limit=100_000)
+    def export(self, store: Store, scope: Scope) -> TableData:
+        rows = store.top_fingerprints(scope.span, limit=100_000)
         return TableData(
             ("fingerprint", "ua", "bot_name", "max_score", "level", "sessions", "requests", "last_seen", "reasons"),
             [(f.fingerprint, f.ua, f.bot_name, f.max_score, f.level, f.sessions, f.requests, f.last_seen,

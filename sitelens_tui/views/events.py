@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label
 
-from db.queries.events import EventCount, PropValue, custom_events, property_breakdown
-from db.queries.props import property_keys
+from db.queries.events import EventCount, PropValue
+from db.store import Store
 from sitelens_tui.sanitize import num, safe
 from sitelens_tui.scope import Scope
 from sitelens_tui.views.base import Selection, TableData, View
@@ -45,15 +44,15 @@ class EventsView(View):
                 yield ViewTable([("prop", "Property"), ("value", "Value"), ("count", "Count")], id="events-props",
                                 cap=100)
 
-    def fetch(self, conn: sqlite3.Connection, scope: Scope) -> EventsData:
+    def fetch(self, store: Store, scope: Scope) -> EventsData:
         span, filters = scope.span, scope.filters()
-        events = custom_events(conn, span, filters, limit=50)
+        events = store.custom_events(span, filters, limit=50)
         names = [e.name for e in events]
         event = self.selected_event if self.selected_event in names else (names[0] if names else None)
         breakdown: list[tuple[str, PropValue]] = []
         if event is not None:
-            for key in property_keys(conn, span, filters, event):
-                breakdown.extend((key, v) for v in property_breakdown(conn, span, filters, event, key, limit=20))
+            for key in store.property_keys(span, filters, event):
+                breakdown.extend((key, v) for v in store.property_breakdown(span, filters, event, key, limit=20))
         return EventsData(events, event, breakdown)
 
     def show(self, data: EventsData) -> None:
@@ -74,6 +73,6 @@ class EventsView(View):
         row = self.query_one("#events-table", ViewTable).selected
         return Selection(filter=("name", row.value)) if row is not None else Selection()
 
-    def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
-        events = custom_events(conn, scope.span, scope.filters(), limit=10_000)
+    def export(self, store: Store, scope: Scope) -> TableData:
+        events = store.custom_events(scope.span, scope.filters(), limit=10_000)
         return TableData(("name", "count", "visitors"), [(e.name, e.count, e.visitors) for e in events])

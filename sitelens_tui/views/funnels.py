@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Label
 
-from collector.funnels import Funnel, StepResult
-from db.queries.funnels import funnel_report, list_funnels, save_funnel
+from db.funnels import Funnel, StepResult
+from db.store import Store
 from sitelens_tui.dialogs.funnel_form import FunnelForm
 from sitelens_tui.sanitize import clean, num, safe
 from sitelens_tui.scope import Scope
@@ -50,13 +49,13 @@ class FunnelsView(View):
         yield Label("Steps", id="funnel-title", classes="section-title")
         yield StepBars(id="funnel-steps-bars")
 
-    def fetch(self, conn: sqlite3.Connection, scope: Scope) -> FunnelsData:
-        funnels = list_funnels(conn, self.sl_app.cfg.funnels)
+    def fetch(self, store: Store, scope: Scope) -> FunnelsData:
+        funnels = store.list_funnels(self.sl_app.cfg.funnels)
         names = [f.name for f in funnels]
         selected = self.selected_funnel if self.selected_funnel in names else (names[0] if names else None)
         report: list[StepResult] = []
         if selected is not None:
-            report = funnel_report(conn, funnels[names.index(selected)], scope.span, scope.filters())
+            report = store.funnel_report(funnels[names.index(selected)], scope.span, scope.filters())
         return FunnelsData(funnels, selected, report)
 
     def show(self, data: FunnelsData) -> None:
@@ -89,7 +88,7 @@ class FunnelsView(View):
                             exit_on_error=False)
 
     def _write(self, funnel: Funnel) -> None:
-        self.sl_app.db.write(lambda conn: save_funnel(conn, funnel))
+        self.sl_app.db.write(lambda store: store.save_funnel(funnel))
         self.app.call_from_thread(self._saved, funnel.name)
 
     def _saved(self, name: str) -> None:
@@ -98,10 +97,10 @@ class FunnelsView(View):
         self.app.notify(f"funnel {clean(name, 60)} saved", markup=False)
         self.reload()
 
-    def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
+    def export(self, store: Store, scope: Scope) -> TableData:
         rows: list[tuple[object, ...]] = []
-        for funnel in list_funnels(conn, self.sl_app.cfg.funnels):
-            for i, r in enumerate(funnel_report(conn, funnel, scope.span, scope.filters()), 1):
+        for funnel in store.list_funnels(self.sl_app.cfg.funnels):
+            for i, r in enumerate(store.funnel_report(funnel, scope.span, scope.filters()), 1):
                 rows.append((funnel.name, i, r.step.label, r.entered, r.converted, r.conversion_pct, r.dropoff_pct,
                              r.median_s_to_next))
         return TableData(("funnel", "step", "label", "entered", "converted", "conversion_pct", "dropoff_pct",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -11,8 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Label
 
-from db.connection import snapshot
-from db.queries.live import ActiveSession, TailEvent, active_sessions, latest_events
+from db.queries.live import ActiveSession, TailEvent
+from db.store import Store
 from sitelens_tui.messages import SessionRequested
 from sitelens_tui.sanitize import num, safe
 from sitelens_tui.scope import Scope
@@ -95,13 +94,12 @@ class LiveView(View):
         self.last_id = 0
         self.query_one("#live-tail", ViewTable).reset()
 
-    def fetch(self, conn: sqlite3.Connection, scope: Scope) -> LiveData:
-        kwargs = {"site": scope.site, "dims": scope.dims}
-        with snapshot(conn):  # sessions and tail from the same moment: no event without its session
+    def fetch(self, store: Store, scope: Scope) -> LiveData:
+        with store.consistent_reads():  # sessions and tail from the same moment: no event without its session
             return LiveData(
                 now=scope.now,
-                sessions=active_sessions(conn, scope.now, limit=SESSION_CAP, **kwargs),  # type: ignore[arg-type]
-                tail=latest_events(conn, self.last_id, limit=TAIL_CAP, **kwargs),  # type: ignore[arg-type]
+                sessions=store.active_sessions(scope.now, site=scope.site, dims=scope.dims, limit=SESSION_CAP),
+                tail=store.latest_events(self.last_id, site=scope.site, dims=scope.dims, limit=TAIL_CAP),
             )
 
     def show(self, data: LiveData) -> None:
@@ -139,8 +137,8 @@ class LiveView(View):
         target = ("ip", s.ip) if s.ip and not s.fingerprint else ("fingerprint", s.fingerprint)
         return Selection(filter=("country", s.country) if s.country else None, throttle=target, session_id=s.id)
 
-    def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
-        rows = active_sessions(conn, scope.now, site=scope.site, dims=scope.dims, limit=10_000)
+    def export(self, store: Store, scope: Scope) -> TableData:
+        rows = store.active_sessions(scope.now, site=scope.site, dims=scope.dims, limit=10_000)
         return TableData(
             ("id", "site", "country", "browser", "os", "device", "pageviews", "current_page", "bot_score",
              "throttle_level", "fingerprint", "started", "last_seen"),

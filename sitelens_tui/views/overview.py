@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -10,7 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
 
-from db.queries.overview import Kpis, Point, Row, heatmap, kpis_with_change, timeseries, top
+from db.queries.overview import Kpis, Point, Row
+from db.store import Store
 from sitelens_tui.sanitize import num, safe
 from sitelens_tui.scope import Scope
 from sitelens_tui.views.base import TableData, View
@@ -73,15 +73,15 @@ class OverviewView(View):
         yield Label("Peak hours (UTC)", classes="section-title")
         yield Heatmap(id="overview-heatmap")
 
-    def fetch(self, conn: sqlite3.Connection, scope: Scope) -> OverviewData:
+    def fetch(self, store: Store, scope: Scope) -> OverviewData:
         span, filters = scope.span, scope.filters()
-        current, previous = kpis_with_change(conn, span, filters)
+        current, previous = store.kpis_with_change(span, filters)
         return OverviewData(
             current=current,
             previous=previous,
-            series=timeseries(conn, span, filters),
-            tops={d: top(conn, span, filters, d, TOP_LIMIT) for d, _, _ in TOP_LISTS},
-            heatmap=heatmap(conn, span, filters),
+            series=store.timeseries(span, filters),
+            tops={d: store.top(span, filters, d, TOP_LIMIT) for d, _, _ in TOP_LISTS},
+            heatmap=store.heatmap(span, filters),
         )
 
     def show(self, data: OverviewData) -> None:
@@ -105,8 +105,8 @@ class OverviewView(View):
             self.query_one(f"#top-{dimension}", ViewTable).show([top_row(r) for r in data.tops[dimension]])
         self.query_one(Heatmap).show(data.heatmap)
 
-    def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
+    def export(self, store: Store, scope: Scope) -> TableData:
         """The traffic series of the range (the top lists are one filter away in other exports)."""
-        series = timeseries(conn, scope.span, scope.filters())
+        series = store.timeseries(scope.span, scope.filters())
         return TableData(("ts", "pageviews", "visitors", "bots"),
                          [(p.ts, p.pageviews, p.visitors, p.bots) for p in series])

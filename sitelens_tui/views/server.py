@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import sqlite3
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -11,7 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
 
-from db.queries.server import CostRow, EndpointRow, LoginRow, endpoints, external_costs, failed_logins
+from db.queries.server import CostRow, EndpointRow, LoginRow
+from db.store import Store
 from sitelens_tui.sanitize import num, safe
 from sitelens_tui.scope import Scope
 from sitelens_tui.views.base import Selection, TableData, View
@@ -56,10 +56,10 @@ class ServerView(View):
                 yield ViewTable([("service", "Service"), ("calls", "Calls"), ("cost", "Cost $"), ("p95", "p95 ms")],
                                 id="server-costs", cap=20)
 
-    def fetch(self, conn: sqlite3.Connection, scope: Scope) -> ServerData:
+    def fetch(self, store: Store, scope: Scope) -> ServerData:
         span, filters = scope.span, scope.filters()
-        return ServerData(endpoints(conn, span, filters), failed_logins(conn, span, filters),
-                          external_costs(conn, span, filters))
+        return ServerData(store.endpoints(span, filters), store.failed_logins(span, filters),
+                          store.external_costs(span, filters))
 
     def show(self, data: ServerData) -> None:
         self.query_one("#server-endpoints", ViewTable).show([
@@ -87,7 +87,7 @@ class ServerView(View):
         row = self.query_one("#server-endpoints", ViewTable).selected
         return Selection(filter=("path", row.value)) if row is not None else Selection()
 
-    def export(self, conn: sqlite3.Connection, scope: Scope) -> TableData:
-        rows = endpoints(conn, scope.span, scope.filters(), limit=10_000)
+    def export(self, store: Store, scope: Scope) -> TableData:
+        rows = store.endpoints(scope.span, scope.filters(), limit=10_000)
         return TableData(("method", "endpoint", "requests", "p50_ms", "p95_ms", "p99_ms", "error_rate"),
                          [(e.method, e.endpoint, e.requests, e.p50, e.p95, e.p99, e.error_rate) for e in rows])

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from collector.funnels import StepResult
+from db.funnels import StepResult
 from sitelens_tui.sanitize import clean
 
 BAR_WIDTH = 24

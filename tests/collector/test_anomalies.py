@@ -26,10 +26,10 @@ from db.queries.anomalies import (
     list_rules,
     metric_series,
     metric_value,
-    open_anomalies,
     recent_anomalies,
 )
 from db.queries.common import Span
+from tests.engines import sqlite_store
 from tests.factories import SITE, T0, new_db, server_event, visit, write, write_visits
 
 MIN = 60.0
@@ -78,7 +78,7 @@ def test_a_replayed_spike_opens_and_later_closes_an_anomaly(tmp_path):
     history = []
     for minute in range(65, 160):
         now = T0 + minute * MIN
-        for change in reconcile(conn, evaluate(conn, cfg, rules, [SITE], now), now):
+        for change in reconcile(sqlite_store(conn), evaluate(sqlite_store(conn), cfg, rules, [SITE], now), now):
             history.append(
                 (minute, change.action, change.anomaly.kind, change.anomaly.metric, change.anomaly.level)
             )
@@ -93,7 +93,7 @@ def test_a_replayed_spike_opens_and_later_closes_an_anomaly(tmp_path):
         (127, "update", "warning"),
         (129, "close", "warning"),
     ]
-    assert not open_anomalies(conn)
+    assert not sqlite_store(conn).open_anomalies()
     past = recent_anomalies(conn, Span(T0, T0 + 200 * MIN), 10)
     spike = next(a for a in past if a.kind == "trend" and a.metric == "pageviews")
     assert spike.observed >= 250 and spike.expected == 20 and spike.ended is not None
@@ -165,7 +165,7 @@ async def test_the_service_stores_anomalies_calls_the_webhook_and_serves_them(
     events = [r["event"] for r in received]
     assert events.count("anomaly.opened") == len(opened) and events.count("anomaly.closed") == len(closed)
     assert received[0]["anomaly"]["site"] == SITE and received[0]["anomaly"]["ended"] is None
-    assert not open_anomalies(app[keys.SYNC_DB])
+    assert not app[keys.STORE].open_anomalies()
 
 
 async def test_a_dead_webhook_is_logged_not_raised(tmp_path, aiohttp_client, caplog):

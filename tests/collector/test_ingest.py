@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 
@@ -45,7 +46,8 @@ async def test_requests_without_a_valid_token_get_401_and_store_nothing(api, cfg
     assert query(cfg, "SELECT count(*) FROM events")[0][0] == 0
 
 
-async def test_database_tokens_work_until_revoked(api, cfg):
+async def test_database_tokens_work_until_revoked(api, cfg, monkeypatch):
+    monkeypatch.setattr("collector.ingest.TOKEN_CACHE_S", 0.2)  # a stored answer is reused this long
     conn = connect(cfg.db_path)
     token_id, token = create_token(conn, "other.org", "api")
     stored = conn.execute("SELECT token_hash FROM ingest_tokens").fetchone()[0]
@@ -54,6 +56,7 @@ async def test_database_tokens_work_until_revoked(api, cfg):
     assert (status, body) == (202, {"accepted": 1})
     revoke_token(conn, token_id)
     conn.close()
+    await asyncio.sleep(0.3)
     status, _ = await post(api, {"type": "custom", "name": "invoice_paid"}, token)
     assert status == 401
     await flushed(api)

@@ -8,18 +8,18 @@ from collector.enrich.geo import GeoLookup
 from collector.pipeline import Client, Pipeline
 from collector.salts import SaltStore, keyed_hash
 from collector.validation import Hit
-from db.connection import connect
 from db.writer import Writer
 from tests.conftest import CHROME_UA
+from tests.engines import sqlite_store
 
 ALICE = Client(ip="203.0.113.7", ua=CHROME_UA, accept="*/*", accept_language="en")
 BOB = Client(ip="198.51.100.9", ua=CHROME_UA, accept="*/*", accept_language="en")
 
 
 def make_pipeline(cfg) -> Pipeline:
-    conn = connect(cfg.db_path)
-    writer = Writer(cfg.db_path)  # not started: rows just queue up, which is all these tests need
-    return Pipeline(cfg, writer, SaltStore(conn), GeoLookup(None))
+    store = sqlite_store(cfg.db_path)
+    writer = Writer(store)  # not started: rows just queue up, which is all these tests need
+    return Pipeline(cfg, writer, SaltStore(store), GeoLookup(None))
 
 
 def pageview(path: str, site: str = "example.com") -> Hit:
@@ -72,10 +72,10 @@ def test_visitor_id_is_a_keyed_hash_of_site_ip_and_ua(cfg):
 
 def test_salts_are_shared_through_the_database(cfg):
     t = ts("2026-11-20 12:00:00")
-    first = SaltStore(connect(cfg.db_path)).salt(t)
-    second = SaltStore(connect(cfg.db_path)).salt(t)
+    first = SaltStore(sqlite_store(cfg.db_path)).salt(t)
+    second = SaltStore(sqlite_store(cfg.db_path)).salt(t)
     assert first == second and len(first) == 32
-    assert SaltStore(connect(cfg.db_path)).salt(t + 86400) != first
+    assert SaltStore(sqlite_store(cfg.db_path)).salt(t + 86400) != first
 
 
 def test_engagement_updates_the_session(cfg):

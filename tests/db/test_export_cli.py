@@ -15,6 +15,7 @@ from db.connection import connect
 from db.records import SessionRecord
 from sitelens_tui.cli import main
 from tests.collector.export.seed import event, seed_db
+from tests.engines import sqlite_store
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def test_forget_ip_finds_recent_visitors_through_the_daily_salt(tmp_path: Path, 
 
     conn = connect(tmp_path / "s.db")
     now = time.time()
-    salt = SaltStore(conn).salt(now)
+    salt = SaltStore(sqlite_store(conn)).salt(now)
     ua = "Mozilla/5.0 Test"
     mine = keyed_hash(salt, "a.example", "203.0.113.9", ua)
     other = keyed_hash(salt, "a.example", "198.51.100.1", ua)

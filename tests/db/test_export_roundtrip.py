@@ -17,6 +17,7 @@ from db.export.streams import EVENT_EXPORT_COLUMNS
 from db.records import SESSION_COLUMNS
 from sitelens_tui.commands.import_json import import_file
 from tests.collector.export.seed import T0, seed_db, table_rows
+from tests.engines import sqlite_store
 
 EVENT_SQL = f"SELECT {', '.join(EVENT_EXPORT_COLUMNS)} FROM events"
 SESSION_SQL = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions"
@@ -48,7 +49,7 @@ def test_events_and_sessions_round_trip_in_every_format(tmp_path: Path, fmt: str
         ("sessions", SESSION_SQL, " ORDER BY id"),
     ):
         out = tmp_path / f"{what}.{fmt}"
-        result = export_table(conn, what, fmt, out)
+        result = export_table(sqlite_store(conn), what, fmt, out)
         expected = table_rows(conn, sql + order)
         assert result.rows == len(expected) > 0
         assert result.bytes == out.stat().st_size
@@ -61,7 +62,7 @@ def test_filters_by_site_span_and_bots(tmp_path: Path) -> None:
     out = tmp_path / "e.ndjson"
     start, end = T0 + 3600, T0 + 7200
     result = export_table(
-        conn, "events", "ndjson", out, site="a.example", span_start=start, span_end=end, bots="humans"
+        sqlite_store(conn), "events", "ndjson", out, site="a.example", span_start=start, span_end=end, bots="humans"
     )
     expected = table_rows(
         conn,
@@ -72,7 +73,7 @@ def test_filters_by_site_span_and_bots(tmp_path: Path) -> None:
     got = [orjson.loads(line)["id"] for line in out.read_bytes().splitlines()]
     assert result.rows == len(got) == len(expected) > 0
     assert got == [r[0] for r in expected]
-    bots = export_table(conn, "events", "csv", tmp_path / "b.csv", bots="bots")
+    bots = export_table(sqlite_store(conn), "events", "csv", tmp_path / "b.csv", bots="bots")
     assert bots.rows == conn.execute("SELECT count(*) FROM events WHERE is_bot = 1").fetchone()[0]
 
 
@@ -80,7 +81,7 @@ def test_gzip_by_file_name(tmp_path: Path) -> None:
     import gzip
 
     conn = seed_db(tmp_path / "s.db")
-    result = export_table(conn, "events", "ndjson", tmp_path / "e.ndjson.gz")
+    result = export_table(sqlite_store(conn), "events", "ndjson", tmp_path / "e.ndjson.gz")
     lines = gzip.decompress((tmp_path / "e.ndjson.gz").read_bytes()).splitlines()
     assert len(lines) == result.rows == 300
 
@@ -114,9 +115,9 @@ def test_failed_export_leaves_the_old_file_untouched(tmp_path: Path) -> None:
 def test_unknown_table_and_format_are_clear_errors(tmp_path: Path) -> None:
     conn = seed_db(tmp_path / "s.db", n=3)
     with pytest.raises(ExportError, match="unknown export 'nope'"):
-        export_table(conn, "nope", "csv", tmp_path / "x.csv")
+        export_table(sqlite_store(conn), "nope", "csv", tmp_path / "x.csv")
     with pytest.raises(ExportError, match="unknown format 'xml'"):
-        export_table(conn, "events", "xml", tmp_path / "x.xml")
+        export_table(sqlite_store(conn), "events", "xml", tmp_path / "x.xml")
     assert not (tmp_path / "x.csv").exists()
 
 
@@ -130,11 +131,11 @@ def stats(conn) -> list[tuple[object, ...]]:
 
 def test_ndjson_export_imports_back_to_the_same_statistics(tmp_path: Path) -> None:
     source = seed_db(tmp_path / "s.db")
-    export_table(source, "events", "ndjson", tmp_path / "e.ndjson")
-    export_table(source, "sessions", "ndjson", tmp_path / "s.ndjson")
+    export_table(sqlite_store(source), "events", "ndjson", tmp_path / "e.ndjson")
+    export_table(sqlite_store(source), "sessions", "ndjson", tmp_path / "s.ndjson")
     target = tmp_path / "t.db"
-    first = asyncio.run(import_file(tmp_path / "e.ndjson", target))
-    second = asyncio.run(import_file(tmp_path / "s.ndjson", target))
+    first = asyncio.run(import_file(tmp_path / "e.ndjson", sqlite_store(target)))
+    second = asyncio.run(import_file(tmp_path / "s.ndjson", sqlite_store(target)))
     assert (first.events, first.bad, second.sessions, second.bad) == (300, 0, 7, 0)
     copy = connect(target)
     assert stats(copy) == stats(source)
@@ -151,7 +152,7 @@ def test_import_skips_bad_lines_and_says_which(tmp_path: Path) -> None:
         b'{"ts": 1.5, "site": "s", "type": "pageview", "path": "/x"}\nnot json\n'
         b'{"ts": "yesterday", "site": "s", "type": "pageview"}\n[1]\n'
     )
-    result = asyncio.run(import_file(f, tmp_path / "t.db"))
+    result = asyncio.run(import_file(f, sqlite_store(tmp_path / "t.db")))
     assert (result.events, result.bad) == (1, 3)
     assert result.first_error.startswith("line 2: not JSON")
 
@@ -159,10 +160,10 @@ def test_import_skips_bad_lines_and_says_which(tmp_path: Path) -> None:
 def test_daily_rollups_export_after_import(tmp_path: Path) -> None:
     """Rows imported through the writer are rolled up; the daily traffic export sums them per site and day."""
     source = seed_db(tmp_path / "s.db")
-    export_table(source, "events", "ndjson", tmp_path / "e.ndjson")
-    asyncio.run(import_file(tmp_path / "e.ndjson", tmp_path / "t.db"))
+    export_table(sqlite_store(source), "events", "ndjson", tmp_path / "e.ndjson")
+    asyncio.run(import_file(tmp_path / "e.ndjson", sqlite_store(tmp_path / "t.db")))
     copy = connect(tmp_path / "t.db")
-    result = export_table(copy, "rollups", "ndjson", tmp_path / "r.ndjson")
+    result = export_table(sqlite_store(copy), "rollups", "ndjson", tmp_path / "r.ndjson")
     rows = [orjson.loads(line) for line in (tmp_path / "r.ndjson").read_bytes().splitlines()]
     assert result.rows == len(rows) > 0
     assert sum(r["hits"] for r in rows) == 300
@@ -173,8 +174,8 @@ def test_daily_rollups_export_after_import(tmp_path: Path) -> None:
         got[r["site"]] = got.get(r["site"], 0) + r["hits"]
     assert sorted(got.items()) == expected
     with pytest.raises(ExportError, match="unknown rollup"):
-        export_table(copy, "rollups", "csv", tmp_path / "x.csv", table="nope")
-    pages = export_table(copy, "rollups", "parquet", tmp_path / "p.parquet", table="pages", bots="humans")
+        export_table(sqlite_store(copy), "rollups", "csv", tmp_path / "x.csv", table="nope")
+    pages = export_table(sqlite_store(copy), "rollups", "parquet", tmp_path / "p.parquet", table="pages", bots="humans")
     assert pages.rows == pq.read_table(tmp_path / "p.parquet").num_rows > 0
 
 
@@ -184,7 +185,7 @@ def test_funnel_results_export(tmp_path: Path) -> None:
 
     conn = seed_db(tmp_path / "s.db")
     funnel = FunnelConfig(name="p0 then p1", steps=[{"path": "/p/0"}, {"path": "/p/1"}], window_s=86400)
-    result = export_table(conn, "funnels", "csv", tmp_path / "f.csv", bots="all", funnels_config=[funnel])
+    result = export_table(sqlite_store(conn), "funnels", "csv", tmp_path / "f.csv", bots="all", funnels_config=[funnel])
     rows = list(csv.DictReader((tmp_path / "f.csv").open(newline="")))
     assert result.rows == 2 == len(rows)
     assert [r["label"] for r in rows] == ["page /p/0", "page /p/1"]

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from collector.funnels import make_funnel, match_journey, summarise
+from db.funnels import make_funnel, match_journey, summarise
 from db.queries.common import Filters, Span
 from db.queries.funnels import _after_prefix, _literal_prefix, funnel_report
 from db.rollups import DAY

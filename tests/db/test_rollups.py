@@ -14,6 +14,7 @@ from db.queries.overview import engagement, hourly, kpis, top
 from db.queries.server import endpoints, external_costs, external_histograms, failed_logins, latency_histograms
 from db.rollups import DAY, HOUR, ROLLUP_TABLES, SESSION_DIMS, catch_up, latency_bucket, latency_of_bucket, rebuild
 from db.writer import Writer
+from tests.engines import sqlite_store
 from tests.factories import SITE, T0, new_db, server_event, visit, write
 
 PATHS = ["/", "/pricing", "/blog", "/blog/a", "/signup", "/docs"]
@@ -205,9 +206,8 @@ def rows_of(conn, table: str) -> list[tuple]:
 
 
 async def test_the_writer_runs_the_rollup_hooks(tmp_path):
-    from db.rollups import rollup_hooks
 
-    writer = Writer(tmp_path / "w.db", flush_interval_s=60, hooks=rollup_hooks())
+    writer = Writer(sqlite_store(tmp_path / "w.db"), flush_interval_s=60)
     await writer.start()
     v = visit(T0 + 5 * HOUR, [(0, "/"), (30, "/pricing")], visitor="a")
     for e in v.events:

@@ -8,7 +8,10 @@ import sqlite3
 
 from db.connection import connect
 from db.records import EventRecord
+from db.sqlite.store import SqliteStore
+from db.url import sqlite_url
 from db.writer import QueueFull, Writer
+from tests.engines import sqlite_store
 
 
 def row(i: int) -> tuple[object, ...]:
@@ -25,7 +28,7 @@ def count(path) -> int:
 
 
 async def test_flushes_when_the_count_is_reached(tmp_path):
-    w = Writer(tmp_path / "w.db", flush_interval_s=60, flush_count=10)
+    w = Writer(sqlite_store(tmp_path / "w.db"), flush_interval_s=60, flush_count=10)
     await w.start()
     for i in range(10):
         w.add_event(row(i))
@@ -38,7 +41,7 @@ async def test_flushes_when_the_count_is_reached(tmp_path):
 
 
 async def test_flushes_on_the_interval(tmp_path):
-    w = Writer(tmp_path / "w.db", flush_interval_s=0.1, flush_count=1000)
+    w = Writer(sqlite_store(tmp_path / "w.db"), flush_interval_s=0.1, flush_count=1000)
     await w.start()
     w.add_event(row(1))
     await asyncio.sleep(0.4)
@@ -47,7 +50,7 @@ async def test_flushes_on_the_interval(tmp_path):
 
 
 async def test_stop_writes_everything_queued(tmp_path):
-    w = Writer(tmp_path / "w.db", flush_interval_s=60, flush_count=100_000)
+    w = Writer(sqlite_store(tmp_path / "w.db"), flush_interval_s=60, flush_count=100_000)
     await w.start()
     for i in range(2345):
         w.add_event(row(i))
@@ -56,7 +59,7 @@ async def test_stop_writes_everything_queued(tmp_path):
 
 
 async def test_bounded_queue_refuses_when_full(tmp_path):
-    w = Writer(tmp_path / "w.db", flush_interval_s=60, flush_count=100_000, queue_max=3)
+    w = Writer(sqlite_store(tmp_path / "w.db"), flush_interval_s=60, flush_count=100_000, queue_max=3)
     await w.start()
     for i in range(3):
         w.add_event(row(i))
@@ -79,7 +82,7 @@ async def test_failed_flush_keeps_the_data_and_retries(tmp_path):
         if calls["n"] == 1:
             raise sqlite3.OperationalError("disk I/O error (simulated by a failing flush hook)")
 
-    w = Writer(tmp_path / "w.db", flush_interval_s=60, hooks=[flaky_hook])
+    w = Writer(SqliteStore(sqlite_url(tmp_path / "w.db"), hooks=[flaky_hook]), flush_interval_s=60, )
     await w.start()
     w.add_event(row(1))
     await w.flush()
@@ -92,7 +95,7 @@ async def test_failed_flush_keeps_the_data_and_retries(tmp_path):
 
 async def test_wal_stays_bounded_while_a_reader_keeps_reading(tmp_path):
     path = tmp_path / "w.db"
-    w = Writer(path, flush_interval_s=0.01, flush_count=2000)
+    w = Writer(sqlite_store(path), flush_interval_s=0.01, flush_count=2000)
     await w.start()
     reader = connect(path, readonly=True)
     biggest = 0
@@ -118,7 +121,7 @@ def fail_while_marked(conn: sqlite3.Connection, batch) -> None:
 
 async def test_writer_process_writes_and_keeps_failed_batches(tmp_path):
     path = tmp_path / "w.db"
-    w = Writer(path, flush_interval_s=60, hooks=[fail_while_marked], process=True)
+    w = Writer(SqliteStore(sqlite_url(path), hooks=[fail_while_marked]), flush_interval_s=60, process=True)
     await w.start()
     assert w.child_pid is not None and w.child_pid != os.getpid()
     w.add_event(row(1))
@@ -130,7 +133,7 @@ async def test_writer_process_writes_and_keeps_failed_batches(tmp_path):
     w.add_event(row(2))
     await w.flush()
     assert count(path) == 2 and w.queue_depth == 0
-    assert await w.run_in_thread(lambda conn: conn.execute("SELECT count(*) FROM events").fetchone()[0]) == 2
+    assert await w.run_in_thread(lambda: count(path)) == 2
     await w.stop()
     assert w.child_pid is None
     assert not os.path.exists(f"{path}-wal") or os.path.getsize(f"{path}-wal") == 0  # the child checkpointed
@@ -138,7 +141,7 @@ async def test_writer_process_writes_and_keeps_failed_batches(tmp_path):
 
 async def test_writer_process_killed_loses_nothing_queued(tmp_path):
     path = tmp_path / "w.db"
-    w = Writer(path, flush_interval_s=60, process=True)
+    w = Writer(sqlite_store(path), flush_interval_s=60, process=True)
     await w.start()
     os.kill(w.child_pid, 9)
     w.add_event(row(1))

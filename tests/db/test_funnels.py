@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collector.config import FunnelConfig
-from collector.funnels import FunnelError, Step, make_funnel, match_journey
+from db.funnels import FunnelError, Step, make_funnel, match_journey
 from db.queries.common import Filters, Span
 from db.queries.funnels import delete_funnel, funnel_report, list_funnels, save_funnel
 from db.rollups import DAY
@@ -107,7 +107,7 @@ def test_funnels_from_config_and_database(tmp_path):
 def test_mask_matching_agrees_with_matching_events():
     import random
 
-    from collector.funnels import match_masks, step_mask
+    from db.funnels import match_masks, step_mask
 
     rng = random.Random(3)
     kinds = [

@@ -1,4 +1,4 @@
-"""Funnels as pure logic: steps, matching a visitor's journey against them, and per-step results."""
+"""Funnels as pure logic: steps, matching a journey against them, per-step results (shared by every engine)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""SiteLens on SQLite: the embedded default, one file in WAL mode."""
