@@ -129,3 +129,28 @@ class FingerprintRecord:
             self.fingerprint, self.seen, self.new_sessions, self.requests, self.score, self.level, self.ua,
             self.bot_name, self.flags,
         )
+
+
+FINGERPRINT_COLUMNS = (
+    "fingerprint", "first_seen", "last_seen", "sessions", "requests", "max_score", "flags", "level", "ua", "bot_name",
+)  # fmt: skip
+COPY_TABLES: dict[str, tuple[str, ...]] = {
+    "salts": ("day", "salt"),
+    "settings": ("key", "value"),
+    "throttle_overrides": ("id", "kind", "target", "level", "reason", "created", "expires", "cleared"),
+    "throttle_drops": ("bucket", "level", "reason", "count"),
+    "funnels": ("name", "site", "steps", "window_s", "created", "updated"),
+    "anomaly_rules": ("id", "name", "metric", "window_s", "warning", "critical", "site", "enabled"),
+    "anomalies": (
+        "id", "kind", "rule", "metric", "site", "level", "observed", "expected", "started", "ended", "details",
+    ),
+    "ingest_tokens": ("id", "site", "token_hash", "label", "created", "revoked"),
+    "import_files": ("id", "device", "inode", "head_hash", "path", "offset", "lines", "updated"),
+    "fingerprints": FINGERPRINT_COLUMNS,
+    "sessions": SESSION_COLUMNS,
+    "events": ("id", *EVENT_COLUMNS),
+}  # fmt: skip
+"""What `sitelens migrate` copies, table by table in this order, with the columns both engines agree on."""
+COPY_KEYS = {"events": "id", "sessions": "id", "fingerprints": "fingerprint"}
+"""Tables copied in chunks, ordered by this key (so a copy resumes after the last key it finished); the others
+are small and copied whole."""

@@ -111,6 +111,22 @@ class Store(ABC):
     def expire(self, now: float, raw_days: int, rollup_days: int, limit: int) -> dict[str, int]:
         """Apply retention: delete at most `limit` expired rows per table (call again while any count == limit)."""
 
+    # -------------------- moving between stores (`sitelens migrate`)
+
+    @abstractmethod
+    def copy_out(self, table: str, after: object, limit: int) -> list[tuple[object, ...]]:
+        """Rows of a COPY_TABLES table in its COPY_TABLES columns: those after key `after`, ordered by key, at most
+        `limit` (a table without a COPY_KEYS key comes whole, `after` and `limit` ignored)."""
+
+    @abstractmethod
+    def copy_in(self, table: str, rows: list[tuple[object, ...]], token: str) -> None:
+        """Store rows given as `copy_out` returns them; sending the same rows with the same token again adds
+        nothing (a resumed copy may resend its last chunk)."""
+
+    @abstractmethod
+    def count_table(self, table: str) -> int:
+        """Rows in a COPY_TABLES table, as this store counts them (for the summary of a migration)."""
+
     # -------------------- export
 
     @abstractmethod

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from db.clickhouse import migrate
+from db.clickhouse import copy, migrate
 from db.clickhouse.client import ClickHouse, connect_client
 from db.clickhouse.queries import (
     anomalies,
@@ -113,6 +113,18 @@ class ClickHouseStore(Store):
 
     def expire(self, now: float, raw_days: int, rollup_days: int, limit: int) -> dict[str, int]:
         return {}  # raw rows expire by the tables' TTL (set_raw_retention); there are no rollup tables
+
+    def copy_out(self, table: str, after: object, limit: int) -> list[tuple[object, ...]]:
+        raise DatabaseError(
+            "sitelens migrate copies from a SQLite store into ClickHouse; use `sitelens export` to "
+            "take data out of ClickHouse"
+        )
+
+    def copy_in(self, table: str, rows: list[tuple[object, ...]], token: str) -> None:
+        copy.copy_in(self.ch, table, rows, token)
+
+    def count_table(self, table: str) -> int:
+        return copy.count_table(self.ch, table)
 
     def count_rows(self, what: str, flt: ExportFilter, table: str | None = None) -> int:
         return export.count_rows(self.ch, what, flt, table)
@@ -294,9 +306,7 @@ class ClickHouseStore(Store):
     def get_fingerprint(self, fingerprint: str) -> Reputation | None:
         return throttle.get_fingerprint(self.ch, fingerprint)
 
-    def fingerprint_reputations(
-        self, *, since: float = 0.0, min_score: int = 0, limit: int = 50
-    ) -> list[Reputation]:
+    def fingerprint_reputations(self, *, since: float = 0.0, min_score: int = 0, limit: int = 50) -> list[Reputation]:
         return throttle.top_fingerprints(self.ch, since=since, min_score=min_score, limit=limit)
 
     def drops_since(self, since: float) -> list[tuple[str, str, int]]:

@@ -69,12 +69,15 @@ def insert(ch: ClickHouse, p: Prepared) -> None:
     ch.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"), token=f"{p.token}:s")
     ch.insert("fingerprint_news", p.fingerprints, FINGERPRINT_COLUMNS, token=f"{p.token}:f")
     ch.insert("throttle_drops", p.drops, ("bucket", "level", "reason", "count"), token=f"{p.token}:d")
-    if p.levels:
+    if p.levels:  # one mutation per level, not per fingerprint: a mutation rewrites parts, it is not cheap
         since = p.created - 86400
+        by_level: dict[str, list[str]] = {}
         for fp, level in p.levels.items():
+            by_level.setdefault(level, []).append(fp)
+        for level, fps in sorted(by_level.items()):
             ch.command(
-                "ALTER TABLE sessions UPDATE throttle_level = ? WHERE fingerprint = ? AND last_seen > ?",
-                (level, fp, since),
+                "ALTER TABLE sessions UPDATE throttle_level = ? WHERE fingerprint IN ? AND last_seen > ?",
+                (level, sorted(fps), since),
             )
     if p.import_offset is not None:
         file_id, offset, lines = p.import_offset

@@ -31,6 +31,7 @@ from db.queries import (
     storage,
     throttle,
 )
+from db.records import COPY_KEYS, COPY_TABLES
 from db.retention import BATCH_ROWS, RAW_TABLES, ROLLUP_TABLES, cutoffs, delete_raw_batch, delete_rollup_batch
 from db.store import Sink, Store
 from db.url import StoreUrl
@@ -177,6 +178,28 @@ class SqliteStore(Store):
                 if n:
                     deleted[table] = n
         return deleted
+
+    def copy_out(self, table: str, after: object, limit: int) -> list[tuple[object, ...]]:
+        columns = ", ".join(f'"{c}"' for c in COPY_TABLES[table])
+        key = COPY_KEYS.get(table)
+        with self._lock:
+            if key is None:
+                return [tuple(r) for r in self._db.execute(f"SELECT {columns} FROM {table}")]
+            where, params = ("", [limit]) if after is None else (f" WHERE {key} > ?", [after, limit])
+            sql = f"SELECT {columns} FROM {table}{where} ORDER BY {key} LIMIT ?"
+            return [tuple(r) for r in self._db.execute(sql, params)]
+
+    def copy_in(self, table: str, rows: list[tuple[object, ...]], token: str) -> None:
+        raise DatabaseError(
+            "sitelens migrate copies into a ClickHouse store (SQLite stays the source); to load a "
+            "SQLite file use `sitelens import-json` on an NDJSON export"
+        )
+
+    def count_table(self, table: str) -> int:
+        if table not in COPY_TABLES:
+            raise ValueError(f"not a copied table: {table}")
+        with self._lock:
+            return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
     def count_rows(self, what: str, flt: ExportFilter, table: str | None = None) -> int:
         with self._lock:
@@ -415,9 +438,7 @@ class SqliteStore(Store):
         with self._lock:
             return throttle.get_fingerprint(self._conn(), fingerprint)
 
-    def fingerprint_reputations(
-        self, *, since: float = 0.0, min_score: int = 0, limit: int = 50
-    ) -> list[Reputation]:
+    def fingerprint_reputations(self, *, since: float = 0.0, min_score: int = 0, limit: int = 50) -> list[Reputation]:
         with self._lock:
             return throttle.top_fingerprints(self._conn(), since=since, min_score=min_score, limit=limit)
 
