@@ -121,6 +121,13 @@ def metric_value(
     raise RuleError(f"unknown metric {metric[:60]!r}")
 
 
+def first_event_at(conn: sqlite3.Connection, site: str) -> float | None:
+    """When the site's (or, for "", any site's) first stored event happened: how much history a trend has."""
+    s_sql, s_params = site_sql(site or None)
+    row = conn.execute(f"SELECT min(ts) FROM events WHERE 1 = 1{s_sql}", s_params).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
 def metric_series(conn: sqlite3.Connection, metric: str, site: str, span: Span) -> list[tuple[float, float]]:
     """(bucket start, value) across a span for charting next to an anomaly."""
     check_metric(metric)
