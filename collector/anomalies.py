@@ -17,6 +17,7 @@ from aiohttp import web
 
 from collector import keys
 from collector.config import AnomalyConfig, AnomalyRuleConfig, Config
+from db.batch import rollback
 from db.connection import connect
 from db.queries.anomalies import (
     Anomaly,
@@ -218,7 +219,7 @@ def reconcile(conn: sqlite3.Connection, findings: Iterable[Finding], now: float)
                 changes.append(Change("close", _replace(a, ended=now)))
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
     return changes
 

@@ -263,7 +263,10 @@ class SiteLensApp(App[None]):
         if worker.state == WorkerState.SUCCESS:
             count, size = worker.result  # type: ignore[misc]
             queue = self.collector.queue_depth if self.collector is not None else None
-            self.query_one(StatusBar).show(Status(self.source, count / RATE_WINDOW_S, queue, size, self.paused))
+            problem = self.collector.problem if self.collector is not None else ""
+            self.query_one(StatusBar).show(
+                Status(self.source, count / RATE_WINDOW_S, queue, size, self.paused, problem)
+            )
             self.status_updates += 1
         self._status_timer = self.set_timer(STATUS_REFRESH_S, self._status_tick, name="status")
 
