@@ -266,6 +266,8 @@ class Writer:
             await self.flush()
             if not len(self._batch):
                 break
+        else:
+            log.error("stopping with %d queued events not written (%s)", self._pending, self.stats.problem)
         loop = asyncio.get_running_loop()
         if self._conn is not None or self._process is not None:
             await loop.run_in_executor(self._executor, self._close)

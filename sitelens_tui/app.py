@@ -367,6 +367,7 @@ class SiteLensApp(App[None]):
     def run_export(self, view: View, request: ExportRequest) -> None:
         """Query the view's data for the chosen range and stream it to the chosen file, reporting progress."""
         from collector.export import export_rows
+        from collector.export.files import check_target
 
         scope = Scope(request.range_name, self.now(), self.site, self.dims)
         data = self.db.read(lambda conn: view.export(conn, scope))
@@ -378,6 +379,7 @@ class SiteLensApp(App[None]):
                 self.call_from_thread(dialog.set_progress, rows, total)
 
         try:
+            check_target(request.path, databases=[self.db.path], force=request.overwrite)
             result = export_rows(list(data.columns), data.rows, request.fmt, request.path, progress=progress)
         except Exception as exc:
             self.call_from_thread(self._export_failed, request, str(exc))
