@@ -1,4 +1,5 @@
-"""Atomic output files: a temporary name in the same directory, renamed when complete."""
+"""Export targets: atomic output files (a temporary name beside the target, renamed when complete) and the guard
+that never lets an export replace a database."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from collector.export.formats import ExportError
-
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
