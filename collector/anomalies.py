@@ -31,6 +31,20 @@ TREND_METRICS = ("pageviews", "sessions", "bot_ratio", "error_rate", "p95_latenc
 TREND_WINDOW_S = 300
 BASELINE_WINDOWS = 12
 """A trend window is compared with this many windows just before it (a robust moving baseline)."""
+MIN_HISTORY_S = BASELINE_WINDOWS * TREND_WINDOW_S
+"""A site's trends are judged only once it has stored data for a whole baseline (12 windows of 5 minutes, one
+hour) before the window judged: earlier, the empty windows before its first event would read as "expected 0"."""
+ZERO_BASELINE_FLOOR: dict[str, float] = {
+    "pageviews": 50.0,
+    "sessions": 25.0,
+    "bot_ratio": 25.0,
+    "error_rate": 10.0,
+    "p95_latency": 1000.0,
+}
+"""When the baseline's median is 0 (nothing expected), a window is a warning from this value on and critical from
+twice it, in the metric's own unit (events per window, percentage points, milliseconds); a z-score against a
+scale of 1 would make any handful of events critical."""
+DEFAULT_ZERO_FLOOR = 50.0
 VOLUME_GATED = frozenset({"bot_ratio", "error_rate", "p95_latency"})
 """Metrics meaningless on a handful of events: rules on them need `min_volume` events in the window."""
 WEBHOOK_TIMEOUT_S = 5.0
@@ -94,13 +108,17 @@ def trend_level(
     history_volume: float,
     factor: float,
     min_volume: int,
+    *,
+    zero_floor: float = DEFAULT_ZERO_FLOOR,
 ) -> tuple[str | None, float]:
     """(level, expected value): a robust z-score beyond `factor` is a warning, beyond twice it critical;
-    windows
-    with fewer than `min_volume` events now and in the baseline are not judged (quiet sites do not flap)."""
+    windows with fewer than `min_volume` events now and in the baseline are not judged (quiet sites do not
+    flap), and against an expected 0 only `zero_floor` (warning) and twice it (critical) count."""
     expected, scale = robust_baseline(history)
     if max(volume, history_volume) < min_volume or len(history) < 3:
         return None, expected
+    if expected == 0:
+        return ("critical" if current >= 2 * zero_floor else "warning" if current >= zero_floor else None), 0.0
     z = abs(current - expected) / scale
     if z >= 2 * factor:
         return "critical", expected
@@ -144,6 +162,9 @@ def evaluate(
             Finding("threshold", rule.label, rule.metric, rule.site, level, value, float(expected or 0))
         )
     for site in sites:
+        first = store.first_event_ts(site or None)
+        if first is None or first > now - TREND_WINDOW_S - MIN_HISTORY_S:
+            continue  # too little history for a baseline: no trend findings (anything open is closed)
         for metric in TREND_METRICS:
             value, volume = store.metric_value(metric, site, now - TREND_WINDOW_S, now)
             history, volumes = [], []
@@ -156,7 +177,8 @@ def evaluate(
                 level, expected = None, robust_baseline(history)[0]
             else:
                 level, expected = trend_level(
-                    value, volume, history, statistics.median(volumes), cfg.trend_factor, cfg.min_volume
+                    value, volume, history, statistics.median(volumes), cfg.trend_factor, cfg.min_volume,
+                    zero_floor=ZERO_BASELINE_FLOOR.get(metric, DEFAULT_ZERO_FLOOR),
                 )
             findings.append(Finding("trend", "trend", metric, site, level, value, round(expected, 3)))
     return findings

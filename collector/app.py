@@ -15,6 +15,7 @@ from collector.admin import setup_admin_routes
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup
 from collector.enrich.ua import warm_up as warm_up_ua_parser
+from collector.errors import StorageUnavailable
 from collector.export_api import setup_export_routes
 from collector.handlers import setup_routes
 from collector.ingest import setup_ingest_routes
@@ -87,7 +88,12 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         spool_max_bytes=cfg.db.spool_max_mb * 1024 * 1024,
     )
     await writer.start()
-    pipeline = Pipeline(cfg, writer, SaltStore(store), geo, asn)
+    salts = SaltStore(store)
+    try:
+        salts.prepare()
+    except StorageUnavailable as exc:
+        log.warning("cannot create today's visitor-id salt yet (%s): events get 503 until it can", exc)
+    pipeline = Pipeline(cfg, writer, salts, geo, asn)
     if cfg.throttle.enabled:  # overrides are reloaded every second by the throttle-sync service
         t = cfg.throttle
         pipeline.throttle = Throttle(t.base_rate, t.burst, t.quiet_period_s, t.violations_to_escalate)

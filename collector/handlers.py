@@ -165,12 +165,17 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:  # the point of a health check is to report, not raise
         db_ok, db_error = False, f"{type(exc).__name__}: {exc}"
     stats = writer.stats
+    # A writer that cannot write is an outage even while reads work: events only queue, then get 503.
     body: dict[str, object] = {
-        "status": "ok" if db_ok and not stats.last_error else ("degraded" if db_ok else "error"),
+        "status": "ok" if db_ok and not stats.problem else ("degraded" if db_ok else "error"),
+        "problem": stats.problem or (f"database unreadable: {db_error}" if not db_ok else ""),
         "database": {"ok": db_ok, "store": writer.store.url.display(), "error": db_error},
         "spooled_events": writer.spooled_events,
         "queue_depth": writer.queue_depth,
+        "queue_max": writer.queue_max,
         "writer": {
+            "problem": stats.problem,
+            "failing_since": stats.failing_since or None,
             "written_events": stats.written_events,
             "flushes": stats.flushes,
             "rejected_full": stats.rejected_full,
@@ -184,7 +189,7 @@ async def healthz(request: web.Request) -> web.Response:
     body["storage"] = await storage_summary(request.app)  # database size and row counts (cached)
     if keys.EXPORT in request.app:  # scheduled export progress and failing destinations
         body["export"] = request.app[keys.EXPORT].summary()
-    return json_response(body, status=200 if db_ok else 503)
+    return json_response(body, status=200 if db_ok and not stats.problem else 503)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from collector.errors import StorageUnavailable
 from collector.validation import EventError
 
 log = logging.getLogger("sitelens.http")
@@ -53,6 +54,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = f"request body too large: {exc.text}"
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After", "WWW-Authenticate")}
         return json_error(exc.status, message, headers=headers)
+    except StorageUnavailable as exc:
+        return json_error(503, f"storage unavailable ({exc}), retry later", headers={"Retry-After": "5"})
     except (ConnectionResetError, TimeoutError):
         raise
     except Exception:

@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime
 from hashlib import blake2b
 
+from collector.errors import StorageUnavailable
+from db.errors import STORE_ERRORS, storage_problem
 from db.store import Store
 
 MEMO_SIZE = 5_000
@@ -41,7 +43,10 @@ class SaltStore:
         day_number = int(ts // 86400)
         salt = self._cache.get(day_number)
         if salt is None:
-            salt = self._store.salt_for_day(day_of(ts))
+            try:
+                salt = self._store.salt_for_day(day_of(ts))
+            except STORE_ERRORS as exc:  # a day's first salt is a write: the disk may be full or locked
+                raise StorageUnavailable(storage_problem(exc) or f"database error: {exc}") from None
             if len(self._cache) > 8:
                 self._cache.clear()
             self._cache[day_number] = salt
@@ -70,9 +75,20 @@ class SaltStore:
             fingerprint = self._fingerprints[key] = keyed_hash(self.salt(ts), ip, ua)
         return fingerprint
 
-    def forget_old(self, now: float | None = None) -> int:
-        """Drop salts older than yesterday (called daily by a background task)."""
+    def prepare(self, now: float | None = None) -> None:
+        """Create the salts of yesterday, today and tomorrow ahead of need, so requests only read them (a
+        request that had to create one would wait on the write lock, or fail on a full disk)."""
         now = time.time() if now is None else now
+        for ts in (now - 86400, now, now + 86400):
+            self.salt(ts)
+
+    def forget_old(self, now: float | None = None) -> int:
+        """Drop salts older than yesterday (called hourly by a background task), and make tomorrow's."""
+        now = time.time() if now is None else now
+        try:
+            self.prepare(now)
+        except StorageUnavailable:
+            pass  # tried again next hour; a request needing it then gets a clear 503
         self._cache = {k: v for k, v in self._cache.items() if k >= int(now // 86400) - 1}
         self._ids.clear()
         self._fingerprints.clear()

@@ -95,8 +95,19 @@ def write_batch(conn: sqlite3.Connection, batch: Batch, hooks: list[FlushHook]) 
             hook(conn, batch)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back whatever is still open, never masking the error that got us here: SQLite has often ended the
+    transaction itself already (a failed COMMIT on a full disk), and a ROLLBACK then only says 'no transaction'."""
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # the connection is unusable; the caller re-raises the error that matters
 
 
 def checkpoint_and_close(conn: sqlite3.Connection) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from db.batch import rollback
 from db.export.runs import lower_cursor
 from db.rollups import DAY, lower_rolled_up_mark
 
@@ -66,7 +67,7 @@ def _in_transaction(conn: sqlite3.Connection, sql: str, params: tuple[object, ..
             conn.execute("COMMIT")
     except BaseException:
         if own:
-            conn.execute("ROLLBACK")
+            rollback(conn)
         raise
     return max(n, 0)
 

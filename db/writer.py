@@ -13,11 +13,14 @@ from functools import partial
 from typing import TypeVar
 
 from db.batch import Batch
+from db.errors import storage_problem
 from db.records import FingerprintRecord
 from db.store import Sink, Store
 
 log = logging.getLogger("sitelens.writer")
 T = TypeVar("T")
+FAILURE_LOG_EVERY_S = 60.0
+"""While flushes keep failing for the same reason, one log line this often (not one per retry)."""
 
 BatchSource = Callable[[Batch], None]
 """Called on the event loop just before a flush to add rows kept elsewhere (live session snapshots)."""
@@ -34,6 +37,11 @@ class WriterStats:
     last_error: str = ""
     last_flush_ms: float = 0.0
     last_flush_at: float = 0.0
+    problem: str = ""
+    """Why flushes are failing right now, in words ('disk full', 'database read-only', 'database busy',
+    'database error'); empty while they succeed. Events stay queued meanwhile."""
+    failing_since: float = 0.0
+    """When the current run of failed flushes began (0 while flushes succeed)."""
 
 
 class QueueFull(Exception):
@@ -71,6 +79,7 @@ class Writer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._last_failure_log = 0.0
 
     @property
     def child_pid(self) -> int | None:
@@ -156,16 +165,37 @@ class Writer:
         try:
             await loop.run_in_executor(self._executor, self._write, batch)
         except Exception as exc:  # keep the data and retry on the next flush
-            self.stats.errors += 1
-            self.stats.last_error = f"{type(exc).__name__}: {exc}"
-            log.error("flush failed, will retry: %s", self.stats.last_error)
             self._requeue(batch)
+            self._failed(exc)
             return
+        if self.stats.problem:
+            log.warning(
+                "writes resumed after %.0fs of %s: %d queued events written",
+                time.time() - self.stats.failing_since, self.stats.problem, len(batch.events),
+            )
+            self.stats.problem, self.stats.failing_since = "", 0.0
         self._pending -= len(batch.events)
         self.stats.flushes += 1
         self.stats.written_events += len(batch.events)
         self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
         self.stats.last_flush_at = time.time()
+
+    def _failed(self, exc: Exception) -> None:
+        """Count a failed flush and say why: once when the reason starts or changes, then once a minute."""
+        stats = self.stats
+        stats.errors += 1
+        stats.last_error = f"{type(exc).__name__}: {exc}"
+        problem = storage_problem(exc) or "database error"
+        now = time.time()
+        if problem != stats.problem or now - self._last_failure_log >= FAILURE_LOG_EVERY_S:
+            self._last_failure_log = now
+            log.error(
+                "flush failed (%s), %d events queued of %d, will retry: %s",
+                problem, self._pending, self.queue_max, stats.last_error,
+            )
+        if not stats.problem:
+            stats.failing_since = now
+        stats.problem = problem
 
     def _requeue(self, batch: Batch) -> None:
         """Put a failed batch back in front of whatever arrived meanwhile."""
@@ -216,6 +246,8 @@ class Writer:
             await self.flush()
             if not len(self._batch):
                 break
+        else:
+            log.error("stopping with %d queued events not written (%s)", self._pending, self.stats.problem)
         loop = asyncio.get_running_loop()
         if self._sink is not None:
             await loop.run_in_executor(self._executor, self._sink.close)

@@ -44,26 +44,46 @@ def child_main(pipe: Connection, path: str, hooks: list[FlushHook], pragmas: tup
     try:
         conn = connect(path, pragmas=pragmas)
     except BaseException as exc:  # the parent reports it like any failed start
-        pipe.send(("error", _portable(exc)))
+        _reply(pipe, ("error", _portable(exc)))
         return
-    pipe.send(("ok", None))
+    if not _reply(pipe, ("ok", None)):
+        conn.close()
+        return
     try:
         while True:
             try:
                 message = pipe.recv()
             except (EOFError, OSError):  # the parent is gone: nothing more can be acknowledged
+                _orphaned()
                 return
             if message is None:
                 break
             try:
                 write_batch(conn, message, hooks)
             except Exception as exc:
-                pipe.send(("error", _portable(exc)))
+                answer: tuple[str, BaseException | None] = ("error", _portable(exc))
             else:
-                pipe.send(("ok", None))
+                answer = ("ok", None)
+            if not _reply(pipe, answer):
+                return
     finally:
         checkpoint_and_close(conn)
-    pipe.send(("ok", None))
+    _reply(pipe, ("ok", None))
+
+
+def _reply(pipe: Connection, answer: tuple[str, BaseException | None]) -> bool:
+    """Send an answer to the parent; False (and one line on stderr) when the parent is gone."""
+    try:
+        pipe.send(answer)
+    except OSError:  # BrokenPipeError, ConnectionResetError: the parent died (kill -9) while we worked
+        _orphaned()
+        return False
+    return True
+
+
+def _orphaned() -> None:
+    """The one line an orphaned child leaves in the service log: what it did is committed or rolled back."""
+    print("sitelens writer: collector process gone, closing the database and exiting", file=sys.stderr, flush=True)
 
 
 def _portable(exc: BaseException) -> BaseException:

@@ -268,7 +268,10 @@ class SiteLensApp(App[None]):
         if worker.state == WorkerState.SUCCESS:
             count, size = worker.result  # type: ignore[misc]
             queue = self.collector.queue_depth if self.collector is not None else None
-            self.query_one(StatusBar).show(Status(self.source, count / RATE_WINDOW_S, queue, size, self.paused))
+            problem = self.collector.problem if self.collector is not None else ""
+            self.query_one(StatusBar).show(
+                Status(self.source, count / RATE_WINDOW_S, queue, size, self.paused, problem)
+            )
             self.status_updates += 1
         self._status_timer = self.set_timer(STATUS_REFRESH_S, self._status_tick, name="status")
 
@@ -367,6 +370,7 @@ class SiteLensApp(App[None]):
     def run_export(self, view: View, request: ExportRequest) -> None:
         """Query the view's data for the chosen range and stream it to the chosen file, reporting progress."""
         from collector.export import export_rows
+        from collector.export.files import check_target
 
         scope = Scope(request.range_name, self.now(), self.site, self.dims)
         data = self.db.read(lambda store: view.export(store, scope))
@@ -378,6 +382,7 @@ class SiteLensApp(App[None]):
                 self.call_from_thread(dialog.set_progress, rows, total)
 
         try:
+            check_target(request.path, databases=[self.cfg.db_path], force=request.overwrite)
             result = export_rows(list(data.columns), data.rows, request.fmt, request.path, progress=progress)
         except Exception as exc:
             self.call_from_thread(self._export_failed, request, str(exc))

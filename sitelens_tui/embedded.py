@@ -41,6 +41,12 @@ class EmbeddedCollector:
         writer = self.app.get(keys.WRITER)
         return 0 if writer is None else writer.queue_depth
 
+    @property
+    def problem(self) -> str:
+        """Why the writer cannot write right now ('disk full', 'database read-only', ...), or ''."""
+        writer = self.app.get(keys.WRITER)
+        return "" if writer is None else writer.stats.problem
+
     async def stop(self) -> None:
         """Flush everything queued and close the collector; safe to call twice."""
         runner, self.runner = self.runner, None

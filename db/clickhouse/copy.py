@@ -27,7 +27,7 @@ def _fingerprints(rows: list[Row], _version: int) -> list[Row]:
 
 
 _SHAPES: dict[str, tuple[str, tuple[str, ...], Callable[[list[Row], int], list[Row]]]] = {
-    "salts": ("salts", ("day", "salt", "version"), lambda rows, v: [(d, bytes(s).hex(), EXPLICIT) for d, s in rows]),
+    "salts": ("salts", ("day", "salt", "version"), lambda rows, v: [(d, bytes(s).hex(), EXPLICIT) for d, s in rows]  # type: ignore[call-overload]),
     "settings": ("settings", ("key", "value", "version"), lambda rows, v: _versioned(rows, EXPLICIT + v)),
     "throttle_overrides": (
         "throttle_overrides", (*COPY_TABLES["throttle_overrides"], "version"), lambda rows, v: _versioned(rows, v)

@@ -7,9 +7,11 @@ import sqlite3
 
 
 def salt_for_day(conn: sqlite3.Connection, day: str) -> bytes:
-    """The salt of `day` (YYYY-MM-DD), creating it if no process has yet."""
-    conn.execute("INSERT OR IGNORE INTO salts (day, salt) VALUES (?, ?)", (day, secrets.token_bytes(32)))
+    """The salt of `day` (YYYY-MM-DD), creating it if no process has yet (a read when it exists: no write lock)."""
     row = conn.execute("SELECT salt FROM salts WHERE day = ?", (day,)).fetchone()
+    if row is None:
+        conn.execute("INSERT OR IGNORE INTO salts (day, salt) VALUES (?, ?)", (day, secrets.token_bytes(32)))
+        row = conn.execute("SELECT salt FROM salts WHERE day = ?", (day,)).fetchone()
     return bytes(row[0])
 
 

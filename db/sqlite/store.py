@@ -71,14 +71,15 @@ class ThreadSink:
     spooled_events = 0
 
     def __init__(self, path: Path, pragmas: tuple[str, ...], extra_hooks: list[FlushHook]) -> None:
-        self._conn = connect(path, pragmas=pragmas)
+        self.conn = connect(path, pragmas=pragmas)
+        """The connection flushes write through."""
         self._hooks = [*flush_hooks(), *extra_hooks]
 
     def write(self, batch: Batch) -> None:
-        write_batch(self._conn, batch, self._hooks)
+        write_batch(self.conn, batch, self._hooks)
 
     def close(self) -> None:
-        checkpoint_and_close(self._conn)
+        checkpoint_and_close(self.conn)
 
 
 def _closing(chunks: Iterator[list[Any]], conn: Any) -> Iterator[list[Any]]:

@@ -42,7 +42,7 @@ async def serve(cfg: Config, stop: asyncio.Event) -> None:
         site = web.TCPSite(runner, cfg.server.host, cfg.server.port)
         await site.start()
         logging.getLogger("sitelens.collector").info(
-            "listening on http://%s:%d database=%s", cfg.server.host, cfg.server.port, cfg.db_path
+            "listening on http://%s:%d store=%s", cfg.server.host, cfg.server.port, cfg.store_url.display()
         )
         await stop.wait()
         logging.getLogger("sitelens.collector").info("stopping: flushing queued events")

@@ -8,6 +8,7 @@ import time
 from typing import TextIO
 
 from collector.export.exporter import export_table, table_filter
+from collector.export.files import check_target
 from collector.export.formats import FORMATS, ExportError, check_format
 from collector.export.spans import resolve_span
 from db.export.streams import BOTS, WHATS, ExportQueryError
@@ -61,7 +62,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="csv", metavar="FMT", help=f"{' | '.join(FORMATS)} (default csv)")
     p.add_argument("--what", default="events", metavar="TABLE", help=f"{' | '.join(WHATS)} (default events)")
     p.add_argument(
-        "-o", "--output", required=True, metavar="FILE", help="output file ('-' for stdout; .gz compresses)"
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="output file ('-' for stdout; .gz compresses); written to a temporary file beside it and renamed "
+        "when complete; never a SQLite database or its -wal/-shm files",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="overwrite an existing export file (never a database)"
     )
     p.add_argument("--site", default="", help="only this site")
     p.add_argument("--since", metavar="AGO", help="only the last 30m, 24h, 7d, 2w ...")
@@ -80,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     if args.bots not in BOTS:
         raise ExportError(f"unknown --bots {args.bots!r} (choose from {', '.join(BOTS)})")
     start, end = resolve_span(args.since, args.date_from, args.date_to, time.time())
+    check_target(args.output, databases=[args.config_obj.db_path], force=args.force)
     store = open_store(args.config_obj.store_url, readonly=True, create=False)
     try:
         flt = table_filter(args.site, start, end, args.bots)

@@ -14,6 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Select
 
+from collector.export.files import TargetExists, check_target
+from collector.export.formats import ExportError
 from sitelens_tui.sanitize import clean
 from sitelens_tui.scope import RANGE_NAMES, label_for_range
 
@@ -28,6 +30,8 @@ class ExportRequest:
     range_name: str
     path: str
     dialog: ExportDialog | None = None
+    overwrite: bool = False
+    """The user confirmed replacing an existing export file (a database is refused all the same)."""
 
 
 def with_extension(path: str, fmt: str) -> str:
@@ -53,6 +57,8 @@ class ExportDialog(ModalScreen[None]):
         self.default_path = path
         self.on_submit = on_submit
         self.written: str | None = None
+        self._confirmed: str | None = None
+        """The existing file the user agreed to replace by pressing Export a second time."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog export"):
@@ -82,7 +88,7 @@ class ExportDialog(ModalScreen[None]):
         fmt = self.query_one("#export-format", Select).value
         rng = self.query_one("#export-range", Select).value
         path = Path(self.query_one("#export-path", Input).value.strip()).expanduser()
-        return ExportRequest(str(fmt), str(rng), str(path), self)
+        return ExportRequest(str(fmt), str(rng), str(path), self, overwrite=str(path) == self._confirmed)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -100,6 +106,15 @@ class ExportDialog(ModalScreen[None]):
         request = self.request()
         if not request.path or request.path == ".":
             self.failed("choose a file to write")
+            return
+        try:
+            check_target(request.path, force=request.overwrite)  # the app checks again, with its database
+        except TargetExists:
+            self._confirmed = request.path  # a second Export on the same path replaces it (never a database)
+            self.failed(f"{request.path} already exists: press Export again to overwrite it")
+            return
+        except ExportError as exc:
+            self.failed(str(exc))
             return
         self.query_one("#export-ok", Button).disabled = True
         self.query_one("#export-result", Label).update(Text("exporting…", style="dim"))

@@ -19,6 +19,8 @@ class Status:
     queue_depth: int | None
     db_bytes: int
     paused: bool = False
+    problem: str = ""
+    """Why the embedded collector cannot write ('disk full', 'database read-only', ...); empty when it can."""
 
 
 def human_bytes(n: int) -> str:
@@ -37,6 +39,8 @@ def render_status(s: Status) -> Text:
         (clean(s.source, 60), "bold"), "  │  ", f"{s.events_per_s:.1f} ev/s", "  │  ", f"queue {queue}",
         "  │  ", f"db {human_bytes(s.db_bytes)}",
     )
+    if s.problem:
+        text.append(f"  │  {clean(s.problem, 40).upper()}: events queued", style="bold red")
     if s.paused:
         text.append("  │  PAUSED", style="bold yellow")
     return text

@@ -58,6 +58,56 @@ def test_trend_needs_a_deviation_and_some_volume():
     assert trend_level(9, 9, quiet, 1, 3.0, 20)[0] is None  # too little traffic to judge
 
 
+def test_against_an_expected_zero_only_the_explicit_floor_counts():
+    zeros = [0.0] * 12
+    assert trend_level(30, 30, zeros, 0, 3.0, 20, zero_floor=50) == (None, 0.0)  # z would be 30: critical
+    assert trend_level(50, 50, zeros, 0, 3.0, 20, zero_floor=50) == ("warning", 0.0)
+    assert trend_level(100, 100, zeros, 0, 3.0, 20, zero_floor=50) == ("critical", 0.0)
+
+
+def steady_traffic(conn, minutes: int, spike_at: float | None = None) -> None:
+    """A fresh site's traffic from T0: 4 people, 1 crawler and 2 API calls a minute; 300 extra visits in the
+    five minutes from `spike_at` (seconds after T0)."""
+    visits, api = [], []
+    for m in range(minutes):
+        for k in range(4):
+            visits.append(visit(T0 + m * MIN + k * 15, [(0, "/")], visitor=f"h{m}-{k}"))
+        visits.append(visit(T0 + m * MIN + 7, [(0, "/robots.txt")], visitor=f"b{m}", is_bot=1, bot_name="Bot"))
+        api += [server_event(T0 + m * MIN + k * 30, "api_request", latency_ms=40.0 + k, status=200)
+                for k in range(2)]
+    if spike_at is not None:
+        visits += [visit(T0 + spike_at + i, [(0, "/landing")], visitor=f"s{i}") for i in range(300)]
+    write_visits(conn, visits)
+    write(conn, api)
+
+
+def test_a_fresh_database_opens_no_trend_anomaly_before_it_has_an_hour_of_history(tmp_path):
+    conn = new_db(tmp_path / "fresh.db")
+    store = sqlite_store(conn)
+    steady_traffic(conn, 100, spike_at=80 * MIN)
+    cfg = AnomalyConfig(min_volume=20, trend_factor=3.0)
+    opened = []
+    for minute in range(1, 100):
+        now = T0 + minute * MIN
+        for change in reconcile(store, evaluate(store, cfg, [], [SITE], now), now):
+            if change.action == "open":
+                opened.append((minute, change.anomaly.metric, change.anomaly.level))
+    assert opened, "the spike after the first hour was not seen"
+    assert all(81 <= minute <= 85 for minute, _, _ in opened), opened  # only the spike, nothing before it
+    # the spike's own effects: more pageviews and sessions, and the crawler's share diluted
+    assert {metric for _, metric, _ in opened} <= {"pageviews", "sessions", "bot_ratio"}
+
+
+def test_the_first_hour_is_not_judged_even_with_a_spike(tmp_path):
+    conn = new_db(tmp_path / "early.db")
+    store = sqlite_store(conn)
+    steady_traffic(conn, 40, spike_at=20 * MIN)
+    cfg = AnomalyConfig(min_volume=20, trend_factor=3.0)
+    for minute in range(1, 40):
+        now = T0 + minute * MIN
+        assert [f for f in evaluate(store, cfg, [], [SITE], now) if f.level is not None] == [], minute
+
+
 def replay(conn) -> None:
     """Two hours and forty minutes of steady traffic (4 pageviews a minute) with a 5-minute spike at 2 h."""
     visits = []

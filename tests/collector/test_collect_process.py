@@ -98,3 +98,64 @@ def test_missing_geoip_file_names_the_path(tmp_path):
     )
     assert proc.returncode == 2
     assert "nope.mmdb" in proc.stderr.decode() and "Traceback" not in proc.stderr.decode()
+
+
+def child_pids(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (the collector's writer process)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def test_writer_process_exits_quietly_when_the_collector_is_killed(tmp_path):
+    """kill -9 of the collector while its writer is inside a flush (waiting on another process's write lock):
+    the orphaned writer finishes, finds nobody to answer, and exits with one line and no traceback."""
+    db, port = tmp_path / "orphan.db", free_port()
+    (tmp_path / "none.toml").write_text("")
+    proc = start_collector(db, port, SITELENS_DB__FLUSH_INTERVAL_S="0.1")
+    blocker = None
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(session, port, proc)
+            [writer] = child_pids(proc.pid)
+            blocker = sqlite3.connect(db, isolation_level=None)
+            blocker.execute("BEGIN IMMEDIATE")  # the writer's next flush now waits on this lock
+            async with session.post(
+                f"http://127.0.0.1:{port}/api/event",
+                data=orjson.dumps({"site": "example.com", "url": "https://example.com/orphan"}),
+                headers=BROWSER_HEADERS,
+            ) as resp:
+                assert resp.status == 202
+            await __import__("asyncio").sleep(0.5)  # a flush or two begin and block
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        blocker.execute("ROLLBACK")  # the orphan's flush goes through and its answer has nowhere to go
+        deadline = time.monotonic() + 15
+        while running(writer) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(writer), "the writer process outlived its collector"
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()  # the writer shared the collector's stderr
+    finally:
+        if blocker is not None:
+            blocker.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert err.count("sitelens writer: collector process gone") == 1, err

@@ -150,3 +150,61 @@ def test_import_json_cli(db: Path, tmp_path: Path, capsys) -> None:
         capsys, "import-json", "--db", str(tmp_path / "t.db"), str(tmp_path / "missing.ndjson")
     )
     assert code != 0 and err.count("\n") == 1
+
+
+def events_in(db: Path) -> int:
+    conn = connect(db, readonly=True, create=False)
+    try:
+        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_export_never_writes_onto_its_own_database(db: Path, tmp_path: Path, capsys) -> None:
+    before = events_in(db)
+    link = tmp_path / "innocent.csv"
+    link.symlink_to(db)
+    for target in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), link):
+        for extra in ((), ("--force",)):
+            code, _, err = run(capsys, "export", "--db", str(db), "--format", "csv", "-o", str(target), *extra)
+            assert code != 0, target
+            assert err.count("\n") == 1 and "refusing to" in err and "Traceback" not in err, err
+    assert events_in(db) == before and link.is_symlink()
+
+
+def test_export_never_overwrites_another_sqlite_database(db: Path, tmp_path: Path, capsys) -> None:
+    other = tmp_path / "other.sqlite"
+    seed_db(other).close()
+    kept = other.read_bytes()
+    code, _, err = run(capsys, "export", "--db", str(db), "-o", str(other), "--force")
+    assert code != 0 and "it is a SQLite database" in err and err.count("\n") == 1
+    assert other.read_bytes() == kept
+
+
+def test_existing_export_file_needs_force(db: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "e.csv"
+    out.write_text("yesterday's export\n")
+    code, _, err = run(capsys, "export", "--db", str(db), "-o", str(out))
+    assert code != 0 and err.strip() == f"sitelens: error: {out} already exists: pass --force to overwrite it"
+    assert out.read_text() == "yesterday's export\n"
+    code, _, err = run(capsys, "export", "--db", str(db), "-o", str(out), "--force")
+    assert code == 0, err
+    assert out.read_text().startswith("id,") or "," in out.read_text().splitlines()[0]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]  # no temporary file left behind
+
+
+def test_interrupted_export_leaves_the_old_file(db: Path, tmp_path: Path) -> None:
+    """A failure mid-stream (the process dying is the same to the target) leaves the previous file untouched."""
+    from collector.export.exporter import export_chunks
+
+    out = tmp_path / "e.csv"
+    out.write_text("yesterday's export\n")
+
+    def chunks():
+        yield [(1, "a")]
+        raise KeyboardInterrupt  # Ctrl+C half-way
+
+    with pytest.raises(KeyboardInterrupt):
+        export_chunks(["id", "name"], chunks(), "csv", out)
+    assert out.read_text() == "yesterday's export\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".e.csv")] == []

@@ -150,3 +150,85 @@ async def test_writer_process_killed_loses_nothing_queued(tmp_path):
     await w.flush()  # a new child writes it
     assert count(path) == 1 and w.queue_depth == 0
     await w.stop()
+
+
+async def page_count(w: Writer) -> int:
+    return int(await w.run_in_thread(lambda: w._sink.conn.execute("PRAGMA page_count").fetchone()[0]))  # type: ignore[union-attr]
+
+
+def paths(path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return [r[0] for r in conn.execute("SELECT path FROM events ORDER BY path")]
+    finally:
+        conn.close()
+
+
+async def test_disk_full_keeps_acknowledged_events_queued_and_writes_them_once_when_space_returns(
+    tmp_path, caplog
+):
+    """A real SQLITE_FULL: the writer's connection may not grow the file past its current size (max_page_count,
+    set on the writer thread's own connection)."""
+    db = tmp_path / "full.db"
+    w = Writer(sqlite_store(db), flush_interval_s=60, flush_count=100_000, queue_max=300)
+    await w.start()
+    for i in range(100):
+        w.add_event(row(i))
+    await w.flush()
+    pages = await page_count(w)
+    await w.run_in_thread(lambda: w._sink.conn.execute(f"PRAGMA max_page_count = {pages}"))
+    for i in range(100, 400):
+        w.add_event(row(i))  # acknowledged: the collector answered 202 for each
+    for _ in range(3):
+        await w.flush()
+    assert w.stats.problem == "disk full"
+    assert w.queue_depth == 300 and not w.has_room()  # bounded: the next event is refused (503)
+    try:
+        w.add_event(row(400))
+        raise AssertionError("expected QueueFull")
+    except QueueFull:
+        pass
+    assert count(db) == 100
+    errors = [r.getMessage() for r in caplog.records if r.name == "sitelens.writer" and r.levelname == "ERROR"]
+    assert len(errors) == 1 and "disk full" in errors[0] and "database or disk is full" in errors[0], errors
+    assert not any("cannot rollback" in r.getMessage() for r in caplog.records)
+
+    await w.run_in_thread(lambda: w._sink.conn.execute("PRAGMA max_page_count = 1073741823"))  # space is back
+    await w.flush()
+    assert w.stats.problem == "" and w.queue_depth == 0
+    assert paths(db) == sorted(f"/p/{i}" for i in range(400))  # every acknowledged event, each once
+    assert any("writes resumed" in r.getMessage() for r in caplog.records)
+    await w.stop()
+
+
+async def test_read_only_database_is_named_and_nothing_is_lost(tmp_path):
+    db = tmp_path / "ro.db"
+    w = Writer(sqlite_store(db), flush_interval_s=60, flush_count=100_000)
+    await w.start()
+    await w.run_in_thread(lambda: w._sink.conn.execute("PRAGMA query_only = 1"))  # every write now gets SQLITE_READONLY
+    w.add_event(row(1))
+    await w.flush()
+    assert w.stats.problem == "database read-only" and w.queue_depth == 1
+    await w.run_in_thread(lambda: w._sink.conn.execute("PRAGMA query_only = 0"))
+    await w.flush()
+    assert w.stats.problem == "" and paths(db) == ["/p/1"]
+    await w.stop()
+
+
+async def test_another_process_holding_the_write_lock_past_the_busy_timeout(tmp_path):
+    db = tmp_path / "busy.db"
+    w = Writer(sqlite_store(db), flush_interval_s=60, flush_count=100_000)
+    await w.start()
+    await w.run_in_thread(lambda: w._sink.conn.execute("PRAGMA busy_timeout = 200"))
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        w.add_event(row(1))
+        await w.flush()
+        assert w.stats.problem == "database busy" and w.queue_depth == 1
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    await w.flush()
+    assert w.stats.problem == "" and paths(db) == ["/p/1"]
+    await w.stop()

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import aiohttp
+from textual.widgets import Button
 
 from collector.config import Config
 from db.queries.throttle import active_overrides
@@ -179,3 +180,39 @@ async def test_filter_dialog_adds_a_filter(attach_app, dataset) -> None:
         await pilot.press("backspace")
         await settle(pilot, "live")
         assert app.dims == ()
+
+
+async def export_result(pilot, dialog: ExportDialog, target: Path) -> str:
+    """Press Export for `target` and wait until the dialog says how it went."""
+    dialog.query_one("#export-path").value = str(target)
+    dialog.query_one("#export-result").update("")
+    dialog.query_one("#export-ok", Button).press()
+    for _ in range(100):
+        text = str(dialog.query_one("#export-result").content)
+        if text and text != "exporting…":
+            return text
+        await pilot.pause(0.02)
+    return str(dialog.query_one("#export-result").content)
+
+
+async def test_export_dialog_refuses_the_database_and_asks_before_overwriting(attach_app, dataset,
+                                                                              tmp_path: Path) -> None:
+    app = attach_app()
+    db = app.cfg.db_path
+    kept = db.read_bytes()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_view(pilot, "server")
+        await pilot.press("e")
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog)
+        for target in (db, Path(f"{db}-wal")):
+            for _ in range(2):  # pressing Export again does not make a database overwritable
+                assert "refusing to" in await export_result(pilot, dialog, target), target
+        assert db.read_bytes() == kept
+
+        old = tmp_path / "old.csv"
+        old.write_text("last week\n")
+        assert "press Export again to overwrite" in await export_result(pilot, dialog, old)
+        assert old.read_text() == "last week\n"
+        assert "wrote" in await export_result(pilot, dialog, old)
+        assert old.read_text().startswith("method,endpoint")

@@ -109,3 +109,44 @@ def test_logs_go_to_a_file_not_the_terminal(tmp_path: Path) -> None:
             h.close()
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
+
+
+async def test_status_bar_says_the_database_is_busy_while_writes_fail(tmp_path: Path) -> None:
+    """Another process holds the write lock past the busy timeout: the status bar says so in words, and the
+    queued event is written once the lock is released."""
+    cfg = embedded_config(tmp_path)
+    cfg.db.flush_interval_s = 0.2
+    app = build_app(cfg, embedded=True)
+    async with app.run_test(size=(160, 24)) as pilot:
+        assert app.collector is not None
+        holder = sqlite3.connect(cfg.db_path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            async with aiohttp.ClientSession() as http:
+                resp = await http.post(
+                    f"{app.collector.url}/api/event",
+                    json={"site": "example.com", "url": "https://example.com/held"},
+                    headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
+                )
+                assert resp.status == 202
+            for _ in range(200):  # the writer's busy timeout is 5 s
+                await pilot.pause(0.05)
+                if app.collector.problem:
+                    break
+            app.update_status()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert "DATABASE BUSY: events queued" in str(app.query_one(StatusBar).content)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if not app.collector.problem and app.collector.queue_depth == 0:
+                break
+        app.update_status()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "BUSY" not in str(app.query_one(StatusBar).content)
+    stored = sqlite3.connect(cfg.db_path).execute("SELECT path FROM events").fetchall()
+    assert stored == [("/held",)]
