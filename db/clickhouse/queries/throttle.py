@@ -2,9 +2,10 @@
 
 Overrides are rows of a ReplacingMergeTree: setting or clearing one inserts a whole new version of the row (its
 version a nanosecond time), read back with FINAL. A fingerprint's reputation is the aggregate of its
-`fingerprint_news` rows, folded exactly as SQLite's upsert folds them (db/batch.py UPSERT_FINGERPRINT); a row the
-writer adds for a level change alone (UPDATE_LEVEL_FINGERPRINT: no counts, no User-Agent) only sets the level,
-and makes no reputation of its own for a fingerprint never seen."""
+`fingerprint_news` rows, folded exactly as SQLite's upsert folds them (db/batch.py UPSERT_FINGERPRINT: the newest
+User-Agent even when empty, the newest non-empty bot name and non-empty flags); a row the writer adds for a level
+change alone (UPDATE_LEVEL_FINGERPRINT: no counts, no User-Agent) only sets the level, and makes no reputation of
+its own for a fingerprint never seen."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ REPUTATION_SQL = (
     "sum(new_sessions) AS sessions, sum(requests) AS requests, max(score) AS max_score, "
     "if(argMaxIf(flags, seen, flags != '[]') = '', '[]', argMaxIf(flags, seen, flags != '[]')) AS flags, "
     # A level change written in the same flush as news wins a tie: SQLite applies it after the upsert.
-    "argMax(level, (seen, level_only)) AS level, argMaxIf(ua, seen, ua != '') AS ua, "
+    "argMax(level, (seen, level_only)) AS level, argMaxIf(ua, seen, NOT level_only) AS ua, "
     "argMaxIf(bot_name, seen, bot_name != '') AS bot_name "
     f"FROM (SELECT *, {_LEVEL_ONLY} AS level_only FROM fingerprint_news{{where}}) "
     "GROUP BY fingerprint HAVING countIf(NOT level_only) > 0"
