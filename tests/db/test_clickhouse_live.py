@@ -117,3 +117,12 @@ def test_sessions_active_since(pair: Pair) -> None:
         assert got == sorted(
             (s for s in pair.data.sessions.values() if s.last_seen > since), key=lambda s: (s.last_seen, s.id)
         )
+
+
+def test_tail_reads_from_the_time_of_the_last_id(pair: Pair) -> None:
+    """Ids start with their event's milliseconds: the tail's time bound never drops an event it must show."""
+    newest = ch_live.latest_events(pair.ch, 0, limit=1000)
+    for e in newest[:: 50]:
+        assert ch_live.earliest_ts(e.id) <= e.ts < ch_live.earliest_ts(e.id) + 1.001
+        after = ch_live.latest_events(pair.ch, e.id, limit=10_000)
+        assert after == [n for n in newest if n.id > e.id]

@@ -87,5 +87,6 @@ def test_server_view_by_hand(pair: Pair) -> None:
     got = ch_server.failed_logins(pair.ch, span, Filters(site="example.com"))
     assert {r.source: r.failures for r in got} == by_source
     openai = [e for e in events if e.type == "external_call" and e.name == "openai"]
-    cost = next(c for c in ch_server.external_costs(pair.ch, span, Filters(site="example.com")) if c.service == "openai")
+    costs = ch_server.external_costs(pair.ch, span, Filters(site="example.com"))
+    cost = next(c for c in costs if c.service == "openai")
     assert (cost.calls, cost.cost_usd) == (len(openai), pytest.approx(sum(e.cost_usd for e in openai), abs=1e-6))

@@ -44,6 +44,12 @@ def active_sessions(
     return [_active(r) for r in rows]
 
 
+def earliest_ts(after_id: int) -> float:
+    """A time no event with an id above `after_id` is older than (ids start with their event's milliseconds,
+    db/clickhouse/writer.py `event_id`; a second to spare), so the tail reads only the newest part of the table."""
+    return (after_id >> 20) / 1000.0 - 1.0
+
+
 def latest_events(
     ch: ClickHouse,
     after_id: int = 0,
@@ -55,6 +61,8 @@ def latest_events(
 ) -> list[TailEvent]:
     """Events stored after `after_id`, the newest `limit` of them, oldest first (the tail appends them)."""
     where, params = _where(site, dims, EVENT_DIMS, bots, "is_bot")
+    if after_id > 0:
+        where, params = f" AND ts >= ?{where}", [earliest_ts(after_id), *params]
     rows = ch.rows(
         "SELECT id, ts, site, type, path, name, country, browser, is_bot, session_id, status FROM events "
         f"WHERE id > ?{where} ORDER BY id DESC LIMIT ?",

@@ -72,7 +72,7 @@ def set_override(
         (kind, target),
     )
     ch.insert("throttle_overrides", _versions(active, now), _INSERT_COLUMNS)
-    override_id = new_id(now)
+    override_id = new_id()  # in the order they were stored, as SQLite's INTEGER PRIMARY KEY
     ch.insert(
         "throttle_overrides",
         [(override_id, kind, target, level, reason, now, expires, None, time.time_ns())],
@@ -84,6 +84,7 @@ def set_override(
 def clear_override(ch: ClickHouse, id_or_target: int | str, *, now: float | None = None) -> int:
     """Clear active overrides by id (an int) or target (any str, digits too); returns how many."""
     now = time.time() if now is None else now
+    value: int | str
     if isinstance(id_or_target, int):
         condition, value = "id = ?", int(id_or_target)
     else:
