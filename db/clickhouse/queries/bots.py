@@ -7,7 +7,7 @@ numbers for every span."""
 from __future__ import annotations
 
 from db.clickhouse.client import ClickHouse
-from db.clickhouse.queries.throttle import REPUTATION_SQL
+from db.clickhouse.queries.throttle import REPUTATION_SQL, SEEN_SINCE
 from db.clickhouse.queries.where import event_where, session_where
 from db.queries.bots import BEHAVIOURAL, BotRow, DropRow, FingerprintRow, _signals
 from db.queries.common import Filters, Span
@@ -33,15 +33,11 @@ def top_bots(
     return [BotRow(name, v[0], v[1]) for name, v in order[:limit]]
 
 
-_SEEN_SINCE = " WHERE fingerprint IN (SELECT fingerprint FROM fingerprint_news WHERE seen >= ?)"
-"""Only fingerprints with news since a time: the others cannot have been seen in a span starting then."""
-
-
 def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[FingerprintRow]:
     """Fingerprints seen in the span, worst first (highest bot score, then most requests)."""
     rows = ch.rows(
         "SELECT fingerprint, ua, sessions, requests, max_score, level, bot_name, last_seen, flags "
-        f"FROM ({REPUTATION_SQL.format(where=_SEEN_SINCE)}) "
+        f"FROM ({REPUTATION_SQL.format(where=SEEN_SINCE)}) "
         "WHERE last_seen >= ? AND first_seen < ? ORDER BY max_score DESC, requests DESC, fingerprint LIMIT ?",
         (span.start, span.start, span.end, limit),
     )

@@ -39,6 +39,8 @@ REPUTATION_SQL = (
     "GROUP BY fingerprint HAVING countIf(NOT level_only) > 0"
 )
 """Every fingerprint's reputation row (`fingerprints` on SQLite); `{where}` narrows the news rows read."""
+SEEN_SINCE = " WHERE fingerprint IN (SELECT fingerprint FROM fingerprint_news WHERE seen >= ?)"
+"""`{where}` for fingerprints with news since a time: no other can have been seen since then."""
 _FP_COLUMNS = "fingerprint, first_seen, last_seen, sessions, requests, max_score, flags, level, ua, bot_name"
 
 
@@ -135,9 +137,9 @@ def top_fingerprints(
 ) -> list[FingerprintRow]:
     """Fingerprints seen since `since`, worst first (highest max score, then most requests, then by name)."""
     rows = ch.rows(
-        f"SELECT {_FP_COLUMNS} FROM ({REPUTATION_SQL.format(where='')}) "
+        f"SELECT {_FP_COLUMNS} FROM ({REPUTATION_SQL.format(where=SEEN_SINCE)}) "
         "WHERE last_seen >= ? AND max_score >= ? ORDER BY max_score DESC, requests DESC, fingerprint LIMIT ?",
-        (since, min_score, limit),
+        (since, since, min_score, limit),
     )
     return [_fingerprint(r) for r in rows]
 
