@@ -1,0 +1,92 @@
+"""The Server/API view on ClickHouse gives SQLite's answers on the same generated data: exactly where SQLite
+reads raw rows, and within SQLite's own 2.2 % latency-histogram bound where it reads rollups (ClickHouse is exact
+for every span, so it equals SQLite's raw-row answers there)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+
+from db.clickhouse.queries import server as ch_server
+from db.queries import server
+from db.queries.common import Filters, span_for
+from db.rollups import ERROR_STATUS
+from tests.db.engine_pair import NOW, Pair, engine_pair
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    yield from engine_pair(tmp_path_factory)
+
+
+RANGES = ("live", "1h", "24h", "7d", "30d", "90d")
+FILTERS = [
+    Filters(),
+    Filters(site="example.com"),
+    Filters(site="shop.example", bots="bots"),  # server events are not bot-scored: the switch changes nothing
+    Filters(dims=(("country", "DE"),)),
+    Filters(site="example.com", dims=(("country", "FR"),)),
+]
+HISTOGRAM_ERROR = 0.022
+"""How far SQLite's long-span percentiles may be from the exact ones (tests/db/test_queries_server.py)."""
+
+
+def _close(got: float, want: float) -> bool:
+    return abs(got - want) <= HISTOGRAM_ERROR * want + 1e-9
+
+
+@pytest.mark.parametrize("range_name", RANGES)
+@pytest.mark.parametrize("filters", FILTERS)
+def test_server_view_matches(pair: Pair, range_name: str, filters: Filters) -> None:
+    span = span_for(range_name, NOW)
+    exact = server.endpoints(pair.sqlite, span, filters, rollups=False)
+    got = ch_server.endpoints(pair.ch, span, filters)
+    assert got == exact
+    assert ch_server.endpoints(pair.ch, span, filters, 2) == exact[:2]
+    sqlite_default = server.endpoints(pair.sqlite, span, filters)
+    assert [(r.method, r.endpoint, r.requests, r.error_rate) for r in got] == [
+        (r.method, r.endpoint, r.requests, r.error_rate) for r in sqlite_default
+    ]
+    for g, s in zip(got, sqlite_default, strict=True):
+        assert _close(g.p50, s.p50) and _close(g.p95, s.p95) and _close(g.p99, s.p99)
+
+    assert ch_server.failed_logins(pair.ch, span, filters) == server.failed_logins(pair.sqlite, span, filters)
+    assert ch_server.failed_logins(pair.ch, span, filters, 1) == server.failed_logins(pair.sqlite, span, filters, 1)
+
+    got_costs = ch_server.external_costs(pair.ch, span, filters)
+    for want_costs in (
+        server.external_costs(pair.sqlite, span, filters, rollups=False),
+        server.external_costs(pair.sqlite, span, filters),
+    ):
+        assert [(c.service, c.calls) for c in got_costs] == [(c.service, c.calls) for c in want_costs]
+        for g, w in zip(got_costs, want_costs, strict=True):
+            assert g.cost_usd == pytest.approx(w.cost_usd, abs=1e-6)
+    for g, w in zip(got_costs, server.external_costs(pair.sqlite, span, filters, rollups=False), strict=True):
+        assert g.p95 == w.p95
+    if range_name not in ("live", "1h") and not filters.dims:
+        assert got and got_costs
+
+
+def test_server_view_by_hand(pair: Pair) -> None:
+    span = span_for("30d", NOW)
+    events = [e for e in pair.data.events if span.start <= e.ts < span.end and e.site == "example.com"]
+    calls = [e for e in events if e.type == "api_request" and (e.method, e.path) == ("GET", "/v1/items")]
+    latencies = sorted(e.latency_ms for e in calls)
+    rank = max(1, math.ceil(0.95 * len(latencies)))
+    row = next(r for r in ch_server.endpoints(pair.ch, span, Filters(site="example.com")) if r.method == "GET"
+               and r.endpoint == "/v1/items")
+    assert (row.requests, row.p95) == (len(calls), latencies[rank - 1])
+    assert row.error_rate == round(100.0 * sum(e.status >= ERROR_STATUS for e in calls) / len(calls), 2)
+    failures = [e for e in events if e.type == "auth" and not e.success]
+    by_source: dict[str, int] = {}
+    for e in failures:
+        source = e.ip or e.fingerprint or e.country or "unknown"
+        by_source[source] = by_source.get(source, 0) + 1
+    got = ch_server.failed_logins(pair.ch, span, Filters(site="example.com"))
+    assert {r.source: r.failures for r in got} == by_source
+    openai = [e for e in events if e.type == "external_call" and e.name == "openai"]
+    costs = ch_server.external_costs(pair.ch, span, Filters(site="example.com"))
+    cost = next(c for c in costs if c.service == "openai")
+    assert (cost.calls, cost.cost_usd) == (len(openai), pytest.approx(sum(e.cost_usd for e in openai), abs=1e-6))
