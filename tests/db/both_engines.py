@@ -77,8 +77,8 @@ def generate(seed: int = 14, n_visits: int = 700) -> Dataset:
         for i in range(600)
     ]
     fingerprints = {
-        v.session.fingerprint: FingerprintRecord(v.session.fingerprint, v.session.last_seen, 1, 3, 10, "normal", "UA", "")
-        for v in visits
+        fp: FingerprintRecord(fp, last, 1, 3, 10, "normal", "UA", "")
+        for fp, last in ((v.session.fingerprint, v.session.last_seen) for v in visits)
     }
     drops: Counter[tuple[int, str, str]] = Counter()
     for _ in range(300):

@@ -65,7 +65,8 @@ def test_report_known_values(tmp_path, clickhouse):
     ch_write(clickhouse, [e for v in visits for e in v.events], [v.session for v in visits])
     funnel = make_funnel("k", [{"path": "/pricing"}, {"path": "/sign*"}])
     span = Span(T0, T0 + DAY)
-    for result in (chf.funnel_report(clickhouse, funnel, span, Filters()), sqf.funnel_report(conn, funnel, span, Filters())):
+    results = [chf.funnel_report(clickhouse, funnel, span, Filters()), sqf.funnel_report(conn, funnel, span, Filters())]
+    for result in results:
         assert [(r.entered, r.converted, r.median_s_to_next) for r in result] == [(2, 1, 60.0), (1, 1, None)]
 
 

@@ -56,8 +56,9 @@ def _values(
         return "0" if size == 0 else f"toInt64(floor({column} / {int(size)})) * {int(size)}"
 
     if metric == "pageviews" or metric.startswith(EVENT_PREFIX):
+        what_params: tuple[object, ...] = ()
         if metric == "pageviews":
-            what, what_params = "type IN ('pageview', 'request')", ()
+            what = "type IN ('pageview', 'request')"
         else:
             what, what_params = "type = 'event' AND name = ?", (metric[len(EVENT_PREFIX) :],)
         rows = ch.rows(
@@ -189,7 +190,10 @@ _RULE_COLUMNS = ("id", "name", "metric", "window_s", "warning", "critical", "sit
 
 def list_rules(ch: ClickHouse, *, enabled_only: bool = False) -> list[AnomalyRule]:
     """Rules stored in the database (added from the TUI)."""
-    sql = "SELECT id, name, metric, window_s, warning, critical, site, enabled FROM anomaly_rules FINAL WHERE deleted = 0"
+    sql = (
+        "SELECT id, name, metric, window_s, warning, critical, site, enabled FROM anomaly_rules FINAL "
+        "WHERE deleted = 0"
+    )
     if enabled_only:
         sql += " AND enabled = 1"
     return [_rule(r) for r in ch.rows(sql + " ORDER BY id")]

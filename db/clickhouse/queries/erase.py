@@ -45,7 +45,8 @@ def existing_visitor_ids(ch: ClickHouse, candidates: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for batch in _batches(values):
         for table in ("sessions", "events"):
-            found.update(str(r[0]) for r in ch.rows(f"SELECT DISTINCT visitor_id FROM {table} WHERE visitor_id IN ?", (batch,)))
+            rows = ch.rows(f"SELECT DISTINCT visitor_id FROM {table} WHERE visitor_id IN ?", (batch,))
+            found.update(str(r[0]) for r in rows)
     return found
 
 

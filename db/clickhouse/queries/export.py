@@ -10,8 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from db.clickhouse.client import ClickHouse
-from db.export.streams import CHUNK_ROWS, WHATS, ExportFilter, ExportQueryError, Row, RowStream, TableSpec
-from db.export.streams import spec_for, where_clause
+from db.export.streams import (
+    CHUNK_ROWS,
+    WHATS,
+    ExportFilter,
+    ExportQueryError,
+    Row,
+    RowStream,
+    TableSpec,
+    spec_for,
+    where_clause,
+)
 
 __all__ = ["count_rows", "stream_table"]
 
@@ -60,7 +69,9 @@ def _types(ch: ClickHouse, spec: TableSpec) -> list[str]:
     return [kind(declared.get(c, "String")) for c in spec.columns]
 
 
-def _chunks(ch: ClickHouse, select: str, params: list[object], keys: tuple[str, ...], chunk: int) -> Iterator[list[Row]]:
+def _chunks(
+    ch: ClickHouse, select: str, params: list[object], keys: tuple[str, ...], chunk: int
+) -> Iterator[list[Row]]:
     """Chunks of the rows of `select` in `keys` order: each a query over [its first key, the next one's)."""
     key = f"({', '.join(keys)})" if len(keys) > 1 else keys[0]
     starts = [

@@ -8,8 +8,17 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from collector.funnels import Funnel, FunnelError, Step, StepResult, funnel_from_config, make_funnel, match_masks
-from collector.funnels import step_mask, summarise
+from collector.funnels import (
+    Funnel,
+    FunnelError,
+    Step,
+    StepResult,
+    funnel_from_config,
+    make_funnel,
+    match_masks,
+    step_mask,
+    summarise,
+)
 from db.clickhouse.client import ClickHouse
 from db.queries.common import Filters, Span, event_where
 from db.queries.funnels import _after_prefix, _from_row, _literal_prefix, _props
@@ -54,8 +63,8 @@ def save_funnel(ch: ClickHouse, funnel: Funnel, *, now: float | None = None) -> 
     now = time.time() if now is None else now
     created = ch.value("SELECT created FROM funnels FINAL WHERE name = ? AND deleted = 0", (funnel.name,))
     steps = json.dumps([s.as_dict() for s in funnel.steps])
-    row = (funnel.name, funnel.site, steps, funnel.window_s, now if created is None else created, now, 0, time.time_ns())
-    ch.insert("funnels", [row], _COLUMNS)
+    first = now if created is None else created
+    ch.insert("funnels", [(funnel.name, funnel.site, steps, funnel.window_s, first, now, 0, time.time_ns())], _COLUMNS)
 
 
 def delete_funnel(ch: ClickHouse, name: str) -> bool:
