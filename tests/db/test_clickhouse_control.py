@@ -94,6 +94,22 @@ def test_two_collectors_share_the_daily_salt(clickhouse, tmp_path_factory):
     assert salt_for_day(other, "2024-06-02") == salt_for_day(clickhouse, "2024-06-02") != salts[0]
 
 
+def test_racing_candidates_settle_on_the_earliest(clickhouse, tmp_path_factory):
+    """Two collectors that both found no salt insert candidates; whichever lands last, the earlier one wins
+    everywhere, for salts and generated settings alike."""
+    from db.clickhouse.queries.salts import salt_for_day
+    from db.clickhouse.queries.settings import candidate_version, get_setting, set_setting_if_absent
+
+    other = second_handle(tmp_path_factory, clickhouse)
+    early, late = candidate_version(), candidate_version()
+    other.insert("salts", [("2024-07-01", "bb" * 32, late)], ("day", "salt", "version"))
+    clickhouse.insert("salts", [("2024-07-01", "aa" * 32, early)], ("day", "salt", "version"))  # lands last
+    assert salt_for_day(other, "2024-07-01") == salt_for_day(clickhouse, "2024-07-01") == b"\xaa" * 32
+    other.insert("settings", [("admin_token", "late", late)], ("key", "value", "version"))
+    clickhouse.insert("settings", [("admin_token", "early", early)], ("key", "value", "version"))
+    assert set_setting_if_absent(other, "admin_token", "x") == get_setting(clickhouse, "admin_token") == "early"
+
+
 # --------------------------------------------------------------------------------------------------- tokens
 
 

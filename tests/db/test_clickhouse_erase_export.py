@@ -57,7 +57,7 @@ def test_streamed_exports_equal_sqlite(both, what):
     total = 0
     for flt in FILTERS:
         expected = sqx.stream_table(conn, what, flt)
-        got = chx.stream_table(ch, what, flt, chunk=97)  # many chunks, uneven last one
+        got = chx.stream_table(ch, what, flt, chunk=97, page_rows=300)  # many pages and chunks, uneven ends
         assert got.columns == expected.columns and got.types == expected.types
         rows = _rows(got, drop_id)
         assert rows == _rows(expected, drop_id), flt

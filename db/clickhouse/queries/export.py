@@ -1,9 +1,9 @@
 """Row streams for exports on ClickHouse: the same tables, columns, order and filters as db/export/streams.py.
 
-A stream is read chunk by chunk, each chunk its own short query over a key range, rather than one long-running
-result: one collector's handle serves other queries between chunks (chDB runs one query at a time per process,
+A stream is read a page at a time, each page its own short query over a key range, rather than as one
+long-running result: the handle serves other queries between pages (chDB runs one query at a time per process,
 and an HTTP export may read its chunks on different threads). The ranges come from one pass that numbers the
-matching rows in export order and keeps every CHUNK-th key, so every chunk reads only its own slice."""
+matching rows in export order and keeps every PAGE-th key, so every page reads only its own slice."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ _SOURCES = {
     # No autoincrement ids on ClickHouse: a funnel's id is a stable hash of its unique name.
     "funnels": "(SELECT toInt64(bitShiftRight(cityHash64(name), 1)) AS id, * FROM funnels FINAL WHERE deleted = 0)",
 }
+PAGE_ROWS = 10_000
+"""Rows read per query: each query has a fixed cost (planning, skipping to its range), so pages are larger than
+the chunks handed out (about 10 MB of rows in memory at most)."""
 _FUNNEL_ORDER = "created, name"
 """SQLite orders funnels by id, i.e. by creation; ClickHouse by the creation time itself."""
 
@@ -70,16 +73,17 @@ def _types(ch: ClickHouse, spec: TableSpec) -> list[str]:
 
 
 def _chunks(
-    ch: ClickHouse, select: str, params: list[object], keys: tuple[str, ...], chunk: int
+    ch: ClickHouse, select: str, params: list[object], keys: tuple[str, ...], chunk: int, page: int
 ) -> Iterator[list[Row]]:
-    """Chunks of the rows of `select` in `keys` order: each a query over [its first key, the next one's)."""
+    """Chunks of the rows of `select` in `keys` order, read a page at a time: each page a query over [its first
+    key, the next page's first key)."""
     key = f"({', '.join(keys)})" if len(keys) > 1 else keys[0]
     starts = [
         r[0]
         for r in ch.rows(
             f"SELECT k FROM (SELECT {key} AS k, row_number() OVER (ORDER BY {', '.join(keys)}) AS n "
             f"FROM {select}) WHERE (n - 1) % ? = 0 ORDER BY n",
-            (*params, int(chunk)),
+            (*params, max(int(chunk), int(page))),
         )
     ]
     for i, first in enumerate(starts):
@@ -94,8 +98,8 @@ def _chunks(
         rows = ch.rows(
             f"SELECT * FROM {select} WHERE {bounds} ORDER BY {', '.join(keys)}", (*params, *bound_params)
         )
-        if rows:
-            yield [tuple(r) for r in rows]
+        for j in range(0, len(rows), chunk):
+            yield [tuple(r) for r in rows[j : j + chunk]]
 
 
 def _marks(keys: tuple[str, ...]) -> str:
@@ -103,9 +107,15 @@ def _marks(keys: tuple[str, ...]) -> str:
 
 
 def stream_table(
-    ch: ClickHouse, what: str, flt: ExportFilter, *, table: str | None = None, chunk: int = CHUNK_ROWS
+    ch: ClickHouse,
+    what: str,
+    flt: ExportFilter,
+    *,
+    table: str | None = None,
+    chunk: int = CHUNK_ROWS,
+    page_rows: int = PAGE_ROWS,
 ) -> RowStream:
-    """The rows of one exportable table matching a filter, in stable order, as chunks."""
+    """The rows of one exportable table matching a filter, in stable order, as chunks (`page_rows` per query)."""
     spec = _spec(what, table)
     where, params = _where(spec, flt)
     order = spec.site_order if flt.site and spec.site_order else spec.order
@@ -114,4 +124,4 @@ def stream_table(
     keys = tuple(k.strip() for k in order.split(","))
     cols = ", ".join(spec.columns)
     select = f"(SELECT {cols} FROM {_SOURCES[what]}{where})"
-    return RowStream(list(spec.columns), _types(ch, spec), _chunks(ch, select, list(params), keys, chunk))
+    return RowStream(list(spec.columns), _types(ch, spec), _chunks(ch, select, list(params), keys, chunk, page_rows))

@@ -11,10 +11,15 @@ from db.clickhouse.queries.settings import candidate_version
 def salt_for_day(ch: ClickHouse, day: str) -> bytes:
     """The salt of `day` (YYYY-MM-DD), creating it if no process has yet.
 
-    Every caller inserts a candidate; the earliest has the highest version (schema rule) and is the one every
-    caller reads back, so two collectors starting at once compute the same visitor ids."""
-    ch.insert("salts", [(day, secrets.token_bytes(32).hex(), candidate_version())], ("day", "salt", "version"))
-    return bytes.fromhex(str(ch.value("SELECT salt FROM salts FINAL WHERE day = ?", (day,))))
+    A stored salt is returned as it is. Otherwise the caller inserts a candidate and reads back the winner: the
+    earliest candidate has the highest version (schema rule), so collectors creating the day's salt at once all
+    read the same one and compute the same visitor ids. Reading first keeps a later candidate (say, from a host
+    whose clock runs behind) from ever replacing a salt that is already in use."""
+    stored = ch.value("SELECT salt FROM salts FINAL WHERE day = ?", (day,))
+    if stored is None:
+        ch.insert("salts", [(day, secrets.token_bytes(32).hex(), candidate_version())], ("day", "salt", "version"))
+        stored = ch.value("SELECT salt FROM salts FINAL WHERE day = ?", (day,))
+    return bytes.fromhex(str(stored))
 
 
 def forget_salts_before(ch: ClickHouse, day: str) -> int:

@@ -34,6 +34,10 @@ def set_setting(ch: ClickHouse, key: str, value: str) -> None:
 
 
 def set_setting_if_absent(ch: ClickHouse, key: str, value: str) -> str:
-    """Store `value` unless another value is there already; returns the stored one."""
-    ch.insert("settings", [(key, value, candidate_version())], _COLUMNS)
-    return get_setting(ch, key) or value
+    """Store `value` unless another value is there already; returns the stored one (a stored value is never
+    replaced by a later candidate, whatever the candidate's clock says)."""
+    stored = get_setting(ch, key)
+    if stored is None:
+        ch.insert("settings", [(key, value, candidate_version())], _COLUMNS)
+        stored = get_setting(ch, key)
+    return value if stored is None else stored
