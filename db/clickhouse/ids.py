@@ -1,4 +1,4 @@
-"""New row ids for ClickHouse control tables, where SQLite hands out INTEGER PRIMARY KEY values."""
+"""Row ids where SQLite hands out INTEGER PRIMARY KEY values: unique across collectors without a shared counter."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ _counter = itertools.count()
 
 
 def new_id(now: float | None = None) -> int:
-    """A unique, time-ordered Int64 (milliseconds, a counter, random bits) that other hosts won't collide with."""
-    now = time.time() if now is None else now
-    return (int(now * 1000) << 20) | ((next(_counter) & 0xFFF) << 8) | random.getrandbits(8)
+    """A unique, roughly time-ordered positive Int64 (milliseconds, a process counter, random bits), like session
+    ids, so rows created by two processes (or hosts) at once never share an id."""
+    ms = int((time.time() if now is None else now) * 1000)
+    return (ms << 20) | ((next(_counter) & 0xFFF) << 8) | random.getrandbits(8)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
-import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -12,6 +10,7 @@ from pathlib import Path
 
 from db.batch import Batch
 from db.clickhouse.client import ClickHouse
+from db.clickhouse.ids import new_id
 from db.clickhouse.spool import Spool, SpoolFull
 from db.errors import DatabaseError
 from db.records import EVENT_COLUMNS, SESSION_COLUMNS
@@ -21,12 +20,6 @@ log = logging.getLogger("sitelens.writer")
 FINGERPRINT_COLUMNS = ("fingerprint", "seen", "new_sessions", "requests", "score", "level", "ua", "bot_name", "flags")
 RETRY_AFTER_S = 5.0
 """After a failed insert, batches go straight to the spool for this long before ClickHouse is tried again."""
-_counter = itertools.count()
-
-
-def event_id(ts: float) -> int:
-    """A unique, time-ordered event id that collectors on other hosts won't collide with (as session ids)."""
-    return (int(ts * 1000) << 20) | ((next(_counter) & 0xFFF) << 8) | random.getrandbits(8)
 
 
 @dataclass(slots=True)
@@ -54,7 +47,7 @@ def prepare(batch: Batch) -> Prepared:
     fingerprints += [(fp, now, 0, 0, 0, level, "", "", "[]") for fp, level in batch.levels.items()]
     return Prepared(
         token=uuid.uuid4().hex,
-        events=[(event_id(float(row[0])), *row) for row in batch.events],  # type: ignore[arg-type]
+        events=[(new_id(float(row[0])), *row) for row in batch.events],  # type: ignore[arg-type]
         sessions=[(*row, version) for row in batch.sessions.values()],
         fingerprints=fingerprints,
         drops=[(*key, n) for key, n in batch.drops.items()],

@@ -1,0 +1,50 @@
+"""Raw-row retention on ClickHouse: a TTL on each raw table, set from `retention.raw_days` (0 keeps forever).
+
+The engine drops expired rows itself when it merges parts; changing the TTL does not rewrite existing parts
+(`materialize_ttl_after_modify = 0`), so setting it at every collector start costs nothing when unchanged and
+little when changed."""
+
+from __future__ import annotations
+
+import re
+
+from db.clickhouse.client import ClickHouse
+
+RAW_TTL_COLUMNS: dict[str, str] = {
+    "events": "toDateTime(toUInt32(ts))",
+    "sessions": "toDateTime(toUInt32(last_seen))",
+    "fingerprint_news": "toDateTime(toUInt32(seen))",
+    "throttle_drops": "toDateTime(toUInt32(bucket))",
+}
+"""Raw table -> the time its rows age from (the same columns SQLite's retention deletes by)."""
+_TTL_DAYS = re.compile(r"\bTTL\s+.*?\+\s*toIntervalDay\((\d+)\)")
+
+
+def current_raw_ttl(ch: ClickHouse, table: str) -> int:
+    """The days a raw table keeps rows for (0: no TTL, kept forever)."""
+    engine = str(ch.value(
+        "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = ?", (table,)
+    ) or "")
+    if " TTL " not in f" {engine} ":
+        return 0
+    match = _TTL_DAYS.search(engine)
+    return int(match.group(1)) if match else -1  # a TTL we did not write: replaced
+
+
+def set_raw_retention(ch: ClickHouse, days: int) -> list[str]:
+    """Make every raw table keep `days` days of rows (0: forever, no TTL); returns the tables changed."""
+    if days < 0:
+        raise ValueError("retention days must be 0 (keep forever) or more")
+    changed = []
+    for table, column in RAW_TTL_COLUMNS.items():
+        if current_raw_ttl(ch, table) == days:
+            continue
+        if days == 0:
+            ch.command(f"ALTER TABLE {table} REMOVE TTL")
+        else:
+            ch.command(
+                f"ALTER TABLE {table} MODIFY TTL {column} + toIntervalDay({int(days)})",
+                settings={"materialize_ttl_after_modify": 0},
+            )
+        changed.append(table)
+    return changed
