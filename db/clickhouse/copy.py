@@ -13,6 +13,11 @@ EXPLICIT = 1 << 62
 """Version of a copied control row: above every 'set if absent' candidate (see the schema's comments)."""
 
 
+def _hex(salt: object) -> str:
+    """A SQLite salt (bytes) as ClickHouse keeps it (hex text)."""
+    return bytes(salt).hex() if isinstance(salt, (bytes, bytearray, memoryview)) else str(salt)
+
+
 def _versioned(rows: list[Row], version: int, extra: tuple[object, ...] = ()) -> list[Row]:
     return [(*row, *extra, version) for row in rows]
 
@@ -27,7 +32,7 @@ def _fingerprints(rows: list[Row], _version: int) -> list[Row]:
 
 
 _SHAPES: dict[str, tuple[str, tuple[str, ...], Callable[[list[Row], int], list[Row]]]] = {
-    "salts": ("salts", ("day", "salt", "version"), lambda rows, v: [(d, bytes(s).hex(), EXPLICIT) for d, s in rows]  # type: ignore[call-overload]),
+    "salts": ("salts", ("day", "salt", "version"), lambda rows, v: [(d, _hex(s), EXPLICIT) for d, s in rows]),
     "settings": ("settings", ("key", "value", "version"), lambda rows, v: _versioned(rows, EXPLICIT + v)),
     "throttle_overrides": (
         "throttle_overrides", (*COPY_TABLES["throttle_overrides"], "version"), lambda rows, v: _versioned(rows, v)
