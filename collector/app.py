@@ -126,6 +126,8 @@ def create_app(cfg: Config) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware],
         client_max_size=max(cfg.server.max_body_bytes, cfg.server.max_ingest_bytes) + 1,
+        # Request bodies are decoded by read_body, within each route's own limit and with JSON errors.
+        handler_args={"auto_decompress": False},
     )
     app[keys.CONFIG] = cfg
     app[keys.ALLOWED_ORIGINS] = allowed_origins(cfg)
