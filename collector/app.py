@@ -19,6 +19,7 @@ from collector.export_api import setup_export_routes
 from collector.handlers import setup_routes
 from collector.ingest import setup_ingest_routes
 from collector.middlewares import error_middleware
+from collector.openapi import setup_openapi_route
 from collector.pipeline import Pipeline
 from collector.salts import SaltStore
 from collector.tasks import background_ctx
@@ -137,4 +138,5 @@ def create_app(cfg: Config) -> web.Application:
     setup_ingest_routes(app)
     setup_export_routes(app)  # GET /api/export; checks scheduled-export destinations
     setup_admin_routes(app)  # GET /api/stats, GET /api/anomalies
+    setup_openapi_route(app)  # GET /api/openapi.json
     return app
