@@ -46,7 +46,10 @@ _BODY_ERRORS = {
     "415": _error(f"a Content-Encoding other than {', '.join(ENCODINGS)} or identity"),
     "503": _error("write queue full: retry later", ("Retry-After",)),
 }
-_ADMIN_ERRORS = {"400": _error("a bad query parameter"), "401": _error("missing or wrong admin token", ("WWW-Authenticate",))}
+_ADMIN_ERRORS = {
+    "400": _error("a bad query parameter"),
+    "401": _error("missing or wrong admin token", ("WWW-Authenticate",)),
+}
 _ENCODING_HEADER = {
     "name": "Content-Encoding",
     "in": "header",

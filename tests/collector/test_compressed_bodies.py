@@ -127,7 +127,9 @@ def bomb(size: int) -> bytes:
     return b"".join(parts) + compressor.flush()
 
 
-@pytest.mark.parametrize(("route", "limit_attr"), [("/api/event", "max_body_bytes"), ("/api/ingest", "max_ingest_bytes")])
+@pytest.mark.parametrize(
+    ("route", "limit_attr"), [("/api/event", "max_body_bytes"), ("/api/ingest", "max_ingest_bytes")]
+)
 async def test_a_gzip_bomb_is_cut_at_the_route_limit_while_decompressing(api, cfg, route, limit_attr):
     limit = getattr(cfg.server, limit_attr)
     payload = bomb(1 << 30 if route == "/api/ingest" else 60 << 20)  # 1 GiB and 60 MiB once inflated
