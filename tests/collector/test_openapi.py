@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from tests.collector.live import LiveCollector, live_collector
 INGEST_TOKEN = "openapi-ingest-token"
 CASES_PER_OPERATION = 20
 """Examples schemathesis tries per operation: ~10 operations, a few seconds in all."""
+CASES: Counter[str] = Counter()
+"""Requests schemathesis sent per operation; printed when the module's collector stops (`pytest -s`)."""
 
 
 async def test_the_document_lists_exactly_the_routes_the_collector_serves(aiohttp_client, cfg):
@@ -50,6 +53,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCollector]:
     cfg.throttle.enabled = False
     with live_collector(cfg) as collector:
         yield collector
+    print("\nschemathesis cases per operation:", ", ".join(f"{op} {n}" for op, n in sorted(CASES.items())))
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +67,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @settings(max_examples=CASES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_conforms_to_its_document(case: schemathesis.Case, live: LiveCollector) -> None:
+    CASES[f"{case.method} {case.path}"] += 1
     token = INGEST_TOKEN if case.path == "/api/ingest" else live.cfg.auth.admin_token
     case.call_and_validate(
         headers={"Authorization": f"Bearer {token}"},
