@@ -20,6 +20,7 @@ from collector.export_api import setup_export_routes
 from collector.handlers import setup_routes
 from collector.ingest import setup_ingest_routes
 from collector.middlewares import error_middleware
+from collector.openapi import setup_openapi_route
 from collector.pipeline import Pipeline
 from collector.salts import SaltStore
 from collector.tasks import background_ctx
@@ -125,6 +126,8 @@ def create_app(cfg: Config) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware],
         client_max_size=max(cfg.server.max_body_bytes, cfg.server.max_ingest_bytes) + 1,
+        # Request bodies are decoded by read_body, within each route's own limit and with JSON errors.
+        handler_args={"auto_decompress": False},
     )
     app[keys.CONFIG] = cfg
     app[keys.ALLOWED_ORIGINS] = allowed_origins(cfg)
@@ -134,4 +137,5 @@ def create_app(cfg: Config) -> web.Application:
     setup_ingest_routes(app)
     setup_export_routes(app)  # GET /api/export; checks scheduled-export destinations
     setup_admin_routes(app)  # GET /api/stats, GET /api/anomalies
+    setup_openapi_route(app)  # GET /api/openapi.json
     return app

@@ -7,26 +7,50 @@ from collections.abc import Callable
 import orjson
 from aiohttp import web
 
+from collector.decompress import BodyDecoder, BodyEncodingError, BodyTooLarge, UnsupportedEncoding, encoding_of
 from collector.middlewares import json_error, json_response
 from collector.validation import EventError, type_name
 from db.writer import QueueFull, Writer
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
-    """The request body, refused with 413 when it is larger than `limit`."""
+    """The request body, decoded when compressed: 413 past `limit` bytes (on the wire or once inflated, checked
+    while inflating), 415 for an unsupported Content-Encoding, 400 for a malformed compressed stream."""
+    try:
+        encoding = encoding_of(request.headers.get("Content-Encoding", ""))
+    except UnsupportedEncoding as exc:
+        raise web.HTTPUnsupportedMediaType(text=str(exc)) from None
     declared = request.content_length
     if declared is not None and declared > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+    decoder = BodyDecoder(encoding, limit) if encoding else None
     content = request.content
-    if content.is_eof():
-        # The whole body already arrived (a small one, as events are): take it as is, without the
-        # chunk-by-chunk read loop; large or slow bodies are read the ordinary way.
-        body = content.read_nowait()
-    else:
-        body = await request.read()
-    if len(body) > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
-    return body
+    try:
+        if content.is_eof():
+            # The whole body already arrived (a small one, as events are): take it as is, without the
+            # chunk-by-chunk read loop; large or slow bodies are read piece by piece.
+            body = content.read_nowait()
+            if len(body) > limit:
+                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+            if decoder is None:
+                return body
+            decoder.feed(body)
+            return decoder.finish()
+        parts: list[bytes] = []
+        received = 0
+        while chunk := await content.readany():
+            received += len(chunk)
+            if received > limit:
+                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=received)
+            if decoder is None:
+                parts.append(chunk)
+            else:
+                decoder.feed(chunk)  # inflated as it arrives: a bomb stops at the limit, not at the end
+        return decoder.finish() if decoder is not None else b"".join(parts)
+    except BodyTooLarge as exc:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, text=str(exc)) from None
+    except BodyEncodingError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
 
 
 def decode_json(body: bytes) -> object:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -289,6 +290,13 @@ def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
     return obj
 
 
+def _array(value: Any, where: str) -> list[Any]:
+    """An array of tables (`[[sites]]`), or a ConfigError saying one was expected."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected an array of tables ([[{where}]])")
+    return value
+
+
 def config_from_mapping(data: Mapping[str, Any], source: str = "") -> Config:
     """Build a Config from a parsed TOML document."""
     cfg = Config(source=source)
@@ -305,16 +313,19 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "") -> Config:
         if key in sections:
             setattr(cfg, key, _build(sections[key], value, key))
         elif key == "anomalies":
+            if not isinstance(value, Mapping):
+                raise ConfigError("anomalies: expected a table")
             table = dict(value)
-            rules = [_build(AnomalyRuleConfig, r, "anomalies.rules") for r in table.pop("rules", [])]
+            rules = [_build(AnomalyRuleConfig, r, "anomalies.rules") for r in _array(table.pop("rules", []),
+                                                                                      "anomalies.rules")]
             cfg.anomalies = _build(AnomalyConfig, table, "anomalies")
             cfg.anomalies.rules = rules
         elif key == "export":
             cfg.export = _build(ExportConfig, value, "export")
         elif key == "sites":
-            cfg.sites = [_build(SiteConfig, s, "sites") for s in value]
+            cfg.sites = [_build(SiteConfig, s, "sites") for s in _array(value, "sites")]
         elif key == "funnels":
-            cfg.funnels = [_build(FunnelConfig, f, "funnels") for f in value]
+            cfg.funnels = [_build(FunnelConfig, f, "funnels") for f in _array(value, "funnels")]
         else:
             raise ConfigError(f"unknown section [{key}]")
     return cfg
@@ -371,6 +382,16 @@ def load_config(
 
 def validate(cfg: Config) -> None:
     """Reject settings that cannot work, with a message saying which and why."""
+    for name in ("server", "db", "privacy", "throttle", "retention", "anomalies", "export"):
+        section = getattr(cfg, name)
+        for f in fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf
+                raise ConfigError(f"{name}.{f.name} must be a finite number, got {value}")
+    for rule in cfg.anomalies.rules:
+        for limit in (rule.warning, rule.critical):
+            if isinstance(limit, float) and not math.isfinite(limit):
+                raise ConfigError(f"anomalies.rules: thresholds must be finite numbers, got {limit}")
     if not 0 <= cfg.server.port <= 65535:
         raise ConfigError(f"server.port must be 0-65535, got {cfg.server.port}")
     if cfg.db.flush_interval_s <= 0 or cfg.db.flush_count <= 0 or cfg.db.queue_max <= 0:

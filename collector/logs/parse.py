@@ -8,6 +8,7 @@ quotes) costs one `str.split`, and timestamps are computed once per minute of lo
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -75,7 +76,7 @@ def clf_time(text: str) -> float:
             _minute_cache.clear()
         _minute_cache[key] = base
     seconds = text[18:20]
-    if not seconds.isdigit():
+    if not (seconds.isascii() and seconds.isdigit()):  # isdigit alone takes "²", which int() refuses
         raise LineError("bad-time")
     return base + int(seconds)
 
@@ -114,11 +115,16 @@ def iso_time(value: object) -> float:
                 parsed = datetime.fromisoformat(text)
             except ValueError:
                 raise LineError("bad-time") from None
-            if parsed.tzinfo is None:
-                ts = calendar.timegm(parsed.timetuple()) + parsed.microsecond / 1e6
-            else:
-                ts = parsed.timestamp()
+            try:
+                if parsed.tzinfo is None:
+                    ts = calendar.timegm(parsed.timetuple()) + parsed.microsecond / 1e6
+                else:
+                    ts = parsed.timestamp()
+            except (OverflowError, ValueError):  # year 1 with a positive offset is before datetime's range
+                raise LineError("bad-time") from None
     else:
+        raise LineError("bad-time")
+    if not math.isfinite(ts):  # "inf" or 1e400: dividing below would never end
         raise LineError("bad-time")
     if ts > 1e11:  # milliseconds (or micro/nanoseconds) since the epoch
         while ts > 1e11:
@@ -147,7 +153,7 @@ def split_request(request: str) -> tuple[str, str]:
 
 def _number(text: str, reason: str) -> int:
     """A non-negative integer field of a log line; `-` means 0."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     if text == "-":
         return 0
@@ -246,7 +252,7 @@ def _json_int(value: Any, reason: str) -> int:
         return value if value >= 0 else 0
     if isinstance(value, float) and value == value:
         return max(0, int(value))
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     raise LineError(reason)
 
