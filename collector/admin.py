@@ -16,7 +16,9 @@ from collector.middlewares import json_error, json_response
 from db.connection import DatabaseError, connect
 from db.queries.anomalies import open_anomalies, recent_anomalies
 from db.queries.common import DIMENSIONS, Filters, Span, first_event_ts, parse_range, span_for
-from db.queries.overview import kpis_with_change, top
+from db.queries.overview import engagement, kpis_with_change, top
+from db.queries.requests import bandwidth, not_found, status_classes, status_codes
+from db.queries.server import daily_active_users, users
 from db.queries.storage import storage_stats
 
 STORAGE_CACHE = web.AppKey("storage_cache", dict)
@@ -28,6 +30,7 @@ TOP_LISTS = {
     "countries": "country",
     "browsers": "browser",
     "os": "os",
+    "os_versions": "os_version",
     "devices": "device",
     "entry_pages": "entry_path",
     "exit_pages": "exit_path",
@@ -93,6 +96,14 @@ def _stats_document(conn: Any, range_text: str, filters: Filters, now: float) ->
     }
     for key, dim in TOP_LISTS.items():
         doc[key] = [asdict(r) for r in top(conn, span, filters, dim, 10)]
+    doc["engagement"] = [asdict(r) for r in engagement(conn, span, filters, 10)]
+    codes = status_codes(conn, span, filters)
+    doc["status_classes"] = status_classes(codes)
+    doc["status_codes"] = [asdict(r) for r in codes]
+    doc["not_found"] = [asdict(r) for r in not_found(conn, span, filters, 10)]
+    doc["bandwidth"] = [asdict(r) for r in bandwidth(conn, span, filters, 10)]
+    doc["users"] = [asdict(r) for r in users(conn, span, filters, 10)]
+    doc["daily_active_users"] = [{"day": day, "users": n} for day, n in daily_active_users(conn, span, filters)]
     return doc
 
 
