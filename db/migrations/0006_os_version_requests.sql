@@ -28,6 +28,6 @@ UPDATE rollup_pending_sessions SET os_version = '' WHERE site IS NOT NULL;
 
 -- Imported access-log hits (type 'request') and server-side events are read by status and by user id.
 -- Both partial and covering, so they cost space and write time only on the events they serve.
-CREATE INDEX events_requests ON events (ts, site, status, path, bytes, is_bot) WHERE type = 'request';
-CREATE INDEX events_users ON events (ts, site, user_id, type, success, cost_usd)
+CREATE INDEX events_requests ON events (site, ts, status, path, bytes, is_bot) WHERE type = 'request';
+CREATE INDEX events_users ON events (site, ts, user_id, type, success, cost_usd, status)
 WHERE type IN ('api_request', 'auth', 'external_call') AND user_id != '';

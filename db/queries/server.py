@@ -90,8 +90,8 @@ def _user_rows(
 
 
 def users(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20) -> list[UserRow]:
-    """Users by requests (then cost): API requests and 5xx answers, external calls and their cost, and on how many
-    UTC days of the span they were active."""
+    """Active users by requests (then cost): API requests and 5xx answers, external calls and their cost, and on
+    how many UTC days of the span they were active (a user named only by failed logins is not listed)."""
     rows = _user_rows(
         conn,
         span,
@@ -100,8 +100,8 @@ def users(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 2
         "sum(type = 'external_call'), "
         "sum(CASE WHEN type = 'external_call' AND cost_usd > -1e9 AND cost_usd < 1e9 "
         "THEN CAST(round(cost_usd * 1e9) AS INTEGER) ELSE 0 END) AS nusd, "
-        f"count(DISTINCT CASE WHEN {ACTIVE_SQL} THEN CAST(ts AS INTEGER) / 86400 END)",
-        " GROUP BY user_id ORDER BY reqs DESC, nusd DESC, user_id LIMIT ?",
+        "count(DISTINCT CAST(ts AS INTEGER) / 86400)",
+        f" AND {ACTIVE_SQL} GROUP BY user_id ORDER BY reqs DESC, nusd DESC, user_id LIMIT ?",
         (limit,),
     )
     return [

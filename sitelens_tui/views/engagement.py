@@ -15,7 +15,7 @@ from sitelens_tui.views.base import TableData, View
 from sitelens_tui.widgets.view_table import TableRow, ViewTable
 
 LIMIT = 50
-LONG_NOTE = f"Medians and scroll shares cover ranges up to {ENGAGEMENT_EXACT_MAX_S // 86400} days; averages here."
+LONG_NOTE = f"Medians and scroll shares cover ranges up to {ENGAGEMENT_EXACT_MAX_S // 3600} hours; averages here."
 
 
 def seconds(value: float | None) -> Text:
@@ -32,6 +32,7 @@ def share(value: float | None) -> Text:
 
 def engagement_row(r: PageEngagement) -> TableRow:
     """Median and shares when the range has them, else the averages (time per report, mean max scroll)."""
+    cells: tuple[Text, ...]
     if r.reach is None:
         cells = (seconds(r.avg_engaged_s), Text(f"avg {r.avg_scroll:.0f}%", justify="right"), *(share(None),) * 3)
     else:

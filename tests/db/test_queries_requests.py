@@ -56,7 +56,11 @@ def test_not_found_list_and_bandwidth(tmp_path):
     conn = seeded(tmp_path)
     assert [(r.path, r.hits) for r in not_found(conn, SPAN, ALL)] == [("/wp-login.php", 2), ("/favicon.ico", 1)]
     rows = bandwidth(conn, SPAN, ALL, 3)
-    assert [(r.path, r.hits, r.bytes) for r in rows] == [("/big.iso", 2, 7_000_000), ("/", 2, 2000), ("/wp-login.php", 2, 300)]
+    assert [(r.path, r.hits, r.bytes) for r in rows] == [
+        ("/big.iso", 2, 7_000_000),
+        ("/", 2, 2000),
+        ("/wp-login.php", 2, 300),
+    ]
 
 
 def test_status_is_a_filter(tmp_path):

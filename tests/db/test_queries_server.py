@@ -147,7 +147,6 @@ def test_users_requests_cost_and_daily_active_users(tmp_path):
     assert users(conn, two_days, Filters(site=SITE)) == [
         UserRow("alice", 3, 1, 1, 0.25, 2),
         UserRow("bob", 1, 0, 2, 2.0, 2),
-        UserRow("carol", 0, 0, 0, 0.0, 0),
     ]
     assert daily_active_users(conn, two_days, Filters()) == [(int(T0), 2), (int(T0 + DAY), 2)]
     assert active_users(conn, two_days, Filters()) == 2
