@@ -14,6 +14,7 @@ from collector import keys
 from collector.middlewares import json_error, json_response
 from db.errors import DatabaseError
 from db.queries.common import DIMENSIONS, Filters, Span, parse_range, span_for
+from db.queries.requests import status_classes
 from db.store import Store
 
 STORAGE_CACHE = web.AppKey("storage_cache", dict)
@@ -25,6 +26,7 @@ TOP_LISTS = {
     "countries": "country",
     "browsers": "browser",
     "os": "os",
+    "os_versions": "os_version",
     "devices": "device",
     "entry_pages": "entry_path",
     "exit_pages": "exit_path",
@@ -81,6 +83,14 @@ def _stats_document(store: Store, range_text: str, filters: Filters, now: float)
     }
     for key, dim in TOP_LISTS.items():
         doc[key] = [asdict(r) for r in store.top(span, filters, dim, 10)]
+    doc["engagement"] = [asdict(r) for r in store.engagement(span, filters, 10)]
+    codes = store.status_codes(span, filters)
+    doc["status_classes"] = status_classes(codes)
+    doc["status_codes"] = [asdict(r) for r in codes]
+    doc["not_found"] = [asdict(r) for r in store.not_found(span, filters, 10)]
+    doc["bandwidth"] = [asdict(r) for r in store.bandwidth(span, filters, 10)]
+    doc["users"] = [asdict(r) for r in store.users(span, filters, 10)]
+    doc["daily_active_users"] = [{"day": day, "users": n} for day, n in store.daily_active_users(span, filters)]
     return doc
 
 

@@ -14,7 +14,7 @@ from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup, is_hosting_org
 from collector.enrich.privacy import redact_text, redact_url, split_redacted
 from collector.enrich.referrer import RefInfo, apply_utm, classify_referrer, parse_utm
-from collector.enrich.ua import UAInfo, parse_ua
+from collector.enrich.ua import UAInfo, os_version_label, parse_ua
 from collector.salts import SaltStore
 from collector.sessions import Session, SessionTracker, new_session_id
 from collector.throttle import Decision, Throttle
@@ -152,6 +152,7 @@ class Pipeline:
             screen=hit.screen,
             ua=client.ua[:500],
             ip=client.ip if self._store_ip else "",
+            os_version=os_version_label(ua.os, ua.os_version),
         )
         day = int(now // 86400)
         if day != self._fingerprints_day:  # fingerprints are keyed with the day's salt: yesterday's never return
@@ -225,6 +226,7 @@ class Pipeline:
             rec.browser, rec.browser_version, rec.os, rec.device, rec.country, rec.region, rec.city,
             hit.screen or rec.screen, 1 if is_bot else 0, rec.bot_name,
             hit.method, hit.status, hit.latency_ms, hit.bytes, hit.cost_usd, hit.user_id, 1 if hit.success else 0, ip,
+            rec.os_version,
         )
         self.writer.add_event(row)
         self._dirty_sessions[rec.id] = session

@@ -16,7 +16,7 @@ _id_counter = itertools.count(random.getrandbits(12))
 _SHARED_FIELDS = (
     "site", "browser", "browser_version", "os", "device", "country", "region", "city", "ref_source", "ref_medium",
     "utm_source", "utm_medium", "utm_campaign", "screen", "ua", "bot_name", "throttle_level", "entry_path",
-    "exit_path",
+    "exit_path", "os_version",
 )  # fmt: skip
 """Session fields with few distinct values, shared between the sessions resumed after a restart."""
 MAX_ACTIVE = 25_000

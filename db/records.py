@@ -48,6 +48,8 @@ class EventRecord:
     user_id: str = ""
     success: int = 1
     ip: str = ""
+    os_version: str = ""
+    """The OS as people name it with its version ("Windows 10", "iOS 17.1"); '' when the UA gives none."""
 
     def as_row(self) -> tuple[object, ...]:
         """The values in column order, for executemany."""
@@ -98,6 +100,8 @@ class SessionRecord:
     bot_reasons: str = ""
     throttle_level: str = "normal"
     ip: str = ""
+    os_version: str = ""
+    """As on EventRecord (last, like every column added after the first schema)."""
 
     def as_row(self) -> tuple[object, ...]:
         """The values in column order, for executemany."""

@@ -47,6 +47,7 @@ SESSION_DIMS = (
     "device",
     "screen",
     "bot_name",
+    "os_version",
 )
 """Session attributes rolled up into `rollup_dims` (same order as the columns of `rollup_pending_sessions`)."""
 ERROR_STATUS = 500

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from db.queries.ingest import ImportFile, TokenRow
     from db.queries.live import ActiveSession, FingerprintSession, SessionDetail, TailEvent, TimelineEvent
     from db.queries.overview import Kpis, PageEngagement, Point, Row
-    from db.queries.server import CostRow, EndpointRow, LoginRow
+    from db.queries.requests import PathHits, StatusRow
+    from db.queries.server import CostRow, EndpointRow, LoginRow, UserRow
     from db.queries.storage import StorageStats
     from db.queries.throttle import FingerprintRow as Reputation
     from db.queries.throttle import OverrideRow
@@ -259,6 +260,32 @@ class Store(ABC):
     @abstractmethod
     def external_costs(self, span: Span, filters: Filters) -> list[CostRow]:
         """External API calls per service with their total cost and p95 latency, most expensive first (exact for"""
+
+    @abstractmethod
+    def users(self, span: Span, filters: Filters, limit: int = 20) -> list[UserRow]:
+        """Active users of server events by requests (then cost), with errors, external calls and active days."""
+
+    @abstractmethod
+    def daily_active_users(self, span: Span, filters: Filters) -> list[tuple[int, int]]:
+        """(UTC day start, distinct active users) for each day of the span with any, oldest first."""
+
+    @abstractmethod
+    def active_users(self, span: Span, filters: Filters) -> int:
+        """Distinct active users over the whole span."""
+
+    # -------------------- requests (imported access logs)
+
+    @abstractmethod
+    def status_codes(self, span: Span, filters: Filters) -> list[StatusRow]:
+        """Request events per HTTP status code, most hits first."""
+
+    @abstractmethod
+    def not_found(self, span: Span, filters: Filters, limit: int = 20) -> list[PathHits]:
+        """Paths with the most 404 answers."""
+
+    @abstractmethod
+    def bandwidth(self, span: Span, filters: Filters, limit: int = 20) -> list[PathHits]:
+        """Paths by bytes sent."""
 
     # -------------------- funnels
 

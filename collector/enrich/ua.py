@@ -207,6 +207,14 @@ def _parse_cached(ua: str) -> UAInfo:
     return UAInfo(browser, browser_version, browser_major, os_name, os_version, device)
 
 
+def os_version_label(os_name: str, version: str) -> str:
+    """The OS with its version as people name it ("Windows 10", "iOS 17.1"): family + major[.minor], '' when
+    there is no version (patch levels would split one OS version into many rows)."""
+    if not version or os_name in ("", "Unknown", "Other"):
+        return ""
+    return f"{os_name} {'.'.join(version.split('.')[:2])}"
+
+
 def parse_ua(ua: str) -> UAInfo:
     """Browser, OS and device class of a User-Agent string; cached, never raises."""
     if len(ua) > MAX_UA_LENGTH:

@@ -20,6 +20,7 @@ from db.clickhouse.queries import (
     live,
     overview,
     props,
+    requests,
     retention,
     salts,
     server,
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
     from db.queries.ingest import ImportFile, TokenRow
     from db.queries.live import ActiveSession, FingerprintSession, SessionDetail, TailEvent, TimelineEvent
     from db.queries.overview import Kpis, PageEngagement, Point, Row
-    from db.queries.server import CostRow, EndpointRow, LoginRow
+    from db.queries.requests import PathHits, StatusRow
+    from db.queries.server import CostRow, EndpointRow, LoginRow, UserRow
     from db.queries.storage import StorageStats
     from db.queries.throttle import FingerprintRow as Reputation
     from db.queries.throttle import OverrideRow
@@ -231,6 +233,26 @@ class ClickHouseStore(Store):
 
     def external_costs(self, span: Span, filters: Filters) -> list[CostRow]:
         return server.external_costs(self.ch, span, filters)
+
+    def users(self, span: Span, filters: Filters, limit: int = 20) -> list[UserRow]:
+        return server.users(self.ch, span, filters, limit)
+
+    def daily_active_users(self, span: Span, filters: Filters) -> list[tuple[int, int]]:
+        return server.daily_active_users(self.ch, span, filters)
+
+    def active_users(self, span: Span, filters: Filters) -> int:
+        return server.active_users(self.ch, span, filters)
+
+    # -------------------- requests (imported access logs)
+
+    def status_codes(self, span: Span, filters: Filters) -> list[StatusRow]:
+        return requests.status_codes(self.ch, span, filters)
+
+    def not_found(self, span: Span, filters: Filters, limit: int = 20) -> list[PathHits]:
+        return requests.not_found(self.ch, span, filters, limit)
+
+    def bandwidth(self, span: Span, filters: Filters, limit: int = 20) -> list[PathHits]:
+        return requests.bandwidth(self.ch, span, filters, limit)
 
     # -------------------- funnels
 

@@ -112,10 +112,13 @@ DIMENSIONS: dict[str, Dimension] = {
     "city": Dimension("city", "city"),
     "browser": Dimension("browser", "browser"),
     "os": Dimension("os", "os"),
+    "os_version": Dimension("os_version", "os_version"),
     "device": Dimension("device", "device"),
     "screen": Dimension("screen", "screen"),
     "bot_name": Dimension("bot_name", "bot_name"),
     "fingerprint": Dimension("fingerprint", "fingerprint"),
+    "status": Dimension("status", None),
+    "user_id": Dimension("user_id", None),
 }
 """Every dimension a view may filter on; sources and UTM belong to the session (where the visit came from)."""
 BOT_MODES = ("humans", "bots", "all")

@@ -124,6 +124,9 @@ class SessionDetail:
     max_scroll: int
     bot_reasons: tuple[str, ...]
     signals: tuple[Signal, ...]
+    browser_version: str = ""
+    os_version: str = ""
+    """The OS with its version ("Windows 10"), '' when unknown."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -268,7 +271,7 @@ def session_detail(conn: sqlite3.Connection, session_id: int) -> SessionDetail |
     """One session with its User-Agent, bot-score signals and reasons; None when it does not exist."""
     row = conn.execute(
         f"SELECT {_ACTIVE_COLUMNS}, ua, entry_path, referrer, ref_source, city, screen, engaged_ms, max_scroll, "
-        "bot_reasons, bot_signals FROM sessions WHERE id = ?",
+        "bot_reasons, bot_signals, browser_version, os_version FROM sessions WHERE id = ?",
         (session_id,),
     ).fetchone()
     if row is None:
@@ -278,6 +281,7 @@ def session_detail(conn: sqlite3.Connection, session_id: int) -> SessionDetail |
         session=_active(row[:17]), ua=str(row[17]), entry_path=str(row[18]), referrer=str(row[19]),
         ref_source=str(row[20]), city=str(row[21]), screen=str(row[22]), engaged_ms=int(row[23]),
         max_scroll=int(row[24]), bot_reasons=reasons, signals=parse_signals(str(row[26])),
+        browser_version=str(row[27]), os_version=str(row[28]),
     )
 
 

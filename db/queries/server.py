@@ -8,6 +8,10 @@ or with dimension filters. Longer spans read the daily latency histograms (`roll
 for whole days and put the raw latencies of the uneven ends into the same buckets; a percentile is then the
 midpoint of the bucket holding that rank, within about 2 % of the exact value (db/rollups.py LATENCY_STEPS).
 Request counts, error rates and failed logins stay exact; costs are summed in billionths of a dollar.
+
+Users (`user_id` sent with server-side events) are read from raw rows through the covering partial index
+`events_users`, whatever the span: requests are api_request events, cost the summed cost_usd of external_call
+events, and a user is active on a UTC day with any server-side event but a failed auth that day.
 """
 
 from __future__ import annotations
@@ -58,6 +62,69 @@ class CostRow:
     calls: int
     cost_usd: float
     p95: float
+
+
+@dataclass(slots=True, frozen=True)
+class UserRow:
+    """One user of the API: requests, 5xx answers, external calls made for them and what those cost."""
+
+    user_id: str
+    requests: int
+    errors: int
+    calls: int
+    cost_usd: float
+    days_active: int
+
+
+USERS_SQL = "type IN ('api_request', 'auth', 'external_call') AND user_id != ''"
+"""The partial index `events_users` condition, written out so SQLite uses it."""
+ACTIVE_SQL = "NOT (type = 'auth' AND success = 0)"
+"""What makes a user active: any server-side event but a failed login (a guess at someone else's account)."""
+
+
+def _user_rows(
+    conn: sqlite3.Connection, span: Span, filters: Filters, columns: str, tail: str, extra: tuple[object, ...] = ()
+) -> Iterable[Any]:
+    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+    return conn.execute(f"SELECT {columns} FROM events WHERE {where} AND {USERS_SQL}{tail}", (*params, *extra))
+
+
+def users(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20) -> list[UserRow]:
+    """Active users by requests (then cost): API requests and 5xx answers, external calls and their cost, and on
+    how many UTC days of the span they were active (a user named only by failed logins is not listed)."""
+    rows = _user_rows(
+        conn,
+        span,
+        filters,
+        f"user_id, sum(type = 'api_request') AS reqs, sum(type = 'api_request' AND status >= {ERROR_STATUS:d}), "
+        "sum(type = 'external_call'), "
+        "sum(CASE WHEN type = 'external_call' AND cost_usd > -1e9 AND cost_usd < 1e9 "
+        "THEN CAST(round(cost_usd * 1e9) AS INTEGER) ELSE 0 END) AS nusd, "
+        "count(DISTINCT CAST(ts AS INTEGER) / 86400)",
+        f" AND {ACTIVE_SQL} GROUP BY user_id ORDER BY reqs DESC, nusd DESC, user_id LIMIT ?",
+        (limit,),
+    )
+    return [
+        UserRow(str(u), int(r), int(e), int(c), round(int(n) / 1e9, 6), int(d)) for u, r, e, c, n, d in rows
+    ]
+
+
+def daily_active_users(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[tuple[int, int]]:
+    """(UTC day start, distinct active users) for each day of the span with any, oldest first."""
+    rows = _user_rows(
+        conn,
+        span,
+        filters,
+        "CAST(ts AS INTEGER) / 86400 * 86400 AS day, count(DISTINCT user_id)",
+        f" AND {ACTIVE_SQL} GROUP BY day ORDER BY day",
+    )
+    return [(int(day), int(n)) for day, n in rows]
+
+
+def active_users(conn: sqlite3.Connection, span: Span, filters: Filters) -> int:
+    """Distinct active users over the whole span."""
+    row = next(iter(_user_rows(conn, span, filters, "count(DISTINCT user_id)", f" AND {ACTIVE_SQL}")))
+    return int(row[0])
 
 
 def _rank(q: float, n: int) -> int:

@@ -24,6 +24,7 @@ from db.queries import (
     live,
     overview,
     props,
+    requests,
     salts,
     server,
     sessions,
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
     from db.queries.ingest import ImportFile, TokenRow
     from db.queries.live import ActiveSession, FingerprintSession, SessionDetail, TailEvent, TimelineEvent
     from db.queries.overview import Kpis, PageEngagement, Point, Row
-    from db.queries.server import CostRow, EndpointRow, LoginRow
+    from db.queries.requests import PathHits, StatusRow
+    from db.queries.server import CostRow, EndpointRow, LoginRow, UserRow
     from db.queries.storage import StorageStats
     from db.queries.throttle import FingerprintRow as Reputation
     from db.queries.throttle import OverrideRow
@@ -342,6 +344,32 @@ class SqliteStore(Store):
     def external_costs(self, span: Span, filters: Filters) -> list[CostRow]:
         with self._lock:
             return server.external_costs(self._conn(), span, filters)
+
+    def users(self, span: Span, filters: Filters, limit: int = 20) -> list[UserRow]:
+        with self._lock:
+            return server.users(self._conn(), span, filters, limit)
+
+    def daily_active_users(self, span: Span, filters: Filters) -> list[tuple[int, int]]:
+        with self._lock:
+            return server.daily_active_users(self._conn(), span, filters)
+
+    def active_users(self, span: Span, filters: Filters) -> int:
+        with self._lock:
+            return server.active_users(self._conn(), span, filters)
+
+    # -------------------- requests (imported access logs)
+
+    def status_codes(self, span: Span, filters: Filters) -> list[StatusRow]:
+        with self._lock:
+            return requests.status_codes(self._conn(), span, filters)
+
+    def not_found(self, span: Span, filters: Filters, limit: int = 20) -> list[PathHits]:
+        with self._lock:
+            return requests.not_found(self._conn(), span, filters, limit)
+
+    def bandwidth(self, span: Span, filters: Filters, limit: int = 20) -> list[PathHits]:
+        with self._lock:
+            return requests.bandwidth(self._conn(), span, filters, limit)
 
     # -------------------- funnels
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from collector.bots.request import assess_request
-from collector.enrich.ua import parse_ua
+from collector.enrich.ua import os_version_label, parse_ua
 from collector.errors import UserError
 
 
@@ -42,6 +42,7 @@ def describe_ua(ua: str) -> dict[str, object]:
         "browser": info.browser,
         "browser_version": info.browser_version,
         "os": info.os,
+        "os_version": os_version_label(info.os, info.os_version),
         "device": "bot" if verdict.is_bot else info.device,
         "is_bot": verdict.is_bot,
         "bot_name": verdict.bot_name,

@@ -34,6 +34,11 @@ def clock(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
 
 
+def software(name: str, version: str) -> str:
+    """"Chrome 124.0.0", or the name alone when the version is unknown."""
+    return f"{name} {version}" if version else name
+
+
 def summary(d: SessionDetail) -> Text:
     """Header lines: where the session comes from and what it looks like."""
     s = d.session
@@ -43,7 +48,8 @@ def summary(d: SessionDetail) -> Text:
         ("  throttle ", "dim"), clean(s.throttle_level, 20), "\n",
         ("UA ", "dim"), clean(d.ua, 160), "\n",
         ("from ", "dim"), clean(s.country or "?", 10), " ", clean(d.city, 40), ("  ", ""),
-        clean(f"{s.browser} / {s.os} / {s.device}", 80), ("  referrer ", "dim"), clean(d.referrer or "direct", 80),
+        clean(f"{software(s.browser, d.browser_version)} / {d.os_version or s.os} / {s.device}", 80),
+        ("  referrer ", "dim"), clean(d.referrer or "direct", 80),
         "\n", ("fingerprint ", "dim"), clean(s.fingerprint, 80), ("  started ", "dim"), clock(s.started),
         ("  last seen ", "dim"), clock(s.last_seen),
         *((("  ip ", "dim"), clean(s.ip, 45)) if s.ip else ()),

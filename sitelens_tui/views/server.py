@@ -1,8 +1,10 @@
-"""Server/API: endpoint latency percentiles and error rates, failed logins by source, external API cost."""
+"""Server/API: endpoint latency percentiles and error rates, failed logins by source, external API cost, and
+requests, cost and activity per user (the `user_id` sent with server-side events)."""
 
 from __future__ import annotations
 
 import ipaddress
+import time
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -10,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
 
-from db.queries.server import CostRow, EndpointRow, LoginRow
+from db.queries.server import CostRow, EndpointRow, LoginRow, UserRow
 from db.store import Store
 from sitelens_tui.sanitize import num, safe
 from sitelens_tui.scope import Scope
@@ -23,6 +25,8 @@ class ServerData:
     endpoints: list[EndpointRow]
     logins: list[LoginRow]
     costs: list[CostRow]
+    users: list[UserRow]
+    daily_users: list[tuple[int, int]]
 
 
 def error_rate(pct: float) -> Text:
@@ -55,11 +59,20 @@ class ServerView(View):
                 yield Label("External API cost", classes="section-title")
                 yield ViewTable([("service", "Service"), ("calls", "Calls"), ("cost", "Cost $"), ("p95", "p95 ms")],
                                 id="server-costs", cap=20)
+        with Horizontal(classes="lists"):
+            with Vertical():
+                yield Label("Users", classes="section-title")
+                yield ViewTable([("user", "User"), ("requests", "Reqs"), ("errors", "5xx"), ("calls", "Calls"),
+                                 ("cost", "Cost $")], dimension="user_id", id="server-users", cap=20)
+            with Vertical():
+                yield Label("Daily active users", classes="section-title")
+                yield ViewTable([("day", "Day (UTC)"), ("users", "Users")], id="server-dau", cap=100)
 
     def fetch(self, store: Store, scope: Scope) -> ServerData:
         span, filters = scope.span, scope.filters()
         return ServerData(store.endpoints(span, filters), store.failed_logins(span, filters),
-                          store.external_costs(span, filters))
+                          store.external_costs(span, filters), store.users(span, filters),
+                          store.daily_active_users(span, filters))
 
     def show(self, data: ServerData) -> None:
         self.query_one("#server-endpoints", ViewTable).show([
@@ -73,9 +86,22 @@ class ServerView(View):
             TableRow(c.service, (safe(c.service, 30), num(c.calls), num(c.cost_usd, ",.4f"), ms(c.p95)), c.service)
             for c in data.costs
         ])
+        self.query_one("#server-users", ViewTable).show([
+            TableRow(u.user_id, (safe(u.user_id, 30), num(u.requests), num(u.errors), num(u.calls),
+                                 num(u.cost_usd, ",.4f")), u.user_id)
+            for u in data.users
+        ])
+        self.query_one("#server-dau", ViewTable).show([
+            TableRow(str(day), (Text(time.strftime("%Y-%m-%d", time.gmtime(day))), num(n))) for day, n in
+            reversed(data.daily_users)
+        ])
 
     def selection(self) -> Selection:
-        """An endpoint filters by its path; a failed-login source that is an IP can be throttled."""
+        """An endpoint filters by its path, a user by user id; a failed-login source that is an IP can be
+        throttled."""
+        user = self.query_one("#server-users", ViewTable)
+        if self.app.focused is user and user.selected is not None:
+            return Selection(filter=("user_id", user.selected.value))
         logins = self.query_one("#server-logins", ViewTable)
         if self.app.focused is logins and logins.selected is not None:
             source = logins.selected.value

@@ -191,8 +191,10 @@ def test_heatmap_and_timeseries(conn):
 def test_engagement_per_page(conn):
     rows = engagement(conn, DAYSPAN, HUMANS, 10)
     by_path = {r.path: r for r in rows}
-    assert by_path["/blog"] == PageEngagement("/blog", 1, 75.0, 15.0)
-    assert by_path["/pricing"] == PageEngagement("/pricing", 2, 75.0, 40.0)
+    # /blog's one view sent two reports (engaged time comes as deltas): one view of 30 s that reached 100 %.
+    assert by_path["/blog"] == PageEngagement("/blog", 1, 75.0, 15.0, 30.0, (100.0, 100.0, 100.0, 100.0))
+    # /pricing: two views, one of them engaged for 40 s down to 75 %.
+    assert by_path["/pricing"] == PageEngagement("/pricing", 2, 75.0, 40.0, 40.0, (50.0, 50.0, 50.0, 0.0))
     assert rows[0].path == "/"
 
 

@@ -121,3 +121,34 @@ def test_long_spans_read_latency_histograms_within_two_percent(tmp_path):
     assert (approx[0].requests, approx[0].error_rate) == (2000, 2.0)  # counts stay exact
     for got, want in zip((approx[0].p50, approx[0].p95, approx[0].p99), (200.0, 380.0, 396.0), strict=True):
         assert abs(got - want) <= 0.022 * want
+
+
+def test_users_requests_cost_and_daily_active_users(tmp_path):
+    from db.queries.server import UserRow, active_users, daily_active_users, users
+
+    conn = new_db(tmp_path / "u.db")
+    write(
+        conn,
+        [
+            server_event(T0 + 1, "api_request", method="GET", path="/v1/a", status=200, user_id="alice"),
+            server_event(T0 + 2, "api_request", method="GET", path="/v1/a", status=503, user_id="alice"),
+            server_event(T0 + 3, "external_call", name="openai", cost_usd=0.25, user_id="alice"),
+            server_event(T0 + DAY + 4, "api_request", method="GET", path="/v1/a", status=200, user_id="alice"),
+            server_event(T0 + 5, "api_request", method="GET", path="/v1/a", status=200, user_id="bob"),
+            server_event(T0 + 6, "external_call", name="openai", cost_usd=1.5, user_id="bob"),
+            server_event(T0 + 7, "external_call", name="maps", cost_usd=0.5, user_id="bob"),
+            # A failed login names a user without making them active; anonymous requests have no user.
+            server_event(T0 + DAY + 8, "auth", name="login", success=0, user_id="carol"),
+            server_event(T0 + DAY + 9, "auth", name="login", success=1, user_id="bob"),
+            server_event(T0 + 10, "api_request", method="GET", path="/v1/a", status=200),
+        ],
+    )
+    two_days = Span(T0, T0 + 2 * DAY)
+    assert users(conn, two_days, Filters(site=SITE)) == [
+        UserRow("alice", 3, 1, 1, 0.25, 2),
+        UserRow("bob", 1, 0, 2, 2.0, 2),
+    ]
+    assert daily_active_users(conn, two_days, Filters()) == [(int(T0), 2), (int(T0 + DAY), 2)]
+    assert active_users(conn, two_days, Filters()) == 2
+    only_bob = Filters(dims=(("user_id", "bob"),))
+    assert [u.user_id for u in users(conn, two_days, only_bob)] == ["bob"]

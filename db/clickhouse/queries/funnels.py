@@ -19,6 +19,7 @@ from collector.funnels import (
     step_mask,
     summarise,
 )
+
 from db.clickhouse.client import ClickHouse
 from db.queries.common import Filters, Span, event_where
 from db.queries.funnels import _after_prefix, _from_row, _literal_prefix, _props

@@ -14,7 +14,7 @@ CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0.0.0 Safari/537.36"
 )
-FIELDS = ["ua", "browser", "browser_version", "os", "device", "is_bot", "bot_name", "reason"]
+FIELDS = ["ua", "browser", "browser_version", "os", "os_version", "device", "is_bot", "bot_name", "reason"]
 
 
 def lines(out: str) -> list[dict[str, object]]:
@@ -35,6 +35,7 @@ def test_ua_prints_one_json_object_per_argument(capsys: pytest.CaptureFixture[st
     )
     chrome, curl, bing = lines(capsys.readouterr().out)
     assert list(chrome) == FIELDS
+    assert chrome["os_version"] == "Windows 10"
     assert (chrome["browser"], chrome["os"], chrome["device"], chrome["is_bot"]) == (
         "Chrome",
         "Windows",
