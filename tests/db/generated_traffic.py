@@ -66,9 +66,9 @@ def generate(seed: int = 14) -> tuple[Traffic, list[SessionRecord]]:
         if rng.random() < 0.4:
             custom.append((rng.uniform(0, 600), "signup", {"plan": rng.choice(["free", "pro"])}))
         if rng.random() < 0.3:
-            answered = rng.choice(["true", "false"])
-            custom.append((rng.uniform(0, 600), "chat_question", {"question": rng.choice(["price?", "api?"]),
-                                                                   "answered": answered}))
+            question = rng.choice(["price?", "api?", 'say "hi" – ü'])
+            custom.append((rng.uniform(0, 600), "chat_question", {"question": question,
+                                                                   "answered": rng.choice(["true", "false"])}))
         engagement = [(o + 5, p, rng.randint(0, 100), rng.randint(0, 60_000)) for o, p in pages if rng.random() < 0.5]
         v = visit(
             start,

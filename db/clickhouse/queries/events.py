@@ -3,7 +3,7 @@
 SQLite reads whole days of long spans from its daily props rollup, which holds the same props objects as the raw
 events; here every span reads the raw events. Props are JSON objects (the collector writes string values);
 a value reads as SQLite's `CAST(json_each.value AS TEXT)` would: strings unquoted, true/false as 1/0, null as
-NULL, numbers and nested values as their JSON text."""
+NULL, numbers and nested values as their JSON text (SQLite rewrites a number like 1.50 as 1.5; ClickHouse keeps it)."""
 
 from __future__ import annotations
 

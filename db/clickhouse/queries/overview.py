@@ -207,16 +207,17 @@ def event_top(
         )
         return out
     # Visits: an event is one when it is the first of its path (name) in its session, looked up among all the
-    # session's events (an earlier one may lie before the span), as the rollups count them.
+    # session's events (an earlier one may lie before the span), as the rollups count them. Events after the
+    # span cannot come first, so the lookup stops at its end.
     _merge(
         ch.rows(
             f"SELECT e.{column}, countIf(e.session_id = 0 OR (e.ts, e.id) = f.first), count() FROM events AS e "
             f"LEFT JOIN (SELECT session_id, {column}, min((ts, id)) AS first FROM events "
-            f"WHERE {type_sql} AND session_id != 0 AND session_id IN "
+            f"WHERE ts < ? AND {type_sql} AND session_id != 0 AND session_id IN "
             f"(SELECT session_id FROM events AS e WHERE {where} AND e.{type_sql}) "
             f"GROUP BY session_id, {column}) AS f ON e.session_id = f.session_id AND e.{column} = f.{column} "
             f"WHERE {where} AND e.{type_sql} GROUP BY e.{column}",
-            [*params, *params],
+            [span.end, *params, *params],
         ),
         out,
     )
