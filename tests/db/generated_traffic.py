@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from db.records import EventRecord, SessionRecord
-from db.rollups import DAY, HOUR
+from db.rollups import DAY, HOUR, catch_up
 from tests.engines import ch_write
 from tests.factories import T0, new_db, server_event, visit, write
 
@@ -35,13 +35,13 @@ class Traffic:
     sessions: list[SessionRecord]
 
 
-def generate(seed: int = 14) -> tuple[Traffic, list[SessionRecord]]:
-    """The dataset and the early session snapshots written before it."""
+def generate(seed: int = 14, scale: int = 1) -> tuple[Traffic, list[SessionRecord]]:
+    """The dataset and the early session snapshots written before it (`scale` times the visits per day)."""
     rng = random.Random(seed)
     starts: list[float] = []
     for day in range(-5, 96):
         base = T0 + day * DAY
-        starts += [base + rng.uniform(0, DAY) for _ in range(rng.randint(2, 5))]
+        starts += [base + rng.uniform(0, DAY) for _ in range(rng.randint(2, 5) * scale)]
     starts += [NOW - rng.uniform(0, 2 * DAY) for _ in range(50)]
     starts += [NOW - rng.uniform(120, 1800) for _ in range(8)]
     # Sessions straddling the starts of the 60h, 7d, 30d and 90d spans: a page's first visit lies before the span.
@@ -112,6 +112,7 @@ def write_both(conn: sqlite3.Connection, ch: object, traffic: Traffic, early: li
     """Two flushes on each engine: the early snapshots, then every event and the final snapshots."""
     write(conn, [], early)
     write(conn, traffic.events, traffic.sessions)
+    catch_up(conn)  # a flush rolls up at most MAX_EVENTS_PER_FLUSH events: the rest of a big dataset waits for this
     ch_write(ch, [], early)
     ch_write(ch, traffic.events, traffic.sessions)
 

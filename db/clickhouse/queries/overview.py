@@ -18,7 +18,16 @@ from typing import Any
 
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import bucket_sql, event_where, first_event_ts, session_where
-from db.queries.common import DIMENSIONS, LIVE_WINDOW_S, Filters, Span, bot_list_sql, check_dimension, exact_visitors
+from db.queries.common import (
+    DIMENSIONS,
+    LIVE_WINDOW_S,
+    Filters,
+    Span,
+    bot_list_sql,
+    check_dimension,
+    exact_visitors,
+    site_sql,
+)
 from db.queries.overview import (
     PAGE_TYPES_SQL,
     TOP_ALIASES,
@@ -206,18 +215,34 @@ def event_top(
             out,
         )
         return out
-    # Visits: an event is one when it is the first of its path (name) in its session, looked up among all the
-    # session's events (an earlier one may lie before the span), as the rollups count them. Events after the
-    # span cannot come first, so the lookup stops at its end.
+    # Visits: an event is one when it is the first of its path (name) in its session (the earliest ts, id), as
+    # the rollups count them. One pass groups the span's events by session and key: the group's first event
+    # counts when it matches the filters, unless the session had the key before the span. A session's events
+    # all belong to its site, so the site bounds both scans; the look back before the span starts where the
+    # earliest session still running at the span's start began (any session version will do: `started` never
+    # changes and `last_seen` only grows, so no FINAL is needed to find it).
+    cond, cond_params = event_where(span, filters)
+    site, site_params = site_sql(filters.site)
     _merge(
         ch.rows(
-            f"SELECT e.{column}, countIf(e.session_id = 0 OR (e.ts, e.id) = f.first), count() FROM events AS e "
-            f"LEFT JOIN (SELECT session_id, {column}, min((ts, id)) AS first FROM events "
-            f"WHERE ts < ? AND {type_sql} AND session_id != 0 AND session_id IN "
-            f"(SELECT session_id FROM events AS e WHERE {where} AND e.{type_sql}) "
-            f"GROUP BY session_id, {column}) AS f ON e.session_id = f.session_id AND e.{column} = f.{column} "
-            f"WHERE {where} AND e.{type_sql} GROUP BY e.{column}",
-            [span.end, *params, *params],
+            f"SELECT k, sum(if(session_id = 0, n, first_in AND (session_id, k) NOT IN ("
+            f"SELECT session_id, {column} FROM events WHERE ts < ?{site} AND {type_sql} AND session_id != 0 "
+            f"AND ts >= (SELECT minOrNull(started) FROM sessions WHERE started < ? AND last_seen >= ?{site})))), "
+            f"sum(n) FROM (SELECT session_id, {column} AS k, countIf({cond}) AS n, "
+            f"argMin({cond}, (ts, id)) AS first_in FROM events WHERE ts >= ? AND ts < ?{site} AND {type_sql} "
+            "GROUP BY session_id, k HAVING n > 0) GROUP BY k",
+            [
+                span.start,
+                *site_params,
+                span.start,
+                span.start,
+                *site_params,
+                *cond_params,
+                *cond_params,
+                span.start,
+                span.end,
+                *site_params,
+            ],
         ),
         out,
     )
