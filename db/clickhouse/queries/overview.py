@@ -71,21 +71,25 @@ def _exact(span: Span, rollups: bool | None) -> bool:
 
 
 def totals(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> _Totals:
-    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span)."""
-    where, params = event_where(span, filters)
-    bot_where, bot_params = event_where(span, Filters(filters.site, filters.dims, "bots"))
-    pv, ev = ch.one(
-        f"SELECT countIf(type IN {PAGE_TYPES_SQL}), countIf(type = 'event') FROM events WHERE {where}", params
-    ) or (0, 0)
-    bots = ch.value(f"SELECT count() FROM events WHERE {bot_where} AND type IN {PAGE_TYPES_SQL}", bot_params)
+    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span), in one
+    round trip: the events (humans and bots at once, bot pageviews being a number of their own) and the sessions."""
+    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
     swhere, sparams = session_where(span, filters)
-    sessions, new_visitors, bounces, duration = ch.one(
-        f"SELECT count(), sum(new_visitor), countIf({BOUNCE_SQL}), sum({DURATION_MS_SQL}) "
-        f"FROM sessions FINAL WHERE {swhere}",
-        sparams,
-    ) or (0, 0, 0, 0)
-    visitors = _distinct_visitors(ch, span, filters) if _exact(span, rollups) else new_visitors
-    return _Totals(int(pv), int(ev), int(sessions), int(visitors), int(bounces), int(duration), int(bots or 0))
+    exact = _exact(span, rollups)
+    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '')" if exact else "0"
+    row = ch.one(
+        f"SELECT * FROM (SELECT countIf({selected} AND type IN {PAGE_TYPES_SQL}) AS pv, "
+        f"countIf({selected} AND type = 'event') AS ev, countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}) AS bots, "
+        f"{distinct} AS distinct_visitors FROM events WHERE {where}) AS e "
+        f"CROSS JOIN (SELECT count() AS sessions, sum(new_visitor) AS new_visitors, countIf({BOUNCE_SQL}) AS bounces, "
+        f"sum({DURATION_MS_SQL}) AS duration FROM sessions FINAL WHERE {swhere}) AS s",
+        [*params, *sparams],
+    )
+    assert row is not None
+    pv, ev, bots, distinct_visitors, sessions, new_visitors, bounces, duration = (int(v) for v in row)
+    visitors = distinct_visitors if exact else new_visitors
+    return _Totals(pv, ev, sessions, visitors, bounces, duration, bots)
 
 
 def _distinct_visitors(ch: ClickHouse, span: Span, filters: Filters) -> int:
