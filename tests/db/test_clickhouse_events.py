@@ -91,3 +91,9 @@ def test_short_spans_count_event_visitors_as_distinct_ids(engines):
     ]
     (row,) = [c for c in ch_events.custom_events(ch, span, Filters(site)) if c.name == "signup"]
     assert (row.count, row.visitors) == (len(signups), len({e.visitor_id for e in signups}))
+
+
+def test_property_keys_are_the_most_used_first(engines):
+    _, ch, _ = engines
+    # Both keys come with every chat question: equally used, they are taken in name order.
+    assert ch_props.property_keys(ch, SPANS["30d"], Filters("a.example"), "chat_question", 1) == ["answered"]

@@ -12,7 +12,7 @@ from db.queries import common as sq_common
 from db.queries import overview as sq_overview
 from db.queries.common import Filters, Span, span_for
 from db.rollups import DAY, HOUR
-from tests.db.generated_traffic import NOW, PAGE_TYPES, SITES, Traffic, both_engines
+from tests.db.generated_traffic import NOW, PAGE_TYPES, PAGES, SITES, Traffic, both_engines
 
 SPANS = {
     "live": span_for("live", NOW),
@@ -136,3 +136,33 @@ def test_long_span_counts_first_visits_of_the_day_and_page_visits(engines):
     # Revisits in a session count as pageviews but not as visits.
     assert sum(r.pageviews for r in rows) > sum(visits.values())
 
+
+
+def test_charts_add_up_to_the_span_totals(engines):
+    _, ch, traffic = engines
+    site = "a.example"
+    day, week, month = SPANS["24h"], SPANS["7d"], SPANS["30d"]
+    points = ch_overview.timeseries(ch, day, Filters(site))
+    assert len(points) == 25  # hourly buckets, the partial first hour included
+    assert sum(p.pageviews for p in points) == sum(e.type in PAGE_TYPES for e in _in(traffic, day, site))
+    grid = ch_overview.heatmap(ch, week, Filters(site))
+    assert sum(map(sum, grid)) == sum(e.type in PAGE_TYPES for e in _in(traffic, week, site))
+    hours = ch_overview.hourly(ch, month, Filters(site))
+    assert sum(v[1] for v in hours.values()) == sum(
+        s.new_visitor for s in traffic.sessions if s.site == site and not s.is_bot and month.start <= s.started < month.end
+    )
+    current, previous = ch_overview.kpis_with_change(ch, week, Filters(site))
+    before = Span(week.start - 7 * DAY, week.start)
+    assert previous.pageviews == sum(e.type in PAGE_TYPES for e in _in(traffic, before, site)) != current.pageviews
+
+
+def test_engagement_averages_the_reports_of_a_page(engines):
+    _, ch, traffic = engines
+    span, site = SPANS["30d"], "a.example"
+    rows = ch_overview.engagement(ch, span, Filters(site), limit=1)
+    page = [e for e in _in(traffic, span, site) if e.path == rows[0].path]
+    views = {p: sum(e.type in PAGE_TYPES for e in _in(traffic, span, site) if e.path == p) for p in PAGES}
+    assert rows[0].views == views[rows[0].path] == max(views.values())
+    reports = [e for e in page if e.type == "engagement"]
+    assert rows[0].avg_scroll == round(sum(e.scroll for e in reports) / len(reports), 1)
+    assert rows[0].avg_engaged_s == round(sum(e.engaged_ms for e in reports) / len(reports) / 1000, 1)
