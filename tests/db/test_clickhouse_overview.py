@@ -103,6 +103,10 @@ def _in(traffic: Traffic, span: Span, site: str) -> list:
     return [e for e in traffic.events if span.start <= e.ts < span.end and e.site == site and not e.is_bot]
 
 
+def _started_in(traffic: Traffic, span: Span, site: str) -> list:
+    return [s for s in traffic.sessions if span.start <= s.started < span.end and s.site == site and not s.is_bot]
+
+
 def test_short_span_counts_distinct_visitor_ids(engines):
     _, ch, traffic = engines
     span, site = SPANS["24h"], "a.example"
@@ -111,9 +115,7 @@ def test_short_span_counts_distinct_visitor_ids(engines):
     assert k.pageviews == sum(e.type in PAGE_TYPES for e in events) > 0
     assert k.visitors == len({e.visitor_id for e in events if e.visitor_id}) > 0
     assert k.events == sum(e.type == "event" for e in events)
-    assert k.sessions == sum(
-        1 for s in traffic.sessions if s.site == site and not s.is_bot and span.start <= s.started < span.end
-    )
+    assert k.sessions == len(_started_in(traffic, span, site))
     live = [e for e in events if e.ts >= span.end - 300]
     assert k.live_visitors == len({e.visitor_id for e in live if e.visitor_id}) > 0
 
@@ -121,7 +123,7 @@ def test_short_span_counts_distinct_visitor_ids(engines):
 def test_long_span_counts_first_visits_of_the_day_and_page_visits(engines):
     _, ch, traffic = engines
     span, site = SPANS["30d"], "a.example"
-    sessions = [s for s in traffic.sessions if s.site == site and not s.is_bot and span.start <= s.started < span.end]
+    sessions = _started_in(traffic, span, site)
     assert ch_overview.kpis(ch, span, Filters(site)).visitors == sum(s.new_visitor for s in sessions)
     first: dict[tuple[int, str], int] = {}
     for e in traffic.events:  # in time order: the first hit of a path in a session is its visit
@@ -148,9 +150,7 @@ def test_charts_add_up_to_the_span_totals(engines):
     grid = ch_overview.heatmap(ch, week, Filters(site))
     assert sum(map(sum, grid)) == sum(e.type in PAGE_TYPES for e in _in(traffic, week, site))
     hours = ch_overview.hourly(ch, month, Filters(site))
-    assert sum(v[1] for v in hours.values()) == sum(
-        s.new_visitor for s in traffic.sessions if s.site == site and not s.is_bot and month.start <= s.started < month.end
-    )
+    assert sum(v[1] for v in hours.values()) == sum(s.new_visitor for s in _started_in(traffic, month, site))
     current, previous = ch_overview.kpis_with_change(ch, week, Filters(site))
     before = Span(week.start - 7 * DAY, week.start)
     assert previous.pageviews == sum(e.type in PAGE_TYPES for e in _in(traffic, before, site)) != current.pageviews
