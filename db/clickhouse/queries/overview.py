@@ -8,6 +8,9 @@ none and applies the same rules to raw `events` and `sessions FINAL` rows:
   name) in their session, wherever that first event falls. "First" is the earliest (ts, id): event ids are
   time-ordered here, insertion-ordered on SQLite, the same order for events written as they arrive;
 - a session counts in the span it started in; bounces and durations as `db.rollups` defines them.
+Dimension filters always apply here; SQLite, forced onto its rollups (`rollups=True`) with a dimension filter,
+ignores the filter on the rolled-up part of the span (no caller does that). Raw rows are all there is: history
+that the retention TTL has dropped is gone from long spans too, where SQLite's rollups still remember it.
 """
 
 from __future__ import annotations
