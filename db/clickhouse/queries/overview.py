@@ -95,14 +95,10 @@ def totals(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None
     return _Totals(pv, ev, sessions, visitors, bounces, duration, bots)
 
 
-def _distinct_visitors(ch: ClickHouse, span: Span, filters: Filters) -> int:
-    where, params = event_where(span, filters)
-    return int(ch.value(f"SELECT uniqExactIf(visitor_id, visitor_id != '') FROM events WHERE {where}", params))
-
-
 def live_visitors(ch: ClickHouse, end: float, filters: Filters) -> int:
     """Distinct visitors with any event in the five minutes before `end`."""
-    return _distinct_visitors(ch, Span(end - LIVE_WINDOW_S, end), filters)
+    where, params = event_where(Span(end - LIVE_WINDOW_S, end), filters)
+    return int(ch.value(f"SELECT uniqExactIf(visitor_id, visitor_id != '') FROM events WHERE {where}", params))
 
 
 def kpis(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> Kpis:
@@ -210,14 +206,14 @@ def event_top(
 ) -> dict[str, list[int]]:
     """path or custom event name -> [visitors, count] (pageviews or event count)."""
     column, type_sql = ("path", f"type IN {PAGE_TYPES_SQL}") if kind == "path" else ("name", "type = 'event'")
-    where, params = event_where(span, filters, "e")
     out: dict[str, list[int]] = {}
+    cond, cond_params = event_where(span, filters)
     if _exact(span, rollups):
         _merge(
             ch.rows(
-                f"SELECT e.{column}, uniqExactIf(e.visitor_id, e.visitor_id != ''), count() FROM events AS e "
-                f"WHERE {where} AND e.{type_sql} GROUP BY e.{column}",
-                params,
+                f"SELECT {column}, uniqExactIf(visitor_id, visitor_id != ''), count() FROM events "
+                f"WHERE {cond} AND {type_sql} GROUP BY {column}",
+                cond_params,
             ),
             out,
         )
@@ -228,7 +224,6 @@ def event_top(
     # all belong to its site, so the site bounds both scans; the look back before the span starts where the
     # earliest session still running at the span's start began (any session version will do: `started` never
     # changes and `last_seen` only grows, so no FINAL is needed to find it).
-    cond, cond_params = event_where(span, filters)
     site, site_params = site_sql(filters.site)
     _merge(
         ch.rows(
