@@ -1,0 +1,99 @@
+"""The Events view on ClickHouse: custom events by name and the values of their properties.
+
+SQLite reads whole days of long spans from its daily props rollup, which holds the same props objects as the raw
+events; here every span reads the raw events. Props are JSON objects (the collector writes string values);
+a value reads as SQLite's `CAST(json_each.value AS TEXT)` would: strings unquoted, true/false as 1/0, null as
+NULL, numbers and nested values as their JSON text (SQLite rewrites a number like 1.50 as 1.5; ClickHouse keeps it)."""
+
+from __future__ import annotations
+
+from db.clickhouse.client import ClickHouse
+from db.clickhouse.queries.common import event_where
+from db.clickhouse.queries.overview import event_top
+from db.queries.common import Filters, Span
+from db.queries.events import EventCount, PropValue, _sql_order
+
+
+def _text_sql(raw: str) -> str:
+    """A raw JSON value (from JSONExtractKeysAndValuesRaw) as SQLite's CAST(json value AS TEXT) gives it."""
+    return (
+        f"multiIf(startsWith({raw}, '\"'), JSONExtractString(concat('[', {raw}, ']'), 1), {raw} = 'true', '1', "
+        f"{raw} = 'false', '0', {raw} = 'null', NULL, {raw})"
+    )
+
+
+def custom_events(
+    ch: ClickHouse, span: Span, filters: Filters, limit: int = 20, *, rollups: bool | None = None
+) -> list[EventCount]:
+    """Custom events by count (visitors counted as in overview.top)."""
+    values = event_top(ch, span, filters, "name", rollups=rollups)
+    order = sorted(values.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+    return [EventCount(name, v[1], v[0]) for name, v in order if v[1]][:limit]
+
+
+def _props_where(where: dict[str, str] | None) -> tuple[str, list[object]]:
+    """Conditions keeping only props objects where other properties have the given values."""
+    sql = ""
+    args: list[object] = []
+    for key, value in (where or {}).items():
+        sql += (
+            f" AND arrayExists(w -> (w.1 = ? AND {_text_sql('w.2')} = ?), JSONExtractKeysAndValuesRaw(e.props))"
+        )
+        args.extend((key, value))
+    return sql, args
+
+
+def _props_counts(
+    ch: ClickHouse,
+    span: Span,
+    filters: Filters,
+    event: str,
+    select: str,
+    condition: str,
+    condition_args: list[object],
+) -> dict[object, int]:
+    """`select` (an expression over the key/value pair j) -> how many times, over the span's raw events."""
+    base, params = event_where(span, filters, "e")
+    return {
+        value: int(n)
+        for value, n in ch.rows(
+            f"SELECT {select} AS v, count() FROM events AS e ARRAY JOIN JSONExtractKeysAndValuesRaw(e.props) AS j "
+            f"WHERE {base} AND e.type = 'event' AND e.name = ? AND e.props != '' AND isValidJSON(e.props)"
+            f"{condition} GROUP BY v",
+            [*params, event, *condition_args],
+        )
+    }
+
+
+def property_breakdown(
+    ch: ClickHouse,
+    span: Span,
+    filters: Filters,
+    event: str,
+    prop: str,
+    where: dict[str, str] | None = None,
+    limit: int = 20,
+    *,
+    rollups: bool | None = None,
+) -> list[PropValue]:
+    """Values of property `prop` on event `event`, most frequent first, optionally only where other properties
+    have given values (`rollups` changes nothing: SQLite's props rollup holds the same objects)."""
+    condition, args = _props_where(where)
+    counts = _props_counts(ch, span, filters, event, _text_sql("j.2"), " AND j.1 = ?" + condition, [prop, *args])
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], _sql_order(kv[0])))
+    return [PropValue("" if v is None else str(v), n) for v, n in order[:limit]]
+
+
+def event_property_keys(
+    ch: ClickHouse,
+    span: Span,
+    filters: Filters,
+    event: str,
+    limit: int = 5,
+    *,
+    rollups: bool | None = None,
+) -> list[str]:
+    """The most used property keys of custom event `event` in the span."""
+    counts = _props_counts(ch, span, filters, event, "j.1", "", [])
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], _sql_order(kv[0])))
+    return [str(k) for k, _n in order[:limit]]

@@ -1,0 +1,331 @@
+"""The Overview view's questions on ClickHouse: KPIs, traffic over time, top lists, peak hours, engagement.
+
+The counting rules are SQLite's (db/queries/overview.py), which keeps rollups for long spans; ClickHouse has
+none and applies the same rules to raw `events` and `sessions FINAL` rows:
+- visitors are distinct visitor ids for spans up to two days, and the sum of sessions' `new_visitor` (a
+  visitor's first session of the day) beyond, or whenever `rollups=True` asks for the rolled-up rule;
+- top pages and custom events count, beyond two days, visits: events that are the first of their path (or
+  name) in their session, wherever that first event falls. "First" is the earliest (ts, id): event ids are
+  time-ordered here, insertion-ordered on SQLite, the same order for events written as they arrive;
+- a session counts in the span it started in; bounces and durations as `db.rollups` defines them.
+Dimension filters always apply here; SQLite, forced onto its rollups (`rollups=True`) with a dimension filter,
+ignores the filter on the rolled-up part of the span (no caller does that). Raw rows are all there is: history
+that the retention TTL has dropped is gone from long spans too, where SQLite's rollups still remember it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from db.clickhouse.client import ClickHouse
+from db.clickhouse.queries.common import bucket_sql, event_where, first_event_ts, session_where
+from db.queries.common import (
+    DIMENSIONS,
+    LIVE_WINDOW_S,
+    Filters,
+    Span,
+    bot_list_sql,
+    check_dimension,
+    exact_visitors,
+    site_sql,
+)
+from db.queries.overview import (
+    PAGE_TYPES_SQL,
+    TOP_ALIASES,
+    Kpis,
+    PageEngagement,
+    Point,
+    Row,
+    _Totals,
+    bucket_seconds,
+)
+from db.rollups import HOUR
+
+__all__ = [
+    "TOP_ALIASES",
+    "bucket_seconds",
+    "engagement",
+    "event_top",
+    "heatmap",
+    "hourly",
+    "kpis",
+    "kpis_with_change",
+    "live_visitors",
+    "session_top",
+    "timeseries",
+    "top",
+    "totals",
+]
+
+DURATION_MS_SQL = "greatest(0, toInt64((last_seen - started) * 1000 + 0.5))"
+"""`db.rollups.duration_of` in ClickHouse SQL (toInt64 truncates like SQLite's CAST)."""
+BOUNCE_SQL = "(pageviews + requests <= 1 AND events = 0)"
+"""`db.rollups.is_bounce` in ClickHouse SQL."""
+
+
+def _exact(span: Span, rollups: bool | None) -> bool:
+    """Whether visitors are distinct ids (short spans) or the rolled-up rule (long spans, or rollups forced)."""
+    return exact_visitors(span) and rollups is not True
+
+
+# ------------------------------------------------------------------------------------------------------ KPIs
+
+
+def totals(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> _Totals:
+    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span), in one
+    round trip: the events (humans and bots at once, bot pageviews being a number of their own) and the sessions."""
+    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
+    swhere, sparams = session_where(span, filters)
+    exact = _exact(span, rollups)
+    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '')" if exact else "0"
+    row = ch.one(
+        f"SELECT * FROM (SELECT countIf({selected} AND type IN {PAGE_TYPES_SQL}) AS pv, "
+        f"countIf({selected} AND type = 'event') AS ev, countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}) AS bots, "
+        f"{distinct} AS distinct_visitors FROM events WHERE {where}) AS e "
+        f"CROSS JOIN (SELECT count() AS sessions, sum(new_visitor) AS new_visitors, countIf({BOUNCE_SQL}) AS bounces, "
+        f"sum({DURATION_MS_SQL}) AS duration FROM sessions FINAL WHERE {swhere}) AS s",
+        [*params, *sparams],
+    )
+    assert row is not None
+    pv, ev, bots, distinct_visitors, sessions, new_visitors, bounces, duration = (int(v) for v in row)
+    visitors = distinct_visitors if exact else new_visitors
+    return _Totals(pv, ev, sessions, visitors, bounces, duration, bots)
+
+
+def live_visitors(ch: ClickHouse, end: float, filters: Filters) -> int:
+    """Distinct visitors with any event in the five minutes before `end`."""
+    where, params = event_where(Span(end - LIVE_WINDOW_S, end), filters)
+    return int(ch.value(f"SELECT uniqExactIf(visitor_id, visitor_id != '') FROM events WHERE {where}", params))
+
+
+def kpis(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> Kpis:
+    """Visitors, sessions, pageviews, bounce rate, mean duration, live visitors, bot hits, custom events."""
+    t = totals(ch, span, filters, rollups=rollups)
+    return Kpis(
+        visitors=t.visitors,
+        sessions=t.sessions,
+        pageviews=t.pageviews,
+        bounce_rate=round(100.0 * t.bounces / t.sessions, 2) if t.sessions else 0.0,
+        avg_duration_s=round(t.duration_ms / t.sessions / 1000.0, 2) if t.sessions else 0.0,
+        live_visitors=live_visitors(ch, span.end, filters),
+        bots=t.bots,
+        events=t.events,
+    )
+
+
+def kpis_with_change(ch: ClickHouse, span: Span, filters: Filters) -> tuple[Kpis, Kpis]:
+    """The span's KPIs and those of the equally long period before it."""
+    return kpis(ch, span, filters), kpis(ch, span.previous(), filters)
+
+
+# ----------------------------------------------------------------------------------------------- time series
+
+
+def hourly(
+    ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None
+) -> dict[int, list[int]]:
+    """Per UTC hour: [pageviews, visitors (first of the day), bot pageviews] (`rollups` changes nothing here:
+    SQLite's rollups hold the same numbers)."""
+    out: dict[int, list[int]] = {}
+    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+    selected = bot_list_sql(filters.bots)
+    for hour, pv, bots in ch.rows(
+        f"SELECT {bucket_sql('ts', HOUR)} AS h, countIf(is_bot IN ({selected})), countIf(is_bot = 1) "
+        f"FROM events WHERE {where} AND type IN {PAGE_TYPES_SQL} GROUP BY h",
+        params,
+    ):
+        cur = out.setdefault(int(hour), [0, 0, 0])
+        cur[0] += int(pv)
+        cur[2] += int(bots)
+    swhere, sparams = session_where(span, filters)
+    for hour, visitors in ch.rows(
+        f"SELECT {bucket_sql('started', HOUR)} AS h, sum(new_visitor) FROM sessions FINAL WHERE {swhere} GROUP BY h",
+        sparams,
+    ):
+        out.setdefault(int(hour), [0, 0, 0])[1] += int(visitors)
+    return {h: v for h, v in out.items() if any(v)}
+
+
+def _clamp_start(ch: ClickHouse, span: Span, filters: Filters) -> Span:
+    """An "all" span (start 0) begins at the first stored traffic instead."""
+    if span.start > 0:
+        return span
+    first = first_event_ts(ch, filters.site)
+    return Span(first if first is not None else span.end - HOUR, span.end)
+
+
+def timeseries(ch: ClickHouse, span: Span, filters: Filters) -> list[Point]:
+    """Pageviews, visitors and bot pageviews per bucket (minute, hour or day, by span length), gaps filled."""
+    span = _clamp_start(ch, span, filters)
+    size = bucket_seconds(span)
+    first = int(span.start // size) * size
+    buckets: dict[int, list[int]] = {b: [0, 0, 0] for b in range(first, int(span.end), size)}
+    if size == 60:
+        where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+        selected = bot_list_sql(filters.bots)
+        for b, pv, visitors, bots in ch.rows(
+            f"SELECT {bucket_sql('ts', 60)} AS b, "
+            f"countIf(type IN {PAGE_TYPES_SQL} AND is_bot IN ({selected})), "
+            f"uniqExactIf(visitor_id, is_bot IN ({selected}) AND visitor_id != ''), "
+            f"countIf(type IN {PAGE_TYPES_SQL} AND is_bot = 1) FROM events WHERE {where} GROUP BY b",
+            params,
+        ):
+            buckets.setdefault(int(b), [0, 0, 0])[:] = [int(pv), int(visitors), int(bots)]
+    else:
+        for hour, values in hourly(ch, span, filters).items():
+            cur = buckets.setdefault(hour // size * size, [0, 0, 0])
+            for i, v in enumerate(values):
+                cur[i] += v
+    return [Point(float(b), *v) for b, v in sorted(buckets.items())]
+
+
+def heatmap(ch: ClickHouse, span: Span, filters: Filters) -> list[list[int]]:
+    """Pageviews by UTC weekday (rows, Monday first) and hour of day (columns): 7 x 24."""
+    grid = [[0] * 24 for _ in range(7)]
+    for hour, values in hourly(ch, _clamp_start(ch, span, filters), filters).items():
+        when = datetime.fromtimestamp(hour, UTC)
+        grid[when.weekday()][when.hour] += values[0]
+    return grid
+
+
+# ------------------------------------------------------------------------------------------------- top lists
+
+
+def _merge(rows: Iterable[Any], into: dict[str, list[int]]) -> None:
+    for value, a, b in rows:
+        cur = into.setdefault(str(value), [0, 0])
+        cur[0] += int(a or 0)
+        cur[1] += int(b or 0)
+
+
+def event_top(
+    ch: ClickHouse, span: Span, filters: Filters, kind: str, *, rollups: bool | None = None
+) -> dict[str, list[int]]:
+    """path or custom event name -> [visitors, count] (pageviews or event count)."""
+    column, type_sql = ("path", f"type IN {PAGE_TYPES_SQL}") if kind == "path" else ("name", "type = 'event'")
+    out: dict[str, list[int]] = {}
+    cond, cond_params = event_where(span, filters)
+    if _exact(span, rollups):
+        _merge(
+            ch.rows(
+                f"SELECT {column}, uniqExactIf(visitor_id, visitor_id != ''), count() FROM events "
+                f"WHERE {cond} AND {type_sql} GROUP BY {column}",
+                cond_params,
+            ),
+            out,
+        )
+        return out
+    # Visits: an event is one when it is the first of its path (name) in its session (the earliest ts, id), as
+    # the rollups count them. One pass groups the span's events by session and key: the group's first event
+    # counts when it matches the filters, unless the session had the key before the span. A session's events
+    # all belong to its site, so the site bounds both scans; the look back before the span starts where the
+    # earliest session still running at the span's start began (any session version will do: `started` never
+    # changes and `last_seen` only grows, so no FINAL is needed to find it).
+    site, site_params = site_sql(filters.site)
+    _merge(
+        ch.rows(
+            f"SELECT k, sum(if(session_id = 0, n, first_in AND (session_id, k) NOT IN ("
+            f"SELECT session_id, {column} FROM events WHERE ts < ?{site} AND {type_sql} AND session_id != 0 "
+            f"AND ts >= (SELECT minOrNull(started) FROM sessions WHERE started < ? AND last_seen >= ?{site})))), "
+            f"sum(n) FROM (SELECT session_id, {column} AS k, countIf({cond}) AS n, "
+            f"argMin({cond}, (ts, id)) AS first_in FROM events WHERE ts >= ? AND ts < ?{site} AND {type_sql} "
+            "GROUP BY session_id, k HAVING n > 0) GROUP BY k",
+            [
+                span.start,
+                *site_params,
+                span.start,
+                span.start,
+                *site_params,
+                *cond_params,
+                *cond_params,
+                span.start,
+                span.end,
+                *site_params,
+            ],
+        ),
+        out,
+    )
+    return out
+
+
+def session_top(
+    ch: ClickHouse, span: Span, filters: Filters, dimension: str, *, rollups: bool | None = None
+) -> dict[str, list[int]]:
+    """session attribute value -> [visitors, page hits] for sessions started in the span."""
+    column = DIMENSIONS[dimension].sessions
+    assert column is not None
+    where, params = session_where(span, filters)
+    visitors = "uniqExact(visitor_id)" if _exact(span, rollups) else "sum(new_visitor)"
+    out: dict[str, list[int]] = {}
+    _merge(
+        ch.rows(
+            f"SELECT {column}, {visitors}, sum(pageviews + requests) FROM sessions FINAL WHERE {where} "
+            f"GROUP BY {column}",
+            params,
+        ),
+        out,
+    )
+    return out
+
+
+def top(
+    ch: ClickHouse,
+    span: Span,
+    filters: Filters,
+    dimension: str,
+    limit: int = 10,
+    *,
+    rollups: bool | None = None,
+) -> list[Row]:
+    """The most frequent values of a dimension: pages by pageviews, session attributes by visitors."""
+    dimension = TOP_ALIASES.get(dimension, dimension)
+    dim = check_dimension(dimension)
+    if dimension in ("path", "name"):
+        values = event_top(ch, span, filters, dimension, rollups=rollups)
+        order = sorted(values.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+    elif dim.sessions is not None:
+        values = session_top(ch, span, filters, dimension, rollups=rollups)
+        order = sorted(values.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+    else:
+        assert dim.events is not None
+        where, params = event_where(span, filters)
+        values = {}
+        _merge(
+            ch.rows(
+                f"SELECT {dim.events}, uniqExactIf(visitor_id, visitor_id != ''), count() FROM events "
+                f"WHERE {where} GROUP BY {dim.events}",
+                params,
+            ),
+            values,
+        )
+        order = sorted(values.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+    return [Row(value, v[0], v[1]) for value, v in order if v[0] or v[1]][:limit]
+
+
+def engagement(
+    ch: ClickHouse, span: Span, filters: Filters, limit: int = 10, *, rollups: bool | None = None
+) -> list[PageEngagement]:
+    """Pages by views with average scroll depth and engaged time (from the tracker's engagement reports)."""
+    where, params = event_where(span, filters)
+    sums = {
+        str(path): [int(views), int(n), int(scroll), int(engaged)]
+        for path, views, n, scroll, engaged in ch.rows(
+            f"SELECT path, countIf(type IN {PAGE_TYPES_SQL}), countIf(type = 'engagement'), "
+            "sumIf(scroll, type = 'engagement'), sumIf(engaged_ms, type = 'engagement') "
+            f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path",
+            params,
+        )
+    }
+    order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))
+    return [
+        PageEngagement(
+            path=path,
+            views=v[0],
+            avg_scroll=round(v[2] / v[1], 1) if v[1] else 0.0,
+            avg_engaged_s=round(v[3] / v[1] / 1000.0, 1) if v[1] else 0.0,
+        )
+        for path, v in order[:limit]
+    ]
