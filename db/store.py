@@ -126,7 +126,8 @@ class Store(ABC):
 
     @abstractmethod
     def count_table(self, table: str) -> int:
-        """Rows in a COPY_TABLES table, as this store counts them (for the summary of a migration)."""
+        """Rows in a COPY_TABLES table, as this store counts them (for the summary of a migration; settings
+        without the migration's own progress keys)."""
 
     # -------------------- export
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +63,15 @@ def sqlite_store(where: object) -> object:
     if hasattr(where, "execute"):
         where = where.execute("PRAGMA database_list").fetchone()[2]  # type: ignore[attr-defined]
     return open_store(sqlite_url(str(where)))
+
+
+def chdb_config(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, database: str | None = None) -> Any:
+    """A test config on a fresh chDB database (or a named one, to share it), spooling under `tmp_path`."""
+    from collector.config import Config
+
+    cfg = Config.for_tests(tmp_path / "unused.db")
+    cfg.db.path = ""
+    cfg.db.url = chdb_url(tmp_path_factory, database)
+    cfg.db.spool_dir = str(tmp_path / "spool")
+    cfg.anomalies.enabled = False
+    return cfg

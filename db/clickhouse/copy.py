@@ -67,6 +67,7 @@ _COUNTS = {
     "sessions": "SELECT count() FROM sessions FINAL",
     "fingerprints": "SELECT uniqExact(fingerprint) FROM fingerprint_news",
     "throttle_drops": "SELECT count() FROM throttle_drops FINAL",
+    "settings": "SELECT count() FROM settings FINAL WHERE NOT startsWith(key, 'migrate:')",
     "funnels": "SELECT count() FROM funnels FINAL WHERE NOT deleted",
     "anomaly_rules": "SELECT count() FROM anomaly_rules FINAL WHERE NOT deleted",
 }

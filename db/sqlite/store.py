@@ -202,7 +202,8 @@ class SqliteStore(Store):
         if table not in COPY_TABLES:
             raise ValueError(f"not a copied table: {table}")
         with self._lock:
-            return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            where = " WHERE key NOT LIKE 'migrate:%'" if table == "settings" else ""
+            return int(self._db.execute(f"SELECT count(*) FROM {table}{where}").fetchone()[0])
 
     def count_rows(self, what: str, flt: ExportFilter, table: str | None = None) -> int:
         with self._lock:

@@ -1,4 +1,4 @@
-"""Funnel definitions and per-step reports on ClickHouse (matching stays in collector.funnels, as on SQLite)."""
+"""Funnel definitions and per-step reports on ClickHouse (matching stays in db.funnels, as on SQLite)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from collector.funnels import (
+from db.funnels import (
     Funnel,
     FunnelError,
     Step,
