@@ -16,6 +16,7 @@ from aiohttp import web
 
 from collector import keys
 from collector.config import AnomalyConfig, AnomalyRuleConfig, Config
+from collector.leases import hold_lease
 from db.queries.anomalies import (
     Anomaly,
     AnomalyRule,
@@ -265,6 +266,9 @@ async def check_anomalies(app: web.Application, now: float | None = None) -> lis
         return []
     now = time.time() if now is None else now
     store = app[keys.STORE]
+    # Collectors sharing a store take turns: only the lease holder judges (its lease outlives three rounds).
+    if not await asyncio.to_thread(hold_lease, store, "anomalies", time.time(), 3 * cfg.anomalies.interval_s):
+        return []
     findings = await asyncio.to_thread(_evaluate_now, cfg, store, now)
     changes = await app[keys.WRITER].run_in_thread(lambda: reconcile(store, findings, now))
     for change in changes:

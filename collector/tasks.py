@@ -54,6 +54,20 @@ async def sync_throttle(app: web.Application) -> None:
         app[keys.WRITER].add_level_changes({fp: level.label for fp, level in changes.items()})
 
 
+SPLIT_VISITS_WINDOW_S = 1800.0
+
+
+async def warn_split_visits(app: web.Application) -> None:
+    """Say so when visits are split between collectors (a load balancer not routing clients by address)."""
+    n = await asyncio.to_thread(app[keys.STORE].split_visits, time.time() - SPLIT_VISITS_WINDOW_S)
+    if n:
+        log.warning(
+            "%d visitors in the last 30 minutes had two sessions at once: their visits reached more than one "
+            "collector. Route clients to collectors by address (nginx `hash $remote_addr consistent;`, Caddy "
+            "`lb_policy ip_hash`); see README, Outgrowing one server", n,
+        )
+
+
 SERVICES: list[Service] = [
     Service("expire-sessions", lambda app: 30.0, expire_sessions),
     Service("forget-salts", lambda app: 3600.0, forget_old_salts),
@@ -61,6 +75,7 @@ SERVICES: list[Service] = [
     Service("scheduled-export", service_interval, scheduled_export_service),
     Service("anomalies", lambda app: app[keys.CONFIG].anomalies.interval_s, anomaly_service),
     Service("retention", lambda app: RETENTION_INTERVAL_S, retention_service),
+    Service("split-visits", lambda app: 300.0, warn_split_visits),
 ]
 """Every background service; each feature adds its own here."""
 

@@ -231,6 +231,10 @@ class Store(ABC):
         """The latest sessions of one fingerprint, newest first."""
 
     @abstractmethod
+    def split_visits(self, since: float) -> int:
+        """Visitors seen since `since` whose sessions overlap in time: one visit counted by two collectors."""
+
+    @abstractmethod
     def sessions_active_since(self, since: float) -> list[SessionRecord]:
         """Sessions seen after `since`, as records the collector can keep extending."""
 

@@ -5,6 +5,7 @@ is ever formatted into SQL text."""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -14,6 +15,9 @@ from db.errors import DatabaseError
 from db.url import StoreUrl
 
 _PLACEHOLDER = re.compile(r"\?")
+# The client library logs each failed attempt itself; SiteLens reports the failure once, in its own words.
+for _name in ("clickhouse_connect", "urllib3.connectionpool"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
 
 
 def _type_of(value: object) -> str:
@@ -110,30 +114,28 @@ class ClickHouse:
 
 def describe(exc: BaseException) -> str:
     """A one-line reason for a ClickHouse failure, in words a user can act on."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = " ".join(str(exc).split()) or type(exc).__name__
     lowered = text.lower()
     if "authentication failed" in lowered or "code: 516" in lowered or "wrong password" in lowered:
         return "authentication failed: check the user and password in the store URL"
-    if (
-        "code: 81" in lowered
-        or "unknown_database" in lowered
-        or ("database" in lowered and "does not exist" in lowered)
-    ):
-        return "the database does not exist (create it, or run `sitelens check --store URL --create`)"
-    if any(
-        word in lowered
-        for word in (
-            "connection refused",
-            "max retries",
-            "name or service",
-            "timed out",
-            "failed to establish",
-            "connection reset",
-            "nodename",
-        )
-    ):
-        return f"cannot reach the server ({text[:160]})"
+    if "code: 81" in lowered or "unknown_database" in lowered:
+        return "the database does not exist: create it with `sitelens check --store URL --create`"
+    for needle, reason in _UNREACHABLE:
+        if needle in lowered:
+            return f"cannot reach the server ({reason})"
     return text[:300]
+
+
+_UNREACHABLE = (
+    ("connection refused", "connection refused: is ClickHouse running there, on that port?"),
+    ("name or service not known", "unknown host name"),
+    ("nodename nor servname", "unknown host name"),
+    ("temporary failure in name resolution", "the host name could not be resolved"),
+    ("timed out", "timed out"),
+    ("connection reset", "the connection was reset"),
+    ("certificate", "TLS certificate problem"),
+    ("max retries", "no answer"),
+)
 
 
 def connect_client(url: StoreUrl, *, create_database: bool = False) -> ClickHouse:

@@ -209,6 +209,9 @@ class ClickHouseStore(Store):
     def fingerprint_history(self, fingerprint: str, limit: int = 50) -> list[FingerprintSession]:
         return live.fingerprint_history(self.ch, fingerprint, limit)
 
+    def split_visits(self, since: float) -> int:
+        return sessions.split_visits(self.ch, since)
+
     def sessions_active_since(self, since: float) -> list[SessionRecord]:
         return sessions.sessions_active_since(self.ch, since)
 

@@ -314,6 +314,10 @@ class SqliteStore(Store):
         with self._lock:
             return live.fingerprint_history(self._conn(), fingerprint, limit)
 
+    def split_visits(self, since: float) -> int:
+        with self._lock:
+            return sessions.split_visits(self._conn(), since)
+
     def sessions_active_since(self, since: float) -> list[SessionRecord]:
         with self._lock:
             return sessions.sessions_active_since(self._conn(), since)

@@ -128,3 +128,36 @@ async def test_an_outage_is_ridden_out_in_the_spool_and_sent_once(aiohttp_client
     assert ch.value("SELECT count() FROM events") == 31
     assert ch.value("SELECT uniqExact(path) FROM events") == 31
     assert (await (await client.get("/healthz")).json())["spooled_events"] == 0
+
+
+def test_collectors_sharing_a_store_take_turns_judging_anomalies(tmp_path_factory):
+    from collector.leases import hold_lease
+    from db.store import open_store
+    from tests.engines import chdb_url
+
+    url = chdb_url(tmp_path_factory)
+    one, two = open_store(url), open_store(url)
+    assert hold_lease(one, "anomalies", 1000.0, 60, me="a")
+    assert not hold_lease(two, "anomalies", 1010.0, 60, me="b")  # a's lease is still valid
+    assert hold_lease(one, "anomalies", 1050.0, 60, me="a")  # renewed
+    assert not hold_lease(two, "anomalies", 1100.0, 60, me="b")
+    assert hold_lease(two, "anomalies", 1111.0, 60, me="b")  # a stopped renewing: b takes over
+    assert not hold_lease(one, "anomalies", 1120.0, 60, me="a")
+
+
+async def test_a_visit_split_between_collectors_is_reported(aiohttp_client, tmp_path, tmp_path_factory, caplog):
+    from collector.tasks import warn_split_visits
+    from tests.engines import ch_write
+    from tests.factories import visit
+
+    client = await aiohttp_client(create_app(chdb_config(tmp_path, tmp_path_factory)))
+    store = client.server.app[keys.STORE]
+    now = time.time()
+    first = visit(now - 600, [(0, "/"), (300, "/a")], visitor="v1", session_id=1)
+    second = visit(now - 500, [(0, "/b")], visitor="v1", session_id=2)  # same visitor, another collector
+    alone = visit(now - 400, [(0, "/")], visitor="v2", session_id=3)
+    ch_write(store.ch, [e for v in (first, second, alone) for e in v.events], [v.session for v in (first, second, alone)])
+    assert store.split_visits(now - 1800) == 1
+    with caplog.at_level("WARNING", logger="sitelens.tasks"):
+        await warn_split_visits(client.server.app)
+    assert "1 visitors in the last 30 minutes had two sessions at once" in caplog.text

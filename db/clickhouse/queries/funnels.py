@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from db.clickhouse.client import ClickHouse
 from db.funnels import (
     Funnel,
     FunnelError,
@@ -19,8 +20,6 @@ from db.funnels import (
     step_mask,
     summarise,
 )
-
-from db.clickhouse.client import ClickHouse
 from db.queries.common import Filters, Span, event_where
 from db.queries.funnels import _after_prefix, _from_row, _literal_prefix, _props
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from db.clickhouse.client import ClickHouse
+from db.queries.sessions import SPLIT_VISITS_SQL
 from db.records import SESSION_COLUMNS, SessionRecord
 
 
@@ -13,3 +14,8 @@ def sessions_active_since(ch: ClickHouse, since: float) -> list[SessionRecord]:
         (since,),
     )
     return [SessionRecord(*row) for row in rows]
+
+
+def split_visits(ch: ClickHouse, since: float) -> int:
+    """Visitors seen since `since` whose sessions overlap in time: a visit that two collectors each counted."""
+    return int(ch.value(SPLIT_VISITS_SQL.format(sessions="sessions FINAL"), (since,)) or 0)

@@ -1,0 +1,56 @@
+"""Choosing a store: every way of getting it wrong is one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from sitelens_tui.cli import main
+from tests.engines import chdb_url
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sitelens: error:") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_an_unknown_scheme_is_named(capsys):
+    assert main(["check", "--store", "postgres://localhost/x"]) == 2
+    assert "unknown store scheme 'postgres'" in one_line_error(capsys)
+
+
+def test_db_and_store_naming_different_places_is_refused(tmp_path, capsys):
+    assert main(["check", "--db", str(tmp_path / "a.db"), "--store", f"sqlite:///{tmp_path / 'b.db'}"]) == 2
+    assert "name different places" in one_line_error(capsys)
+    assert main(["check", "--db", str(tmp_path / "a.db"), "--store", f"sqlite:///{tmp_path / 'a.db'}"]) == 0
+
+
+def test_an_unreachable_server_is_said_in_words(capsys):
+    url = f"clickhouse://default:pw@127.0.0.1:{closed_port()}/sitelens"
+    assert main(["check", "--store", url]) == 1
+    out = capsys.readouterr()
+    assert "FAIL store: cannot open ClickHouse store" in out.out and "connection refused" in out.out
+    assert "pw" not in out.out and "Traceback" not in out.out + out.err
+    assert main(["token", "list", "--store", url]) == 2
+    assert "connection refused" in one_line_error(capsys)
+
+
+def test_a_schema_newer_than_this_version_is_refused(tmp_path_factory, capsys):
+    pytest.importorskip("chdb")
+    url = chdb_url(tmp_path_factory)
+    assert main(["check", "--store", url]) == 0
+    assert "schema v2/2" in capsys.readouterr().out
+    from db.store import open_store
+
+    store = open_store(url)
+    store.ch.insert("schema_migrations", [(99, 0.0)], ("version", "applied"))  # type: ignore[attr-defined]
+    assert main(["check", "--store", url]) == 1
+    assert "schema version 99, newer than this SiteLens knows" in capsys.readouterr().out
