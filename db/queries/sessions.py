@@ -18,7 +18,7 @@ def sessions_active_since(conn: sqlite3.Connection, since: float) -> list[Sessio
 SPLIT_VISITS_SQL = """
 SELECT count(*) FROM (
     SELECT site, visitor_id FROM {sessions} WHERE last_seen > ? AND visitor_id != ''
-    GROUP BY site, visitor_id HAVING count(*) > 1 AND max(started) < min(last_seen)
+    GROUP BY site, visitor_id HAVING count(*) > 1 AND max(started) <= min(last_seen)
 )"""
 """Visitors with two sessions at once: one visit counted twice (shared by the engines, which name the table)."""
 

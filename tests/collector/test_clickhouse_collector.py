@@ -156,7 +156,8 @@ async def test_a_visit_split_between_collectors_is_reported(aiohttp_client, tmp_
     first = visit(now - 600, [(0, "/"), (300, "/a")], visitor="v1", session_id=1)
     second = visit(now - 500, [(0, "/b")], visitor="v1", session_id=2)  # same visitor, another collector
     alone = visit(now - 400, [(0, "/")], visitor="v2", session_id=3)
-    ch_write(store.ch, [e for v in (first, second, alone) for e in v.events], [v.session for v in (first, second, alone)])
+    visits = (first, second, alone)
+    ch_write(store.ch, [e for v in visits for e in v.events], [v.session for v in visits])
     assert store.split_visits(now - 1800) == 1
     with caplog.at_level("WARNING", logger="sitelens.tasks"):
         await warn_split_visits(client.server.app)
