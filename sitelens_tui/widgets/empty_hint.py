@@ -26,4 +26,4 @@ class EmptyHint(Static):
     """
 
     def __init__(self, site: str | None) -> None:
-        super().__init__(hint_text(site), classes="empty-hint")
+        super().__init__(hint_text(site))

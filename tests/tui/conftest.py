@@ -51,7 +51,8 @@ def empty_app(tmp_path: Path) -> Callable[..., SiteLensApp]:
 
 
 def screen_lines(app: SiteLensApp) -> list[str]:
-    """The text of the screen as the terminal shows it, one string per line."""
+    """The text of the screen as the terminal shows it, one string per line (from the compositor's strips: Textual
+    exports a screen only as SVG)."""
     return [strip.text for strip in app.screen._compositor.render_strips()]
 
 

@@ -76,7 +76,7 @@ async def test_below_22_lines_the_chart_folds_away_for_the_rows(attach_app, data
 
 
 @pytest.mark.parametrize("view", ["overview", "live"])
-async def test_empty_store_says_what_to_do_next_until_data_arrives(empty_app, tmp_path, view: str) -> None:
+async def test_empty_store_says_what_to_do_next_until_data_arrives(empty_app, view: str) -> None:
     app = empty_app(initial_range=range_for(view))
     async with app.run_test(size=(80, 24)) as pilot:
         await open_view(pilot, view)
