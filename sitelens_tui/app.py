@@ -53,6 +53,10 @@ class SiteLensApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "SiteLens"
     ENABLE_COMMAND_PALETTE = True
+    # Classes on the screen for app.tcss: at 80×24 (-short, -narrow) data rows come first and charts shrink; below
+    # 22 lines (-tiny) charts fold away.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-tiny"), (22, "-short"), (32, "-tall")]
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", id="help"),
@@ -102,6 +106,8 @@ class SiteLensApp(App[None]):
         self._status_timer: Any = None
         self.status_updates = 0
         """How many times the status bar was refreshed (tests wait for the first)."""
+        self.store_has_data = False
+        """Whether a view saw any stored event yet (until then views show the "no data yet" hint)."""
 
     # -- layout and lifetime ---------------------------------------------------------------------------
 

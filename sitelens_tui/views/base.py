@@ -17,6 +17,7 @@ from db.store import Store
 from sitelens_tui.messages import FilterRequested, ViewLoaded
 from sitelens_tui.sanitize import clean
 from sitelens_tui.scope import Scope
+from sitelens_tui.widgets.empty_hint import EmptyHint
 from sitelens_tui.widgets.view_table import ViewTable
 
 if TYPE_CHECKING:
@@ -128,10 +129,13 @@ class View(VerticalScroll):
             self.scope_changed()
         self._fetch_started = time.perf_counter()
 
-        def timed_fetch() -> tuple[Scope, Any, float]:
+        def timed_fetch() -> tuple[Scope, Any, float, bool]:
             started = time.perf_counter()
             data = app.db.read(lambda store: self.fetch(store, scope))
-            return scope, data, time.perf_counter() - started
+            query_s = time.perf_counter() - started
+            # Asked until the first event shows up: an empty store gets the "no data yet" hint in every view.
+            empty = not app.store_has_data and app.db.read(lambda store: store.first_event_ts()) is None
+            return scope, data, query_s, empty
 
         self.run_worker(
             timed_fetch,
@@ -161,16 +165,27 @@ class View(VerticalScroll):
             return
         event.stop()
         if event.state == WorkerState.SUCCESS:
-            scope, data, query_s = event.worker.result  # type: ignore[misc]
+            scope, data, query_s, empty = event.worker.result  # type: ignore[misc]
             self.loaded_scope = scope
             self.show(data)
             self.set_error(None)
+            self.sl_app.store_has_data = self.sl_app.store_has_data or not empty
+            self.set_empty_hint(empty)
             self.loads += 1
             self.post_message(ViewLoaded(self.key(), time.perf_counter() - self._fetch_started, query_s))
             self._schedule()
         elif event.state == WorkerState.ERROR:
             self.set_error(f"query failed: {event.worker.error}")
             self._schedule()
+
+    def set_empty_hint(self, shown: bool) -> None:
+        """Show the "no data yet" hint at the top of the view while the store is empty, remove it after."""
+        hints = self.query(EmptyHint)
+        if shown and not hints:
+            site = self.sl_app.cfg.sites[0].name if self.sl_app.cfg.sites else None
+            self.mount(EmptyHint(site), before=0)
+        elif not shown:
+            hints.remove()
 
     def set_error(self, message: str | None) -> None:
         """Show or hide the view's error line."""

@@ -60,11 +60,16 @@ class FunnelsView(View):
 
     def show(self, data: FunnelsData) -> None:
         self.funnels = {f.name: f for f in data.funnels}
-        self.query_one("#funnels-list", ViewTable).show([
+        table = self.query_one("#funnels-list", ViewTable)
+        table.show([
             TableRow(f.name, (safe(f.name, 40), num(len(f.steps)), safe(f.site or "all", 30),
                               safe(f"{f.window_s // 60} min")), f.name)
             for f in data.funnels
         ])
+        # The cursor follows the funnel shown (one just saved is not where the cursor was).
+        names = [f.name for f in data.funnels]
+        if data.selected in names and table.cursor_row != names.index(data.selected):
+            table.move_cursor(row=names.index(data.selected), animate=False, scroll=False)
         self.query_one("#funnel-title", Label).update(
             safe("Steps" if data.selected is None else f"Steps of {data.selected}", 80))
         self.query_one(StepBars).show(data.report)

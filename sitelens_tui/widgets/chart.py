@@ -35,6 +35,20 @@ def _ticks(labels: Sequence[str], width: int) -> list[int]:
     return list(range(0, len(labels), step))
 
 
+def y_limits(series: Sequence[Series]) -> tuple[float, float] | None:
+    """A zero-based y axis for counts and rates (plotext would centre all-zero lines on -1..1); None when a value is
+    negative, so plotext picks the range."""
+    values = [v for s in series for v in s.values]
+    if any(v < 0 for v in values):
+        return None
+    peak = max(values, default=0.0)
+    return 0.0, peak if peak > 0 else 1.0
+
+
+SHORT_PLOT = 9
+"""Below this many lines a plot gets two y labels (0 and the top), which stay on their rows."""
+
+
 def _build_v6(width: int, height: int, labels: Sequence[str], series: Sequence[Series]) -> str:
     """plotext ≥ 6: the explicit figure API."""
     plt.terminal.limit(False, False)  # size to the widget, not to the terminal plotext thinks it is in
@@ -47,6 +61,11 @@ def _build_v6(width: int, height: int, labels: Sequence[str], series: Sequence[S
         marker = plt.marker(pixel=plt.pixel(foreground=s.color))
         fig.draw(fig.signal(list(range(len(values))), values, marker=marker).lines())
     fig.legend(False)
+    limits = y_limits(series)
+    if limits is not None:
+        fig.ruler(1).lim(*limits)
+    if height < SHORT_PLOT:
+        fig.ruler(1).frequency(2)
     if labels:
         ticks = _ticks(labels, width)
         fig.ruler(0).ticks(ticks, [labels[i] for i in ticks])
@@ -62,6 +81,11 @@ def _build_v5(width: int, height: int, labels: Sequence[str], series: Sequence[S
     for s in series:
         values = list(s.values)
         p.plot(list(range(len(values))), values, color=s.color, marker="braille")
+    limits = y_limits(series)
+    if limits is not None:
+        p.ylim(*limits)
+    if height < SHORT_PLOT:
+        p.yfrequency(2)
     if labels:
         ticks = _ticks(labels, width)
         p.xticks(ticks, [labels[i] for i in ticks])

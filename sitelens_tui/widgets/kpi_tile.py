@@ -17,22 +17,25 @@ def change_text(current: float, previous: float, *, higher_is_better: bool = Tru
     return Text(f"{'▲' if pct > 0 else '▼'} {abs(pct):.0f}%", style="green" if good else "red")
 
 
+def render_tile(label: str, value: str, change: Text) -> Text:
+    """Label, value and change on three lines that never wrap (a wrapped line would push the change out)."""
+    return Text.assemble((label, "dim"), "\n", (value, "bold"), "\n", change, no_wrap=True, overflow="ellipsis")
+
+
 class KpiTile(Static):
-    """Label, value and change, three short lines."""
+    """Label, value and change, three short lines. The label is a line of its own rather than the border title:
+    six tiles share 80 columns, where a border title keeps only five or six letters of "Pageviews"."""
 
     DEFAULT_CSS = """
     KpiTile { width: 1fr; height: 5; border: round $panel; padding: 0 1; }
     """
 
     def __init__(self, label: str, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(render_tile(label, "–", Text("")), id=id)
         self.label = label
         self.value_text = "–"
-
-    def on_mount(self) -> None:
-        self.border_title = self.label
 
     def show(self, value: str, change: Text) -> None:
         """Update the shown value (already formatted by us) and its change."""
         self.value_text = value
-        self.update(Text.assemble((value, "bold"), "\n", change))
+        self.update(render_tile(self.label, value, change))

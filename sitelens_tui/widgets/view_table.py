@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import events
 from textual.widgets import DataTable
 
 
@@ -44,6 +45,15 @@ class ViewTable(DataTable[Text]):
     def on_mount(self) -> None:
         for key, label in self.column_defs:
             self.add_column(label, key=key)
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        """Let DataTable measure new rows, then redraw if a column got wider or narrower: DataTable caches rendered
+        cells (the header's too) by a counter that measuring does not move, so a header drawn before the rows were
+        measured kept its old widths, out of line with the rows below it."""
+        widths = [column.content_width for column in self.columns.values()]
+        await super()._on_idle(event)
+        if widths != [column.content_width for column in self.columns.values()]:
+            self.notify_style_update()  # drops the render caches and refreshes
 
     def show(self, rows: Sequence[TableRow]) -> None:
         """Show `rows` (at most `cap`); same keys in the same order → cell updates only, else rebuilt."""

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from collector.config import Config
+from db.connection import connect
 from sitelens_tui.app import SiteLensApp, build_app
 from tests.tui.dataset import FROZEN_NOW, Dataset, make_dataset
 
@@ -34,6 +35,25 @@ def attach_app(dataset: Dataset) -> Callable[..., SiteLensApp]:
         return build_app(cfg, embedded=False, now=lambda: FROZEN_NOW, **kwargs)  # type: ignore[arg-type]
 
     return factory
+
+
+@pytest.fixture
+def empty_app(tmp_path: Path) -> Callable[..., SiteLensApp]:
+    """Build the attach-mode app on a new database with no events (what a first start looks like)."""
+    path = tmp_path / "empty" / "sitelens.db"
+    path.parent.mkdir()
+    connect(path).close()  # the schema, no rows
+
+    def factory(**kwargs: object) -> SiteLensApp:
+        return build_app(Config.for_tests(path), embedded=False, now=lambda: FROZEN_NOW, **kwargs)  # type: ignore[arg-type]
+
+    return factory
+
+
+def screen_lines(app: SiteLensApp) -> list[str]:
+    """The text of the screen as the terminal shows it, one string per line (from the compositor's strips: Textual
+    exports a screen only as SVG)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 async def settle(pilot: object, view: str | None = None) -> None:
@@ -65,6 +85,10 @@ async def open_view(pilot: object, key: str) -> None:
     app.action_show_view(key)
     await pilot.pause()  # type: ignore[attr-defined]
     await settle(pilot, key)
-    # A table's header widths follow its rows one refresh later; on a busy machine that can miss the snapshot.
-    for _ in range(2):
+    # A table's column widths follow its rows when the table is next idle; on a busy machine a fixed number of pauses
+    # can miss that, so wait until no table has widths left to measure.
+    for _ in range(100):
         await pilot.pause()  # type: ignore[attr-defined]
+        if not any(t._require_update_dimensions or t._updated_cells for t in app.query(DataTable)):
+            break
+    await pilot.pause()  # type: ignore[attr-defined]  # let the last measured widths render

@@ -6,8 +6,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collector.funnels import Funnel, Step
 from db.batch import INSERT_EVENT, UPSERT_FINGERPRINT, UPSERT_SESSION
 from db.connection import connect
+from db.queries.funnels import save_funnel
 from db.records import EventRecord, SessionRecord
 
 FROZEN_NOW = 1_768_478_400.0  # 2026-01-15 12:00:00 UTC
@@ -142,6 +144,9 @@ def make_dataset(path: Path, now: float = FROZEN_NOW) -> Dataset:
         "('trend', '', 'pageviews', 'shop.example', 'warning', 120, 30, ?, ?, '')",
         (now - 900, now - 86400 * 2, now - 86400 * 2 + 3600),
     )
+    # A stored funnel, so the Funnels view has a row and step bars to show.
+    save_funnel(conn, Funnel("pricing", (Step("path", "/"), Step("path", "/pricing"), Step("path", "/signup"))),
+                now=now)
     conn.execute("COMMIT")
     _refresh_rollups(conn)
     conn.close()

@@ -1,4 +1,5 @@
-"""Snapshots of every view at 80×24 and 120×40 on the fixed dataset at the frozen clock."""
+"""Snapshots of every view at 80×24 (over SSH) and 160×45, on the fixed dataset and on an empty store, at the
+frozen clock."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sitelens_tui.database import Database
 from sitelens_tui.views import ALL_VIEWS
 from tests.tui.conftest import open_view
 
-SIZES = [(80, 24), (120, 40)]
+SIZES = [(80, 24), (160, 45)]
 
 
 @pytest.fixture(autouse=True)
@@ -17,10 +18,12 @@ def fixed_database_size(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Database, "size_bytes", lambda self: 1_234_567)
 
 
+@pytest.mark.parametrize("store", ["data", "empty"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("view", [v.key() for v in ALL_VIEWS])
-def test_view_snapshot(snap_compare, attach_app, view: str, size: tuple[int, int]) -> None:
-    app = attach_app(initial_range="7d" if view in ("events", "anomalies", "funnels") else "24h")
+def test_view_snapshot(snap_compare, request, view: str, size: tuple[int, int], store: str) -> None:
+    factory = request.getfixturevalue("attach_app" if store == "data" else "empty_app")
+    app = factory(initial_range="7d" if view in ("events", "anomalies", "funnels") else "24h")
 
     async def run_before(pilot) -> None:
         await open_view(pilot, view)
