@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collector.funnels import Funnel, Step
+from db.funnels import Funnel, Step
 from db.batch import INSERT_EVENT, UPSERT_FINGERPRINT, UPSERT_SESSION
 from db.connection import connect
 from db.queries.funnels import save_funnel
