@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from db.funnels import Funnel, Step
 from db.batch import INSERT_EVENT, UPSERT_FINGERPRINT, UPSERT_SESSION
 from db.connection import connect
+from db.funnels import Funnel, Step
 from db.queries.funnels import save_funnel
 from db.records import EventRecord, SessionRecord
 
