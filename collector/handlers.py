@@ -165,10 +165,18 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:  # the point of a health check is to report, not raise
         db_ok, db_error = False, f"{type(exc).__name__}: {exc}"
     stats = writer.stats
-    # A writer that cannot write is an outage even while reads work: events only queue, then get 503.
+    # A writer that cannot write is an outage even while reads work: events only queue, then get 503. A store
+    # that is away while its events go to the local spool is not: the collector still takes every event.
+    spooling = not db_ok and not stats.problem and writer.spooled_events > 0
+    if db_ok and not stats.problem:
+        status, problem = "ok", ""
+    elif spooling:
+        status, problem = "degraded", f"store unreachable: {writer.spooled_events} events wait in the local spool"
+    else:
+        status, problem = "error", stats.problem or f"database unreadable: {db_error}"
     body: dict[str, object] = {
-        "status": "ok" if db_ok and not stats.problem else ("degraded" if db_ok else "error"),
-        "problem": stats.problem or (f"database unreadable: {db_error}" if not db_ok else ""),
+        "status": status,
+        "problem": problem,
         "database": {"ok": db_ok, "store": writer.store.url.display(), "error": db_error},
         "spooled_events": writer.spooled_events,
         "queue_depth": writer.queue_depth,
@@ -189,7 +197,7 @@ async def healthz(request: web.Request) -> web.Response:
     body["storage"] = await storage_summary(request.app)  # database size and row counts (cached)
     if keys.EXPORT in request.app:  # scheduled export progress and failing destinations
         body["export"] = request.app[keys.EXPORT].summary()
-    return json_response(body, status=200 if db_ok and not stats.problem else 503)
+    return json_response(body, status=503 if status == "error" else 200)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -20,6 +20,7 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (DatabaseError, sqlite3.Error)
 DISK_FULL = "disk full"
 READ_ONLY = "database read-only"
 BUSY = "database busy"
+SPOOL_FULL = "store unreachable and the local spool full"
 
 _BY_CODE = {
     13: DISK_FULL,  # SQLITE_FULL
@@ -31,6 +32,7 @@ _BY_TEXT = (
     ("database or disk is full", DISK_FULL),
     ("no space left", DISK_FULL),
     ("not_enough_space", DISK_FULL),
+    ("spool full", SPOOL_FULL),
     ("readonly database", READ_ONLY),
     ("read-only", READ_ONLY),
     ("database is locked", BUSY),

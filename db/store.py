@@ -45,6 +45,13 @@ class Sink(Protocol):
     def write(self, batch: Batch) -> None:
         """Store one flush durably, all of it or (raising) none of it."""
 
+    def drain(self) -> bool:
+        """Send what waits in a local spool, if the store takes it now; whether nothing waits any more."""
+
+    def keep(self, batch: Batch) -> None:
+        """Last chance at shutdown for a batch `write` could not store: keep it wherever it survives a restart,
+        past any limit (raises when there is no such place)."""
+
     def close(self) -> None:
         """Finish and release what the sink holds."""
 

@@ -158,9 +158,11 @@ class Writer:
         for source in self._sources:
             source(self._batch)
         batch, self._batch = self._batch, Batch()
-        if not len(batch):
-            return
         loop = asyncio.get_running_loop()
+        if not len(batch):
+            if self._sink is not None and self._sink.spooled_events:  # idle: send what an outage left behind
+                await loop.run_in_executor(self._executor, self._sink.drain)
+            return
         started = time.perf_counter()
         try:
             await loop.run_in_executor(self._executor, self._write, batch)
@@ -246,9 +248,14 @@ class Writer:
             await self.flush()
             if not len(self._batch):
                 break
-        else:
-            log.error("stopping with %d queued events not written (%s)", self._pending, self.stats.problem)
         loop = asyncio.get_running_loop()
+        if len(self._batch) and self._sink is not None:
+            try:  # the sink's last resort (a ClickHouse spool past its limit): kept for the next start
+                await loop.run_in_executor(self._executor, self._sink.keep, self._batch)
+                self._pending, self._batch = 0, Batch()
+            except Exception as exc:
+                log.error("stopping with %d queued events not written (%s)", self._pending,
+                          self.stats.problem or storage_problem(exc) or exc)
         if self._sink is not None:
             await loop.run_in_executor(self._executor, self._sink.close)
             self._sink = None

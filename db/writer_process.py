@@ -103,6 +103,13 @@ class WriterProcess:
     spooled_events = 0
     """SQLite has no spool: a batch is in the file or still queued in the parent."""
 
+    def drain(self) -> bool:
+        return True
+
+    def keep(self, batch: Batch) -> None:
+        """SQLite has no other place than the file: one more try."""
+        self.write(batch)
+
     def __init__(self, path: Path, hooks: list[FlushHook], pragmas: tuple[str, ...] = ()) -> None:
         self.path = path
         self.hooks = hooks

@@ -49,10 +49,10 @@ class Spool:
     def size_bytes(self) -> int:
         return self._bytes
 
-    def append(self, item: Any) -> None:
-        """Write one batch durably at the end (SpoolFull past the limit; nothing is written then)."""
+    def append(self, item: Any, *, force: bool = False) -> None:
+        """Write one batch durably at the end (SpoolFull past the limit, unless `force`: nothing is written then)."""
         data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-        if self._bytes + len(data) > self.max_bytes:
+        if self._bytes + len(data) > self.max_bytes and not force:
             raise SpoolFull(f"spool full ({self._bytes} of {self.max_bytes} bytes) in {self.directory}")
         final = self.directory / f"{self._next:012d}{SUFFIX}"
         tmp = final.with_suffix(".tmp")

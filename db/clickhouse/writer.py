@@ -104,6 +104,13 @@ class ClickHouseSink:
             return
         self.spool.append(prepared)  # raises SpoolFull: the writer keeps the batch queued
 
+    def keep(self, batch: Batch) -> None:
+        """At shutdown: into ClickHouse if it answers, else into the spool whatever its limit, for the next start."""
+        try:
+            self.write(batch)
+        except SpoolFull:
+            self.spool.append(prepare(batch), force=True)
+
     def close(self) -> None:
         """Try once more to send what waits in the spool; what cannot go stays there for the next start."""
         self._retry_at = 0.0

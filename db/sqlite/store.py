@@ -80,6 +80,12 @@ class ThreadSink:
     def write(self, batch: Batch) -> None:
         write_batch(self.conn, batch, self._hooks)
 
+    def drain(self) -> bool:
+        return True  # no spool: a batch is in the file or still queued in the writer
+
+    def keep(self, batch: Batch) -> None:
+        self.write(batch)  # SQLite has no other place: the file is where a batch survives
+
     def close(self) -> None:
         checkpoint_and_close(self.conn)
 

@@ -14,6 +14,7 @@ from collector import keys
 from collector.app import create_app
 from collector.config import Config
 from db.batch import Batch
+from db.clickhouse.client import connect_client
 from db.clickhouse.writer import insert, prepare
 from db.records import EventRecord
 from tests.conftest import BROWSER_HEADERS, flushed
@@ -117,8 +118,9 @@ async def test_an_outage_is_ridden_out_in_the_spool_and_sent_once(aiohttp_client
             assert await send(client, f"192.0.2.{i + 1}", {"site": "example.com", "type": "pageview",
                                                           "url": f"https://example.com/o{i}"}) == 202
         await flushed(client)
-        health = await (await client.get("/healthz")).json()
-        assert health["spooled_events"] == 30
+        resp = await client.get("/healthz")
+        health = await resp.json()
+        assert resp.status == 200 and health["spooled_events"] == 30  # still taking events: not an outage
     finally:
         ch.command("ATTACH TABLE events")
     writer = client.server.app[keys.WRITER]
@@ -162,3 +164,40 @@ async def test_a_visit_split_between_collectors_is_reported(aiohttp_client, tmp_
     with caplog.at_level("WARNING", logger="sitelens.tasks"):
         await warn_split_visits(client.server.app)
     assert "1 visitors in the last 30 minutes had two sessions at once" in caplog.text
+
+
+async def test_a_full_spool_answers_503_and_loses_nothing_acknowledged(aiohttp_client, tmp_path, tmp_path_factory):
+    cfg = trusting(chdb_config(tmp_path, tmp_path_factory))
+    cfg.db.spool_max_mb = 1
+    cfg.db.queue_max = 500
+    client = await aiohttp_client(create_app(cfg))
+    ch = client.server.app[keys.STORE].ch
+    writer = client.server.app[keys.WRITER]
+    ch.command("DETACH TABLE events")
+    accepted, refused = 0, 0
+    try:
+        for n in range(400):
+            batch = [{"site": "example.com", "type": "pageview", "url": f"https://example.com/f{n}-{i}"}
+                     for i in range(100)]
+            status = await send(client, f"10.1.{n // 250}.{n % 250 + 1}", batch)
+            if status == 202:
+                accepted += 100
+            else:
+                assert status == 503
+                refused += 1
+                if refused >= 3:
+                    break
+            await writer.flush()
+        assert refused, "the spool never filled"
+        assert writer.spooled_events > 0 and writer.queue_depth > 0  # acknowledged, some still in memory
+        await client.close()  # SIGTERM's cleanup: what memory holds goes to the spool, past its limit
+    finally:
+        connect_client(cfg.store_url).command("ATTACH TABLE IF NOT EXISTS events")  # no store: it migrates
+    restarted = await aiohttp_client(create_app(cfg))  # the next start sends the spool, once the store answers
+    writer = restarted.server.app[keys.WRITER]
+    assert writer.spooled_events == accepted
+    await writer.flush()
+    ch = restarted.server.app[keys.STORE].ch
+    assert writer.spooled_events == 0
+    assert ch.value("SELECT count() FROM events") == accepted
+    assert ch.value("SELECT uniqExact(path) FROM events") == accepted
