@@ -86,7 +86,11 @@ def full_app(db: str, bots: bool) -> object:
     from collector.config import Config, SiteConfig
 
     cfg = Config()
-    cfg.db.path = db
+    if "://" in db:  # a store URL (bench/ingest_stores.py): ClickHouse spools beside the benchmark's files
+        cfg.db.url = db
+        cfg.db.spool_dir = tempfile.mkdtemp(prefix="sitelens-bench-spool-")
+    else:
+        cfg.db.path = db
     cfg.auth.admin_token = "bench"
     cfg.server.trusted_proxies = ["127.0.0.1"]
     cfg.sites = [SiteConfig("example.com"), SiteConfig("shop.example.com")]
