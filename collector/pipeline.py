@@ -12,7 +12,7 @@ from collector.bots.request import NO_HINTS, RequestVerdict, assess_request
 from collector.bots.scorer import BotScore, score_session
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup, is_hosting_org
-from collector.enrich.privacy import redact_text, redact_url, split_redacted
+from collector.enrich.privacy import redact_props, redact_text, redact_url, split_redacted
 from collector.enrich.referrer import RefInfo, apply_utm, classify_referrer, parse_utm
 from collector.enrich.ua import UAInfo, parse_ua
 from collector.salts import SaltStore
@@ -162,7 +162,7 @@ class Pipeline:
             region=geo.region,
             city=geo.city,
             screen=hit.screen,
-            ua=client.ua[:500],
+            ua=redact_text(client.ua[:500]),
             ip=client.ip if self._store_ip else "",
         )
         day = int(now // 86400)
@@ -233,13 +233,15 @@ class Pipeline:
         # Built in column order (EVENT_COLUMNS) and queued as is.
         ip = client.ip if self._store_ip else ""
         row = (
-            now, hit.site, kind, 0 if server else rec.id, rec.visitor_id, rec.fingerprint, path[:2000], hit.title, referrer,
+            now, hit.site, kind, 0 if server else rec.id, rec.visitor_id, rec.fingerprint, path[:2000],
+            redact_text(hit.title) if hit.title else "", referrer,
             ref.source, ref.medium,
             rec.utm_source if is_new else "", rec.utm_medium if is_new else "", rec.utm_campaign if is_new else "",
-            hit.name, _props_json(hit.props), hit.engaged_ms, hit.scroll,
+            redact_text(hit.name) if hit.name else "", _props_json(hit.props), hit.engaged_ms, hit.scroll,
             rec.browser, rec.browser_version, rec.os, rec.device, rec.country, rec.region, rec.city,
             hit.screen or rec.screen, 1 if is_bot else 0, rec.bot_name,
-            hit.method, hit.status, hit.latency_ms, hit.bytes, hit.cost_usd, hit.user_id, 1 if hit.success else 0, ip,
+            hit.method, hit.status, hit.latency_ms, hit.bytes, hit.cost_usd,
+            redact_text(hit.user_id) if hit.user_id else "", 1 if hit.success else 0, ip,
         )
         self.writer.add_event(row)
         if not server:
@@ -314,7 +316,7 @@ class Pipeline:
         rec.bot_score = score.score
         session.score = score  # serialised into rec.bot_signals once per flush, in drain()
         if verdict.is_bot:
-            rec.bot_name = rec.bot_name or verdict.bot_name
+            rec.bot_name = rec.bot_name or redact_text(verdict.bot_name)
             rec.bot_reasons = ",".join(verdict.reasons)
         if is_bot:
             rec.is_bot = 1
@@ -329,7 +331,7 @@ _DIRECT = RefInfo("", "direct", "")
 def _props_json(props: dict[str, str]) -> str:
     if not props:
         return ""
-    return orjson.dumps({k: redact_text(v) for k, v in props.items()}).decode()
+    return orjson.dumps(redact_props(props)).decode()
 
 
 def _signals_json(score: BotScore) -> str:
