@@ -162,7 +162,10 @@ def generate(seed: int) -> tuple[list[Step], Truth]:
     truth.bot_pageviews += 70
     streams.append(fast)
     # Slow scrapers: a library UA (judged on its first request) and a headless browser (webdriver hint).
-    slow = [("track", ("203.0.113.20", "python-requests/2.31.0", {"url": f"https://{SITE}{p}"}, {})) for p in HUMAN_PATHS[:6]]
+    slow = [
+        ("track", ("203.0.113.20", "python-requests/2.31.0", {"url": f"https://{SITE}{p}"}, {}))
+        for p in HUMAN_PATHS[:6]
+    ]
     headless = [
         ("track", ("203.0.113.30", HEADLESS_UA, {"url": f"https://{SITE}{p}", "webdriver": True}, {}))
         for p in HUMAN_PATHS[3:8]
@@ -174,8 +177,8 @@ def generate(seed: int) -> tuple[list[Step], Truth]:
     for ip in api_ips:
         ua = rng.choice([CHROME_UA, "okhttp/4.12.0", ""])
         calls: list[dict[str, Any]] = [
-            {"type": "api_request", "method": "GET", "endpoint": "/v1/items/{id}", "status": rng.choice([200, 404, 500]),
-             "latency_ms": rng.uniform(2, 80), "ip": ip, "ua": ua}
+            {"type": "api_request", "method": "GET", "endpoint": "/v1/items/{id}",
+             "status": rng.choice([200, 404, 500]), "latency_ms": rng.uniform(2, 80), "ip": ip, "ua": ua}
             for _ in range(rng.randint(1, 12))
         ]
         calls.append({"type": "auth", "action": rng.choice(["login", "login_failed"]), "ip": ip, "ua": ua})
