@@ -12,7 +12,7 @@ from collector.bots.request import NO_HINTS, RequestVerdict, assess_request
 from collector.bots.scorer import BotScore, score_session
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup, is_hosting_org
-from collector.enrich.privacy import redact_props, redact_text, redact_url, split_redacted
+from collector.enrich.privacy import redact_props, redact_text, redact_title, redact_url, split_redacted
 from collector.enrich.referrer import RefInfo, apply_utm, classify_referrer, parse_utm
 from collector.enrich.ua import UAInfo, parse_ua
 from collector.salts import SaltStore
@@ -234,7 +234,7 @@ class Pipeline:
         ip = client.ip if self._store_ip else ""
         row = (
             now, hit.site, kind, 0 if server else rec.id, rec.visitor_id, rec.fingerprint, path[:2000],
-            redact_text(hit.title) if hit.title else "", referrer,
+            redact_title(hit.title) if hit.title else "", referrer,
             ref.source, ref.medium,
             rec.utm_source if is_new else "", rec.utm_medium if is_new else "", rec.utm_campaign if is_new else "",
             redact_text(hit.name) if hit.name else "", _props_json(hit.props), hit.engaged_ms, hit.scroll,

@@ -115,8 +115,8 @@ def mark_bot_sessions(conn: sqlite3.Connection, batch: Batch) -> None:
     does (the rule every store follows, so human counts never include a bot's early hits).
 
     Run before the batch's rows are written: sessions of the batch that are bots now but were not before (or
-    are new) have their stored events re-marked (ids kept in `batch.remarked`); the batch's own events of any
-    bot session are marked before they are inserted."""
+    are new) have their stored events re-marked (ids kept in `batch.remarked`) and the batch's own events marked
+    before they are inserted."""
     bots = [sid for sid, row in batch.sessions.items() if row[_SESSION_IS_BOT]]
     if not bots:
         return
@@ -137,10 +137,12 @@ def mark_bot_sessions(conn: sqlite3.Connection, batch: Batch) -> None:
                 f"UPDATE events SET is_bot = 1 WHERE session_id IN ({marks}) AND is_bot = 0 RETURNING id", chunk
             )
         )
-    bot_set = set(bots)
+    if not flipped:  # (the pipeline marks every event after a verdict itself: only a flip's earlier hits remain)
+        return
+    flipped_set = set(flipped)
     events = batch.events
     for i, row in enumerate(events):
-        if not row[_EVENT_IS_BOT] and row[_SESSION_ID] in bot_set:
+        if not row[_EVENT_IS_BOT] and row[_SESSION_ID] in flipped_set:
             events[i] = (*row[:_EVENT_IS_BOT], 1, *row[_EVENT_IS_BOT + 1 :])
 
 

@@ -37,7 +37,10 @@ _EMAIL_DOMAIN_RE: Final = re.compile(
 _EMAIL_LOCAL_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _MAX_LOCAL_PART: Final = 64  # RFC 5321
 _JWT_RE: Final = re.compile(r"eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
-_CARD_RE: Final = re.compile(r"(?<![0-9])[0-9](?:(?:[ +\-]|%20)?[0-9]){12,18}(?![0-9])")
+# Runs of digit groups with single separators between them (cards are found inside, see _card).
+_CARD_RE: Final = re.compile(r"[0-9]+(?:[ +\-\ue000][0-9]+)*")
+_SPACE_MARK: Final = "\ue000"
+"""Stands for an encoded space ("%20") while cards are looked for, so its "20" is not read as digits."""
 _UUID_RE: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _TOKEN_RE: Final = re.compile(r"(?<![A-Za-z0-9_\-+])[A-Za-z0-9_\-+]{32,}={0,2}")
 _ALNUM_RUN_RE: Final = re.compile(r"[A-Za-z0-9]{16,}")
@@ -132,27 +135,38 @@ def luhn_ok(digits: str) -> bool:
 
 
 def _card(match: re.Match[str]) -> str:
-    """Replace a 13–19 digit run that could be a payment card (IIN 2–6, Luhn-valid)."""
+    """Replace the card numbers in a run of digit groups: any consecutive groups holding 13–19 digits that start
+    with 2–6 and pass Luhn, leftmost and longest first ("Chrome/1.0 4111 1111 1111 1111 …" keeps its 1.0)."""
     text = match.group(0)
-    if _is_card(text):
-        return CARD_TOKEN
-    # The run may have started with digits before the card ("Chrome/1.0 4111 1111 …"): try the runs of
-    # separated groups inside it, longest first.
-    groups = _GROUP_RE.findall(text)
-    if len(groups) > 1:
-        for size in range(len(groups) - 1, 0, -1):
-            for first in range(len(groups) - size + 1):
-                part = groups[first : first + size]
-                if _is_card("".join(part)):
-                    lead = text.index(part[0], sum(len(g) for g in groups[:first]))
-                    tail = text.rindex(part[-1]) + len(part[-1])
-                    return text[:lead] + CARD_TOKEN + text[tail:]
-    return text
+    groups = [(m.start(), m.end()) for m in _GROUP_RE.finditer(text)]
+    out: list[str] = []
+    last = 0
+    i = 0
+    while i < len(groups):
+        found = 0
+        digits = 0
+        for j in range(i, len(groups)):
+            digits += groups[j][1] - groups[j][0]
+            if digits > 19:
+                break
+            if digits >= 13 and _is_card(text[groups[i][0] : groups[j][1]]):
+                found = j + 1
+        if found:
+            out.append(text[last : groups[i][0]])
+            out.append(CARD_TOKEN)
+            last = groups[found - 1][1]
+            i = found
+        else:
+            i += 1
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _is_card(text: str) -> bool:
     """13–19 digits (separators ignored) that start with 2–6 and pass Luhn."""
-    digits = _NON_DIGIT_RE.sub("", text.replace("%20", ""))
+    digits = _NON_DIGIT_RE.sub("", text)
     # Card numbers start with 2–6; this spares millisecond timestamps and phone-like ids.
     return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits)
 
@@ -210,7 +224,9 @@ def _redact_common(value: str) -> str:
         value = _redact_emails(value)
     if "eyJ" in value:
         value = _JWT_RE.sub(SECRET_TOKEN, value)
-    if _DIGIT_CANDIDATE_RE.search(value) is not None or "%20" in value:
+    if "%20" in value:
+        value = _CARD_RE.sub(_card, value.replace("%20", _SPACE_MARK)).replace(_SPACE_MARK, "%20")
+    elif _DIGIT_CANDIDATE_RE.search(value) is not None:
         value = _CARD_RE.sub(_card, value)
     return _redact_ssn(value)
 
@@ -332,6 +348,10 @@ def redact_text(value: str) -> str:
     if len(value) >= 32 and _TEXT_TOKEN_RE.search(value) is not None:
         value = _TEXT_TOKEN_RE.sub(_token, value)
     return value
+
+
+redact_title = lru_cache(maxsize=4096)(redact_text)
+"""`redact_text` for page titles, cached: a site's pages send the same few titles over and over (≤ 300 chars)."""
 
 
 def redact_props(props: dict[str, str]) -> dict[str, str]:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import orjson
 from aiohttp.test_utils import TestClient, TestServer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from collector.app import create_app
@@ -204,7 +204,14 @@ def _exported_strings(db: Path, tmp: Path) -> list[str]:
     return out
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# Each example runs every ingest path on a fresh collector (~1.5 s): few examples, each carrying several values,
+# and no shrinking (minutes per failure on this scale; the failing values are printed as found).
+@settings(
+    max_examples=8,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(
     values=st.lists(pii_values, min_size=3, max_size=6, unique=True),
     secrets=st.lists(st.tuples(secret_keys, plain_secrets), min_size=1, max_size=3),

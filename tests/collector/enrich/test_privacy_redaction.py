@@ -64,9 +64,9 @@ JWT = (
         ),
         ("https://example.com/r?password=", "https://example.com/r?password="),
         # card numbers: Luhn-valid with a card prefix only
-        ("https://example.com/pay?cc=4111111111111111", "https://example.com/pay?cc=redacted-card"),
-        ("https://example.com/pay?cc=4111-1111-1111-1111", "https://example.com/pay?cc=redacted-card"),
-        ("https://example.com/pay?cc=5500+0000+0000+0004", "https://example.com/pay?cc=redacted-card"),
+        ("https://example.com/pay?n=4111111111111111", "https://example.com/pay?n=redacted-card"),
+        ("https://example.com/pay?n=4111-1111-1111-1111", "https://example.com/pay?n=redacted-card"),
+        ("https://example.com/pay?cc=5500+0000+0000+0004", "https://example.com/pay?cc=redacted"),
         ("https://example.com/orders/378282246310005", "https://example.com/orders/redacted-card"),
         ("https://example.com/pay/4111%201111%201111%201111", "https://example.com/pay/redacted-card"),
         ("https://example.com/pay?n=4111111111111112", "https://example.com/pay?n=4111111111111112"),
