@@ -235,8 +235,11 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
 }
 
 
-def _coerce(value: str, current: Any, where: str) -> Any:
-    """Turn an environment string into the type of the field it overrides."""
+def _coerce(value: str, current: Any, where: str, annotation: str = "") -> Any:
+    """Turn an environment string into the type of the field it overrides (its annotation when it has one:
+    a float field whose default is written 0 still takes 0.5)."""
+    if annotation == "float" and not isinstance(current, bool):
+        current = float(current or 0)
     if isinstance(current, bool):
         if value.lower() in {"1", "true", "yes", "on"}:
             return True
@@ -258,8 +261,11 @@ def _coerce(value: str, current: Any, where: str) -> Any:
     return value
 
 
-def _type_matches(default: Any, value: Any) -> bool:
-    """Whether a TOML value has the type of the field's default (ints are fine where floats go)."""
+def _type_matches(default: Any, value: Any, annotation: str = "") -> bool:
+    """Whether a TOML value has the field's type: its annotation for numbers (ints are fine where floats go,
+    even when the default is written as an int), else the type of its default."""
+    if annotation == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if default is None or value is None or is_dataclass(default):
         return True
     if isinstance(default, bool) or isinstance(value, bool):
@@ -283,9 +289,11 @@ def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: {exc}") from None
     defaults = {f.name: f.default if f.default is not MISSING else (
         f.default_factory() if f.default_factory is not MISSING else None) for f in fields(cls)}
+    annotations = {f.name: str(f.type) for f in fields(cls)}
     for name, value in data.items():
-        if not _type_matches(defaults[name], value):
-            expected = type(defaults[name]).__name__
+        if not _type_matches(defaults[name], value, annotations[name]):
+            expected = annotations[name] if annotations[name] in ("int", "float", "str", "bool") else (
+                type(defaults[name]).__name__)
             raise ConfigError(f"{where}.{name}: expected {expected}, got {type(value).__name__} {value!r}")
     return obj
 
@@ -345,7 +353,8 @@ def apply_env(cfg: Config, env: Mapping[str, str]) -> Config:
         target = getattr(cfg, section, None)
         if target is None or not is_dataclass(target) or not hasattr(target, key):
             raise ConfigError(f"{name}: no setting {section}.{key}")
-        setattr(target, key, _coerce(value, getattr(target, key), name))
+        annotation = next((str(f.type) for f in fields(target) if f.name == key), "")
+        setattr(target, key, _coerce(value, getattr(target, key), name, annotation))
     return cfg
 
 

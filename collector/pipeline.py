@@ -12,14 +12,14 @@ from collector.bots.request import NO_HINTS, RequestVerdict, assess_request
 from collector.bots.scorer import BotScore, score_session
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup, is_hosting_org
-from collector.enrich.privacy import redact_text, redact_url, split_redacted
+from collector.enrich.privacy import redact_props, redact_text, redact_title, redact_url, split_redacted
 from collector.enrich.referrer import RefInfo, apply_utm, classify_referrer, parse_utm
 from collector.enrich.ua import UAInfo, os_version_label, parse_ua
 from collector.salts import SaltStore
 from collector.sessions import Session, SessionTracker, new_session_id
 from collector.throttle import Decision, Throttle
 from collector.validation import Hit
-from db.records import EventRecord, FingerprintRecord, SessionRecord
+from db.records import SERVER_EVENT_TYPES, EventRecord, FingerprintRecord, SessionRecord
 from db.writer import Batch, Writer
 
 MAX_SITE_PAGES = 50_000
@@ -84,6 +84,9 @@ class Pipeline:
         self.geo = geo
         self.asn = asn
         self.sessions = SessionTracker(cfg.privacy.session_timeout_s)
+        self.server_sessions = SessionTracker(cfg.privacy.session_timeout_s)
+        """Server-side callers' sessions: kept in memory for bot scoring and throttling only, never stored, so
+        API traffic never becomes a web visit (its events are stored with session_id 0)."""
         self.site_pages: dict[str, set[str]] = {}
         self.fingerprint_sessions: dict[str, int] = {}
         self.fingerprint_scores: dict[str, int] = {}
@@ -127,10 +130,19 @@ class Pipeline:
         if verdict.reasons:
             news.reasons = verdict.reasons
 
+    def expire(self, now: float) -> int:
+        """End idle web and server-side sessions; returns how many web sessions ended."""
+        self.server_sessions.expire(now)
+        return self.sessions.expire(now)
+
     def session_for(self, hit: Hit, client: Client, now: float) -> tuple[Session, bool]:
-        """The client's current session on the hit's site, starting one if needed; True when new."""
+        """The client's current session on the hit's site, starting one if needed; True when new.
+
+        Server-side events (api_request, auth, external_call) get a session of their own kind, which is
+        scored like any other but never stored."""
         today, yesterday, fingerprint = self.salts.ids(now, hit.site, client.ip, client.ua)
-        session = self.sessions.find(hit.site, today, yesterday, now)
+        tracker = self.server_sessions if hit.type in SERVER_EVENT_TYPES else self.sessions
+        session = tracker.find(hit.site, today, yesterday, now)
         if session is not None:
             return session, False
         ua = parse_ua(client.ua)
@@ -150,7 +162,7 @@ class Pipeline:
             region=geo.region,
             city=geo.city,
             screen=hit.screen,
-            ua=client.ua[:500],
+            ua=redact_text(client.ua[:500]),
             ip=client.ip if self._store_ip else "",
             os_version=os_version_label(ua.os, ua.os_version),
         )
@@ -163,7 +175,7 @@ class Pipeline:
         if len(self.fingerprint_sessions) > MAX_FINGERPRINTS:
             self.fingerprint_sessions.clear()
         self.fingerprint_sessions[fingerprint] = count
-        return self.sessions.start(record), True
+        return tracker.start(record), True
 
     def admit(self, client: Client, now: float) -> Decision | None:
         """May this client send now? None when throttling is off."""
@@ -208,8 +220,11 @@ class Pipeline:
 
         verdict = self._verdict(hit, client, ua, path)
         score = self._score(session, hit, path, ua, now)
-        is_bot = verdict.is_bot or score.is_bot
-        self._update_session(session, hit, path, now, verdict, score, is_bot)
+        self._update_session(session, hit, path, now, verdict, score, verdict.is_bot or score.is_bot)
+        # The session's verdict, not this hit's: once a session is judged a bot every later event is a bot's
+        # too (its earlier ones are re-marked by the writer when the flip is flushed, db/batch.py).
+        is_bot = rec.is_bot
+        server = kind in SERVER_EVENT_TYPES
         if self.throttle is not None:
             if len(self.fingerprint_scores) > MAX_FINGERPRINTS:
                 self.fingerprint_scores.clear()
@@ -219,18 +234,20 @@ class Pipeline:
         # Built in column order (EVENT_COLUMNS) and queued as is.
         ip = client.ip if self._store_ip else ""
         row = (
-            now, hit.site, kind, rec.id, rec.visitor_id, rec.fingerprint, path[:2000], hit.title, referrer,
+            now, hit.site, kind, 0 if server else rec.id, rec.visitor_id, rec.fingerprint, path[:2000],
+            redact_title(hit.title) if hit.title else "", referrer,
             ref.source, ref.medium,
             rec.utm_source if is_new else "", rec.utm_medium if is_new else "", rec.utm_campaign if is_new else "",
-            hit.name, _props_json(hit.props), hit.engaged_ms, hit.scroll,
+            redact_text(hit.name) if hit.name else "", _props_json(hit.props), hit.engaged_ms, hit.scroll,
             rec.browser, rec.browser_version, rec.os, rec.device, rec.country, rec.region, rec.city,
             hit.screen or rec.screen, 1 if is_bot else 0, rec.bot_name,
-            hit.method, hit.status, hit.latency_ms, hit.bytes, hit.cost_usd, hit.user_id, 1 if hit.success else 0, ip,
-            rec.os_version,
+            hit.method, hit.status, hit.latency_ms, hit.bytes, hit.cost_usd,
+            redact_text(hit.user_id) if hit.user_id else "", 1 if hit.success else 0, ip, rec.os_version,
         )
         self.writer.add_event(row)
-        self._dirty_sessions[rec.id] = session
-        self._note_fingerprint(rec, now, is_new, verdict)
+        if not server:
+            self._dirty_sessions[rec.id] = session
+        self._note_fingerprint(rec, now, is_new and not server, verdict)
         self.stats.accepted += 1
         if is_bot:
             self.stats.bots += 1
@@ -300,7 +317,7 @@ class Pipeline:
         rec.bot_score = score.score
         session.score = score  # serialised into rec.bot_signals once per flush, in drain()
         if verdict.is_bot:
-            rec.bot_name = rec.bot_name or verdict.bot_name
+            rec.bot_name = rec.bot_name or redact_text(verdict.bot_name)
             rec.bot_reasons = ",".join(verdict.reasons)
         if is_bot:
             rec.is_bot = 1
@@ -315,7 +332,7 @@ _DIRECT = RefInfo("", "direct", "")
 def _props_json(props: dict[str, str]) -> str:
     if not props:
         return ""
-    return orjson.dumps({k: redact_text(v) for k, v in props.items()}).decode()
+    return orjson.dumps(redact_props(props)).decode()
 
 
 def _signals_json(score: BotScore) -> str:

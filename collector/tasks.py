@@ -31,7 +31,7 @@ class Service:
 
 async def expire_sessions(app: web.Application) -> None:
     """Forget sessions that ended (30 min idle) so memory stays flat."""
-    app[keys.PIPELINE].sessions.expire(time.time())
+    app[keys.PIPELINE].expire(time.time())
 
 
 async def forget_old_salts(app: web.Application) -> None:

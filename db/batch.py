@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 
 from db.records import EVENT_COLUMNS, SESSION_COLUMNS, FingerprintRecord
 
+_SESSION_ID = EVENT_COLUMNS.index("session_id")
+_EVENT_IS_BOT = EVENT_COLUMNS.index("is_bot")
+_SESSION_IS_BOT = SESSION_COLUMNS.index("is_bot")
+_CHUNK = 900
+
 INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
 UPSERT_SESSION = (
     f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({', '.join('?' * len(SESSION_COLUMNS))}) "
@@ -52,6 +57,9 @@ class Batch:
     """Throttle level changes of fingerprints that may no longer reach the pipeline (blocked clients)."""
     import_offset: tuple[int, int, int] | None = None
     """(import file id, byte offset, lines) committed with these rows: a log import resumes exactly here."""
+    remarked: list[int] = field(default_factory=list)
+    """Set by `write_batch`: ids of stored events it re-marked as bots' (their session was judged a bot in this
+    batch), so the rollup hook moves what it had counted for them from humans to bots."""
 
     def __len__(self) -> int:
         return (
@@ -72,6 +80,9 @@ def write_batch(conn: sqlite3.Connection, batch: Batch, hooks: list[FlushHook]) 
     """One transaction for the whole batch plus the flush hooks (on the writer thread or in the child process)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        batch.remarked = []
+        if batch.sessions:
+            mark_bot_sessions(conn, batch)
         if batch.events:
             conn.executemany(INSERT_EVENT, batch.events)
         if batch.sessions:
@@ -108,6 +119,40 @@ def rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
     except sqlite3.Error:
         pass  # the connection is unusable; the caller re-raises the error that matters
+def mark_bot_sessions(conn: sqlite3.Connection, batch: Batch) -> None:
+    """Keep every event of a bot session a bot's: a session's events count as human only while the session
+    does (the rule every store follows, so human counts never include a bot's early hits).
+
+    Run before the batch's rows are written: sessions of the batch that are bots now but were not before (or
+    are new) have their stored events re-marked (ids kept in `batch.remarked`) and the batch's own events marked
+    before they are inserted."""
+    bots = [sid for sid, row in batch.sessions.items() if row[_SESSION_IS_BOT]]
+    if not bots:
+        return
+    already: set[int] = set()
+    for i in range(0, len(bots), _CHUNK):
+        chunk = bots[i : i + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        already.update(
+            r[0] for r in conn.execute(f"SELECT id FROM sessions WHERE id IN ({marks}) AND is_bot = 1", chunk)
+        )
+    flipped = [sid for sid in bots if sid not in already]
+    for i in range(0, len(flipped), _CHUNK):
+        chunk = flipped[i : i + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        batch.remarked.extend(
+            r[0]
+            for r in conn.execute(
+                f"UPDATE events SET is_bot = 1 WHERE session_id IN ({marks}) AND is_bot = 0 RETURNING id", chunk
+            )
+        )
+    if not flipped:  # (the pipeline marks every event after a verdict itself: only a flip's earlier hits remain)
+        return
+    flipped_set = set(flipped)
+    events = batch.events
+    for i, row in enumerate(events):
+        if not row[_EVENT_IS_BOT] and row[_SESSION_ID] in flipped_set:
+            events[i] = (*row[:_EVENT_IS_BOT], 1, *row[_EVENT_IS_BOT + 1 :])
 
 
 def checkpoint_and_close(conn: sqlite3.Connection) -> None:

@@ -6,6 +6,11 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 
 EVENT_TYPES = ("pageview", "engagement", "event", "request", "api_request", "auth", "external_call")
+WEB_EVENT_TYPES = ("pageview", "engagement", "event", "request")
+"""Browser traffic (imported access-log `request` hits included): the only events web sessions, visitors,
+pageviews, bounce and sources are made of."""
+SERVER_EVENT_TYPES = frozenset(("api_request", "auth", "external_call"))
+"""Server-side events: stored with session_id 0, never part of a web session; the Server view owns them."""
 
 
 @dataclass(slots=True)

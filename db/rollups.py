@@ -122,6 +122,8 @@ def lower_rolled_up_mark(conn: sqlite3.Connection) -> None:
 
 
 def _events_hook(conn: sqlite3.Connection, batch: Batch) -> None:
+    if batch.remarked:
+        move_to_bots(conn, batch.remarked)
     roll_up_events(conn, batch)
 
 
@@ -295,6 +297,85 @@ def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limi
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'events'", (last_id,))
     visited.upto, visited.last = last_id, (rows[-1][0], rows[-1][3])
     return len(rows)
+
+
+def move_to_bots(conn: sqlite3.Connection, event_ids: Sequence[int]) -> None:
+    """Events just re-marked as bots' (db/batch.py mark_bot_sessions): what was rolled up for them as human
+    moves to the bot rows, exactly as a rebuild would count them. Events not rolled up yet need nothing: they
+    are read back with their new flag.
+
+    Visits (first hit of a path or name in a session) are recomputed over each session's rolled-up events in
+    id order, which is how they were first counted."""
+    mark = int(conn.execute("SELECT value FROM rollup_state WHERE name = 'events'").fetchone()[0])
+    moved = sorted(i for i in event_ids if i <= mark)
+    if not moved:
+        return
+    session_ids: set[int] = set()
+    for chunk in _chunks(moved):
+        marks = ",".join("?" * len(chunk))
+        session_ids.update(
+            r[0] for r in conn.execute(f"SELECT DISTINCT session_id FROM events WHERE id IN ({marks})", chunk)
+        )
+    moved_set = set(moved)
+    human, bot = _EventDeltas(), _EventDeltas()
+    seen_human: set[tuple[Any, ...]] = set()
+    seen_bot: set[tuple[Any, ...]] = set()
+    cur = conn.cursor()
+    cur.row_factory = None
+    for chunk in _chunks(sorted(session_ids)):
+        marks = ",".join("?" * len(chunk))
+        rows = cur.execute(
+            f"SELECT {', '.join(_ROLLED_COLUMNS)}, id FROM events WHERE session_id IN ({marks}) AND id <= ? "
+            "ORDER BY id",
+            (*chunk, mark),
+        ).fetchall()
+        for row in rows:
+            values = row[:-1]
+            if row[-1] in moved_set:
+                _accumulate_events([(*values[:6], 0, *values[7:])], seen_human, human)
+                _accumulate_events([(*values[:6], 1, *values[7:])], seen_bot, bot)
+            elif values[3] and values[2] in _VISIT_TYPES:
+                key = (values[3], values[2] == "event", values[5] if values[2] == "event" else values[4])
+                seen_human.add(key)
+                seen_bot.add(key)
+    for table in ("traffic", "pages", "custom", "props"):
+        deltas: Deltas = getattr(bot, table)
+        for key, values in getattr(human, table).items():
+            _add(deltas, key, values, -1)
+    update_traffic_events(conn, bot.traffic)
+    update_pages(conn, bot.pages)
+    update_custom_events(conn, bot.custom)
+    update_props(conn, bot.props)
+    delete_emptied(conn, "rollup_traffic", human.traffic)
+    delete_emptied(conn, "rollup_pages", human.pages)
+    delete_emptied(conn, "rollup_events", human.custom)
+    delete_emptied(conn, "rollup_props", human.props)
+
+
+_VISIT_TYPES = frozenset(("pageview", "request", "event"))
+_ROLLUP_SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "rollup_traffic": (
+        ("site", "hour", "is_bot"),
+        ("hits", "pageviews", "events", "sessions", "visitors", "bounces", "duration_ms"),
+    ),
+    "rollup_pages": (
+        ("grain", "site", "bucket", "is_bot", "path"),
+        ("pageviews", "visits", "engagements", "scroll_sum", "engaged_ms"),
+    ),
+    "rollup_events": (("grain", "site", "bucket", "is_bot", "name"), ("count", "visits")),
+    "rollup_props": (("site", "name", "day", "is_bot", "props"), ("count",)),
+}
+"""Key and count columns of the rollup tables a count can be taken out of."""
+
+
+def delete_emptied(conn: sqlite3.Connection, table: str, keys: Iterable[tuple[Any, ...]]) -> None:
+    """Remove rows of `keys` whose counts all went to zero: a rebuild from raw rows would not have them."""
+    key_cols, count_cols = _ROLLUP_SHAPES[table]
+    conn.executemany(
+        f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = ?' for c in key_cols)} AND "
+        + " AND ".join(f"{c} = 0" for c in count_cols),
+        [tuple(k) for k in keys],
+    )
 
 
 def _batch_events(
@@ -545,6 +626,8 @@ def update_traffic_sessions(conn: sqlite3.Connection, deltas: Deltas) -> None:
         "bounces = bounces + excluded.bounces, duration_ms = duration_ms + excluded.duration_ms",
         [(*k, *v) for k, v in deltas.items() if any(v)],
     )
+    # A session that left these rows (it turned bot, its events with it) may have left them empty.
+    delete_emptied(conn, "rollup_traffic", [k for k, v in deltas.items() if v[0] < 0])
 
 
 def update_dims(conn: sqlite3.Connection, deltas: Deltas) -> None:

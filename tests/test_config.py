@@ -53,3 +53,14 @@ def test_bad_configuration_is_a_clear_error(tmp_path, text, env, message):
 def test_missing_explicit_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "missing.toml", env={})
+
+
+def test_float_settings_take_fractions_and_ints_from_file_and_environment(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text("[export]\nschedule_hours = 0.5\ndirectory = 'out'\n[throttle]\nbase_rate = 3\n")
+    cfg = load_config(f, env={})
+    assert cfg.export.schedule_hours == 0.5 and cfg.throttle.base_rate == 3
+    assert load_config(env={"SITELENS_EXPORT__SCHEDULE_HOURS": "0.25"}).export.schedule_hours == 0.25
+    f.write_text("[export]\nschedule_hours = 'often'\n")
+    with pytest.raises(ConfigError, match=r"export.schedule_hours: expected float, got str 'often'"):
+        load_config(f, env={})

@@ -1,4 +1,10 @@
-"""Remove personal data (e-mails, tokens, card numbers, secrets) from URLs and values before storage."""
+"""Remove personal data (e-mails, tokens, card numbers, SSNs, secrets) from URLs and values before storage.
+
+One set of rules for every ingest path (tracker, server-side ingest, log import, import-json): by name (query
+parameters and event property keys that say "secret": password, token, api_key, ssn, card, cvv …) and by shape
+(e-mail, JWT, US SSN, card number passing Luhn, long hex or base64 secrets) in paths, query strings, referrers,
+titles, property values, event names and user ids.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,12 @@ from functools import lru_cache
 from typing import Final
 from urllib.parse import unquote
 
+import orjson
+
 EMAIL_TOKEN: Final = "redacted-email"
 SECRET_TOKEN: Final = "redacted-token"
 CARD_TOKEN: Final = "redacted-card"
+SSN_TOKEN: Final = "redacted-ssn"
 PARAM_TOKEN: Final = "redacted"
 
 # Pre-filters, kept cheap for Python's re (no alternations): a possible card-number run and a
@@ -28,11 +37,21 @@ _EMAIL_DOMAIN_RE: Final = re.compile(
 _EMAIL_LOCAL_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _MAX_LOCAL_PART: Final = 64  # RFC 5321
 _JWT_RE: Final = re.compile(r"eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
-_CARD_RE: Final = re.compile(r"(?<![0-9])[0-9](?:(?:[ +\-]|%20)?[0-9]){12,18}(?![0-9])")
+# Runs of digit groups with single separators between them (cards are found inside, see _card).
+_CARD_RE: Final = re.compile(r"[0-9]+(?:[ +\-\ue000][0-9]+)*")
+_SPACE_MARK: Final = "\ue000"
+"""Stands for an encoded space ("%20") while cards are looked for, so its "20" is not read as digits."""
 _UUID_RE: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _TOKEN_RE: Final = re.compile(r"(?<![A-Za-z0-9_\-+])[A-Za-z0-9_\-+]{32,}={0,2}")
 _ALNUM_RUN_RE: Final = re.compile(r"[A-Za-z0-9]{16,}")
+# Free text may carry standard base64 ("/" included); in URLs "/" separates path segments instead.
+_TEXT_TOKEN_RE: Final = re.compile(r"(?<![A-Za-z0-9_\-+/])[A-Za-z0-9_\-+/]{32,}={0,2}")
+_HEX_CHARS: Final = frozenset("0123456789abcdefABCDEF")
+# US social security numbers as written (123-45-6789 or 123 45 6789), not inside a longer number.
+_SSN_RE: Final = re.compile(r"(?<![0-9])[0-9]{3}([- ])[0-9]{2}\1[0-9]{4}(?![0-9])")
+_SSN_MIN_LENGTH: Final = 11
 _NON_DIGIT_RE: Final = re.compile(r"[^0-9]")
+_GROUP_RE: Final = re.compile(r"[0-9]+")
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 _AUTHORITY_END_RE: Final = re.compile(r"[/?#]")
 # Session ids carried as path parameters: /cart;jsessionid=0A1B2C…
@@ -77,6 +96,18 @@ _SECRET_NAMES: Final = frozenset(
         "credentials",
         "reset_token",
         "ssn",
+        "card",
+        "card_number",
+        "cardnumber",
+        "credit_card",
+        "creditcard",
+        "cc",
+        "cc_number",
+        "ccnum",
+        "cvv",
+        "cvc",
+        "cvv2",
+        "ccv",
         "phpsessid",
         "jsessionid",
         "x-amz-signature",
@@ -86,7 +117,7 @@ _SECRET_NAMES: Final = frozenset(
 )
 # Longer names ending like a secret ("new_password", "csrf_token", "stripe_secret", "private_key").
 _SECRET_SUFFIX_RE: Final = re.compile(
-    r"(?:password|passwd|_pass|_pwd|secret|token|_key|apikey|_sig|signature|sessionid|session_id)$"
+    r"(?:password|passwd|_pass|_pwd|secret|token|_key|apikey|_sig|signature|sessionid|session_id|_ssn|_card|_cvv)$"
 )
 
 
@@ -104,13 +135,40 @@ def luhn_ok(digits: str) -> bool:
 
 
 def _card(match: re.Match[str]) -> str:
-    """Replace a 13–19 digit run that could be a payment card (IIN 2–6, Luhn-valid)."""
+    """Replace the card numbers in a run of digit groups: any consecutive groups holding 13–19 digits that start
+    with 2–6 and pass Luhn, leftmost and longest first ("Chrome/1.0 4111 1111 1111 1111 …" keeps its 1.0)."""
     text = match.group(0)
-    digits = _NON_DIGIT_RE.sub("", text.replace("%20", ""))
+    groups = [(m.start(), m.end()) for m in _GROUP_RE.finditer(text)]
+    out: list[str] = []
+    last = 0
+    i = 0
+    while i < len(groups):
+        found = 0
+        digits = 0
+        for j in range(i, len(groups)):
+            digits += groups[j][1] - groups[j][0]
+            if digits > 19:
+                break
+            if digits >= 13 and _is_card(text[groups[i][0] : groups[j][1]]):
+                found = j + 1
+        if found:
+            out.append(text[last : groups[i][0]])
+            out.append(CARD_TOKEN)
+            last = groups[found - 1][1]
+            i = found
+        else:
+            i += 1
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _is_card(text: str) -> bool:
+    """13–19 digits (separators ignored) that start with 2–6 and pass Luhn."""
+    digits = _NON_DIGIT_RE.sub("", text)
     # Card numbers start with 2–6; this spares millisecond timestamps and phone-like ids.
-    if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits):
-        return CARD_TOKEN
-    return text
+    return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits)
 
 
 def _looks_like_token(text: str) -> bool:
@@ -118,6 +176,8 @@ def _looks_like_token(text: str) -> bool:
     core = text.rstrip("=")
     if len(core) < 32:
         return False
+    if _HEX_CHARS.issuperset(core):  # a hex digest or key, whatever its letters and digits
+        return True
     # Hex digests and base64 keys have a long run mixing letters and digits; slugs
     # ("2024-05-my-long-article-title") are short words between hyphens.
     for run in _ALNUM_RUN_RE.findall(core):
@@ -159,20 +219,29 @@ def _redact_emails(value: str) -> str:
 
 
 def _redact_common(value: str) -> str:
-    """E-mails, JWTs and card numbers; shared by URLs and free text."""
+    """E-mails, JWTs, card numbers and SSNs; shared by URLs and free text."""
     if "@" in value or "%40" in value:
         value = _redact_emails(value)
     if "eyJ" in value:
         value = _JWT_RE.sub(SECRET_TOKEN, value)
-    if _DIGIT_CANDIDATE_RE.search(value) is not None or "%20" in value:
+    if "%20" in value:
+        value = _CARD_RE.sub(_card, value.replace("%20", _SPACE_MARK)).replace(_SPACE_MARK, "%20")
+    elif _DIGIT_CANDIDATE_RE.search(value) is not None:
         value = _CARD_RE.sub(_card, value)
+    return _redact_ssn(value)
+
+
+def _redact_ssn(value: str) -> str:
+    """123-45-6789 (or with spaces) becomes the SSN placeholder."""
+    if len(value) >= _SSN_MIN_LENGTH and ("-" in value or " " in value):
+        return _SSN_RE.sub(SSN_TOKEN, value)
     return value
 
 
 def _redact_part(value: str, uuids: bool) -> str:
     """Redact one path or parameter value: common PII, long tokens and (in values) UUIDs."""
     if len(value) < _MIN_SUSPECT_LENGTH and "@" not in value and "%40" not in value:
-        return value
+        return _redact_ssn(value)
     value = _redact_common(value)
     if uuids and "-" in value:
         value = _UUID_RE.sub(SECRET_TOKEN, value)
@@ -210,9 +279,13 @@ def _needs_redaction(url: str) -> bool:
     """Cheap pre-check: False means the URL cannot contain anything redact_url would replace."""
     if "@" in url or "=" in url or "%40" in url or "eyJ" in url or "%20" in url:
         return True
-    if len(url) < _MIN_SUSPECT_LENGTH:
+    if len(url) < _SSN_MIN_LENGTH:
         return False
-    return _DIGIT_CANDIDATE_RE.search(url) is not None or _LONG_RUN_RE.search(url) is not None
+    return (
+        _DIGIT_CANDIDATE_RE.search(url) is not None
+        or _LONG_RUN_RE.search(url) is not None
+        or _SSN_RE.search(url) is not None
+    )
 
 
 def _storable(value: str) -> str:
@@ -266,17 +339,40 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(value: str) -> str:
-    """Free text (event property values) with e-mails, card numbers and JWTs replaced."""
+    """Free text (titles, property values, event names, user ids) with e-mails, card numbers, SSNs, JWTs and
+    long hex or base64 secrets replaced."""
     value = _storable(value)
-    if (
-        "@" not in value
-        and "%40" not in value
-        and "eyJ" not in value
-        and (len(value) < _MIN_SUSPECT_LENGTH or _DIGIT_CANDIDATE_RE.search(value) is None)
-        and "%20" not in value
-    ):
-        return value
-    return _redact_common(value)
+    if len(value) < _SSN_MIN_LENGTH and "@" not in value and "%40" not in value:
+        return value  # too short for any shape (most values)
+    value = _redact_common(value)
+    if len(value) >= 32 and _TEXT_TOKEN_RE.search(value) is not None:
+        value = _TEXT_TOKEN_RE.sub(_token, value)
+    return value
+
+
+redact_title = lru_cache(maxsize=4096)(redact_text)
+"""`redact_text` for page titles, cached: a site's pages send the same few titles over and over (≤ 300 chars)."""
+
+
+def redact_props(props: dict[str, str]) -> dict[str, str]:
+    """Event properties: values of secret-named keys (password, token, ssn, card …) replaced whatever they look
+    like, every other value redacted by shape; keys are kept (minus any PII in them)."""
+    return {
+        redact_text(k): PARAM_TOKEN if _is_secret_name(k) else redact_text(v) for k, v in props.items()
+    }
+
+
+def redact_props_json(props: str) -> str:
+    """`redact_props` on a stored props JSON object ('' stays ''; anything else is redacted as text)."""
+    if not props:
+        return props
+    try:
+        obj = orjson.loads(props)
+    except orjson.JSONDecodeError:
+        return redact_text(props)
+    if not isinstance(obj, dict):
+        return redact_text(props)
+    return orjson.dumps(redact_props({str(k): v if isinstance(v, str) else str(v) for k, v in obj.items()})).decode()
 
 
 @lru_cache(maxsize=4096)

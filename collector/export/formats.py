@@ -75,10 +75,17 @@ def infer_types(columns: Sequence[str], rows: Sequence[Row]) -> list[str]:
     return types
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula to a spreadsheet (OWASP's list): it gets a leading `'`."""
+
+
 def _text(value: object) -> object:
-    """CSV cell: None → empty, bytes → hex, anything else as csv writes it (floats keep full precision)."""
+    """CSV cell: None → empty, bytes → hex, text that a spreadsheet would run as a formula neutralised
+    (`=HYPERLINK(…)` → `'=HYPERLINK(…)`), anything else as csv writes it (floats keep full precision)."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if isinstance(value, bytes):
         return value.hex()
     return value

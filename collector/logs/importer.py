@@ -392,7 +392,7 @@ class Importer:
         stats.bytes_read += offset - cursor.offset
         cursor.offset, cursor.lines, cursor.pending = offset, lines, pending
         if last_ts:
-            self.pipeline.sessions.expire(last_ts)  # in log time: memory stays flat on long files
+            self.pipeline.expire(last_ts)  # in log time: memory stays flat on long files
         return full
 
     def _import_line(self, rec: LogLine, site: str, accept: Callable[..., tuple[Any, ...]]) -> float:

@@ -37,6 +37,9 @@ from db.queries.common import (
 from db.rollups import BOUNCE_SQL, DAY, DURATION_MS_SQL, HOUR, SESSION_DIMS, bucket_sql
 
 PAGE_TYPES_SQL = "('pageview', 'request')"
+WEB_TYPES_SQL = "('pageview', 'engagement', 'event', 'request')"
+"""Browser traffic (db/records.py WEB_EVENT_TYPES): visitors are counted over these events only, so API callers,
+auth events and external calls are never site visitors."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -169,7 +172,9 @@ def _distinct_visitors(conn: sqlite3.Connection, span: Span, filters: Filters) -
     where, params = event_where(span, filters)
     return int(
         conn.execute(
-            f"SELECT count(DISTINCT visitor_id) FROM events WHERE {where} AND visitor_id != ''", params
+            f"SELECT count(DISTINCT visitor_id) FROM events WHERE {where} AND visitor_id != '' "
+            f"AND type IN {WEB_TYPES_SQL}",
+            params,
         ).fetchone()[0]
     )
 
@@ -216,7 +221,9 @@ def live_visitors(conn: sqlite3.Connection, end: float, filters: Filters) -> int
     where, params = event_where(Span(end - LIVE_WINDOW_S, end), filters)
     return int(
         conn.execute(
-            f"SELECT count(DISTINCT visitor_id) FROM events WHERE {where} AND visitor_id != ''", params
+            f"SELECT count(DISTINCT visitor_id) FROM events WHERE {where} AND visitor_id != '' "
+            f"AND type IN {WEB_TYPES_SQL}",
+            params,
         ).fetchone()[0]
     )
 
@@ -334,7 +341,8 @@ def timeseries(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[P
             f"SELECT {bucket_sql('ts', 60)} AS b, "
             f"sum(type IN {PAGE_TYPES_SQL} AND is_bot IN ({selected})), "
             f"count(DISTINCT CASE WHEN is_bot IN ({selected}) AND visitor_id != '' THEN visitor_id END), "
-            f"sum(type IN {PAGE_TYPES_SQL} AND is_bot = 1) FROM events WHERE {where} GROUP BY b",
+            f"sum(type IN {PAGE_TYPES_SQL} AND is_bot = 1) FROM events WHERE {where} AND type IN {WEB_TYPES_SQL} "
+            "GROUP BY b",
             params,
         ):
             buckets.setdefault(int(b), [0, 0, 0])[:] = [int(pv), int(visitors), int(bots)]
@@ -508,7 +516,7 @@ def top(
         _merge(
             conn.execute(
                 f"SELECT {dim.events}, count(DISTINCT nullif(visitor_id, '')), count(*) FROM events "
-                f"WHERE {where} GROUP BY {dim.events}",
+                f"WHERE {where} AND type IN {WEB_TYPES_SQL} GROUP BY {dim.events}",
                 params,
             ),
             values,

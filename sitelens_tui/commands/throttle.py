@@ -13,6 +13,7 @@ from db.queries.throttle import (
     OverrideRow,
 )
 from db.store import open_store
+from sitelens_tui.commands import add_id_argument, chosen_id
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -46,10 +47,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     st.add_argument("--reason", default="", help="why, shown in the TUI")
     st.set_defaults(func=run)
 
-    cl = actions.add_parser("clear", help="remove an override")
-    which = cl.add_mutually_exclusive_group(required=True)
-    which.add_argument("--id", type=int, metavar="N", help="override id from `throttle list`")
-    which.add_argument("--target", metavar="T", help="the fingerprint, IP or network it was set on")
+    cl = actions.add_parser("clear", help="remove an override: by ID or --target")
+    add_id_argument(cl, "override id from `throttle list`", required=False)
+    cl.add_argument("--target", metavar="T", help="the fingerprint, IP or network it was set on (instead of ID)")
     cl.set_defaults(func=run)
 
 
@@ -110,9 +110,12 @@ def run(args: argparse.Namespace) -> int:
             until = _when(expires, now)
             print(f"override #{new_id}: {row.kind} {_plain(row.target)} → {row.level}, expires {until}")
         else:
-            which = args.id if args.id is not None else args.target
+            override_id = chosen_id(args)
+            if (override_id is None) == (args.target is None):
+                raise UserError("throttle clear: give the override ID or --target, not both")
+            which = override_id if override_id is not None else args.target
             if not conn.clear_override(which, now=now):
-                shown = f"#{which}" if args.id is not None else repr(_plain(which))
+                shown = f"#{override_id}" if override_id is not None else repr(_plain(str(args.target)))
                 raise UserError(f"no active override {shown}")
             print("override cleared")
     finally:

@@ -9,6 +9,7 @@ import time
 from collector.config import Config
 from collector.errors import UserError
 from db.store import open_store
+from sitelens_tui.commands import add_id_argument, chosen_id
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -31,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=run)
 
     revoke = actions.add_parser("revoke", parents=[common], help="revoke a token by id")
-    revoke.add_argument("id", type=int, metavar="ID", help="token id from `token list`")
+    add_id_argument(revoke, "token id from `token list`")
     revoke.set_defaults(func=run)
 
 
@@ -64,9 +65,11 @@ def run(args: argparse.Namespace) -> int:
                 state = "" if row.revoked is None else "  (revoked)"
                 print(f"#{row.id}  {_plain(row.site)}  created {created}  {_plain(row.label)}{state}".rstrip())
         else:
-            if not conn.revoke_token(args.id):
-                raise UserError(f"no working ingest token #{args.id} (see `sitelens token list`)")
-            print(f"revoked ingest token #{args.id}")
+            revoked = chosen_id(args)
+            assert revoked is not None  # required: chosen_id raised otherwise
+            if not conn.revoke_token(revoked):
+                raise UserError(f"no working ingest token #{revoked} (see `sitelens token list`)")
+            print(f"revoked ingest token #{revoked}")
     finally:
         conn.close()
     return 0

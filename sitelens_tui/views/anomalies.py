@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Label
 
 from db.queries.anomalies import Anomaly
 from db.queries.common import Span
+from db.queries.overview import bucket_seconds
 from db.store import Store
 from sitelens_tui.sanitize import safe
 from sitelens_tui.scope import Scope
@@ -92,9 +93,13 @@ class AnomaliesView(View):
             return
         self.query_one("#anomaly-chart-title", Label).update(
             safe(f"{a.metric} on {a.site or 'all sites'} ({a.level}, {a.kind})", 100))
+        scope = self.loaded_scope
+        span = chart_span(a, scope.now) if scope is not None else None
+        # The last bucket cut by the chart's end (still filling when that is now) is drawn on its own.
+        open_end = bool(data.series) and span is not None and data.series[-1][0] + bucket_seconds(span) > span.end
         chart.plot(
             [time.strftime("%H:%M", time.gmtime(ts)) for ts, _ in data.series],
-            [Series(a.metric, [v for _, v in data.series], "cyan")],
+            [Series(a.metric, [v for _, v in data.series], "cyan", open_end)],
             [Level("expected" if a.kind == "trend" else "threshold", a.expected)],
         )
 

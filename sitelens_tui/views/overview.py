@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
 
-from db.queries.overview import Kpis, Point, Row
+from db.queries.overview import Kpis, Point, Row, bucket_seconds
 from db.store import Store
 from sitelens_tui.sanitize import num, safe
 from sitelens_tui.scope import Scope
@@ -95,11 +95,14 @@ class OverviewView(View):
             duration(c.avg_duration_s), change_text(c.avg_duration_s, p.avg_duration_s))
         self.query_one("#kpi-bots", KpiTile).show(f"{c.bots:,}", change_text(c.bots, p.bots, higher_is_better=False))
         span_s = (self.loaded_scope.span.seconds if self.loaded_scope else 86400)
+        # The bucket the range's end cuts (the current hour or minute) is still filling: drawn on its own.
+        open_end = bool(data.series) and self.loaded_scope is not None and (
+            data.series[-1].ts + bucket_seconds(self.loaded_scope.span) > self.loaded_scope.span.end)
         self.query_one(Chart).plot(
             [tick_label(pt.ts, span_s) for pt in data.series],
-            [Series("visitors", [pt.visitors for pt in data.series], "cyan"),
-             Series("pageviews", [pt.pageviews for pt in data.series], "green"),
-             Series("bots", [pt.bots for pt in data.series], "red")],
+            [Series("visitors", [pt.visitors for pt in data.series], "cyan", open_end),
+             Series("pageviews", [pt.pageviews for pt in data.series], "green", open_end),
+             Series("bots", [pt.bots for pt in data.series], "red", open_end)],
         )
         for dimension, _, _ in TOP_LISTS:
             self.query_one(f"#top-{dimension}", ViewTable).show([top_row(r) for r in data.tops[dimension]])

@@ -20,6 +20,9 @@ class Series:
     label: str
     values: Sequence[float]
     color: str = "cyan"
+    open_end: bool = False
+    """The last value is a bucket still filling (the current hour or minute): drawn as a lone point, not joined
+    to the line, so a partial count is not read as a ramp from the previous bucket."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -59,7 +62,11 @@ def _build_v6(width: int, height: int, labels: Sequence[str], series: Sequence[S
     for s in series:
         values = list(s.values)
         marker = plt.marker(pixel=plt.pixel(foreground=s.color))
-        fig.draw(fig.signal(list(range(len(values))), values, marker=marker).lines())
+        if s.open_end and len(values) > 1:
+            fig.draw(fig.signal(list(range(len(values) - 1)), values[:-1], marker=marker).lines())
+            fig.draw(fig.signal([len(values) - 1], values[-1:], marker=marker))
+        else:
+            fig.draw(fig.signal(list(range(len(values))), values, marker=marker).lines())
     fig.legend(False)
     limits = y_limits(series)
     if limits is not None:
@@ -80,7 +87,11 @@ def _build_v5(width: int, height: int, labels: Sequence[str], series: Sequence[S
     p.theme("clear")
     for s in series:
         values = list(s.values)
-        p.plot(list(range(len(values))), values, color=s.color, marker="braille")
+        if s.open_end and len(values) > 1:
+            p.plot(list(range(len(values) - 1)), values[:-1], color=s.color, marker="braille")
+            p.scatter([len(values) - 1], values[-1:], color=s.color, marker="braille")
+        else:
+            p.plot(list(range(len(values))), values, color=s.color, marker="braille")
     limits = y_limits(series)
     if limits is not None:
         p.ylim(*limits)
@@ -106,7 +117,7 @@ def render_chart(width: int, height: int, labels: Sequence[str], series: Sequenc
     """The chart as Text with a legend line; labels are cleaned first, since `from_ansi` would honour escapes
     hidden in one."""
     labels = [clean(x, 20) for x in labels]
-    series = [Series(clean(s.label, 30), list(s.values), s.color) for s in series]
+    series = [Series(clean(s.label, 30), list(s.values), s.color, s.open_end) for s in series]
     # Levels are drawn as flat lines over the same x positions: exact on every plotext version.
     n = max((len(s.values) for s in series), default=0)
     series += [Series(clean(lv.label, 30), [lv.value] * n, "yellow") for lv in levels]

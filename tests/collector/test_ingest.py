@@ -180,7 +180,7 @@ async def test_event_time_is_used_when_recent_and_server_time_otherwise(api, cfg
     assert ts["future"] == pytest.approx(now, abs=5)
 
 
-async def test_end_users_get_their_own_sessions_from_their_ip_and_ua(api, cfg):
+async def test_end_users_are_told_apart_by_ip_and_ua_but_are_not_web_sessions(api, cfg):
     users = [("203.0.113.1", CHROME_UA), ("203.0.113.2", CHROME_UA)]
     batch = [
         {"type": "api_request", "endpoint": f"/api/items/{i}", "status": 200, "ip": ip, "ua": ua}
@@ -190,8 +190,11 @@ async def test_end_users_get_their_own_sessions_from_their_ip_and_ua(api, cfg):
     status, _ = await post(api, batch)
     assert status == 202
     await flushed(api)
-    sessions = query(cfg, "SELECT requests, browser FROM sessions ORDER BY id")
-    assert [(r["requests"], r["browser"]) for r in sessions] == [(3, "Chrome"), (3, "Chrome")]
+    rows = query(cfg, "SELECT visitor_id, session_id, browser FROM events")
+    assert len({r["visitor_id"] for r in rows}) == 2 and {r["browser"] for r in rows} == {"Chrome"}
+    # API callers are not site visitors: no web session is stored for them (the Server view owns them).
+    assert {r["session_id"] for r in rows} == {0}
+    assert query(cfg, "SELECT count(*) AS n FROM sessions")[0]["n"] == 0
 
 
 async def test_scanner_probes_sent_server_side_are_flagged_as_bots(api, cfg):

@@ -208,3 +208,33 @@ def test_interrupted_export_leaves_the_old_file(db: Path, tmp_path: Path) -> Non
         export_chunks(["id", "name"], chunks(), "csv", out)
     assert out.read_text() == "yesterday's export\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".e.csv")] == []
+def test_import_json_twice_adds_nothing_the_second_time(db: Path, tmp_path: Path, capsys) -> None:
+    import gzip
+
+    run(capsys, "export", "--db", str(db), "--format", "ndjson", "-o", str(tmp_path / "e.ndjson"))
+    run(capsys, "export", "--db", str(db), "--format", "ndjson", "--what", "sessions", "-o", str(tmp_path / "s.ndjson"))
+    target = tmp_path / "t.db"
+
+    def counts() -> tuple[int, int, int]:
+        conn = connect(target)
+        try:
+            return (
+                conn.execute("SELECT count(*) FROM events").fetchone()[0],
+                conn.execute("SELECT count(*) FROM sessions").fetchone()[0],
+                conn.execute("SELECT coalesce(sum(hits), 0) FROM rollup_traffic").fetchone()[0],
+            )
+        finally:
+            conn.close()
+
+    for name in ("e.ndjson", "s.ndjson"):
+        code, out, _ = run(capsys, "import-json", "--db", str(target), str(tmp_path / name))
+        assert code == 0
+    once = counts()
+    assert once[:2] == (300, 7)
+    # Again, and a compressed copy under another name: the same content adds nothing.
+    copy = tmp_path / "renamed.ndjson.gz"
+    copy.write_bytes(gzip.compress((tmp_path / "e.ndjson").read_bytes()))
+    for path in (tmp_path / "e.ndjson", tmp_path / "s.ndjson", copy):
+        code, out, _ = run(capsys, "import-json", "--db", str(target), str(path))
+        assert code == 0 and "imported 0 events and 0 sessions" in out and "already imported" in out
+    assert counts() == once

@@ -54,7 +54,13 @@ def test_events_and_sessions_round_trip_in_every_format(tmp_path: Path, fmt: str
         assert result.rows == len(expected) > 0
         assert result.bytes == out.stat().st_size
         columns = list(EVENT_EXPORT_COLUMNS if what == "events" else SESSION_COLUMNS)
+        if fmt == "csv":  # text a spreadsheet would run as a formula comes out behind a quote (see test below)
+            expected = [tuple(neutralised(v) for v in row) for row in expected]
         assert read_back(out, fmt, columns, expected) == expected
+
+
+def neutralised(value: object) -> object:
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def test_filters_by_site_span_and_bots(tmp_path: Path) -> None:

@@ -71,3 +71,24 @@ async def test_picking_a_row_filters_every_view(attach_app, dataset) -> None:
         await settle(pilot, "live")
         assert app.dims == ()
         assert len(app.query_one("#live-sessions", ViewTable).rows_shown) == len(dataset.live_sessions())
+
+
+async def test_the_bucket_still_filling_is_not_drawn_as_a_ramp(dataset) -> None:
+    from collector.config import Config
+    from sitelens_tui.app import build_app
+    from sitelens_tui.widgets.chart import Chart, Series, render_chart
+    from tests.tui.dataset import FROZEN_NOW
+
+    for now, still_filling in ((FROZEN_NOW, False), (FROZEN_NOW + 1800, True)):  # 12:00, then 12:30
+        app = build_app(Config.for_tests(dataset.path), embedded=False, now=lambda now=now: now)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, "overview")
+            series = app.query_one(Chart)._series
+            # At 12:30 the 24 h range ends inside the 12:00 hour: that bucket is drawn on its own.
+            assert series and {s.open_end for s in series} == {still_filling}
+    # Drawn: a quiet line then 10 hits so far in the current bucket. Joined, the line would climb through the
+    # rows between 0 and 10 across the last bucket's width; drawn apart, nothing is in between.
+    text = render_chart(60, 12, ["a", "b", "c", "d"], [Series("pageviews", [0, 0, 0, 10], "green", True)]).plain
+    plot_rows = [row for row in text.splitlines()[1:] if "┤" in row or "│" in row]
+    inner = [row.split("┤", 1)[-1].split("│", 1)[-1][:-1] for row in plot_rows[1:-1]]  # between top and 0 rows
+    assert not any(ch.strip() for row in inner for ch in row)

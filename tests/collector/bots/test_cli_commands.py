@@ -128,3 +128,34 @@ def test_throttle_list_on_a_missing_database_says_so(
     assert main(["throttle", "list", "--db", str(tmp_path / "nope.db")]) == 2
     assert "database not found" in capsys.readouterr().err
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_ids_are_given_the_same_way_to_throttle_clear_and_token_revoke(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "s.db")
+    for ip in ("203.0.113.1", "203.0.113.2"):
+        assert main(["throttle", "set", "--ip", ip, "--level", "blocked", "--db", db]) == 0
+    for site in ("a.example", "b.example"):
+        assert main(["token", "create", "--site", site, "--db", db]) == 0
+    capsys.readouterr()
+    # Positional (the documented form) and --id (accepted too), for both commands.
+    assert main(["throttle", "clear", "1", "--db", db]) == 0
+    assert main(["throttle", "clear", "--id", "2", "--db", db]) == 0
+    assert main(["token", "revoke", "1", "--db", db]) == 0
+    assert main(["token", "revoke", "--id", "2", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert out.count("override cleared") == 2 and "revoked ingest token #1" in out and "#2" in out
+    for argv, message in (
+        (["throttle", "clear"], "give the override ID or --target"),
+        (["token", "revoke"], "give the token id"),
+        (["token", "revoke", "1", "--id", "2"], "two different ids"),
+    ):
+        assert main([*argv, "--db", db]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+    for command in (["throttle", "clear", "--help"], ["token", "revoke", "--help"]):
+        with pytest.raises(SystemExit):
+            main(command)
+        usage = capsys.readouterr().out
+        assert "[ID]" in usage and "--id" not in usage  # one style shown

@@ -64,9 +64,9 @@ JWT = (
         ),
         ("https://example.com/r?password=", "https://example.com/r?password="),
         # card numbers: Luhn-valid with a card prefix only
-        ("https://example.com/pay?cc=4111111111111111", "https://example.com/pay?cc=redacted-card"),
-        ("https://example.com/pay?cc=4111-1111-1111-1111", "https://example.com/pay?cc=redacted-card"),
-        ("https://example.com/pay?cc=5500+0000+0000+0004", "https://example.com/pay?cc=redacted-card"),
+        ("https://example.com/pay?n=4111111111111111", "https://example.com/pay?n=redacted-card"),
+        ("https://example.com/pay?n=4111-1111-1111-1111", "https://example.com/pay?n=redacted-card"),
+        ("https://example.com/pay?cc=5500+0000+0000+0004", "https://example.com/pay?cc=redacted"),
         ("https://example.com/orders/378282246310005", "https://example.com/orders/redacted-card"),
         ("https://example.com/pay/4111%201111%201111%201111", "https://example.com/pay/redacted-card"),
         ("https://example.com/pay?n=4111111111111112", "https://example.com/pay?n=4111111111111112"),
@@ -164,3 +164,17 @@ def test_hostile_long_inputs_stay_linear() -> None:
     redact_url("https://example.com/" + "1" * 200_000)
     redact_text("x." * 100_000 + "@")
     assert time.perf_counter() - start < 1.0
+
+
+def test_the_reported_props_and_path_are_redacted_by_key_and_by_shape() -> None:
+    from collector.enrich.privacy import redact_props
+
+    assert redact_props({"password": "hunter2", "note": "ssn 123-45-6789", "plan": "pro"}) == {
+        "password": "redacted",
+        "note": "ssn redacted-ssn",
+        "plan": "pro",
+    }
+    assert redact_url("https://example.com/u/123-45-6789") == "https://example.com/u/redacted-ssn"
+    assert redact_text("Chrome/124.0.0.0 4111 1111 1111 1111") == "Chrome/124.0.0.0 redacted-card"
+    assert redact_text("key " + "0f" * 20) == "key redacted-token"
+    assert redact_text("order 2024-05-01, 3 items, call 555-0100") == "order 2024-05-01, 3 items, call 555-0100"

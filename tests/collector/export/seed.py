@@ -40,7 +40,7 @@ def event(i: int, ts: float) -> EventRecord:
         browser="Chrome",
         latency_ms=0.1 * i + 0.2,
         cost_usd=i / 3,
-        is_bot=1 if i % 5 == 0 else 0,
+        is_bot=1 if i % 5 == 0 or i % 7 == 6 else 0,  # session 1006 is a bot: all its events are too
         status=200 + i % 3,
     )
 
