@@ -31,6 +31,7 @@ from collector.export import export_table
 from collector.logs.importer import Importer
 from db.connection import connect
 from sitelens_tui.commands.import_json import import_file as import_json
+from tests.engines import sqlite_store
 
 SITE = "example.com"
 TOKEN = "ingest-token-for-example"
@@ -169,7 +170,7 @@ async def _import_json(cfg: Config, tmp: Path, values: list[str], secrets: list[
                       "referrer": f"https://r.example/{v}"})
     path = tmp / "in.ndjson"
     path.write_bytes(b"".join(orjson.dumps(obj) + b"\n" for obj in lines))
-    result = await import_json(path, cfg.db_path)
+    result = await import_json(path, sqlite_store(cfg.db_path))
     assert result.bad == 0 and result.events == len(values)
 
 
@@ -193,7 +194,7 @@ def _exported_strings(db: Path, tmp: Path) -> list[str]:
         for what in ("events", "sessions"):
             for fmt in ("csv", "ndjson"):
                 path = tmp / f"{what}.{fmt}"
-                export_table(conn, what, fmt, path)
+                export_table(sqlite_store(conn), what, fmt, path)
                 text = path.read_text(encoding="utf-8")
                 if fmt == "csv":
                     out.extend(cell for row in csv.reader(io.StringIO(text)) for cell in row)
