@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from collector.funnels import Funnel, FunnelError, Step, make_funnel
 from db.clickhouse.queries import funnels as chf
+from db.funnels import Funnel, FunnelError, Step, make_funnel
 from db.queries import funnels as sqf
 from db.queries.common import Filters, Span, span_for
 from db.rollups import DAY
