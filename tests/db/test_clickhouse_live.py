@@ -97,6 +97,10 @@ def test_session_timeline_detail_and_fingerprint_history(pair: Pair) -> None:
     detail = ch_live.session_detail(pair.ch, updated[0])
     assert detail is not None and detail.session.current_page == "/thanks"  # the newest snapshot
     assert ch_live.session_detail(pair.ch, 10**12) is None
+    windows = next(s for s in pair.data.sessions.values() if s.os_version == "Windows 11")
+    detail = ch_live.session_detail(pair.ch, windows.id)
+    assert detail is not None and (detail.os_version, detail.browser_version) == ("Windows 11", windows.browser_version)
+    assert detail.browser_version.startswith("12")
     bot = next(s for s in pair.data.sessions.values() if s.is_bot)
     detail = ch_live.session_detail(pair.ch, bot.id)
     assert detail is not None and detail.bot_reasons == ("fast clicks", "no js")
