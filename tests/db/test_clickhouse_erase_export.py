@@ -27,9 +27,9 @@ FILTERS = [
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
-    from db.funnels import make_funnel
     from db.clickhouse.queries.anomalies import insert_anomaly as ch_insert_anomaly
     from db.clickhouse.queries.funnels import save_funnel as ch_save_funnel
+    from db.funnels import make_funnel
 
     for conn, ch in loaded(tmp_path_factory, generate()):
         for i, site in enumerate([SITE, "", OTHER, SITE]):

@@ -130,3 +130,30 @@ def test_tail_reads_from_the_time_of_the_last_id(pair: Pair) -> None:
         assert ch_live.earliest_ts(e.id) <= e.ts < ch_live.earliest_ts(e.id) + 1.001
         after = ch_live.latest_events(pair.ch, e.id, limit=10_000)
         assert after == [n for n in newest if n.id > e.id]
+
+
+def test_migrate_copies_os_versions(pair: Pair, clickhouse: object) -> None:
+    """`sitelens migrate` (SQLite copy_out -> ClickHouse copy_in) carries the OS version of events and sessions."""
+    from db.clickhouse.copy import copy_in, count_table
+    from db.clickhouse.queries import overview as ch_overview
+    from db.queries.common import Filters, span_for
+    from tests.engines import sqlite_store
+
+    source = sqlite_store(pair.sqlite)
+    try:
+        for table in ("sessions", "events"):
+            after = None
+            while rows := source.copy_out(table, after, 5000):  # type: ignore[attr-defined]
+                copy_in(clickhouse, table, rows, token=f"{table}:{after}")  # type: ignore[arg-type]
+                after = rows[-1][0]
+            assert count_table(clickhouse, table) == source.count_table(table)  # type: ignore[arg-type,attr-defined]
+    finally:
+        source.close()  # type: ignore[attr-defined]
+    for sid in sorted(pair.data.sessions)[::50]:
+        assert ch_live.session_detail(clickhouse, sid) == live.session_detail(pair.sqlite, sid)  # type: ignore[arg-type]
+    span = span_for("7d", NOW)
+    for dimension in ("os_version", "pages"):
+        filters = Filters(dims=(("os_version", "Windows 10"),))
+        assert ch_overview.top(clickhouse, span, filters, dimension) == ch_overview.top(  # type: ignore[arg-type]
+            pair.ch, span, filters, dimension
+        )
