@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from db.clickhouse.queries import server as ch_server
 from db.queries import server
-from db.queries.common import Filters, span_for
+from db.queries.common import Filters, Span, span_for
 from db.rollups import DAY, ERROR_STATUS
 from tests.db.engine_pair import NOW, Pair, engine_pair
+from tests.engines import ch_write
+from tests.factories import T0, new_db, server_event, write
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +110,22 @@ def test_users_by_hand(pair: Pair) -> None:
         per_day.setdefault(int(e.ts) // DAY * DAY, set()).add(e.user_id)
     assert daily == sorted((day, len(users)) for day, users in per_day.items())
     assert ch_server.active_users(pair.ch, span, Filters(site="example.com")) == 5
+
+
+def test_user_costs_round_halves_as_sqlite_does(clickhouse: object, tmp_path: Path) -> None:
+    """SQLite's users query ranks by cost in billionths of a dollar rounded in SQL (halves away from zero, not to
+    even): 2.5 of them outrank 2, and 0.5 outranks 0."""
+    events = [
+        server_event(T0 + i, "external_call", user_id=user, name="openai", cost_usd=cost)
+        for i, (user, cost) in enumerate((("a", 2e-9), ("b", 2.5e-9), ("c", 5e-10), ("d", 0.0)))
+    ]
+    conn = new_db(tmp_path / "s.db")
+    write(conn, events)
+    ch_write(clickhouse, events)
+    span = Span(T0, T0 + 60)
+    got = ch_server.users(clickhouse, span, Filters())
+    assert got == server.users(conn, span, Filters())
+    assert [u.user_id for u in got] == ["b", "a", "c", "d"]
 
 
 def test_server_view_by_hand(pair: Pair) -> None:

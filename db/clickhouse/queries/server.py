@@ -26,11 +26,12 @@ def _nearest_rank(q: int, values: str = "lat") -> str:
     return f"if(empty({values}), 0., {values}[toUInt64(greatest(1, ceil({q} / 100. * length({values}))))])"
 
 
-NANO_USD_SQL = (
+USER_NANO_USD_SQL = (
     "if(cost_usd > -1e9 AND cost_usd < 1e9, toInt64(sign(cost_usd) * floor(abs(cost_usd * 1e9) + 0.5)), 0)"
 )
-"""`db.rollups.nano_usd` in ClickHouse SQL: non-finite or absurd costs count as 0, halves round away from zero as
-SQLite's round() does (ClickHouse's round() rounds them to even)."""
+"""A cost in billionths of a dollar as SQLite's users query computes it in SQL: non-finite or absurd costs count
+as 0, halves round away from zero as SQLite's round() does. (External costs round halves to even, as Python's
+round() in `db.rollups.nano_usd` and ClickHouse's round() both do.)"""
 
 
 def _server_where(span: Span, filters: Filters, type_: str) -> tuple[str, list[object]]:
@@ -83,7 +84,7 @@ def external_costs(
         for service, calls, nusd, p95 in ch.rows(
             # nano_usd: non-finite or absurd costs count as 0.
             f"SELECT name, calls, nusd, {_nearest_rank(95)} FROM (SELECT name, count() AS calls, "
-            f"sum({NANO_USD_SQL}) AS nusd, "
+            "sum(if(cost_usd > -1e9 AND cost_usd < 1e9, toInt64(round(cost_usd * 1e9)), 0)) AS nusd, "
             f"arraySort(groupArray(latency_ms)) AS lat FROM events WHERE {where} GROUP BY name)",
             params,
         )
@@ -111,7 +112,7 @@ def users(ch: ClickHouse, span: Span, filters: Filters, limit: int = 20) -> list
         filters,
         "user_id, countIf(type = 'api_request') AS reqs, "
         f"countIf(type = 'api_request' AND status >= {ERROR_STATUS:d}), countIf(type = 'external_call'), "
-        f"sumIf({NANO_USD_SQL}, type = 'external_call') AS nusd, uniqExact({bucket_sql('ts', DAY)})",
+        f"sumIf({USER_NANO_USD_SQL}, type = 'external_call') AS nusd, uniqExact({bucket_sql('ts', DAY)})",
         " GROUP BY user_id ORDER BY reqs DESC, nusd DESC, user_id LIMIT ?",
         (limit,),
     )
