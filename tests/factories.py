@@ -148,7 +148,9 @@ def visit(
 
 _EVENT_FIELDS = {
     "browser",
+    "browser_version",
     "os",
+    "os_version",
     "device",
     "country",
     "region",

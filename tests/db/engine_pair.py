@@ -1,7 +1,8 @@
 """One generated dataset written to both engines (a SQLite file and a chDB database), for the Live, Bots,
-Server and throttle comparisons: several sites and days, humans and bots, dimensions, custom events with props,
-engagement, server-side events, fingerprint news, level changes and throttle refusals, sessions updated after
-they were first written. `Data` keeps what was generated, so tests can count some answers by hand."""
+Server, Requests and throttle comparisons: several sites and days, humans and bots, dimensions (OS versions too),
+custom events with props, engagement, server-side events with user ids, imported access-log hits with status
+codes and sizes, fingerprint news, level changes and throttle refusals, sessions updated after they were first
+written. `Data` keeps what was generated, so tests can count some answers by hand."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ CRAWLERS = ("Googlebot", "Bingbot", "")
 """Bot names; "" is a bot caught by its behaviour."""
 ENDPOINTS = (("GET", "/v1/items"), ("POST", "/v1/items"), ("GET", "/v1/users"), ("DELETE", "/v1/items"))
 SERVICES = ("openai", "stripe", "maps")
+USERS = ("", "alice", "bob", "carol", "dave", "émile")
+"""User ids of server-side events ("" for none); "mallory" only ever fails to log in."""
+OS_VERSIONS = {"Linux": ("", "Linux"), "Windows": ("Windows 10", "Windows 11")}
+LOG_PATHS = ("/", "/pricing", "/docs", "/missing", "/old-page", "/img/logo.png", "/feed.xml")
+LOG_STATUSES = (200, 200, 200, 304, 404, 404, 500, 0)
+"""Access-log status codes (0: not logged)."""
 FLUSH_S = 4 * DAY
 """The data of this long goes into one batch (few batches: each costs chDB a few inserts)."""
 
@@ -46,8 +53,9 @@ class Data:
     drops: Counter[tuple[int, str, str]] = field(default_factory=Counter)
 
 
-def _visits(rng: random.Random, start: float, end: float, n: int) -> list[Any]:
-    """`n` visits starting between `start` and `end`, sorted by start."""
+def _visits(rng: random.Random, start: float, end: float, n: int, extra: random.Random) -> list[Any]:
+    """`n` visits starting between `start` and `end`, sorted by start (attributes added to the dataset later are
+    drawn from `extra`, so the rest stays as it was)."""
     out = []
     for _ in range(n):
         begin = rng.uniform(start, end)
@@ -79,7 +87,9 @@ def _visits(rng: random.Random, start: float, end: float, n: int) -> list[Any]:
                 type="request" if crawler else "pageview",
                 country=rng.choice(COUNTRIES),
                 browser=rng.choice(BROWSERS),
-                os=rng.choice(("Linux", "Windows")),
+                os=(os := rng.choice(("Linux", "Windows"))),  # drawn where it always was: the data stays the same
+                os_version=extra.choice(OS_VERSIONS[os]),
+                browser_version=str(extra.randrange(120, 123)),
                 device=rng.choice(("desktop", "mobile")),
                 ref_source=rng.choice(("", "Google", "Mastodon")),
                 utm_source=rng.choice(("", "newsletter")),
@@ -95,26 +105,30 @@ def _visits(rng: random.Random, start: float, end: float, n: int) -> list[Any]:
     return out
 
 
-def _server(rng: random.Random, start: float, end: float, n: int) -> list[EventRecord]:
+def _server(rng: random.Random, start: float, end: float, n: int, extra: random.Random) -> list[EventRecord]:
     out = []
     for _ in range(n):
         ts = rng.uniform(start, end)
         kind = rng.random()
         site = rng.choice(SITES)
         country = rng.choice(COUNTRIES)
+        user = extra.choice(USERS)
         if kind < 0.7:
             method, path = rng.choice(ENDPOINTS)
             out.append(
                 server_event(
                     ts, "api_request", site=site, method=method, path=path, country=country,
                     latency_ms=round(rng.lognormvariate(4, 1), 3), status=rng.choice((200, 200, 200, 404, 500, 503)),
+                    user_id=user,
                 )
             )
         elif kind < 0.85:
+            success = int(rng.random() < 0.4)
             out.append(
                 server_event(
-                    ts, "auth", site=site, name="login", success=int(rng.random() < 0.4), country=country,
+                    ts, "auth", site=site, name="login", success=success, country=country,
                     ip=rng.choice(("", "198.51.100.7", "198.51.100.8")), fingerprint=rng.choice(("", "fp-a", "fp-b")),
+                    user_id=user if success else extra.choice((user, "mallory")),
                 )
             )
         else:
@@ -122,9 +136,22 @@ def _server(rng: random.Random, start: float, end: float, n: int) -> list[EventR
                 server_event(
                     ts, "external_call", site=site, name=rng.choice(SERVICES), country=country,
                     latency_ms=round(rng.uniform(20, 2000), 3), cost_usd=round(rng.uniform(0, 0.02), 6),
+                    user_id=user,
                 )
             )
     return out
+
+
+def _access_log(rng: random.Random, start: float, end: float, n: int) -> list[EventRecord]:
+    """`n` imported access-log hits (requests without a session) with status codes and response sizes."""
+    return [
+        server_event(
+            rng.uniform(start, end), "request", site=rng.choice(SITES), method="GET", path=rng.choice(LOG_PATHS),
+            status=rng.choice(LOG_STATUSES), bytes=rng.randrange(0, 60_000), is_bot=int(rng.random() < 0.2),
+            country=rng.choice(COUNTRIES), ip=f"192.0.2.{rng.randrange(1, 250)}",
+        )
+        for _ in range(n)
+    ]
 
 
 def _fingerprint_news(rng: random.Random, visits: list[Any], seen: float) -> dict[str, FingerprintRecord]:
@@ -152,16 +179,18 @@ def generate(seed: int = 14) -> list[Batch]:
     (so both engines hand out ids in the same order) and the sessions that started in it, then a batch of later
     session snapshots and level changes."""
     rng = random.Random(seed)
+    extra = random.Random(seed + 1)
     visits: list[Any] = []
     server: list[EventRecord] = []
     t = T0 - 50 * DAY
     while t < NOW:
         stop = min(t + DAY / 2, NOW)
         dense = stop > NOW - 2 * DAY
-        visits += _visits(rng, t, stop, 24 if dense else 4)
-        server += _server(rng, t, stop, 40 if dense else 10)
+        visits += _visits(rng, t, stop, 24 if dense else 4, extra)
+        server += _server(rng, t, stop, 40 if dense else 10, extra)
+        server += _access_log(extra, t, stop, 30 if dense else 6)
         t = stop
-    visits += _visits(rng, NOW - 40 * 60, NOW - 10, 30)  # the live window gets a crowd of its own
+    visits += _visits(rng, NOW - 40 * 60, NOW - 10, 30, extra)  # the live window gets a crowd of its own
     events = sorted([e for v in visits for e in v.events] + server, key=lambda e: e.ts)
     batches: list[Batch] = []
     first = int(T0 - 50 * DAY)

@@ -25,6 +25,8 @@ NOW = T0 + 95 * DAY + 13 * HOUR + 17 * 60 + 23.5
 SITES = ("a.example", "b.example")
 PAGES = ("/", "/pricing", "/docs", "/blog/x", "/signup")
 PAGE_TYPES = ("pageview", "request")
+OS_VERSIONS = (("Windows", "Windows 10"), ("Windows", "Windows 11"), ("iOS", "iOS 17.1"), ("Linux", ""))
+"""(os, os_version) pairs; drawn from a generator of their own, so the rest of the data stays as it was."""
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Traffic:
 def generate(seed: int = 14, scale: int = 1) -> tuple[Traffic, list[SessionRecord]]:
     """The dataset and the early session snapshots written before it (`scale` times the visits per day)."""
     rng = random.Random(seed)
+    systems = random.Random(seed + 1)
     starts: list[float] = []
     for day in range(-5, 96):
         base = T0 + day * DAY
@@ -70,6 +73,7 @@ def generate(seed: int = 14, scale: int = 1) -> tuple[Traffic, list[SessionRecor
             custom.append((rng.uniform(0, 600), "chat_question", {"question": question,
                                                                    "answered": rng.choice(["true", "false"])}))
         engagement = [(o + 5, p, rng.randint(0, 100), rng.randint(0, 60_000)) for o, p in pages if rng.random() < 0.5]
+        os, os_version = systems.choice(OS_VERSIONS)
         v = visit(
             start,
             pages,
@@ -90,6 +94,8 @@ def generate(seed: int = 14, scale: int = 1) -> tuple[Traffic, list[SessionRecor
             ref_source=rng.choice(["Google", "HN", ""]),
             ref_medium=rng.choice(["search", "social", "direct"]),
             utm_source=rng.choice(["", "newsletter"]),
+            os=os,
+            os_version=os_version,
         )
         seen.add(visitor)
         events += v.events

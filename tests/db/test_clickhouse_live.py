@@ -97,6 +97,10 @@ def test_session_timeline_detail_and_fingerprint_history(pair: Pair) -> None:
     detail = ch_live.session_detail(pair.ch, updated[0])
     assert detail is not None and detail.session.current_page == "/thanks"  # the newest snapshot
     assert ch_live.session_detail(pair.ch, 10**12) is None
+    windows = next(s for s in pair.data.sessions.values() if s.os_version == "Windows 11")
+    detail = ch_live.session_detail(pair.ch, windows.id)
+    assert detail is not None and (detail.os_version, detail.browser_version) == ("Windows 11", windows.browser_version)
+    assert detail.browser_version.startswith("12")
     bot = next(s for s in pair.data.sessions.values() if s.is_bot)
     detail = ch_live.session_detail(pair.ch, bot.id)
     assert detail is not None and detail.bot_reasons == ("fast clicks", "no js")
@@ -126,3 +130,30 @@ def test_tail_reads_from_the_time_of_the_last_id(pair: Pair) -> None:
         assert ch_live.earliest_ts(e.id) <= e.ts < ch_live.earliest_ts(e.id) + 1.001
         after = ch_live.latest_events(pair.ch, e.id, limit=10_000)
         assert after == [n for n in newest if n.id > e.id]
+
+
+def test_migrate_copies_os_versions(pair: Pair, clickhouse: object) -> None:
+    """`sitelens migrate` (SQLite copy_out -> ClickHouse copy_in) carries the OS version of events and sessions."""
+    from db.clickhouse.copy import copy_in, count_table
+    from db.clickhouse.queries import overview as ch_overview
+    from db.queries.common import Filters, span_for
+    from tests.engines import sqlite_store
+
+    source = sqlite_store(pair.sqlite)
+    try:
+        for table in ("sessions", "events"):
+            after = None
+            while rows := source.copy_out(table, after, 5000):  # type: ignore[attr-defined]
+                copy_in(clickhouse, table, rows, token=f"{table}:{after}")  # type: ignore[arg-type]
+                after = rows[-1][0]
+            assert count_table(clickhouse, table) == source.count_table(table)  # type: ignore[arg-type,attr-defined]
+    finally:
+        source.close()  # type: ignore[attr-defined]
+    for sid in sorted(pair.data.sessions)[::50]:
+        assert ch_live.session_detail(clickhouse, sid) == live.session_detail(pair.sqlite, sid)  # type: ignore[arg-type]
+    span = span_for("7d", NOW)
+    for dimension in ("os_version", "pages"):
+        filters = Filters(dims=(("os_version", "Windows 10"),))
+        assert ch_overview.top(clickhouse, span, filters, dimension) == ch_overview.top(  # type: ignore[arg-type]
+            pair.ch, span, filters, dimension
+        )

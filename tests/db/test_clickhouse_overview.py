@@ -11,8 +11,11 @@ from db.clickhouse.queries import overview as ch_overview
 from db.queries import common as sq_common
 from db.queries import overview as sq_overview
 from db.queries.common import Filters, Span, span_for
+from db.queries.overview import ENGAGEMENT_EXACT_MAX_S, PageEngagement
 from db.rollups import DAY, HOUR
 from tests.db.generated_traffic import NOW, PAGE_TYPES, PAGES, SITES, Traffic, both_engines
+from tests.engines import ch_write
+from tests.factories import T0, new_db, server_event, visit, write
 
 SPANS = {
     "live": span_for("live", NOW),
@@ -33,9 +36,12 @@ FILTERS = {
     "exit-page": Filters(None, (("exit_path", "/pricing"),), "all"),
     "path": Filters("b.example", (("path", "/docs"),)),
     "event-name": Filters("a.example", (("name", "signup"),)),
+    "os-version": Filters(None, (("os_version", "Windows 11"),)),
 }
 CASES = [pytest.param(s, f, id=f"{s}-{f}") for s in SPANS for f in FILTERS]
-TOP_DIMENSIONS = ("pages", "entry_pages", "exit_pages", "sources", "countries", "browsers", "events", "type", "city")
+TOP_DIMENSIONS = (
+    "pages", "entry_pages", "exit_pages", "sources", "countries", "browsers", "events", "type", "city", "os_version",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +72,10 @@ def test_top_lists_and_engagement_match(engines, span, filters):
     s, f = SPANS[span], FILTERS[filters]
     for dimension in TOP_DIMENSIONS:
         assert ch_overview.top(ch, s, f, dimension) == sq_overview.top(conn, s, f, dimension), dimension
-    assert ch_overview.engagement(ch, s, f) == sq_overview.engagement(conn, s, f)
+    got = ch_overview.engagement(ch, s, f)
+    assert got == sq_overview.engagement(conn, s, f)
+    # Medians and scroll shares for spans up to a day, None beyond (SQLite's rollups hold sums only).
+    assert all((r.reach is None) == (s.seconds > ENGAGEMENT_EXACT_MAX_S) for r in got)
 
 
 @pytest.mark.parametrize("filters", ["site", "all-sites", "everyone", "exit-page"])
@@ -166,3 +175,50 @@ def test_engagement_averages_the_reports_of_a_page(engines):
     reports = [e for e in page if e.type == "engagement"]
     assert rows[0].avg_scroll == round(sum(e.scroll for e in reports) / len(reports), 1)
     assert rows[0].avg_engaged_s == round(sum(e.engaged_ms for e in reports) / len(reports) / 1000, 1)
+
+
+def test_os_versions_list_and_filter(engines):
+    _, ch, traffic = engines
+    span, site = SPANS["30d"], "a.example"
+    sessions = _started_in(traffic, span, site)
+    rows = ch_overview.top(ch, span, Filters(site), "os_version")
+    assert {r.value: r.visitors for r in rows} == {
+        v: sum(s.new_visitor for s in sessions if s.os_version == v) for v in {s.os_version for s in sessions}
+    }
+    k = ch_overview.kpis(ch, span, Filters(site, (("os_version", "iOS 17.1"),)))
+    assert k.sessions == sum(s.os_version == "iOS 17.1" for s in sessions) > 0
+
+
+def test_engagement_medians_and_scroll_reach_by_hand(clickhouse, tmp_path):
+    """Reports belong to the latest earlier hit of their session and path; views begun before the span and
+    reports without a session are left out; a page without reports has views but no median."""
+    span = Span(T0 + 100, T0 + 100 + DAY)
+    visits = [
+        # Its first view of /a began before the span: that view's report is left out. Two reports add up.
+        visit(T0 + 50, [(0, "/a"), (200, "/a"), (400, "/b")], engagement=[(100, "/a", 80, 5000),
+              (210, "/a", 30, 1000), (300, "/a", 60, 2000)], site="e.example"),
+        visit(T0 + 1000, [(0, "/a"), (20, "/a")], engagement=[(10, "/a", 100, 10_000), (30, "/a", 10, 500)],
+              site="e.example"),
+        visit(T0 + 2000, [(0, "/a")], engagement=[(5, "/a", 25, 4000)], site="e.example"),
+    ]
+    loose = server_event(T0 + 3000, "engagement", site="e.example", path="/a", scroll=100, engaged_ms=99_999)
+    events, sessions = [e for v in visits for e in v.events] + [loose], [v.session for v in visits]
+    conn = new_db(tmp_path / "s.db")
+    write(conn, events, sessions)
+    ch_write(clickhouse, events, sessions)
+    got = ch_overview.engagement(clickhouse, span, Filters("e.example"))
+    assert got == sq_overview.engagement(conn, span, Filters("e.example"))
+    assert got == [
+        # Views with reports: 3000, 10000, 500 and 4000 ms (median 3.5 s); scrolls 60, 100, 10 and 25 of 4 views.
+        PageEngagement("/a", 4, round((80 + 30 + 60 + 100 + 10 + 25 + 100) / 7, 1),
+                       round((5000 + 1000 + 2000 + 10_000 + 500 + 4000 + 99_999) / 7 / 1000, 1), 3.5,
+                       (75.0, 50.0, 25.0, 25.0)),
+        PageEngagement("/b", 1, 0.0, 0.0, None, (0.0, 0.0, 0.0, 0.0)),
+    ]
+    longer = Span(span.start, span.start + 3 * DAY)
+    assert ch_overview.engagement(clickhouse, longer, Filters("e.example")) == sq_overview.engagement(
+        conn, longer, Filters("e.example")
+    )
+    assert [(r.median_engaged_s, r.reach) for r in ch_overview.engagement(clickhouse, longer, Filters())] == [
+        (None, None), (None, None)
+    ]

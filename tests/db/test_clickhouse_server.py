@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from db.clickhouse.queries import server as ch_server
 from db.queries import server
-from db.queries.common import Filters, span_for
-from db.rollups import ERROR_STATUS
+from db.queries.common import Filters, Span, span_for
+from db.rollups import DAY, ERROR_STATUS
 from tests.db.engine_pair import NOW, Pair, engine_pair
+from tests.engines import ch_write
+from tests.factories import T0, new_db, server_event, write
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +70,62 @@ def test_server_view_matches(pair: Pair, range_name: str, filters: Filters) -> N
         assert g.p95 == w.p95
     if range_name not in ("live", "1h") and not filters.dims:
         assert got and got_costs
+
+
+@pytest.mark.parametrize("range_name", RANGES)
+@pytest.mark.parametrize("filters", [*FILTERS, Filters(dims=(("user_id", "bob"),)), Filters(dims=(("status", "500"),))])
+def test_users_match(pair: Pair, range_name: str, filters: Filters) -> None:
+    span = span_for(range_name, NOW)
+    for limit in (20, 2):
+        assert ch_server.users(pair.ch, span, filters, limit) == server.users(pair.sqlite, span, filters, limit)
+    daily = ch_server.daily_active_users(pair.ch, span, filters)
+    assert daily == server.daily_active_users(pair.sqlite, span, filters)
+    active = ch_server.active_users(pair.ch, span, filters)
+    assert active == server.active_users(pair.sqlite, span, filters)
+    if range_name not in ("live", "1h") and not filters.dims:
+        assert active > 0 and daily
+
+
+def test_users_by_hand(pair: Pair) -> None:
+    span = span_for("30d", NOW)
+    events = [
+        e for e in pair.data.events
+        if span.start <= e.ts < span.end and e.site == "example.com" and e.user_id
+        and e.type in ("api_request", "auth", "external_call") and not (e.type == "auth" and not e.success)
+    ]
+    got = {u.user_id: u for u in ch_server.users(pair.ch, span, Filters(site="example.com"), limit=100)}
+    assert set(got) == {e.user_id for e in events} == {"alice", "bob", "carol", "dave", "émile"}  # no "mallory"
+    mine = [e for e in events if e.user_id == "émile"]
+    calls = [e for e in mine if e.type == "external_call"]
+    assert (got["émile"].requests, got["émile"].errors, got["émile"].calls, got["émile"].days_active) == (
+        sum(e.type == "api_request" for e in mine),
+        sum(e.type == "api_request" and e.status >= ERROR_STATUS for e in mine),
+        len(calls),
+        len({int(e.ts) // DAY for e in mine}),
+    )
+    assert got["émile"].cost_usd == pytest.approx(sum(e.cost_usd for e in calls), abs=1e-6)
+    daily = ch_server.daily_active_users(pair.ch, span, Filters(site="example.com"))
+    per_day: dict[int, set[str]] = {}
+    for e in events:
+        per_day.setdefault(int(e.ts) // DAY * DAY, set()).add(e.user_id)
+    assert daily == sorted((day, len(users)) for day, users in per_day.items())
+    assert ch_server.active_users(pair.ch, span, Filters(site="example.com")) == 5
+
+
+def test_user_costs_round_halves_as_sqlite_does(clickhouse: object, tmp_path: Path) -> None:
+    """SQLite's users query ranks by cost in billionths of a dollar rounded in SQL (halves away from zero, not to
+    even): 2.5 of them outrank 2, and 0.5 outranks 0."""
+    events = [
+        server_event(T0 + i, "external_call", user_id=user, name="openai", cost_usd=cost)
+        for i, (user, cost) in enumerate((("a", 2e-9), ("b", 2.5e-9), ("c", 5e-10), ("d", 0.0)))
+    ]
+    conn = new_db(tmp_path / "s.db")
+    write(conn, events)
+    ch_write(clickhouse, events)
+    span = Span(T0, T0 + 60)
+    got = ch_server.users(clickhouse, span, Filters())
+    assert got == server.users(conn, span, Filters())
+    assert [u.user_id for u in got] == ["b", "a", "c", "d"]
 
 
 def test_server_view_by_hand(pair: Pair) -> None:

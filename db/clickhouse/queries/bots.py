@@ -7,8 +7,8 @@ numbers for every span."""
 from __future__ import annotations
 
 from db.clickhouse.client import ClickHouse
+from db.clickhouse.queries.common import event_where, session_where
 from db.clickhouse.queries.throttle import REPUTATION_SQL, SEEN_SINCE
-from db.clickhouse.queries.where import event_where, session_where
 from db.queries.bots import BEHAVIOURAL, BotRow, DropRow, FingerprintRow, _signals
 from db.queries.common import Filters, Span
 from db.queries.overview import PAGE_TYPES_SQL

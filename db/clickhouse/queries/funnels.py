@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from db.clickhouse.client import ClickHouse
+from db.clickhouse.queries.common import event_where
 from db.funnels import (
     Funnel,
     FunnelError,
@@ -20,7 +21,7 @@ from db.funnels import (
     step_mask,
     summarise,
 )
-from db.queries.common import Filters, Span, event_where
+from db.queries.common import Filters, Span
 from db.queries.funnels import _after_prefix, _from_row, _literal_prefix, _props
 
 __all__ = ["Funnel", "Step", "StepResult", "list_funnels", "save_funnel", "delete_funnel", "funnel_report"]
@@ -30,12 +31,6 @@ log = logging.getLogger("sitelens.funnels")
 _COLUMNS = ("name", "site", "steps", "window_s", "created", "updated", "deleted", "version")
 _JOURNEY_KEY = "if(visitor_id != '', visitor_id, concat('session:', toString(session_id)))"
 """Whose journey an event belongs to: its visitor, or its session when it has no visitor id (as on SQLite)."""
-
-
-def ch_event_where(span: Span, filters: Filters) -> tuple[str, list[object]]:
-    """`event_where` for ClickHouse: session dimensions read the newest session versions (FINAL)."""
-    where, params = event_where(span, filters)
-    return where.replace("FROM sessions WHERE", "FROM sessions FINAL WHERE"), params
 
 
 def list_funnels(ch: ClickHouse, cfg_funnels: Iterable[Any] = ()) -> list[Funnel]:
@@ -120,7 +115,7 @@ def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) 
     is matched against the steps once (a bit mask), and the ordered matching runs in Python over each visitor's
     masks in (time, id) order."""
     site = funnel.site or filters.site
-    where, params = ch_event_where(span, Filters(site, filters.dims, filters.bots))
+    where, params = event_where(span, Filters(site, filters.dims, filters.bots))
     queries: dict[tuple[str, tuple[object, ...]], list[int]] = {}
     for i, step in enumerate(funnel.steps):
         queries.setdefault(_step_query(step), []).append(i)

@@ -102,7 +102,7 @@ def session_detail(ch: ClickHouse, session_id: int) -> SessionDetail | None:
     """One session with its User-Agent, bot-score signals and reasons; None when it does not exist."""
     row = ch.one(
         f"SELECT {_ACTIVE_COLUMNS}, ua, entry_path, referrer, ref_source, city, screen, engaged_ms, max_scroll, "
-        "bot_reasons, bot_signals FROM sessions FINAL WHERE id = ?",
+        "bot_reasons, bot_signals, browser_version, os_version FROM sessions FINAL WHERE id = ?",
         (session_id,),
     )
     if row is None:
@@ -112,6 +112,7 @@ def session_detail(ch: ClickHouse, session_id: int) -> SessionDetail | None:
         session=_active(row[:17]), ua=str(row[17]), entry_path=str(row[18]), referrer=str(row[19]),
         ref_source=str(row[20]), city=str(row[21]), screen=str(row[22]), engaged_ms=int(row[23]),
         max_scroll=int(row[24]), bot_reasons=reasons, signals=parse_signals(str(row[26])),
+        browser_version=str(row[27]), os_version=str(row[28]),
     )
 
 

@@ -32,7 +32,9 @@ from db.queries.common import (
     site_sql,
 )
 from db.queries.overview import (
+    ENGAGEMENT_EXACT_MAX_S,
     PAGE_TYPES_SQL,
+    SCROLL_MILESTONES,
     TOP_ALIASES,
     Kpis,
     PageEngagement,
@@ -46,6 +48,7 @@ from db.rollups import HOUR
 __all__ = [
     "TOP_ALIASES",
     "bucket_seconds",
+    "engaged_views",
     "engagement",
     "event_top",
     "heatmap",
@@ -308,7 +311,8 @@ def top(
 def engagement(
     ch: ClickHouse, span: Span, filters: Filters, limit: int = 10, *, rollups: bool | None = None
 ) -> list[PageEngagement]:
-    """Pages by views with average scroll depth and engaged time (from the tracker's engagement reports)."""
+    """Pages by views with average scroll depth and engaged time (from the tracker's engagement reports), plus
+    per-view medians and scroll milestones for spans up to ENGAGEMENT_EXACT_MAX_S, as on SQLite."""
     where, params = event_where(span, filters)
     sums = {
         str(path): [int(views), int(n), int(scroll), int(engaged)]
@@ -319,13 +323,57 @@ def engagement(
             params,
         )
     }
-    order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))
-    return [
-        PageEngagement(
-            path=path,
-            views=v[0],
-            avg_scroll=round(v[2] / v[1], 1) if v[1] else 0.0,
-            avg_engaged_s=round(v[3] / v[1] / 1000.0, 1) if v[1] else 0.0,
+    order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
+    per_view = (
+        engaged_views(ch, span, filters, [p for p, _v in order]) if span.seconds <= ENGAGEMENT_EXACT_MAX_S else None
+    )
+    out = []
+    for path, v in order:
+        median: float | None = None
+        reach: tuple[float, float, float, float] | None = None
+        if per_view is not None:
+            median, reached = per_view.get(path, (None, (0, 0, 0, 0)))
+            a, b, c, d = (round(100.0 * n / v[0], 1) if v[0] else 0.0 for n in reached)
+            reach = (a, b, c, d)  # `db.queries.overview.reach_shares` from the counts
+        out.append(
+            PageEngagement(
+                path=path,
+                views=v[0],
+                avg_scroll=round(v[2] / v[1], 1) if v[1] else 0.0,
+                avg_engaged_s=round(v[3] / v[1] / 1000.0, 1) if v[1] else 0.0,
+                median_engaged_s=median,
+                reach=reach,
+            )
         )
-        for path, v in order[:limit]
-    ]
+    return out
+
+
+def engaged_views(
+    ch: ClickHouse, span: Span, filters: Filters, paths: list[str]
+) -> dict[str, tuple[float, tuple[int, int, int, int]]]:
+    """Per path (of `paths`) with page views in the span that sent engagement reports: the median engaged seconds
+    of those views and how many of them scrolled to each of SCROLL_MILESTONES.
+
+    `db.queries.overview.engaged_views` reads the rows in (ts, id) order and gives each report to the open view
+    of its session and path; here a running count of page hits per session and path numbers the views, in the
+    same order, so a report belongs to the view numbered as it is (0: begun before the span, left out). A view's
+    engaged time is the sum of its reports, its scroll the largest (at least 0). The median is statistics.median:
+    the mean of the low and high middle values."""
+    if not paths:
+        return {}
+    where, params = event_where(span, filters)
+    reached = ", ".join(f"countIf(most >= {int(m)})" for m in SCROLL_MILESTONES)
+    rows = ch.rows(
+        f"SELECT path, (quantileExactLow(0.5)(ms) + quantileExactHigh(0.5)(ms)) / 2, {reached} "
+        "FROM (SELECT path, sumIf(engaged_ms, type = 'engagement') AS ms, "
+        "greatest(0, maxIf(scroll, type = 'engagement')) AS most, countIf(type = 'engagement') AS reports "
+        "FROM (SELECT session_id, path, type, engaged_ms, scroll, sum(type != 'engagement') OVER "
+        "(PARTITION BY session_id, path ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nth "
+        f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') AND session_id != 0 "
+        "AND path IN ?) WHERE nth > 0 GROUP BY session_id, path, nth HAVING reports > 0) GROUP BY path",
+        [*params, paths],
+    )
+    return {
+        str(path): (round(float(median) / 1000.0, 1), (int(a), int(b), int(c), int(d)))
+        for path, median, a, b, c, d in rows
+    }
