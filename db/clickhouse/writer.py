@@ -36,6 +36,14 @@ class Prepared:
     created: float = field(default_factory=time.time)
 
 
+_SESSION_ID = SESSION_COLUMNS.index("id")
+_SESSION_IS_BOT = SESSION_COLUMNS.index("is_bot")
+_SESSION_SITE = SESSION_COLUMNS.index("site")
+_SESSION_STARTED = SESSION_COLUMNS.index("started")
+_EVENT_SESSION = EVENT_COLUMNS.index("session_id")
+_EVENT_IS_BOT = EVENT_COLUMNS.index("is_bot")
+
+
 def prepare(batch: Batch) -> Prepared:
     """Ids, versions and a deduplication token for a batch (done once: a retry must send the very same rows)."""
     now = time.time()
@@ -45,9 +53,10 @@ def prepare(batch: Batch) -> Prepared:
         for f in batch.fingerprints.values()
     ]
     fingerprints += [(fp, now, 0, 0, 0, level, "", "", "[]") for fp, level in batch.levels.items()]
+    bots = {sid for sid, row in batch.sessions.items() if row[_SESSION_IS_BOT]}
     return Prepared(
         token=uuid.uuid4().hex,
-        events=[(new_id(float(row[0])), *row) for row in batch.events],  # type: ignore[arg-type]
+        events=[(new_id(float(row[0])), *_as_bot(row, bots)) for row in batch.events],  # type: ignore[arg-type]
         sessions=[(*row, version) for row in batch.sessions.values()],
         fingerprints=fingerprints,
         drops=[(*key, n) for key, n in batch.drops.items()],
@@ -56,8 +65,50 @@ def prepare(batch: Batch) -> Prepared:
     )
 
 
+def _as_bot(row: tuple[object, ...], bots: set[int]) -> tuple[object, ...]:
+    """An event of a session that is a bot now is a bot's event, whatever its own hit looked like."""
+    if row[_EVENT_IS_BOT] or row[_EVENT_SESSION] not in bots:
+        return row
+    return (*row[:_EVENT_IS_BOT], 1, *row[_EVENT_IS_BOT + 1 :])
+
+
+def remark_bot_sessions(ch: ClickHouse, sessions: list[tuple[object, ...]]) -> None:
+    """The rule SQLite's writer keeps (db/batch.py mark_bot_sessions): when a session turns out to be a bot, its
+    events stored as human become a bot's. Runs before the sessions are inserted, so a retry finds the same
+    sessions still human in the store and re-marks again (the update is idempotent)."""
+    bots = [row for row in sessions if row[_SESSION_IS_BOT]]
+    if not bots:
+        return
+    ids = [int(row[_SESSION_ID]) for row in bots]  # type: ignore[call-overload]
+    sites = sorted({str(row[_SESSION_SITE]) for row in bots})
+    since = min(float(row[_SESSION_STARTED]) for row in bots)  # type: ignore[arg-type]
+    already = {
+        int(r[0])
+        for r in ch.rows(
+            "SELECT id FROM sessions FINAL WHERE site IN ? AND started >= ? AND id IN ? AND is_bot = 1",
+            (sites, since, ids),
+        )
+    }
+    flipped = [sid for sid in ids if sid not in already]
+    if not flipped:
+        return
+    # By the sort key first (site, time), so the update reads only the days these sessions ran, not every event.
+    update(
+        ch, "events", "is_bot = 1", "site IN ? AND ts >= ? AND session_id IN ? AND is_bot = 0", (sites, since, flipped)
+    )
+
+
+def update(ch: ClickHouse, table: str, assignments: str, where: str, params: tuple[object, ...]) -> None:
+    """A lightweight UPDATE (ClickHouse 25.7 and newer), else a mutation that the server applies by itself."""
+    try:
+        ch.command(f"UPDATE {table} SET {assignments} WHERE {where}", params)
+    except DatabaseError:
+        ch.command(f"ALTER TABLE {table} UPDATE {assignments} WHERE {where}", params)
+
+
 def insert(ch: ClickHouse, p: Prepared) -> None:
     """Insert a prepared batch; each table's insert has its own token, so sending it again changes nothing."""
+    remark_bot_sessions(ch, p.sessions)
     ch.insert("events", p.events, ("id", *EVENT_COLUMNS), token=f"{p.token}:e")
     ch.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"), token=f"{p.token}:s")
     ch.insert("fingerprint_news", p.fingerprints, FINGERPRINT_COLUMNS, token=f"{p.token}:f")
@@ -68,9 +119,8 @@ def insert(ch: ClickHouse, p: Prepared) -> None:
         for fp, level in p.levels.items():
             by_level.setdefault(level, []).append(fp)
         for level, fps in sorted(by_level.items()):
-            ch.command(
-                "ALTER TABLE sessions UPDATE throttle_level = ? WHERE fingerprint IN ? AND last_seen > ?",
-                (level, sorted(fps), since),
+            update(
+                ch, "sessions", "throttle_level = ?", "fingerprint IN ? AND last_seen > ?", (level, sorted(fps), since)
             )
     if p.import_offset is not None:
         file_id, offset, lines = p.import_offset
@@ -126,8 +176,9 @@ class ClickHouseSink:
             if not self._try(item):
                 return False
             self.spool.remove(path, item)
-            log.info("spool: sent a batch of %d events to ClickHouse (%d batches left)", len(item.events),
-                     len(self.spool))
+            log.info(
+                "spool: sent a batch of %d events to ClickHouse (%d batches left)", len(item.events), len(self.spool)
+            )
         return True
 
     def _try(self, prepared: Prepared) -> bool:

@@ -10,6 +10,9 @@
 -- whole new row version and the newest version wins. Sessions use ReplacingMergeTree rather than
 -- VersionedCollapsingMergeTree because a collector only ever knows a session's newest snapshot: collapsing would
 -- need the previous row written again as a cancel row, which costs memory and breaks when a snapshot is retried.
+-- Events and sessions allow lightweight UPDATE (block number and offset columns): when a session turns out to be
+-- a bot, its stored events are re-marked as SQLite re-marks them (ClickHouse 25.7 and newer; older servers get a
+-- mutation instead, db/clickhouse/writer.py).
 
 CREATE TABLE IF NOT EXISTS events (
     id              Int64,
@@ -52,7 +55,7 @@ CREATE TABLE IF NOT EXISTS events (
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(toDateTime(toUInt32(ts)))
 ORDER BY (site, ts)
-SETTINGS non_replicated_deduplication_window = 10000;
+SETTINGS non_replicated_deduplication_window = 10000, enable_block_number_column = 1, enable_block_offset_column = 1;
 
 CREATE TABLE IF NOT EXISTS sessions (
     id              Int64,
@@ -95,7 +98,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(toDateTime(toUInt32(started)))
 ORDER BY (site, started, id)
-SETTINGS non_replicated_deduplication_window = 10000;
+SETTINGS non_replicated_deduplication_window = 10000, enable_block_number_column = 1, enable_block_offset_column = 1;
 
 -- What each flush learned about a fingerprint; the reputation is their aggregate (db/clickhouse/queries).
 CREATE TABLE IF NOT EXISTS fingerprint_news (

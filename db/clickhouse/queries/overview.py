@@ -36,6 +36,7 @@ from db.queries.overview import (
     PAGE_TYPES_SQL,
     SCROLL_MILESTONES,
     TOP_ALIASES,
+    WEB_TYPES_SQL,
     Kpis,
     PageEngagement,
     Point,
@@ -83,7 +84,7 @@ def totals(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None
     selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
     swhere, sparams = session_where(span, filters)
     exact = _exact(span, rollups)
-    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '')" if exact else "0"
+    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})" if exact else "0"
     row = ch.one(
         f"SELECT * FROM (SELECT countIf({selected} AND type IN {PAGE_TYPES_SQL}) AS pv, "
         f"countIf({selected} AND type = 'event') AS ev, countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}) AS bots, "
@@ -101,7 +102,12 @@ def totals(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None
 def live_visitors(ch: ClickHouse, end: float, filters: Filters) -> int:
     """Distinct visitors with any event in the five minutes before `end`."""
     where, params = event_where(Span(end - LIVE_WINDOW_S, end), filters)
-    return int(ch.value(f"SELECT uniqExactIf(visitor_id, visitor_id != '') FROM events WHERE {where}", params))
+    return int(
+        ch.value(
+            f"SELECT uniqExactIf(visitor_id, visitor_id != '' AND type IN {WEB_TYPES_SQL}) FROM events WHERE {where}",
+            params,
+        )
+    )
 
 
 def kpis(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> Kpis:
@@ -127,9 +133,7 @@ def kpis_with_change(ch: ClickHouse, span: Span, filters: Filters) -> tuple[Kpis
 # ----------------------------------------------------------------------------------------------- time series
 
 
-def hourly(
-    ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None
-) -> dict[int, list[int]]:
+def hourly(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> dict[int, list[int]]:
     """Per UTC hour: [pageviews, visitors (first of the day), bot pageviews] (`rollups` changes nothing here:
     SQLite's rollups hold the same numbers)."""
     out: dict[int, list[int]] = {}
@@ -173,7 +177,8 @@ def timeseries(ch: ClickHouse, span: Span, filters: Filters) -> list[Point]:
             f"SELECT {bucket_sql('ts', 60)} AS b, "
             f"countIf(type IN {PAGE_TYPES_SQL} AND is_bot IN ({selected})), "
             f"uniqExactIf(visitor_id, is_bot IN ({selected}) AND visitor_id != ''), "
-            f"countIf(type IN {PAGE_TYPES_SQL} AND is_bot = 1) FROM events WHERE {where} GROUP BY b",
+            f"countIf(type IN {PAGE_TYPES_SQL} AND is_bot = 1) FROM events WHERE {where} AND type IN {WEB_TYPES_SQL} "
+            "GROUP BY b",
             params,
         ):
             buckets.setdefault(int(b), [0, 0, 0])[:] = [int(pv), int(visitors), int(bots)]
@@ -299,7 +304,7 @@ def top(
         _merge(
             ch.rows(
                 f"SELECT {dim.events}, uniqExactIf(visitor_id, visitor_id != ''), count() FROM events "
-                f"WHERE {where} GROUP BY {dim.events}",
+                f"WHERE {where} AND type IN {WEB_TYPES_SQL} GROUP BY {dim.events}",
                 params,
             ),
             values,
