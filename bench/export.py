@@ -22,9 +22,9 @@ RSS_BUDGET_MB = 200.0
 
 def seed(db: Path, n: int) -> None:
     """Fill the database with n plausible events (written in big transactions, not through the collector)."""
-    from db.batch import INSERT_EVENT
-    from db.connection import connect
     from db.records import EventRecord
+    from db.sqlite.batch import INSERT_EVENT
+    from db.sqlite.connection import connect
 
     conn = connect(db)
     have = conn.execute("SELECT count(*) FROM events").fetchone()[0]
@@ -74,7 +74,7 @@ def peak_rss_mb() -> float:
 def child(db: str, fmt: str, out: str) -> None:
     """Run one export and print rows, bytes, seconds and this process's peak RSS (MB)."""
     from collector.export import export_table
-    from db.connection import connect
+    from db.sqlite.connection import connect
 
     conn = connect(db, readonly=True)
     started = time.perf_counter()

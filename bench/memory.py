@@ -36,10 +36,10 @@ import orjson
 
 from bench.durability import free_port, stop_process, wait_ready
 from bench.proctree import descendants
-from db.batch import INSERT_EVENT, UPSERT_SESSION
-from db.connection import connect
 from db.records import EventRecord, SessionRecord
-from db.rollups import catch_up
+from db.sqlite.batch import INSERT_EVENT, UPSERT_SESSION
+from db.sqlite.connection import connect
+from db.sqlite.rollups import catch_up
 
 TARGET_MB = 150.0
 INGEST_TOKEN = "bench-memory-ingest-token"

@@ -3,7 +3,7 @@ queries through the storage contract for the 30-day and 90-day ranges (targets: 
 50 ms on ClickHouse) and report the store's size per million events.
 
 Loading inserts the rows in big batches while a second process generates the next ones. On SQLite the rollups are
-then computed once (`db.rollups.rebuild`), as a bulk import would; ClickHouse keeps no rollups. `--scale K` then
+then computed once (`db.sqlite.rollups.rebuild`), as a bulk import would; ClickHouse keeps no rollups. `--scale K` then
 copies the loaded events K-1 more times inside ClickHouse (new ids and visitors, same days), to show the engine at
 K times the volume without generating it in Python.
 
@@ -30,12 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from db.batch import INSERT_EVENT, UPSERT_SESSION  # noqa: E402
-from db.connection import connect  # noqa: E402
 from db.funnels import make_funnel  # noqa: E402
 from db.queries.common import Filters, Span, span_for  # noqa: E402
 from db.records import EVENT_COLUMNS, SESSION_COLUMNS, EventRecord, SessionRecord  # noqa: E402
-from db.rollups import DAY, rebuild  # noqa: E402
+from db.rules import DAY
+from db.sqlite.batch import INSERT_EVENT, UPSERT_SESSION  # noqa: E402
+from db.sqlite.connection import connect  # noqa: E402
+from db.sqlite.rollups import rebuild  # noqa: E402
 from db.store import Store, open_store  # noqa: E402
 from db.url import StoreUrl, parse_store_url, sqlite_url  # noqa: E402
 
@@ -293,7 +294,7 @@ def scale_clickhouse(store: Store, times: int) -> None:
 
 def load(path: Path, n_events: int, now: float) -> tuple[float, float]:
     """Insert the generated rows in big transactions (executemany, as the writer does), then compute every
-    rollup once with `db.rollups.rebuild`; returns (insert seconds, rollup seconds)."""
+    rollup once with `db.sqlite.rollups.rebuild`; returns (insert seconds, rollup seconds)."""
     conn = connect(path)
     conn.execute("PRAGMA synchronous=OFF")  # a benchmark database: a crash only loses the benchmark
     conn.execute("PRAGMA cache_size=-262144")

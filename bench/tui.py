@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from collector.config import Config  # noqa: E402
-from db.connection import connect  # noqa: E402
+from db.sqlite.connection import connect  # noqa: E402
 from sitelens_tui.app import SiteLensApp, build_app  # noqa: E402
 from sitelens_tui.messages import ViewLoaded  # noqa: E402
 from sitelens_tui.views import ALL_VIEWS  # noqa: E402

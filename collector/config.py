@@ -266,8 +266,10 @@ def _type_matches(default: Any, value: Any, annotation: str = "") -> bool:
     even when the default is written as an int), else the type of its default."""
     if annotation == "float":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if default is None or value is None or is_dataclass(default):
+    if default is None or is_dataclass(default):
         return True
+    if value is None:  # TOML has no null; a mapping from elsewhere may, and a None count breaks later
+        return False
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(default, bool) and isinstance(value, bool)
     if isinstance(default, (int, float)):

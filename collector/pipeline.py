@@ -222,7 +222,7 @@ class Pipeline:
         score = self._score(session, hit, path, ua, now)
         self._update_session(session, hit, path, now, verdict, score, verdict.is_bot or score.is_bot)
         # The session's verdict, not this hit's: once a session is judged a bot every later event is a bot's
-        # too (its earlier ones are re-marked by the writer when the flip is flushed, db/batch.py).
+        # too (its earlier ones are re-marked by the writer when the flip is flushed, db/sqlite/batch.py).
         is_bot = rec.is_bot
         server = kind in SERVER_EVENT_TYPES
         if self.throttle is not None:

@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 
 from collector import keys
-from db.retention import BATCH_ROWS
+from db.sqlite.retention import BATCH_ROWS
 
 log = logging.getLogger("sitelens.retention")
 

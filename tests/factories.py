@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from db.batch import Batch, write_batch
-from db.connection import connect
+from db.batch import Batch
 from db.records import EventRecord, SessionRecord
-from db.rollups import rollup_hooks
+from db.sqlite.batch import write_batch
+from db.sqlite.connection import connect
+from db.sqlite.rollups import rollup_hooks
 
 T0 = 1_700_006_400.0
 """A UTC midnight (Wednesday 2023-11-15) that test datasets start from."""

@@ -22,8 +22,8 @@ from collector.config import Config, ConfigError
 from collector.export.destinations import Destination, DestinationError, build_destinations
 from collector.export.staging import StagedRun, discard_staging, stage_run
 from collector.export.status import SQLITE_ONLY, ExportState
-from db.connection import connect
-from db.export import runs as ledger
+from db.sqlite.connection import connect
+from db.sqlite.export import runs as ledger
 
 log = logging.getLogger("sitelens.export")
 

@@ -13,14 +13,9 @@ from urllib.parse import quote
 import orjson
 
 from collector.export.formats import CountingSink, FormatWriter, extension, gzip_sink, make_writer
-from db.export.runs import RunRow
-from db.export.streams import (
-    EVENT_EXPORT_COLUMNS,
-    event_types,
-    id_range_bounds,
-    id_range_sites,
-    stream_site_events,
-)
+from db.export.streams import EVENT_EXPORT_COLUMNS, event_types
+from db.sqlite.export.runs import RunRow
+from db.sqlite.export.streams import id_range_bounds, id_range_sites, stream_site_events
 
 
 @dataclass(slots=True)

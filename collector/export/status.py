@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from db.export.runs import ExportHealth
+from db.sqlite.export.runs import ExportHealth
 
 
 @dataclass(slots=True)

@@ -1,12 +1,14 @@
-"""What every statistics query shares: time spans, ranges, filters and how they become parameterised SQL."""
+"""What every statistics query shares: time spans, ranges, filters and how they become parameterised SQL.
+
+The records and rules every engine shares; the SQL is in db/sqlite/queries and db/clickhouse/queries.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from db.rollups import DAY, HOUR
+from db.rules import DAY, HOUR
 
 RANGES = ("live", "1h", "24h", "7d", "30d", "90d", "all")
 """Range names the views and the read API accept (plus "custom:START..END")."""
@@ -265,18 +267,3 @@ def split_days(span: Span) -> Pieces:
 def exact_visitors(span: Span) -> bool:
     """Whether visitors are counted as distinct ids (short spans) or as daily first visits (long spans)."""
     return span.seconds <= EXACT_VISITORS_MAX_S
-
-
-def sites(conn: sqlite3.Connection) -> list[str]:
-    """Every site with stored traffic, for the site selector."""
-    return [str(r[0]) for r in conn.execute("SELECT DISTINCT site FROM rollup_traffic ORDER BY site")]
-
-
-def first_event_ts(conn: sqlite3.Connection, site: str | None = None) -> float | None:
-    """When the first stored traffic happened (raw events may be gone; rollups remember)."""
-    where, params = ("", ()) if site is None else (" WHERE site = ?", (site,))
-    rolled = conn.execute(f"SELECT min(hour) FROM rollup_traffic{where}", params).fetchone()[0]
-    raw = conn.execute(f"SELECT min(ts) FROM events{where}", params).fetchone()[0]
-    if raw is not None and (rolled is None or raw < rolled + HOUR):
-        return float(raw)
-    return None if rolled is None else float(rolled)

@@ -1,9 +1,11 @@
-"""Live view questions: who is on the sites right now, the latest events as they arrive, one session in detail."""
+"""Live view questions: who is on the sites right now, the latest events as they arrive, one session in detail.
+
+The records and rules every engine shares; the SQL is in db/sqlite/queries and db/clickhouse/queries.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -143,7 +145,11 @@ class FingerprintSession:
 
 
 def _where(
-    site: str | None, dims: Iterable[tuple[str, str]], columns: dict[str, str], bots: bool | None, bot_col: str,
+    site: str | None,
+    dims: Iterable[tuple[str, str]],
+    columns: dict[str, str],
+    bots: bool | None,
+    bot_col: str,
     since: float = 0.0,
 ) -> tuple[str, list[object]]:
     """SQL conditions (and their parameters) for a site, dimension filters and the bots switch."""
@@ -175,78 +181,24 @@ _ACTIVE_COLUMNS = (
 
 def _active(r: Sequence[Any]) -> ActiveSession:
     return ActiveSession(
-        id=int(r[0]), site=str(r[1]), country=str(r[2]), browser=str(r[3]), os=str(r[4]), device=str(r[5]),
-        pageviews=int(r[6]), events=int(r[7]), current_page=str(r[8]), bot_score=int(r[9]), is_bot=bool(r[10]),
-        bot_name=str(r[11]), throttle_level=str(r[12]), fingerprint=str(r[13]), ip=str(r[14]),
-        started=float(r[15]), last_seen=float(r[16]),
+        id=int(r[0]),
+        site=str(r[1]),
+        country=str(r[2]),
+        browser=str(r[3]),
+        os=str(r[4]),
+        device=str(r[5]),
+        pageviews=int(r[6]),
+        events=int(r[7]),
+        current_page=str(r[8]),
+        bot_score=int(r[9]),
+        is_bot=bool(r[10]),
+        bot_name=str(r[11]),
+        throttle_level=str(r[12]),
+        fingerprint=str(r[13]),
+        ip=str(r[14]),
+        started=float(r[15]),
+        last_seen=float(r[16]),
     )
-
-
-def active_sessions(
-    conn: sqlite3.Connection,
-    now: float,
-    *,
-    site: str | None = None,
-    dims: Iterable[tuple[str, str]] = (),
-    bots: bool | None = None,
-    limit: int = 200,
-    window_s: float = LIVE_WINDOW_S,
-) -> list[ActiveSession]:
-    """Sessions seen in the last `window_s` before `now`, most recently active first (at most `limit`)."""
-    where, params = _where(site, dims, SESSION_DIMS, bots, "is_bot", now - window_s)
-    rows = conn.execute(
-        f"SELECT {_ACTIVE_COLUMNS} FROM sessions WHERE last_seen > ? AND last_seen <= ?{where} "
-        "ORDER BY last_seen DESC, id DESC LIMIT ?",
-        (now - window_s, now + 1, *params, limit),
-    ).fetchall()
-    return [_active(r) for r in rows]
-
-
-def latest_events(
-    conn: sqlite3.Connection,
-    after_id: int = 0,
-    *,
-    site: str | None = None,
-    dims: Iterable[tuple[str, str]] = (),
-    bots: bool | None = None,
-    limit: int = 100,
-) -> list[TailEvent]:
-    """Events stored after `after_id`, the newest `limit` of them, oldest first (the tail appends them)."""
-    where, params = _where(site, dims, EVENT_DIMS, bots, "is_bot")
-    rows = conn.execute(
-        "SELECT id, ts, site, type, path, name, country, browser, is_bot, session_id, status FROM events "
-        f"WHERE id > ?{where} ORDER BY id DESC LIMIT ?",
-        (after_id, *params, limit),
-    ).fetchall()
-    return [
-        TailEvent(
-            id=int(r[0]), ts=float(r[1]), site=str(r[2]), type=str(r[3]), path=str(r[4]), name=str(r[5]),
-            country=str(r[6]), browser=str(r[7]), is_bot=bool(r[8]), session_id=int(r[9]), status=int(r[10]),
-        )
-        for r in reversed(rows)
-    ]
-
-
-def events_since(conn: sqlite3.Connection, since: float) -> int:
-    """How many events were stored with a timestamp after `since` (the status bar's events/s)."""
-    row = conn.execute("SELECT count(*) FROM events WHERE ts > ?", (since,)).fetchone()
-    return int(row[0])
-
-
-def session_timeline(conn: sqlite3.Connection, session_id: int, limit: int = 500) -> list[TimelineEvent]:
-    """The events of one session, oldest first (the first `limit`)."""
-    rows = conn.execute(
-        "SELECT ts, type, path, name, props, engaged_ms, scroll, status FROM events WHERE session_id = ? "
-        "ORDER BY ts, id LIMIT ?",
-        (session_id, limit),
-    ).fetchall()
-    return [
-        TimelineEvent(
-            ts=float(r[0]), type=str(r[1]), path=str(r[2]), name=str(r[3]), props=str(r[4]),
-            engaged_ms=int(r[5]), scroll=int(r[6]), status=int(r[7]),
-        )
-        for r in rows
-    ]
 
 
 def parse_signals(raw: str) -> tuple[Signal, ...]:
@@ -265,39 +217,3 @@ def parse_signals(raw: str) -> tuple[Signal, ...]:
                     weight = 0
                 out.append(Signal(str(item["name"]), weight, str(item.get("value", ""))))
     return tuple(out)
-
-
-def session_detail(conn: sqlite3.Connection, session_id: int) -> SessionDetail | None:
-    """One session with its User-Agent, bot-score signals and reasons; None when it does not exist."""
-    row = conn.execute(
-        f"SELECT {_ACTIVE_COLUMNS}, ua, entry_path, referrer, ref_source, city, screen, engaged_ms, max_scroll, "
-        "bot_reasons, bot_signals, browser_version, os_version FROM sessions WHERE id = ?",
-        (session_id,),
-    ).fetchone()
-    if row is None:
-        return None
-    reasons = tuple(r.strip() for r in str(row[25]).split(",") if r.strip())
-    return SessionDetail(
-        session=_active(row[:17]), ua=str(row[17]), entry_path=str(row[18]), referrer=str(row[19]),
-        ref_source=str(row[20]), city=str(row[21]), screen=str(row[22]), engaged_ms=int(row[23]),
-        max_scroll=int(row[24]), bot_reasons=reasons, signals=parse_signals(str(row[26])),
-        browser_version=str(row[27]), os_version=str(row[28]),
-    )
-
-
-def fingerprint_history(conn: sqlite3.Connection, fingerprint: str, limit: int = 50) -> list[FingerprintSession]:
-    """The latest sessions of one fingerprint, newest first."""
-    if not fingerprint:
-        return []
-    rows = conn.execute(
-        "SELECT id, site, started, last_seen, pageviews, bot_score, throttle_level FROM sessions "
-        "WHERE fingerprint = ? ORDER BY started DESC LIMIT ?",
-        (fingerprint, limit),
-    ).fetchall()
-    return [
-        FingerprintSession(
-            id=int(r[0]), site=str(r[1]), started=float(r[2]), last_seen=float(r[3]), pageviews=int(r[4]),
-            bot_score=int(r[5]), throttle_level=str(r[6]),
-        )
-        for r in rows
-    ]

@@ -1,4 +1,6 @@
-"""The Requests view's questions, GoAccess's own panels over imported access-log hits (type `request`): status
+"""The Requests view's questions, GoAccess's own panels over imported access-log hits (type `request`): status.
+
+The records and rules every engine shares; the SQL is in db/sqlite/queries and db/clickhouse/queries.
 codes, the most requested missing paths and bandwidth per path.
 
 Every count is of `request` events in the span matching the filters (the bots mode included: the view asks for
@@ -8,10 +10,7 @@ humans and bots together, as an access log holds both); read from raw rows throu
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-
-from db.queries.common import Filters, Span, event_where
 
 REQUEST_SQL = "type = 'request'"
 """Written out in every query so SQLite picks the partial index on imported hits."""
@@ -27,7 +26,7 @@ class StatusRow:
 
     @property
     def status_class(self) -> str:
-        """"2xx" for 200-299 and so on; "other" for codes outside 100-599 (0: not logged)."""
+        """ "2xx" for 200-299 and so on; "other" for codes outside 100-599 (0: not logged)."""
         return f"{self.status // 100}xx" if 100 <= self.status <= 599 else "other"
 
 
@@ -40,42 +39,9 @@ class PathHits:
     bytes: int
 
 
-def status_codes(conn: sqlite3.Connection, span: Span, filters: Filters) -> list[StatusRow]:
-    """Hits per exact status code, most frequent first."""
-    where, params = event_where(span, filters)
-    rows = conn.execute(
-        f"SELECT status, count(*) FROM events WHERE {where} AND {REQUEST_SQL} GROUP BY status", params
-    ).fetchall()
-    out = [StatusRow(int(status), int(n)) for status, n in rows]
-    out.sort(key=lambda r: (-r.hits, r.status))
-    return out
-
-
 def status_classes(rows: list[StatusRow]) -> dict[str, int]:
     """Hits per status class (1xx-5xx, then "other" when there is any), from `status_codes`."""
     out = dict.fromkeys(STATUS_CLASSES, 0)
     for row in rows:
         out[row.status_class] = out.get(row.status_class, 0) + row.hits
     return out
-
-
-def not_found(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20) -> list[PathHits]:
-    """Paths answered 404 most often."""
-    where, params = event_where(span, filters)
-    rows = conn.execute(
-        f"SELECT path, count(*) AS n, sum(bytes) FROM events WHERE {where} AND {REQUEST_SQL} AND status = 404 "
-        "GROUP BY path ORDER BY n DESC, path LIMIT ?",
-        (*params, limit),
-    )
-    return [PathHits(str(path), int(n), int(b or 0)) for path, n, b in rows]
-
-
-def bandwidth(conn: sqlite3.Connection, span: Span, filters: Filters, limit: int = 20) -> list[PathHits]:
-    """Paths by bytes sent (sum of the logged response sizes), largest first."""
-    where, params = event_where(span, filters)
-    rows = conn.execute(
-        f"SELECT path, count(*), sum(bytes) AS b FROM events WHERE {where} AND {REQUEST_SQL} "
-        "GROUP BY path ORDER BY b DESC, path LIMIT ?",
-        (*params, limit),
-    )
-    return [PathHits(str(path), int(n), int(b or 0)) for path, n, b in rows]

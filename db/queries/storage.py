@@ -1,12 +1,13 @@
-"""How big the database is and how many rows each main table holds (for /healthz and `sitelens check`)."""
+"""How big the database is and how many rows each main table holds (for /healthz and `sitelens check`).
+
+The records and rules every engine shares; the SQL is in db/sqlite/queries and db/clickhouse/queries.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from db.rollups import ROLLUP_TABLES
+from db.sqlite.rollups import ROLLUP_TABLES
 
 COUNTED_TABLES = ("events", "sessions", "fingerprints", "anomalies", *ROLLUP_TABLES)
 
@@ -19,15 +20,3 @@ class StorageStats:
     wal_bytes: int
     rows: dict[str, int] = field(default_factory=dict)
     oldest_event: float | None = None
-
-
-def storage_stats(conn: sqlite3.Connection, path: str | Path) -> StorageStats:
-    """Sizes from the files, counts from the tables (count(*) reads an index: run it off the event loop)."""
-    path = Path(path)
-    size = path.stat().st_size if path.exists() else 0
-    wal = Path(f"{path}-wal")
-    rows = {table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) for table in COUNTED_TABLES}
-    oldest = conn.execute("SELECT min(ts) FROM events").fetchone()[0]
-    return StorageStats(
-        size, wal.stat().st_size if wal.exists() else 0, rows, None if oldest is None else float(oldest)
-    )

@@ -8,12 +8,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from db.batch import Batch, FlushHook, checkpoint_and_close, write_batch
-from db.connection import cache_pragmas, connect, snapshot
+from db.batch import Batch
 from db.errors import DatabaseError
-from db.export import streams
-from db.migrate import latest_version
-from db.queries import (
+from db.records import COPY_KEYS, COPY_TABLES
+from db.sqlite.batch import FlushHook, checkpoint_and_close, write_batch
+from db.sqlite.connection import cache_pragmas, connect, snapshot
+from db.sqlite.export import streams
+from db.sqlite.migrate import latest_version
+from db.sqlite.queries import (
     anomalies,
     bots,
     common,
@@ -32,8 +34,7 @@ from db.queries import (
     storage,
     throttle,
 )
-from db.records import COPY_KEYS, COPY_TABLES
-from db.retention import BATCH_ROWS, RAW_TABLES, ROLLUP_TABLES, cutoffs, delete_raw_batch, delete_rollup_batch
+from db.sqlite.retention import BATCH_ROWS, RAW_TABLES, ROLLUP_TABLES, cutoffs, delete_raw_batch, delete_rollup_batch
 from db.store import Sink, Store
 from db.url import StoreUrl
 
@@ -61,7 +62,7 @@ WRITE_CACHE_KIB = 8_000
 
 def flush_hooks() -> list[FlushHook]:
     """What runs inside every flush transaction: the rollups, then a log import's offset."""
-    from db.rollups import rollup_hooks
+    from db.sqlite.rollups import rollup_hooks
 
     return [*rollup_hooks(), ingest.save_import_offset_hook]
 
@@ -149,7 +150,7 @@ class SqliteStore(Store):
         pragmas = cache_pragmas(cache_kib or WRITE_CACHE_KIB)
         if not process:
             return ThreadSink(self.path, pragmas, self.extra_hooks)
-        from db.writer_process import WriterProcess
+        from db.sqlite.writer_process import WriterProcess
 
         child = WriterProcess(self.path, [*flush_hooks(), *self.extra_hooks], pragmas)
         child.start()

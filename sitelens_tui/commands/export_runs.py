@@ -9,8 +9,8 @@ import time
 from collector.config import Config
 from collector.errors import UserError
 from collector.export.status import SQLITE_ONLY, ExportState, status_line
-from db.connection import connect
-from db.export.runs import deliveries, export_health, get_run, make_due, recent_runs
+from db.sqlite.connection import connect
+from db.sqlite.export.runs import deliveries, export_health, get_run, make_due, recent_runs
 from sitelens_tui.commands.export import human_bytes
 
 

@@ -19,16 +19,9 @@ from collector.anomalies import (
 )
 from collector.app import create_app
 from collector.config import AnomalyConfig, AnomalyRuleConfig, Config, SiteConfig
-from db.queries.anomalies import (
-    RuleError,
-    add_rule,
-    delete_rule,
-    list_rules,
-    metric_series,
-    metric_value,
-    recent_anomalies,
-)
+from db.queries.anomalies import RuleError
 from db.queries.common import Span
+from db.sqlite.queries.anomalies import add_rule, delete_rule, list_rules, metric_series, metric_value, recent_anomalies
 from tests.engines import sqlite_store
 from tests.factories import SITE, T0, new_db, server_event, visit, write, write_visits
 
@@ -230,7 +223,7 @@ async def test_a_dead_webhook_is_logged_not_raised(tmp_path, aiohttp_client, cap
 
 
 def test_recent_anomalies_filter_by_site_before_the_limit_and_put_open_ones_first(tmp_path):
-    from db.queries.anomalies import close_anomaly, insert_anomaly
+    from db.sqlite.queries.anomalies import close_anomaly, insert_anomaly
 
     conn = new_db(tmp_path / "recent.db")
     mine = insert_anomaly(conn, "threshold", "r", "pageviews", "mine.example", "warning", 50, 10, T0)

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from db.connection import connect
+from db.sqlite.connection import connect
 from tests.collector.test_collect_process import free_port, start_collector, wait_ready
 from tests.conftest import BROWSER_HEADERS
 

@@ -22,11 +22,11 @@ import pytest
 
 from collector.app import create_app
 from collector.config import Config, SiteConfig, ThrottleConfig
-from db.connection import connect
-from db.queries.anomalies import metric_value
 from db.queries.common import Filters, Span
-from db.queries.overview import kpis, live_visitors, timeseries, top
-from db.rollups import ROLLUP_TABLES, rebuild
+from db.sqlite.connection import connect
+from db.sqlite.queries.anomalies import metric_value
+from db.sqlite.queries.overview import kpis, live_visitors, timeseries, top
+from db.sqlite.rollups import ROLLUP_TABLES, rebuild
 from tests.conftest import CHROME_UA, flushed
 
 SITE = "example.com"

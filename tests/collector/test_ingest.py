@@ -11,8 +11,8 @@ import pytest
 
 from collector.app import create_app
 from collector.config import SiteConfig
-from db.connection import connect
-from db.queries.ingest import create_token, revoke_token
+from db.sqlite.connection import connect
+from db.sqlite.queries.ingest import create_token, revoke_token
 from tests.conftest import CHROME_UA, flushed, query
 
 TOKEN = "config-token-for-example"

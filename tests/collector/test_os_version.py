@@ -7,10 +7,11 @@ import sqlite3
 import orjson
 
 from collector.enrich.ua import os_version_label, parse_ua
-from db.migrate import migrations
 from db.queries.common import Filters, Span
-from db.queries.overview import top
-from db.rollups import DAY, SESSION_DIMS, bucket, catch_up
+from db.rules import DAY, SESSION_DIMS, bucket
+from db.sqlite.migrate import migrations
+from db.sqlite.queries.overview import top
+from db.sqlite.rollups import catch_up
 from tests.conftest import BROWSER_HEADERS, flushed, query
 from tests.factories import SITE, T0
 
@@ -76,7 +77,7 @@ def test_migration_keeps_older_sessions_under_no_version(tmp_path) -> None:
     conn.execute("UPDATE sessions SET pageviews = 2 WHERE id = 2")  # pending when the migration runs
     conn.close()
 
-    from db.connection import connect
+    from db.sqlite.connection import connect
 
     conn = connect(tmp_path / "old.db")
     assert conn.execute("PRAGMA user_version").fetchone()[0] >= 6

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from collector.throttle import Level, Override, Throttle, level_for_score, override_from_row
-from db.connection import connect
-from db.queries.throttle import OverrideError, active_overrides, clear_override, set_override
+from db.queries.throttle import OverrideError
+from db.sqlite.connection import connect
+from db.sqlite.queries.throttle import active_overrides, clear_override, set_override
 
 FP = "fp-1"
 IP = "203.0.113.7"

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from db.batch import Batch, write_batch
+from db.batch import Batch
 from db.records import EventRecord, FingerprintRecord
-from db.rollups import DAY, rollup_hooks
+from db.rules import DAY
+from db.sqlite.batch import write_batch
+from db.sqlite.rollups import rollup_hooks
 from tests.engines import chdb_url
 from tests.factories import SITE, T0, Visit, new_db, server_event, visit
 

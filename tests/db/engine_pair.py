@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
-from db.batch import Batch, write_batch
+from db.batch import Batch
 from db.records import EventRecord, FingerprintRecord, SessionRecord
-from db.rollups import DAY, HOUR, rollup_hooks
+from db.rules import DAY, HOUR
+from db.sqlite.batch import write_batch
+from db.sqlite.rollups import rollup_hooks
 from tests.engines import chdb_url
 from tests.factories import T0, new_db, server_event, visit
 

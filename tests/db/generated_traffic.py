@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 import pytest
 
 from db.records import EventRecord, SessionRecord
-from db.rollups import DAY, HOUR, catch_up
+from db.rules import DAY, HOUR
+from db.sqlite.rollups import catch_up
 from tests.engines import ch_write
 from tests.factories import T0, new_db, server_event, visit, write
 

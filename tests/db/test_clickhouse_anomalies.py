@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from db.clickhouse.queries import anomalies as cha
-from db.queries import anomalies as sqa
 from db.queries.common import Span, span_for
-from db.rollups import DAY, HOUR
+from db.rules import DAY, HOUR
+from db.sqlite.queries import anomalies as sqa
 from tests.db.both_engines import NOW, OTHER, generate, loaded
 from tests.factories import SITE, new_db
 

@@ -11,10 +11,10 @@ import pytest
 
 from db.clickhouse.queries import bots as ch_bots
 from db.clickhouse.queries import throttle as ch_throttle
-from db.queries import bots, throttle
 from db.queries.common import Filters, span_for
 from db.queries.throttle import OverrideError
-from db.rollups import DAY, HOUR
+from db.rules import DAY, HOUR
+from db.sqlite.queries import bots, throttle
 from tests.db.engine_pair import NOW, Pair, engine_pair
 from tests.factories import new_db
 
@@ -170,8 +170,9 @@ def test_override_refusals(store: tuple[object, object]) -> None:
 def test_reputation_folds_like_the_sqlite_upsert(clickhouse: object, tmp_path: Path) -> None:
     """Hand-made news rows: the newest User-Agent wins even when empty, empty bot names and flags keep the
     older ones, a level change alone only sets the level (on both engines)."""
-    from db.batch import Batch, write_batch
+    from db.batch import Batch
     from db.records import FingerprintRecord
+    from db.sqlite.batch import write_batch
     from tests.db.engine_pair import write_clickhouse
 
     t = 1_700_000_000.0

@@ -17,7 +17,7 @@ ENGINES = ("sqlite", "clickhouse")
 
 def queries(engine: str, module: str) -> object:
     """The query module of an engine: db.queries.X or db.clickhouse.queries.X."""
-    return importlib.import_module(f"db.queries.{module}" if engine == "sqlite" else f"db.clickhouse.queries.{module}")
+    return importlib.import_module(f"db.sqlite.queries.{module}" if engine == "sqlite" else f"db.clickhouse.queries.{module}")
 
 
 @pytest.fixture(params=ENGINES)
@@ -171,7 +171,7 @@ def both(tmp_path_factory):
 
 def test_storage_stats_count_the_same_rows(both, tmp_path_factory):
     from db.clickhouse.queries.storage import storage_stats as ch_stats
-    from db.queries.storage import storage_stats
+    from db.sqlite.queries.storage import storage_stats
 
     conn, ch = both
     sqlite = storage_stats(conn, conn.execute("PRAGMA database_list").fetchone()[2])

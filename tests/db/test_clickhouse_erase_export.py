@@ -7,12 +7,12 @@ import pytest
 
 from db.clickhouse.queries import erase as che
 from db.clickhouse.queries import export as chx
-from db.export import streams as sqx
 from db.export.streams import ExportFilter, ExportQueryError
-from db.queries import erase as sqe
-from db.queries.anomalies import insert_anomaly
-from db.queries.funnels import save_funnel
-from db.rollups import DAY
+from db.rules import DAY
+from db.sqlite.export import streams as sqx
+from db.sqlite.queries import erase as sqe
+from db.sqlite.queries.anomalies import insert_anomaly
+from db.sqlite.queries.funnels import save_funnel
 from tests.db.both_engines import NOW, OTHER, generate, loaded
 from tests.factories import SITE, T0
 

@@ -8,10 +8,10 @@ import pytest
 
 from db.clickhouse.queries import events as ch_events
 from db.clickhouse.queries import props as ch_props
-from db.queries import events as sq_events
-from db.queries import props as sq_props
 from db.queries.common import Filters, Span, span_for
-from db.rollups import HOUR
+from db.rules import HOUR
+from db.sqlite.queries import events as sq_events
+from db.sqlite.queries import props as sq_props
 from tests.db.generated_traffic import NOW, both_engines
 
 SPANS = {

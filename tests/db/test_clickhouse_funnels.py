@@ -8,9 +8,9 @@ import pytest
 
 from db.clickhouse.queries import funnels as chf
 from db.funnels import Funnel, FunnelError, Step, make_funnel
-from db.queries import funnels as sqf
 from db.queries.common import Filters, Span, span_for
-from db.rollups import DAY
+from db.rules import DAY
+from db.sqlite.queries import funnels as sqf
 from tests.db.both_engines import NOW, OTHER, generate, loaded
 from tests.factories import SITE, T0, new_db, visit, write_visits
 

@@ -9,9 +9,9 @@ import pytest
 
 from db.clickhouse.queries import live as ch_live
 from db.clickhouse.queries import sessions as ch_sessions
-from db.queries import live, sessions
 from db.queries.live import LIVE_WINDOW_S
-from db.rollups import DAY, HOUR
+from db.rules import DAY, HOUR
+from db.sqlite.queries import live, sessions
 from tests.db.engine_pair import NOW, Pair, engine_pair
 
 

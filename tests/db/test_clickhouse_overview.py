@@ -8,11 +8,11 @@ import pytest
 
 from db.clickhouse.queries import common as ch_common
 from db.clickhouse.queries import overview as ch_overview
-from db.queries import common as sq_common
-from db.queries import overview as sq_overview
 from db.queries.common import Filters, Span, span_for
 from db.queries.overview import ENGAGEMENT_EXACT_MAX_S, PageEngagement
-from db.rollups import DAY, HOUR
+from db.rules import DAY, HOUR
+from db.sqlite.queries import common as sq_common
+from db.sqlite.queries import overview as sq_overview
 from tests.db.generated_traffic import NOW, PAGE_TYPES, PAGES, SITES, Traffic, both_engines
 from tests.engines import ch_write
 from tests.factories import T0, new_db, server_event, visit, write

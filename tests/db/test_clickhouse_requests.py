@@ -11,9 +11,9 @@ import pytest
 from db.clickhouse.queries import overview as ch_overview
 from db.clickhouse.queries import requests as ch_requests
 from db.clickhouse.queries import server as ch_server
-from db.queries import overview, requests
 from db.queries.common import Filters, span_for
 from db.records import WEB_EVENT_TYPES
+from db.sqlite.queries import overview, requests
 from tests.db.engine_pair import NOW, Pair, engine_pair
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from db.clickhouse.queries import server as ch_server
-from db.queries import server
 from db.queries.common import Filters, Span, span_for
-from db.rollups import DAY, ERROR_STATUS
+from db.rules import DAY, ERROR_STATUS
+from db.sqlite.queries import server
 from tests.db.engine_pair import NOW, Pair, engine_pair
 from tests.engines import ch_write
 from tests.factories import T0, new_db, server_event, write

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from db.clickhouse.queries import overview as ch_overview
-from db.queries import overview
 from db.queries.common import Filters, Span
+from db.sqlite.queries import overview
 from tests.engines import ch_write
 from tests.factories import SITE, T0, new_db, visit, write
 

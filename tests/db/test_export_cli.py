@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from collector.salts import keyed_hash
-from db.batch import UPSERT_SESSION
-from db.connection import connect
 from db.records import SessionRecord
+from db.sqlite.batch import UPSERT_SESSION
+from db.sqlite.connection import connect
 from sitelens_tui.cli import main
 from tests.collector.export.seed import event, seed_db
 from tests.engines import sqlite_store
@@ -131,7 +131,7 @@ def test_forget_ip_finds_recent_visitors_through_the_daily_salt(tmp_path: Path, 
                 id=sid, site="a.example", visitor_id=vid, fingerprint="", started=now, last_seen=now, ua=ua
             ).as_row(),
         )
-        from db.batch import INSERT_EVENT
+        from db.sqlite.batch import INSERT_EVENT
 
         e = event(sid, now)
         e.visitor_id, e.session_id, e.site = vid, sid, "a.example"

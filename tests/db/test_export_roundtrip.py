@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from collector.export import ExportError, export_rows, export_table
-from db.connection import connect
 from db.export.streams import EVENT_EXPORT_COLUMNS
 from db.records import SESSION_COLUMNS
+from db.sqlite.connection import connect
 from sitelens_tui.commands.import_json import import_file
 from tests.collector.export.seed import T0, seed_db, table_rows
 from tests.engines import sqlite_store

@@ -7,8 +7,8 @@ import pytest
 from collector.config import FunnelConfig
 from db.funnels import FunnelError, Step, make_funnel, match_journey
 from db.queries.common import Filters, Span
-from db.queries.funnels import delete_funnel, funnel_report, list_funnels, save_funnel
-from db.rollups import DAY
+from db.rules import DAY
+from db.sqlite.queries.funnels import delete_funnel, funnel_report, list_funnels, save_funnel
 from tests.factories import SITE, T0, new_db, visit, write_visits
 
 FUNNEL = make_funnel(

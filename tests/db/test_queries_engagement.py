@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from db.queries.common import Filters, Span
-from db.queries.overview import ENGAGEMENT_EXACT_MAX_S, engagement
-from db.rollups import DAY, HOUR
+from db.queries.overview import ENGAGEMENT_EXACT_MAX_S
+from db.rules import DAY, HOUR
+from db.sqlite.queries.overview import engagement
 from tests.factories import SITE, T0, new_db, visit, write_visits
 
 DAYSPAN = Span(T0, T0 + DAY)

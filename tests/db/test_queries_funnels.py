@@ -10,8 +10,9 @@ import pytest
 
 from db.funnels import make_funnel, match_journey, summarise
 from db.queries.common import Filters, Span
-from db.queries.funnels import _after_prefix, _literal_prefix, funnel_report
-from db.rollups import DAY
+from db.queries.funnels import _after_prefix, _literal_prefix
+from db.rules import DAY
+from db.sqlite.queries.funnels import funnel_report
 from tests.factories import SITE, T0, new_db, visit, write_visits
 
 PATHS = ["/", "/pricing", "/pricing/team", "/prices", "/signup", "/blog/a", "/blog/b", "/docs/x", "/é/ü"]

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from db.queries.common import DIMENSIONS, Filters, Span, parse_range, sites, span_for
-from db.queries.events import EventCount, PropValue, custom_events, property_breakdown
-from db.queries.overview import (
-    PageEngagement,
-    Row,
-    engagement,
-    heatmap,
-    kpis,
-    kpis_with_change,
-    timeseries,
-    top,
-)
-from db.rollups import DAY, HOUR
+from db.queries.common import DIMENSIONS, Filters, Span, parse_range, span_for
+from db.queries.events import EventCount, PropValue
+from db.queries.overview import PageEngagement, Row
+from db.rules import DAY, HOUR
+from db.sqlite.queries.common import sites
+from db.sqlite.queries.events import custom_events, property_breakdown
+from db.sqlite.queries.overview import engagement, heatmap, kpis, kpis_with_change, timeseries, top
 from tests.factories import SITE, T0, new_db, visit, write_visits
 
 D = T0 + 3 * DAY  # a Saturday

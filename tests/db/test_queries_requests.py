@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from db.queries.common import Filters, Span
-from db.queries.requests import StatusRow, bandwidth, not_found, status_classes, status_codes
-from db.rollups import DAY
+from db.queries.requests import StatusRow, status_classes
+from db.rules import DAY
+from db.sqlite.queries.requests import bandwidth, not_found, status_codes
 from tests.factories import SITE, T0, new_db, server_event, write
 
 SPAN = Span(T0, T0 + DAY)

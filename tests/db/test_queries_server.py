@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
-from db.queries.bots import BotRow, DropRow, bot_share, drops_by_level, top_bots, top_fingerprints
+from db.queries.bots import BotRow, DropRow
 from db.queries.common import Filters, Span
-from db.queries.server import CostRow, EndpointRow, LoginRow, endpoints, external_costs, failed_logins
-from db.rollups import DAY, HOUR
+from db.queries.server import CostRow, EndpointRow, LoginRow
+from db.rules import DAY, HOUR
+from db.sqlite.queries.bots import bot_share, drops_by_level, top_bots, top_fingerprints
+from db.sqlite.queries.server import endpoints, external_costs, failed_logins
 from tests.factories import SITE, T0, new_db, server_event, visit, write, write_visits
 
 SPAN = Span(T0, T0 + DAY)
@@ -124,7 +126,8 @@ def test_long_spans_read_latency_histograms_within_two_percent(tmp_path):
 
 
 def test_users_requests_cost_and_daily_active_users(tmp_path):
-    from db.queries.server import UserRow, active_users, daily_active_users, users
+    from db.queries.server import UserRow
+    from db.sqlite.queries.server import active_users, daily_active_users, users
 
     conn = new_db(tmp_path / "u.db")
     write(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from db.queries.common import Filters, Span
-from db.queries.overview import kpis, top
-from db.retention import delete_raw_batch, purge
-from db.rollups import DAY
+from db.rules import DAY
+from db.sqlite.queries.overview import kpis, top
+from db.sqlite.retention import delete_raw_batch, purge
 from tests.factories import SITE, T0, new_db, visit, write_visits
 
 

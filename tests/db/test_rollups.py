@@ -7,12 +7,13 @@ import random
 
 import pytest
 
-from db.queries.bots import top_bots
 from db.queries.common import Filters, Span, split_days
-from db.queries.events import custom_events, event_property_keys, property_breakdown
-from db.queries.overview import engagement, hourly, kpis, top
-from db.queries.server import endpoints, external_costs, external_histograms, failed_logins, latency_histograms
-from db.rollups import DAY, HOUR, ROLLUP_TABLES, SESSION_DIMS, catch_up, latency_bucket, latency_of_bucket, rebuild
+from db.rules import DAY, HOUR, SESSION_DIMS, latency_bucket, latency_of_bucket
+from db.sqlite.queries.bots import top_bots
+from db.sqlite.queries.events import custom_events, event_property_keys, property_breakdown
+from db.sqlite.queries.overview import engagement, hourly, kpis, top
+from db.sqlite.queries.server import endpoints, external_costs, external_histograms, failed_logins, latency_histograms
+from db.sqlite.rollups import ROLLUP_TABLES, catch_up, rebuild
 from db.writer import Writer
 from tests.engines import sqlite_store
 from tests.factories import SITE, T0, new_db, server_event, visit, write
@@ -258,8 +259,9 @@ def test_a_path_seen_in_a_flush_by_another_writer_is_not_a_new_visit(tmp_path):
 
 
 def test_a_rolled_back_flush_leaves_no_visit_behind(tmp_path):
-    from db.batch import Batch, write_batch
-    from db.rollups import rollup_hooks
+    from db.batch import Batch
+    from db.sqlite.batch import write_batch
+    from db.sqlite.rollups import rollup_hooks
 
     conn = new_db(tmp_path / "r.db")
     write(conn, one_session_pages(78, (0, "/")).events, [])
@@ -276,9 +278,9 @@ def test_a_rolled_back_flush_leaves_no_visit_behind(tmp_path):
 
 
 def test_visits_stay_exact_when_the_kept_visit_keys_overflow(tmp_path, monkeypatch):
-    import db.rollups
+    import db.sqlite.rollups
 
-    monkeypatch.setattr(db.rollups, "MAX_VISIT_KEYS", 10)  # dropped and read back again at nearly every flush
+    monkeypatch.setattr(db.sqlite.rollups, "MAX_VISIT_KEYS", 10)  # dropped and read back again at nearly every flush
     conn = new_db(tmp_path / "r.db")
     for events, sessions in dataset(4, 120):
         write(conn, events, sessions)
@@ -287,8 +289,8 @@ def test_visits_stay_exact_when_the_kept_visit_keys_overflow(tmp_path, monkeypat
 
 @pytest.mark.parametrize("how", ["erasure", "retention"])
 def test_events_reusing_the_ids_of_deleted_newest_events_are_rolled_up(tmp_path, how):
-    from db.queries.erase import erase_visitors
-    from db.retention import purge
+    from db.sqlite.queries.erase import erase_visitors
+    from db.sqlite.retention import purge
 
     conn = new_db(tmp_path / "r.db")
     write(conn, one_session_pages(1, (0, "/old")).events, [])

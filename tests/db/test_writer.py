@@ -6,8 +6,8 @@ import asyncio
 import os
 import sqlite3
 
-from db.connection import connect
 from db.records import EventRecord
+from db.sqlite.connection import connect
 from db.sqlite.store import SqliteStore
 from db.url import sqlite_url
 from db.writer import QueueFull, Writer

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Input
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from collector.config import Config
-from db.connection import connect
+from db.sqlite.connection import connect
 from sitelens_tui.app import SiteLensApp, build_app
 from tests.tui.dataset import FROZEN_NOW, Dataset, make_dataset
 

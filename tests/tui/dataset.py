@@ -6,11 +6,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from db.batch import INSERT_EVENT, UPSERT_FINGERPRINT, UPSERT_SESSION
-from db.connection import connect
 from db.funnels import Funnel, Step
-from db.queries.funnels import save_funnel
 from db.records import EventRecord, SessionRecord
+from db.sqlite.batch import INSERT_EVENT, UPSERT_FINGERPRINT, UPSERT_SESSION
+from db.sqlite.connection import connect
+from db.sqlite.queries.funnels import save_funnel
+from db.sqlite.rollups import rebuild
 
 FROZEN_NOW = 1_768_478_400.0  # 2026-01-15 12:00:00 UTC
 """The clock every dataset test runs at, so ranges and ages never depend on when the tests run."""
@@ -148,17 +149,6 @@ def make_dataset(path: Path, now: float = FROZEN_NOW) -> Dataset:
     save_funnel(conn, Funnel("pricing", (Step("path", "/"), Step("path", "/pricing"), Step("path", "/signup"))),
                 now=now)
     conn.execute("COMMIT")
-    _refresh_rollups(conn)
+    rebuild(conn)  # the rollup tables the views read for long spans
     conn.close()
     return data
-
-
-def _refresh_rollups(conn: object) -> None:
-    """Rebuild rollup tables from the raw rows when the storage layer keeps any (so the views read them)."""
-    try:
-        from db import rollups
-    except ImportError:
-        return
-    rebuild = getattr(rollups, "rebuild_all", None) or getattr(rollups, "rebuild", None)
-    if rebuild is not None:
-        rebuild(conn)

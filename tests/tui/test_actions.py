@@ -12,7 +12,7 @@ import aiohttp
 from textual.widgets import Button
 
 from collector.config import Config
-from db.queries.throttle import active_overrides
+from db.sqlite.queries.throttle import active_overrides
 from sitelens_tui.app import build_app
 from sitelens_tui.dialogs.export_dialog import ExportDialog
 from sitelens_tui.dialogs.filter_dialog import FilterDialog

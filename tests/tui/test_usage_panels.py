@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from collector.config import Config
-from db.connection import connect
 from db.records import EventRecord
+from db.sqlite.connection import connect
 from sitelens_tui.app import build_app
 from sitelens_tui.dialogs.session_screen import SessionScreen
 from sitelens_tui.widgets.view_table import ViewTable

@@ -10,11 +10,11 @@ import re
 
 from db.clickhouse.client import ClickHouse
 from db.queries.common import DIMENSIONS, Filters, Span, bots_sql, site_sql
-from db.rollups import DAY, HOUR
+from db.rules import DAY, HOUR
 
 
 def bucket_sql(column: str, grain: int) -> str:
-    """`db.rollups.bucket_sql` for ClickHouse: whole seconds first, then integer division, so buckets match."""
+    """`db.rules.bucket_sql` for ClickHouse: whole seconds first, then integer division, so buckets match."""
     return f"(intDiv(toInt64({column}), {int(grain)}) * {int(grain)})"
 
 

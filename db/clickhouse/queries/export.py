@@ -10,17 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from db.clickhouse.client import ClickHouse
-from db.export.streams import (
-    CHUNK_ROWS,
-    WHATS,
-    ExportFilter,
-    ExportQueryError,
-    Row,
-    RowStream,
-    TableSpec,
-    spec_for,
-    where_clause,
-)
+from db.export.streams import CHUNK_ROWS, WHATS, ExportFilter, ExportQueryError, Row, RowStream, TableSpec
+from db.sqlite.export.streams import spec_for, where_clause
 
 __all__ = ["count_rows", "stream_table"]
 

@@ -7,7 +7,7 @@ none and applies the same rules to raw `events` and `sessions FINAL` rows:
 - top pages and custom events count, beyond two days, visits: events that are the first of their path (or
   name) in their session, wherever that first event falls. "First" is the earliest (ts, id): event ids are
   time-ordered here, insertion-ordered on SQLite, the same order for events written as they arrive;
-- a session counts in the span it started in; bounces and durations as `db.rollups` defines them.
+- a session counts in the span it started in; bounces and durations as `db.rules` defines them.
 Dimension filters always apply here; SQLite, forced onto its rollups (`rollups=True`) with a dimension filter,
 ignores the filter on the rolled-up part of the span (no caller does that). Raw rows are all there is: history
 that the retention TTL has dropped is gone from long spans too, where SQLite's rollups still remember it.
@@ -44,7 +44,7 @@ from db.queries.overview import (
     _Totals,
     bucket_seconds,
 )
-from db.rollups import HOUR
+from db.rules import HOUR
 
 __all__ = [
     "TOP_ALIASES",
@@ -64,9 +64,9 @@ __all__ = [
 ]
 
 DURATION_MS_SQL = "greatest(0, toInt64((last_seen - started) * 1000 + 0.5))"
-"""`db.rollups.duration_of` in ClickHouse SQL (toInt64 truncates like SQLite's CAST)."""
+"""`db.rules.duration_of` in ClickHouse SQL (toInt64 truncates like SQLite's CAST)."""
 BOUNCE_SQL = "(pageviews + requests <= 1 AND events = 0)"
-"""`db.rollups.is_bounce` in ClickHouse SQL."""
+"""`db.rules.is_bounce` in ClickHouse SQL."""
 
 
 def _exact(span: Span, rollups: bool | None) -> bool:

@@ -18,7 +18,7 @@ from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import bucket_sql, event_where
 from db.queries.common import Filters, Span
 from db.queries.server import ACTIVE_SQL, USERS_SQL, CostRow, EndpointRow, LoginRow, UserRow
-from db.rollups import DAY, ERROR_STATUS, LOGIN_SOURCE_SQL
+from db.rules import DAY, ERROR_STATUS, LOGIN_SOURCE_SQL
 
 
 def _nearest_rank(q: int, values: str = "lat") -> str:
@@ -31,7 +31,7 @@ USER_NANO_USD_SQL = (
 )
 """A cost in billionths of a dollar as SQLite's users query computes it in SQL: non-finite or absurd costs count
 as 0, halves round away from zero as SQLite's round() does. (External costs round halves to even, as Python's
-round() in `db.rollups.nano_usd` and ClickHouse's round() both do.)"""
+round() in `db.rules.nano_usd` and ClickHouse's round() both do.)"""
 
 
 def _server_where(span: Span, filters: Filters, type_: str) -> tuple[str, list[object]]:

@@ -29,7 +29,7 @@ from collector.app import create_app
 from collector.config import Config, SiteConfig, ThrottleConfig
 from collector.export import export_table
 from collector.logs.importer import Importer
-from db.connection import connect
+from db.sqlite.connection import connect
 from sitelens_tui.commands.import_json import import_file as import_json
 from tests.engines import sqlite_store
 

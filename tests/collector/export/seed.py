@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from db.batch import INSERT_EVENT, UPSERT_SESSION
-from db.connection import connect
 from db.records import EventRecord, SessionRecord
+from db.sqlite.batch import INSERT_EVENT, UPSERT_SESSION
+from db.sqlite.connection import connect
 
 T0 = 1_795_000_000.0  # a fixed hour boundary: 2026-11-18T09:06:40Z rounded below
 T0 = T0 - T0 % 3600

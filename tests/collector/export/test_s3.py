@@ -17,7 +17,7 @@ from collector.config import Config, ExportConfig
 from collector.export.destinations import build_destinations
 from collector.export.scheduled import export_tick
 from collector.export.status import ExportState
-from db.connection import connect
+from db.sqlite.connection import connect
 from tests.collector.export.readback import ids_in
 from tests.collector.export.seed import T0, add_events, seed_db
 

@@ -13,8 +13,8 @@ from collector.config import Config, ConfigError, ExportConfig
 from collector.export.destinations import LocalDestination, build_destinations
 from collector.export.scheduled import LEASE_S, export_tick
 from collector.export.status import ExportState, status_line
-from db.connection import connect
-from db.export import runs as ledger
+from db.sqlite.connection import connect
+from db.sqlite.export import runs as ledger
 from tests.collector.export.readback import ids_in
 from tests.collector.export.seed import T0, add_events, seed_db
 
@@ -126,7 +126,7 @@ def test_large_backlog_is_cut_into_runs(tmp_path: Path) -> None:
 
 
 def test_erasing_the_newest_events_keeps_new_ones_exportable(tmp_path: Path) -> None:
-    from db.queries.erase import erase_visitors
+    from db.sqlite.queries.erase import erase_visitors
 
     db = tmp_path / "s.db"
     conn = seed_db(db, n=10)

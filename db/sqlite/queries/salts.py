@@ -1,4 +1,4 @@
-"""Daily visitor-id salts: created once per day, shared by every process on the database."""
+"""SQLite: daily visitor-id salts: created once per day, shared by every process on the database."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 def migrations() -> list[tuple[int, str]]:
     """All (version, sql) pairs shipped with the package, oldest first."""
-    root = resources.files("db")
+    root = resources.files("db.sqlite")
     found = [(1, (root / "schema.sql").read_text(encoding="utf-8"))]
     for entry in (root / "migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)

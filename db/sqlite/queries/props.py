@@ -1,11 +1,11 @@
-"""Which property keys a custom event carries, so the Events view can break each one down."""
+"""SQLite: which property keys a custom event carries, so the Events view can break each one down."""
 
 from __future__ import annotations
 
 import sqlite3
 
 from db.queries.common import Filters, Span
-from db.queries.events import event_property_keys
+from db.sqlite.queries.events import event_property_keys
 
 
 def property_keys(conn: sqlite3.Connection, span: Span, filters: Filters, event: str, limit: int = 5) -> list[str]:

@@ -1,4 +1,4 @@
-"""Small persistent settings (the generated admin token, export cursors)."""
+"""SQLite: small persistent settings (the generated admin token, export cursors)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from db.queries.settings import get_setting, set_setting
+from db.sqlite.queries.settings import get_setting, set_setting
 
 CURSOR_KEY = "export_cursor"
 """settings key: the last event id handed to a run (runs cover after_id < id <= upto_id)."""
@@ -62,9 +62,7 @@ def run_id_for(created: float, upto_id: int) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(created)) + f"-{upto_id}"
 
 
-def plan_run(
-    conn: sqlite3.Connection, now: float, fmt: str, destinations: list[str], max_rows: int
-) -> RunRow | None:
+def plan_run(conn: sqlite3.Connection, now: float, fmt: str, destinations: list[str], max_rows: int) -> RunRow | None:
     """Hand the next events (at most `max_rows`) to a new run and advance the cursor, in one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -72,9 +70,7 @@ def plan_run(
         row = conn.execute(
             "SELECT id FROM events WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?", (after, max_rows - 1)
         ).fetchone()
-        upto = (
-            int(row[0]) if row else int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
-        )
+        upto = int(row[0]) if row else int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
         if upto <= after:
             conn.execute("ROLLBACK")
             return None
@@ -126,9 +122,7 @@ def deliveries(conn: sqlite3.Connection, run_id: str) -> list[DeliveryRow]:
     return [DeliveryRow(*r) for r in rows]
 
 
-def claim_delivery(
-    conn: sqlite3.Connection, run_id: str, destination: str, now: float, lease_s: float
-) -> bool:
+def claim_delivery(conn: sqlite3.Connection, run_id: str, destination: str, now: float, lease_s: float) -> bool:
     """Take a due delivery for this process (another process's claim holds until its lease runs out)."""
     cur = conn.execute(
         "UPDATE export_deliveries SET state = 'running', lease_until = ?, updated = ? "
@@ -160,8 +154,7 @@ def fail_delivery(
 def drop_delivery(conn: sqlite3.Connection, run_id: str, destination: str, now: float, reason: str) -> None:
     """Give up on a destination that is no longer configured (the run can then complete without it)."""
     conn.execute(
-        "UPDATE export_deliveries SET state = 'dropped', error = ?, updated = ? "
-        "WHERE run_id = ? AND destination = ?",
+        "UPDATE export_deliveries SET state = 'dropped', error = ?, updated = ? WHERE run_id = ? AND destination = ?",
         (reason[:500], now, run_id, destination),
     )
 

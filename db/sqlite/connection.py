@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from db.errors import DatabaseError
-from db.migrate import migrate
+from db.sqlite.migrate import migrate
 
 __all__ = ["DatabaseError", "connect", "connect_async", "ping", "snapshot", "cache_pragmas"]
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from db.batch import rollback
-from db.export.runs import lower_cursor
-from db.rollups import DAY, lower_rolled_up_mark
+from db.rules import DAY
+from db.sqlite.batch import rollback
+from db.sqlite.export.runs import lower_cursor
+from db.sqlite.rollups import lower_rolled_up_mark
 
 BATCH_ROWS = 5_000
 
@@ -72,9 +73,7 @@ def _in_transaction(conn: sqlite3.Connection, sql: str, params: tuple[object, ..
     return max(n, 0)
 
 
-def _delete_batch(
-    conn: sqlite3.Connection, table: str, spec: tuple[str, str], cutoff: float, limit: int
-) -> int:
+def _delete_batch(conn: sqlite3.Connection, table: str, spec: tuple[str, str], cutoff: float, limit: int) -> int:
     when, key = spec
     target = f"({key})" if "," in key else key
     return _in_transaction(

@@ -15,10 +15,11 @@ import sys
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from db.batch import Batch, FlushHook, checkpoint_and_close, write_batch
-from db.connection import connect
+from db.batch import Batch
+from db.sqlite.batch import FlushHook, checkpoint_and_close, write_batch
+from db.sqlite.connection import connect
 
-_BOOTSTRAP = "import sys; sys.path[:0] = {paths!r}; from db.writer_process import child_entry; child_entry({fd})"
+_BOOTSTRAP = "import sys; sys.path[:0] = {paths!r}; from db.sqlite.writer_process import child_entry; child_entry({fd})"
 """The child's program: a fresh interpreter (no fork of a threaded parent, and unlike multiprocessing's spawn it
 does not re-import the parent's main module), with the parent's import path so it finds the same code."""
 

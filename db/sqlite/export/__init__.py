@@ -1,0 +1,1 @@
+"""SQLite: export streams and the scheduled-export ledger."""
