@@ -39,7 +39,7 @@ class StoreUrl:
     def display(self) -> str:
         """The URL without its password, for logs and messages."""
         if self.scheme in ("sqlite", "chdb"):
-            return f"{self.scheme}:///{self.path}" + (f"?database={self.database}" if self.scheme == "chdb" else "")
+            return f"{self.scheme}://{self.path}" + (f"?database={self.database}" if self.scheme == "chdb" else "")
         user = f"{self.user}@" if self.user else ""
         return f"{self.scheme}://{user}{self.host}:{self.port}/{self.database}"
 
@@ -50,10 +50,11 @@ def sqlite_url(path: str | Path) -> StoreUrl:
 
 
 def parse_store_url(text: str) -> StoreUrl:
-    """Parse `sqlite:///PATH`, `chdb:///PATH[?database=NAME]` or `clickhouse[s]://USER:PASSWORD@HOST:PORT/DATABASE`.
+    """Parse `sqlite://PATH`, `chdb://PATH[?database=NAME]` or `clickhouse[s]://USER:PASSWORD@HOST:PORT/DATABASE`.
 
-    As in SQLAlchemy, what follows the third slash is the path: `sqlite:///site.db` is relative,
-    `sqlite:////var/lib/sitelens/site.db` absolute."""
+    The path is what follows `scheme://`, as written: `sqlite:///var/lib/sitelens/site.db` and `chdb:///tmp/ch`
+    are absolute (as clickhouse-connect reads `chdb:///tmp/ch`), `sqlite://site.db` is relative to the working
+    directory."""
     text = text.strip()
     scheme, sep, rest = text.partition("://")
     if not sep:
@@ -64,9 +65,11 @@ def parse_store_url(text: str) -> StoreUrl:
     if scheme not in SCHEMES:
         raise StoreUrlError(f"unknown store scheme {scheme[:20]!r} in {text[:80]!r} (known: {', '.join(SCHEMES)})")
     if scheme in ("sqlite", "chdb"):
-        if not rest.startswith("/") or len(rest) < 2:
-            raise StoreUrlError(f"{scheme} URL needs a file path: {scheme}:///PATH (got {text[:80]!r})")
-        path, _, query = rest[1:].partition("?")
+        path, _, query = rest.partition("?")
+        if not path.strip("/"):
+            raise StoreUrlError(f"{scheme} URL needs a file path: {scheme}:///ABSOLUTE/PATH (got {text[:80]!r})")
+        if path.startswith("/"):
+            path = "/" + path.lstrip("/")  # sqlite:////abs (SQLAlchemy's spelling) is the same file
         database = parse_qs(query).get("database", [DEFAULT_DATABASE])[0]
         _check_database(database, text)
         return StoreUrl(scheme, path=unquote(path), database=database)

@@ -27,9 +27,13 @@ def common_options() -> argparse.ArgumentParser:
     group.add_argument("--config", metavar="FILE", help="TOML config file (default: $SITELENS_CONFIG or the "
                        "platform config dir)")
     group.add_argument("--db", metavar="PATH", help="SQLite database (default: $SITELENS_DB or the platform data dir)")
-    group.add_argument("--store", metavar="URL", help="store URL instead of --db: sqlite:///PATH, "
-                       "clickhouse://USER:PASSWORD@HOST:8123/DATABASE, clickhouses://… (TLS) or chdb:///PATH "
-                       "(default: $SITELENS_STORE or [db] url)")
+    group.add_argument(
+        "--store",
+        metavar="URL",
+        help="store URL instead of --db: sqlite://PATH, clickhouse://USER:PASSWORD@HOST:8123/DATABASE, "
+        "clickhouses://… (TLS) or chdb://PATH; the path as written (sqlite:///var/x.db is absolute) "
+        "(default: $SITELENS_STORE or [db] url)",
+    )
     return parent
 
 

@@ -29,7 +29,7 @@ def chdb_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def chdb_url(tmp_path_factory: pytest.TempPathFactory, database: str | None = None) -> str:
     """A `chdb://` store URL for a fresh database of its own."""
     name = database or f"t_{uuid.uuid4().hex[:12]}"
-    return f"chdb:///{chdb_root(tmp_path_factory)}?database={name}"
+    return f"chdb://{chdb_root(tmp_path_factory)}?database={name}"
 
 
 @pytest.fixture

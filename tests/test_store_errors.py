@@ -54,3 +54,30 @@ def test_a_schema_newer_than_this_version_is_refused(tmp_path_factory, capsys):
     store.ch.insert("schema_migrations", [(99, 0.0)], ("version", "applied"))  # type: ignore[attr-defined]
     assert main(["check", "--store", url]) == 1
     assert "schema version 99, newer than this SiteLens knows" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "engine", "path"),
+    [
+        ("sqlite:///var/lib/sitelens/site.db", "sqlite", "/var/lib/sitelens/site.db"),
+        ("sqlite:////var/lib/sitelens/site.db", "sqlite", "/var/lib/sitelens/site.db"),  # SQLAlchemy's spelling
+        ("sqlite://site.db", "sqlite", "site.db"),
+        ("chdb:///tmp/ch?database=web", "clickhouse", "/tmp/ch"),
+        ("chdb://ch", "clickhouse", "ch"),
+    ],
+)
+def test_a_file_store_url_holds_the_path_as_written(text, engine, path):
+    from db.url import parse_store_url
+
+    url = parse_store_url(text)
+    assert (url.engine, url.path) == (engine, path)
+    assert parse_store_url(url.display()) == url
+
+
+def test_a_server_url_keeps_its_parts_and_hides_the_password():
+    from db.url import parse_store_url
+
+    url = parse_store_url("clickhouses://web:s3cret@ch.internal/analytics")
+    assert (url.host, url.port, url.user, url.password, url.database, url.secure) == (
+        "ch.internal", 8443, "web", "s3cret", "analytics", True)
+    assert "s3cret" not in url.display()

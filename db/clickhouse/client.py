@@ -156,9 +156,9 @@ def connect_client(url: StoreUrl, *, create_database: bool = False) -> ClickHous
             from pathlib import Path
 
             Path(url.path).mkdir(parents=True, exist_ok=True)
-            admin = clickhouse_connect.get_client(dsn=f"chdb:///{Path(url.path).resolve()}")
+            admin = clickhouse_connect.get_client(dsn=f"chdb://{Path(url.path).resolve()}")
             admin.command(f"CREATE DATABASE IF NOT EXISTS {url.database}")
-            client = clickhouse_connect.get_client(dsn=f"chdb:///{Path(url.path).resolve()}", database=url.database)
+            client = clickhouse_connect.get_client(dsn=f"chdb://{Path(url.path).resolve()}", database=url.database)
         else:
             common: dict[str, Any] = dict(
                 host=url.host,

@@ -19,9 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="copy every event, session, fingerprint and control row from one store into another "
         "(e.g. SQLite into ClickHouse); run it again to resume",
     )
-    p.add_argument("--from", dest="source", required=True, metavar="URL", help="the store to copy (sqlite:///PATH)")
+    p.add_argument("--from", dest="source", required=True, metavar="URL", help="the store to copy (sqlite://PATH)")
     p.add_argument("--to", dest="target", required=True, metavar="URL",
-                   help="the store to fill (clickhouse://…, clickhouses://… or chdb:///PATH)")
+                   help="the store to fill (clickhouse://…, clickhouses://… or chdb://PATH)")
     p.add_argument("--create", action="store_true", help="create the target ClickHouse database if it is missing")
     p.set_defaults(func=run)
 
