@@ -17,7 +17,8 @@ ENGINES = ("sqlite", "clickhouse")
 
 def queries(engine: str, module: str) -> object:
     """The query module of an engine: db.queries.X or db.clickhouse.queries.X."""
-    return importlib.import_module(f"db.sqlite.queries.{module}" if engine == "sqlite" else f"db.clickhouse.queries.{module}")
+    package = "db.sqlite.queries" if engine == "sqlite" else "db.clickhouse.queries"
+    return importlib.import_module(f"{package}.{module}")
 
 
 @pytest.fixture(params=ENGINES)
