@@ -389,6 +389,13 @@ def views(span: Span) -> dict[str, list[tuple[str, Callable[[Store], object]]]]:
             ("endpoints", lambda c: c.endpoints(span, f, 20)),
             ("failed_logins", lambda c: c.failed_logins(span, f, 20)),
             ("external_costs", lambda c: c.external_costs(span, f)),
+            ("users", lambda c: c.users(span, f, 20)),
+            ("daily_active_users", lambda c: c.daily_active_users(span, f)),
+        ],
+        "requests": [
+            ("status_codes", lambda c: c.status_codes(span, Filters(f.site, (), "all"))),
+            ("not_found", lambda c: c.not_found(span, Filters(f.site, (), "all"), 20)),
+            ("bandwidth", lambda c: c.bandwidth(span, Filters(f.site, (), "all"), 20)),
         ],
         "funnels": [("funnel_report", lambda c: c.funnel_report(funnel, span, f))],
         "anomalies": [("recent_anomalies", lambda c: c.recent_anomalies(span, 100))],

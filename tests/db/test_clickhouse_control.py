@@ -16,7 +16,7 @@ ENGINES = ("sqlite", "clickhouse")
 
 
 def queries(engine: str, module: str) -> object:
-    """The query module of an engine: db.queries.X or db.clickhouse.queries.X."""
+    """The query module of an engine: db.sqlite.queries.X or db.clickhouse.queries.X."""
     package = "db.sqlite.queries" if engine == "sqlite" else "db.clickhouse.queries"
     return importlib.import_module(f"{package}.{module}")
 
