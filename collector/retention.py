@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 
 from collector import keys
-from db.sqlite.retention import BATCH_ROWS
+from db.store import EXPIRE_BATCH_ROWS
 
 log = logging.getLogger("sitelens.retention")
 
@@ -26,11 +26,11 @@ async def enforce_retention(app: web.Application, now: float | None = None) -> d
     deleted: dict[str, int] = {}
     while True:
         batch = await app[keys.WRITER].run_in_thread(
-            lambda: store.expire(now, cfg.raw_days, cfg.rollup_days, BATCH_ROWS)
+            lambda: store.expire(now, cfg.raw_days, cfg.rollup_days, EXPIRE_BATCH_ROWS)
         )
         for table, n in batch.items():
             deleted[table] = deleted.get(table, 0) + n
-        if not any(n >= BATCH_ROWS for n in batch.values()):
+        if not any(n >= EXPIRE_BATCH_ROWS for n in batch.values()):
             break
         await asyncio.sleep(PAUSE_S)
     if deleted:

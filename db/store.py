@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from db.records import SessionRecord
 
 
+EXPIRE_BATCH_ROWS = 5_000
+"""Rows `Store.expire` deletes per table per call: short transactions, so retention never stalls ingestion."""
+
+
 class Sink(Protocol):
     """Where the batching writer's flushes land (opened and used on the writer's own thread)."""
 
@@ -116,7 +120,7 @@ class Store(ABC):
         """Tell an engine that expires raw rows by itself (a ClickHouse TTL) how long to keep them; 0 keeps all."""
 
     @abstractmethod
-    def expire(self, now: float, raw_days: int, rollup_days: int, limit: int) -> dict[str, int]:
+    def expire(self, now: float, raw_days: int, rollup_days: int, limit: int = EXPIRE_BATCH_ROWS) -> dict[str, int]:
         """Apply retention: delete at most `limit` expired rows per table (call again while any count == limit)."""
 
     # -------------------- moving between stores (`sitelens migrate`)
@@ -494,4 +498,4 @@ def open_store(url: StoreUrl | str, *, readonly: bool = False, create: bool | No
     return ClickHouseStore(url, readonly=readonly, create=bool(create))
 
 
-__all__ = ["Sink", "Store", "StoreUrl", "open_store", "parse_store_url", "sqlite_url"]
+__all__ = ["EXPIRE_BATCH_ROWS", "Sink", "Store", "StoreUrl", "open_store", "parse_store_url", "sqlite_url"]

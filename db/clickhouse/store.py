@@ -31,7 +31,7 @@ from db.clickhouse.queries import (
 )
 from db.clickhouse.writer import ClickHouseSink
 from db.errors import DatabaseError
-from db.store import Sink, Store
+from db.store import EXPIRE_BATCH_ROWS, Sink, Store
 from db.url import StoreUrl
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class ClickHouseStore(Store):
     def set_raw_retention(self, days: int) -> None:
         retention.set_raw_retention(self.ch, days)
 
-    def expire(self, now: float, raw_days: int, rollup_days: int, limit: int) -> dict[str, int]:
+    def expire(self, now: float, raw_days: int, rollup_days: int, limit: int = EXPIRE_BATCH_ROWS) -> dict[str, int]:
         return {}  # raw rows expire by the tables' TTL (set_raw_retention); there are no rollup tables
 
     def copy_out(self, table: str, after: object, limit: int) -> list[tuple[object, ...]]:

@@ -10,8 +10,7 @@ from db.rules import DAY
 from db.sqlite.batch import rollback
 from db.sqlite.export.runs import lower_cursor
 from db.sqlite.rollups import lower_rolled_up_mark
-
-BATCH_ROWS = 5_000
+from db.store import EXPIRE_BATCH_ROWS as BATCH_ROWS
 
 # table -> (expression of a row's time, columns identifying a row): deleted oldest first.
 RAW_TABLES: dict[str, tuple[str, str]] = {
