@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import event_where, session_where
-from db.clickhouse.queries.throttle import REPUTATION_SQL, SEEN_SINCE
+from db.clickhouse.queries.throttle import LEVEL_ONLY, REPUTATION_SQL, SEEN_SINCE
 from db.queries.bots import BEHAVIOURAL, BotRow, DropRow, FingerprintRow, _signals
 from db.queries.common import Filters, Span
 from db.queries.overview import PAGE_TYPES_SQL
@@ -35,10 +35,19 @@ def top_bots(
 
 def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[FingerprintRow]:
     """Fingerprints seen in the span, worst first (highest bot score, then most requests)."""
+    # Ranking needs only cheap aggregates (seen times, requests, score); the whole reputation (the newest User-Agent,
+    # bot name and flags) is then folded for the listed fingerprints only.
+    ranked = (
+        "SELECT fingerprint FROM (SELECT fingerprint, minIf(seen, NOT level_only) AS first_seen, "
+        "maxIf(seen, NOT level_only) AS last_seen, sum(requests) AS requests, max(score) AS max_score, "
+        f"countIf(NOT level_only) AS news FROM (SELECT fingerprint, seen, requests, score, {LEVEL_ONLY} AS level_only "
+        f"FROM fingerprint_news{SEEN_SINCE}) GROUP BY fingerprint) "
+        "WHERE news > 0 AND last_seen >= ? AND first_seen < ? ORDER BY max_score DESC, requests DESC, fingerprint LIMIT ?"
+    )
     rows = ch.rows(
         "SELECT fingerprint, ua, sessions, requests, max_score, level, bot_name, last_seen, flags "
-        f"FROM ({REPUTATION_SQL.format(where=SEEN_SINCE)}) "
-        "WHERE last_seen >= ? AND first_seen < ? ORDER BY max_score DESC, requests DESC, fingerprint LIMIT ?",
+        f"FROM ({REPUTATION_SQL.format(where=f' WHERE fingerprint IN ({ranked})')}) "
+        "ORDER BY max_score DESC, requests DESC, fingerprint",
         (span.start, span.start, span.end, limit),
     )
     # The signals of each one's latest session, read for the listed fingerprints only.

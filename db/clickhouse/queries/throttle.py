@@ -26,7 +26,7 @@ from db.queries.throttle import (
 
 _OVERRIDE_COLUMNS = "id, kind, target, level, reason, created, expires, cleared"
 _INSERT_COLUMNS = ("id", "kind", "target", "level", "reason", "created", "expires", "cleared", "version")
-_LEVEL_ONLY = "(new_sessions = 0 AND requests = 0 AND score = 0 AND ua = '' AND bot_name = '' AND flags = '[]')"
+LEVEL_ONLY = "(new_sessions = 0 AND requests = 0 AND score = 0 AND ua = '' AND bot_name = '' AND flags = '[]')"
 """A `fingerprint_news` row that records a level change only."""
 REPUTATION_SQL = (
     "SELECT fingerprint, minIf(seen, NOT level_only) AS first_seen, maxIf(seen, NOT level_only) AS last_seen, "
@@ -35,7 +35,7 @@ REPUTATION_SQL = (
     # A level change written in the same flush as news wins a tie: SQLite applies it after the upsert.
     "argMax(level, (seen, level_only)) AS level, argMaxIf(ua, seen, NOT level_only) AS ua, "
     "argMaxIf(bot_name, seen, bot_name != '') AS bot_name "
-    f"FROM (SELECT *, {_LEVEL_ONLY} AS level_only FROM fingerprint_news{{where}}) "
+    f"FROM (SELECT *, {LEVEL_ONLY} AS level_only FROM fingerprint_news{{where}}) "
     "GROUP BY fingerprint HAVING countIf(NOT level_only) > 0"
 )
 """Every fingerprint's reputation row (`fingerprints` on SQLite); `{where}` narrows the news rows read."""
