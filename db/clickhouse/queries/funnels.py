@@ -108,52 +108,68 @@ def _step_query(step: Step) -> tuple[str, tuple[object, ...]]:
     return f"{pages} AND path >= ? AND path < ?{like}", (prefix, upper, *like_params)
 
 
+def _exact(step: Step) -> bool:
+    """Whether every event a step's query selects completes the step (nothing left to check in Python)."""
+    return not step.props and (step.kind == "event" or _literal_prefix(step.match) == step.match)
+
+
 def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) -> list[StepResult]:
     """Per step: visitors entering, converting to the next step within the window, and time between steps.
 
-    As on SQLite: one query per distinct step reads only the events that may complete it, each distinct event
-    is matched against the steps once (a bit mask), and the ordered matching runs in Python over each visitor's
-    masks in (time, id) order."""
+    As on SQLite, only the events that may complete a step are read and each visitor's events are matched in
+    (time, id) order by `db.funnels.match_masks`; here one pass reads them all, each with the bit mask of the
+    steps it completes computed in SQL. When every step is exact (a custom event name or a literal path, no
+    properties), ClickHouse also groups them into each entering visitor's journey; otherwise the events of
+    inexact steps (globs, properties) are matched against the steps in Python, each distinct event once."""
     site = funnel.site or filters.site
     where, params = event_where(span, Filters(site, filters.dims, filters.bots))
-    queries: dict[tuple[str, tuple[object, ...]], list[int]] = {}
+    conditions: dict[tuple[str, tuple[object, ...]], int] = {}
+    inexact = 0
     for i, step in enumerate(funnel.steps):
-        queries.setdefault(_step_query(step), []).append(i)
-    hits: list[tuple[float, int, str, int]] = []  # (ts, event id, journey key, step mask)
-    for (condition, step_params), indexes in queries.items():
-        steps = [funnel.steps[i] for i in indexes]
-        all_bits = sum(1 << i for i in indexes)
-        sql = f"FROM events WHERE {condition} AND {where}"
-        if all(not st.props and (st.kind == "event" or _literal_prefix(st.match) == st.match) for st in steps):
-            # Exact steps match every row their query returns: nothing is checked in Python.
-            rows = ch.rows(f"SELECT ts, id, {_JOURNEY_KEY} {sql}", (*step_params, *params))
-            hits.extend((ts, event_id, key, all_bits) for ts, event_id, key in rows)
-            continue
-        checked: dict[tuple[str, str, str, str], int] = {}  # each distinct event is matched once
-        for ts, event_id, key, type_, path, name, props in ch.rows(
-            f"SELECT ts, id, {_JOURNEY_KEY}, type, path, name, props {sql}", (*step_params, *params)
-        ):
-            what = (type_, path, name, props)
-            bits = checked.get(what, -1)
-            if bits < 0:
-                mask = step_mask(funnel, str(type_), str(path), str(name), _props(props))
-                bits = checked[what] = mask & all_bits  # the other steps' queries speak for themselves
-            if bits:
-                hits.append((ts, event_id, key, bits))
-    hits.sort()
-    # Visitors who never reached the first step add nothing: they are not matched at all.
-    entering = {hit[2] for hit in hits if hit[3] & 1}
-    journeys: dict[str, tuple[list[float], list[int]]] = {key: ([], []) for key in entering}
-    last_id = None
-    for ts, event_id, key, bits in hits:
-        journey = journeys.get(key)
-        if journey is None:
-            continue
-        if event_id == last_id:  # one event returned by two step queries: it completes both
-            journey[1][-1] |= bits
-            continue
-        last_id = event_id
-        journey[0].append(float(ts))
-        journey[1].append(bits)
+        query = _step_query(step)
+        conditions[query] = conditions.get(query, 0) | 1 << i
+        if not _exact(step):
+            inexact |= 1 << i
+    bit_sql = " + ".join(f"if({condition}, {bits}, 0)" for (condition, _p), bits in conditions.items())
+    bit_params = [v for (_c, step_params) in conditions for v in step_params]
+    any_sql = " OR ".join(f"({condition})" for condition, _p in conditions)
+    rows_sql = (
+        f"SELECT ts, id, {_JOURNEY_KEY} AS journey, toUInt64({bit_sql}) AS bits{{more}} "
+        f"FROM events WHERE ({any_sql}) AND {where}"
+    )
     n, window = len(funnel.steps), funnel.window_s
-    return summarise(funnel, (match_masks(n, window, times, marks) for times, marks in journeys.values()))
+    if not inexact:
+        journeys = ch.rows(
+            f"SELECT arraySort(x -> (x.1, x.2), groupArray((ts, id, bits))) FROM ({rows_sql.format(more='')}) "
+            "GROUP BY journey HAVING max(bitAnd(bits, 1)) = 1",
+            (*bit_params, *bit_params, *params),
+        )
+        return summarise(
+            funnel,
+            (match_masks(n, window, [e[0] for e in hits], [e[2] for e in hits]) for (hits,) in journeys),
+        )
+    found: list[tuple[float, int, str, int]] = []  # (ts, event id, journey key, step mask)
+    checked: dict[tuple[str, str, str, str], int] = {}  # each distinct event is matched once
+    more = f", if(bitAnd(bits, {inexact}) = 0, '', type), path, name, props"
+    for ts, event_id, key, bits, type_, path, name, props in ch.rows(
+        rows_sql.format(more=more), (*bit_params, *bit_params, *params)
+    ):
+        bits = int(bits)
+        if bits & inexact:
+            what = (type_, path, name, props)
+            mask = checked.get(what, -1)
+            if mask < 0:
+                mask = checked[what] = step_mask(funnel, str(type_), str(path), str(name), _props(props))
+            bits = (bits & ~inexact) | (mask & bits & inexact)  # an inexact step's query only offers a candidate
+        if bits:
+            found.append((ts, event_id, key, bits))
+    found.sort()
+    # Visitors who never reached the first step add nothing: they are not matched at all.
+    entering = {hit[2] for hit in found if hit[3] & 1}
+    by_journey: dict[str, tuple[list[float], list[int]]] = {key: ([], []) for key in entering}
+    for ts, _event_id, key, bits in found:
+        journey = by_journey.get(key)
+        if journey is not None:
+            journey[0].append(float(ts))
+            journey[1].append(bits)
+    return summarise(funnel, (match_masks(n, window, times, marks) for times, marks in by_journey.values()))
