@@ -42,7 +42,8 @@ def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[Finger
         "maxIf(seen, NOT level_only) AS last_seen, sum(requests) AS requests, max(score) AS max_score, "
         f"countIf(NOT level_only) AS news FROM (SELECT fingerprint, seen, requests, score, {LEVEL_ONLY} AS level_only "
         f"FROM fingerprint_news{SEEN_SINCE}) GROUP BY fingerprint) "
-        "WHERE news > 0 AND last_seen >= ? AND first_seen < ? ORDER BY max_score DESC, requests DESC, fingerprint LIMIT ?"
+        "WHERE news > 0 AND last_seen >= ? AND first_seen < ? "
+        "ORDER BY max_score DESC, requests DESC, fingerprint LIMIT ?"
     )
     rows = ch.rows(
         "SELECT fingerprint, ua, sessions, requests, max_score, level, bot_name, last_seen, flags "
