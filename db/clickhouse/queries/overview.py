@@ -227,27 +227,28 @@ def event_top(
         )
         return out
     # Visits: an event is one when it is the first of its path (name) in its session (the earliest ts, id), as
-    # the rollups count them. One pass groups the span's events by session and key: the group's first event
-    # counts when it matches the filters, unless the session had the key before the span. A session's events
-    # all belong to its site, so the site bounds both scans; the look back before the span starts where the
-    # earliest session still running at the span's start began (any session version will do: `started` never
-    # changes and `last_seen` only grows, so no FINAL is needed to find it).
+    # the rollups count them. One pass gathers the span's events per session, sorted by (ts, id): an event whose
+    # key comes up for the first time there (arrayEnumerateUniq = 1) counts when it matches the filters, unless
+    # the session had the key before the span (events without a session all count). Grouping by session alone,
+    # an integer, is much cheaper than grouping by (session, key). A session's events all belong to its site, so
+    # the site bounds both scans; the look back before the span starts where the earliest session still running
+    # at the span's start began (any session version will do: `started` never changes and `last_seen` only
+    # grows, so no FINAL is needed to find it).
     site, site_params = site_sql(filters.site)
     _merge(
         ch.rows(
-            f"SELECT k, sum(if(session_id = 0, n, first_in AND (session_id, k) NOT IN ("
+            f"SELECT k, sum(if(session_id = 0, c, c AND u = 1 AND (session_id, k) NOT IN ("
             f"SELECT session_id, {column} FROM events WHERE ts < ?{site} AND {type_sql} AND session_id != 0 "
             f"AND ts >= (SELECT minOrNull(started) FROM sessions WHERE started < ? AND last_seen >= ?{site})))), "
-            f"sum(n) FROM (SELECT session_id, {column} AS k, countIf({cond}) AS n, "
-            f"argMin({cond}, (ts, id)) AS first_in FROM events WHERE ts >= ? AND ts < ?{site} AND {type_sql} "
-            "GROUP BY session_id, k HAVING n > 0) GROUP BY k",
+            f"sum(c) FROM (SELECT session_id, arraySort(x -> (x.1, x.2), groupArray((ts, id, {column}, {cond}))) AS a "
+            f"FROM events WHERE ts >= ? AND ts < ?{site} AND {type_sql} GROUP BY session_id) "
+            "ARRAY JOIN a.3 AS k, a.4 AS c, arrayEnumerateUniq(a.3) AS u GROUP BY k HAVING sum(c) > 0",
             [
                 span.start,
                 *site_params,
                 span.start,
                 span.start,
                 *site_params,
-                *cond_params,
                 *cond_params,
                 span.start,
                 span.end,
