@@ -51,12 +51,15 @@ def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[Finger
         "ORDER BY max_score DESC, requests DESC, fingerprint",
         (span.start, span.start, span.end, limit),
     )
-    # The signals of each one's latest session, read for the listed fingerprints only.
+    # The signals of each one's latest session, read for the listed fingerprints only. Their sessions' keys, found
+    # without FINAL (a kept version is among all versions), let FINAL merge only the granules holding them.
+    listed = [str(r[0]) for r in rows]
     signals = dict(
         ch.rows(
             "SELECT fingerprint, argMax(bot_signals, last_seen) FROM sessions FINAL WHERE fingerprint IN ? "
+            "AND (site, started, id) IN (SELECT site, started, id FROM sessions WHERE fingerprint IN ?) "
             "GROUP BY fingerprint",
-            ([str(r[0]) for r in rows],),
+            (listed, listed),
         )
     ) if rows else {}
     return [
