@@ -72,24 +72,37 @@ def _as_bot(row: tuple[object, ...], bots: set[int]) -> tuple[object, ...]:
     return (*row[:_EVENT_IS_BOT], 1, *row[_EVENT_IS_BOT + 1 :])
 
 
-def remark_bot_sessions(ch: ClickHouse, sessions: list[tuple[object, ...]]) -> None:
-    """The rule SQLite's writer keeps (db/batch.py mark_bot_sessions): when a session turns out to be a bot, its
-    events stored as human become a bot's. Runs before the sessions are inserted, so a retry finds the same
-    sessions still human in the store and re-marks again (the update is idempotent)."""
-    bots = [row for row in sessions if row[_SESSION_IS_BOT]]
+KNOWN_SESSIONS_MAX = 100_000
+"""Sessions whose stored bot verdict a sink remembers (a few dozen bytes each), so a bot's every flush does not
+ask the store again."""
+
+
+def remark_bot_sessions(
+    ch: ClickHouse, sessions: list[tuple[object, ...]], known: dict[int, bool] | None = None
+) -> None:
+    """The rule SQLite's writer keeps (db/sqlite/batch.py mark_bot_sessions): when a session turns out to be a bot,
+    its events stored as human become a bot's. Runs before the sessions are inserted, so a retry finds the same
+    sessions still human in the store and re-marks again (the update is idempotent). `known` (session id → stored
+    as a bot) spares the store the question for sessions this sink wrote itself; the caller updates it once the
+    sessions are stored."""
+    known = {} if known is None else known
+    bots = [row for row in sessions if row[_SESSION_IS_BOT] and not known.get(int(row[_SESSION_ID]))]  # type: ignore[call-overload]
     if not bots:
         return
     ids = [int(row[_SESSION_ID]) for row in bots]  # type: ignore[call-overload]
     sites = sorted({str(row[_SESSION_SITE]) for row in bots})
     since = min(float(row[_SESSION_STARTED]) for row in bots)  # type: ignore[arg-type]
-    already = {
-        int(r[0])
-        for r in ch.rows(
-            "SELECT id FROM sessions FINAL WHERE site IN ? AND started >= ? AND id IN ? AND is_bot = 1",
-            (sites, since, ids),
-        )
-    }
-    flipped = [sid for sid in ids if sid not in already]
+    unknown = [sid for sid in ids if sid not in known]
+    stored: dict[int, bool] = {}
+    if unknown:  # a session never stored has no stored events either: they go in with its first snapshot
+        stored = {
+            int(r[0]): bool(r[1])
+            for r in ch.rows(
+                "SELECT id, is_bot FROM sessions FINAL WHERE site IN ? AND started >= ? AND id IN ?",
+                (sites, since, unknown),
+            )
+        }
+    flipped = [sid for sid in ids if known.get(sid) is False or stored.get(sid) is False]
     if not flipped:
         return
     # By the sort key first (site, time), so the update reads only the days these sessions ran, not every event.
@@ -106,9 +119,9 @@ def update(ch: ClickHouse, table: str, assignments: str, where: str, params: tup
         ch.command(f"ALTER TABLE {table} UPDATE {assignments} WHERE {where}", params)
 
 
-def insert(ch: ClickHouse, p: Prepared) -> None:
+def insert(ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None) -> None:
     """Insert a prepared batch; each table's insert has its own token, so sending it again changes nothing."""
-    remark_bot_sessions(ch, p.sessions)
+    remark_bot_sessions(ch, p.sessions, known)
     ch.insert("events", p.events, ("id", *EVENT_COLUMNS), token=f"{p.token}:e")
     ch.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"), token=f"{p.token}:s")
     ch.insert("fingerprint_news", p.fingerprints, FINGERPRINT_COLUMNS, token=f"{p.token}:f")
@@ -142,6 +155,8 @@ class ClickHouseSink:
         self.spool = Spool(spool_dir, spool_max_bytes)
         self._retry_at = 0.0
         self.last_error = ""
+        self._known: dict[int, bool] = {}
+        """Sessions this sink stored, and whether as bots (see remark_bot_sessions)."""
 
     @property
     def spooled_events(self) -> int:
@@ -183,7 +198,7 @@ class ClickHouseSink:
 
     def _try(self, prepared: Prepared) -> bool:
         try:
-            insert(self.ch, prepared)
+            insert(self.ch, prepared, self._known)
         except DatabaseError as exc:
             if not self.last_error:
                 log.error("ClickHouse unavailable, spooling to %s: %s", self.spool.directory, exc)
@@ -193,6 +208,10 @@ class ClickHouseSink:
         if self.last_error:
             log.info("ClickHouse reachable again")
         self.last_error = ""
+        if len(self._known) > KNOWN_SESSIONS_MAX:
+            self._known.clear()
+        for row in prepared.sessions:
+            self._known[int(row[_SESSION_ID])] = bool(row[_SESSION_IS_BOT])  # type: ignore[call-overload]
         return True
 
 
