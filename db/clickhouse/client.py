@@ -45,10 +45,6 @@ def bind(sql: str, params: Sequence[object]) -> tuple[str, dict[str, object]]:
     def sub(_m: re.Match[str]) -> str:
         i = next(counter)
         value = values[i]
-        if isinstance(value, bytes):
-            value = value.hex()
-            names[f"p{i}"] = value
-            return f"unhex({{p{i}:String}})"
         if isinstance(value, (set, frozenset, tuple)):
             value = list(value)
         names[f"p{i}"] = value
