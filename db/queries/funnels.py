@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from db.funnels import (
     Funnel,
     FunnelError,
     Step,
+    funnel_from_config,
     make_funnel,
 )
 
@@ -81,3 +83,23 @@ def _props(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def with_config(cfg_funnels: Iterable[Any], stored_rows: Iterable[Any]) -> list[Funnel]:
+    """Funnels from the config (first; they win on a name clash) and stored ones, as (name, site, steps, window_s)
+    rows by name; invalid ones are logged and skipped. Every engine's `list_funnels`."""
+    out: list[Funnel] = []
+    names: set[str] = set()
+    for entry in cfg_funnels:
+        try:
+            funnel = funnel_from_config(entry)
+        except FunnelError as exc:
+            log.warning("funnel in config skipped: %s", exc)
+            continue
+        out.append(funnel)
+        names.add(funnel.name)
+    for row in stored_rows:
+        stored = _from_row(row)
+        if stored is not None and stored.name not in names:
+            out.append(stored)
+    return out

@@ -177,3 +177,13 @@ def reach_shares(scrolls: Iterable[int], views: int) -> tuple[float, float, floa
         round(100.0 * sum(1 for s in scrolls if s >= m) / views, 1) if views else 0.0 for m in SCROLL_MILESTONES
     )
     return a, b, c, d
+
+
+def ranked(values: dict[str, list[int]], limit: int, *, visitors_first: bool) -> list[Row]:
+    """A top list from value → [visitors, pageviews]: by visitors (session attributes) or by pageviews (pages and
+    event columns), then the other count, then the value; values with neither are left out. Every engine's `top`."""
+    if visitors_first:
+        order = sorted(values.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+    else:
+        order = sorted(values.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+    return [Row(value, v[0], v[1]) for value, v in order if v[0] or v[1]][:limit]

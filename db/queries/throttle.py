@@ -107,3 +107,16 @@ def _fingerprint(r: Any) -> FingerprintRow:
 
 
 _FP_COLUMNS = "fingerprint, first_seen, last_seen, sessions, requests, max_score, flags, level, ua, bot_name"
+
+
+def checked_override(
+    kind: str, target: str, level: str, reason: str, expires: float | None, now: float
+) -> tuple[str, str, str]:
+    """(target, level, reason) of an override as every engine stores it; OverrideError for one that cannot work."""
+    target = normalise_target(kind, target)
+    level = level.strip().lower()
+    if level not in LEVELS:
+        raise OverrideError(f"unknown throttle level {level!r} (normal, warning, severe, blocked)")
+    if expires is not None and expires <= now:
+        raise OverrideError("the override would already have expired")
+    return target, level, "".join(c if c.isprintable() else " " for c in reason)[:MAX_REASON]

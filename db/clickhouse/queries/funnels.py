@@ -12,17 +12,15 @@ from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import event_where
 from db.funnels import (
     Funnel,
-    FunnelError,
     Step,
     StepResult,
-    funnel_from_config,
     make_funnel,
     match_masks,
     step_mask,
     summarise,
 )
 from db.queries.common import Filters, Span
-from db.queries.funnels import _after_prefix, _from_row, _literal_prefix, _props
+from db.queries.funnels import _after_prefix, _literal_prefix, _props, with_config
 
 __all__ = ["Funnel", "Step", "StepResult", "list_funnels", "save_funnel", "delete_funnel", "funnel_report"]
 
@@ -35,21 +33,9 @@ _JOURNEY_KEY = "if(visitor_id != '', visitor_id, concat('session:', toString(ses
 
 def list_funnels(ch: ClickHouse, cfg_funnels: Iterable[Any] = ()) -> list[Funnel]:
     """Funnels from the config (first; they win on a name clash) and from the database, by name."""
-    out: list[Funnel] = []
-    names: set[str] = set()
-    for entry in cfg_funnels:
-        try:
-            funnel = funnel_from_config(entry)
-        except FunnelError as exc:
-            log.warning("funnel in config skipped: %s", exc)
-            continue
-        out.append(funnel)
-        names.add(funnel.name)
-    for row in ch.rows("SELECT name, site, steps, window_s FROM funnels FINAL WHERE deleted = 0 ORDER BY name"):
-        stored = _from_row(row)
-        if stored is not None and stored.name not in names:
-            out.append(stored)
-    return out
+    return with_config(
+        cfg_funnels, ch.rows("SELECT name, site, steps, window_s FROM funnels FINAL WHERE deleted = 0 ORDER BY name")
+    )
 
 
 def save_funnel(ch: ClickHouse, funnel: Funnel, *, now: float | None = None) -> None:

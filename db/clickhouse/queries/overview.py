@@ -43,6 +43,7 @@ from db.queries.overview import (
     Row,
     _Totals,
     bucket_seconds,
+    ranked,
 )
 from db.rules import HOUR
 
@@ -293,25 +294,21 @@ def top(
     dimension = TOP_ALIASES.get(dimension, dimension)
     dim = check_dimension(dimension)
     if dimension in ("path", "name"):
-        values = event_top(ch, span, filters, dimension, rollups=rollups)
-        order = sorted(values.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
-    elif dim.sessions is not None:
-        values = session_top(ch, span, filters, dimension, rollups=rollups)
-        order = sorted(values.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
-    else:
-        assert dim.events is not None
-        where, params = event_where(span, filters)
-        values = {}
-        _merge(
-            ch.rows(
-                f"SELECT {dim.events}, uniqExactIf(visitor_id, visitor_id != ''), count() FROM events "
-                f"WHERE {where} AND type IN {WEB_TYPES_SQL} GROUP BY {dim.events}",
-                params,
-            ),
-            values,
-        )
-        order = sorted(values.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
-    return [Row(value, v[0], v[1]) for value, v in order if v[0] or v[1]][:limit]
+        return ranked(event_top(ch, span, filters, dimension, rollups=rollups), limit, visitors_first=False)
+    if dim.sessions is not None:
+        return ranked(session_top(ch, span, filters, dimension, rollups=rollups), limit, visitors_first=True)
+    assert dim.events is not None
+    where, params = event_where(span, filters)
+    values: dict[str, list[int]] = {}
+    _merge(
+        ch.rows(
+            f"SELECT {dim.events}, uniqExactIf(visitor_id, visitor_id != ''), count() FROM events "
+            f"WHERE {where} AND type IN {WEB_TYPES_SQL} GROUP BY {dim.events}",
+            params,
+        ),
+        values,
+    )
+    return ranked(values, limit, visitors_first=False)
 
 
 def engagement(

@@ -14,13 +14,12 @@ import time
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.ids import new_id
 from db.queries.throttle import (
-    LEVELS,
-    MAX_REASON,
     FingerprintRow,
     OverrideError,
     OverrideRow,
     _fingerprint,
     _override,
+    checked_override,
     normalise_target,
 )
 
@@ -62,13 +61,7 @@ def set_override(
 ) -> int:
     """Store an override (replacing an active one on the same target) and return its id."""
     now = time.time() if now is None else now
-    target = normalise_target(kind, target)
-    level = level.strip().lower()
-    if level not in LEVELS:
-        raise OverrideError(f"unknown throttle level {level!r} (normal, warning, severe, blocked)")
-    if expires is not None and expires <= now:
-        raise OverrideError("the override would already have expired")
-    reason = "".join(ch if ch.isprintable() else " " for ch in reason)[:MAX_REASON]
+    target, level, reason = checked_override(kind, target, level, reason, expires, now)
     active = ch.rows(
         f"SELECT {_OVERRIDE_COLUMNS} FROM throttle_overrides FINAL WHERE kind = ? AND target = ? AND cleared IS NULL",
         (kind, target),
@@ -126,9 +119,7 @@ def recent_overrides(ch: ClickHouse, limit: int = 100) -> list[OverrideRow]:
 
 def get_fingerprint(ch: ClickHouse, fingerprint: str) -> FingerprintRow | None:
     """The reputation of one fingerprint, folded from its news rows."""
-    row = ch.one(
-        f"SELECT {_FP_COLUMNS} FROM ({REPUTATION_SQL.format(where=' WHERE fingerprint = ?')})", (fingerprint,)
-    )
+    row = ch.one(f"SELECT {_FP_COLUMNS} FROM ({REPUTATION_SQL.format(where=' WHERE fingerprint = ?')})", (fingerprint,))
     return None if row is None else _fingerprint(row)
 
 

@@ -10,35 +10,19 @@ from typing import Any
 
 from db.funnels import (
     Funnel,
-    FunnelError,
     StepResult,
-    funnel_from_config,
     make_funnel,
     match_masks,
     step_mask,
     summarise,
 )
 from db.queries.common import Filters, Span, event_where
-from db.queries.funnels import _JOURNEY_KEY, _from_row, _literal_prefix, _props, _step_query, log
+from db.queries.funnels import _JOURNEY_KEY, _literal_prefix, _props, _step_query, with_config
 
 
 def list_funnels(conn: sqlite3.Connection, cfg_funnels: Iterable[Any] = ()) -> list[Funnel]:
     """Funnels from the config (first; they win on a name clash) and from the database, by name."""
-    out: list[Funnel] = []
-    names: set[str] = set()
-    for entry in cfg_funnels:
-        try:
-            funnel = funnel_from_config(entry)
-        except FunnelError as exc:
-            log.warning("funnel in config skipped: %s", exc)
-            continue
-        out.append(funnel)
-        names.add(funnel.name)
-    for row in conn.execute("SELECT name, site, steps, window_s FROM funnels ORDER BY name"):
-        stored = _from_row(row)
-        if stored is not None and stored.name not in names:
-            out.append(stored)
-    return out
+    return with_config(cfg_funnels, conn.execute("SELECT name, site, steps, window_s FROM funnels ORDER BY name"))
 
 
 def save_funnel(conn: sqlite3.Connection, funnel: Funnel, *, now: float | None = None) -> None:

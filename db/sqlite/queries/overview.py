@@ -36,6 +36,7 @@ from db.queries.overview import (
     _Totals,
     _visits_sql,
     bucket_seconds,
+    ranked,
     reach_shares,
     use_rollups,
 )
@@ -366,25 +367,21 @@ def top(
     dimension = TOP_ALIASES.get(dimension, dimension)
     dim = check_dimension(dimension)
     if dimension in ("path", "name"):
-        values = event_top(conn, span, filters, dimension, rollups=rollups)
-        order = sorted(values.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
-    elif dim.sessions is not None:
-        values = session_top(conn, span, filters, dimension, rollups=rollups)
-        order = sorted(values.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
-    else:
-        assert dim.events is not None
-        where, params = event_where(span, filters)
-        values = {}
-        _merge(
-            conn.execute(
-                f"SELECT {dim.events}, count(DISTINCT nullif(visitor_id, '')), count(*) FROM events "
-                f"WHERE {where} AND type IN {WEB_TYPES_SQL} GROUP BY {dim.events}",
-                params,
-            ),
-            values,
-        )
-        order = sorted(values.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
-    return [Row(value, v[0], v[1]) for value, v in order if v[0] or v[1]][:limit]
+        return ranked(event_top(conn, span, filters, dimension, rollups=rollups), limit, visitors_first=False)
+    if dim.sessions is not None:
+        return ranked(session_top(conn, span, filters, dimension, rollups=rollups), limit, visitors_first=True)
+    assert dim.events is not None
+    where, params = event_where(span, filters)
+    values: dict[str, list[int]] = {}
+    _merge(
+        conn.execute(
+            f"SELECT {dim.events}, count(DISTINCT nullif(visitor_id, '')), count(*) FROM events "
+            f"WHERE {where} AND type IN {WEB_TYPES_SQL} GROUP BY {dim.events}",
+            params,
+        ),
+        values,
+    )
+    return ranked(values, limit, visitors_first=False)
 
 
 def engagement(

@@ -12,13 +12,12 @@ import aiosqlite
 from db.queries.throttle import (
     _FP_COLUMNS,
     _OVERRIDE_COLUMNS,
-    LEVELS,
-    MAX_REASON,
     FingerprintRow,
     OverrideError,
     OverrideRow,
     _fingerprint,
     _override,
+    checked_override,
     normalise_target,
 )
 
@@ -51,13 +50,7 @@ def set_override(
 ) -> int:
     """Store an override (replacing an active one on the same target) and return its id."""
     now = time.time() if now is None else now
-    target = normalise_target(kind, target)
-    level = level.strip().lower()
-    if level not in LEVELS:
-        raise OverrideError(f"unknown throttle level {level!r} (normal, warning, severe, blocked)")
-    if expires is not None and expires <= now:
-        raise OverrideError("the override would already have expired")
-    reason = "".join(ch if ch.isprintable() else " " for ch in reason)[:MAX_REASON]
+    target, level, reason = checked_override(kind, target, level, reason, expires, now)
     with _transaction(conn):
         conn.execute(
             "UPDATE throttle_overrides SET cleared = ? WHERE kind = ? AND target = ? AND cleared IS NULL",
