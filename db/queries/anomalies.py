@@ -109,3 +109,8 @@ def validate_rule(metric: str, window_s: int, warning: float | None, critical: f
     if not 10 <= int(window_s) <= 7 * 86400:
         raise RuleError("window_s must be between 10 seconds and 7 days")
     return metric
+
+
+def rule_name(name: str) -> str:
+    """A rule's name as every engine stores it: printable characters only, at most 100."""
+    return "".join(c for c in name if c.isprintable())[:100]

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
+from bench.durability import child_pids
 from tests.conftest import BROWSER_HEADERS
 
 
@@ -98,20 +99,6 @@ def test_missing_geoip_file_names_the_path(tmp_path):
     )
     assert proc.returncode == 2
     assert "nope.mmdb" in proc.stderr.decode() and "Traceback" not in proc.stderr.decode()
-
-
-def child_pids(pid: int) -> list[int]:
-    """Processes whose parent is `pid` (the collector's writer process)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found
 
 
 def running(pid: int) -> bool:

@@ -18,6 +18,7 @@ from db.queries.anomalies import (
     _anomaly,
     _rule,
     check_metric,
+    rule_name,
     validate_rule,
 )
 from db.queries.common import Span, site_sql
@@ -84,8 +85,7 @@ def _values(
     if metric == "throttled":
         # Minute buckets: the first one counts from the minute `start` falls in, as on SQLite.
         rows = ch.rows(
-            f"SELECT {key('bucket')} AS b, sum(count) FROM throttle_drops "
-            "WHERE bucket >= ? AND bucket < ? GROUP BY b",
+            f"SELECT {key('bucket')} AS b, sum(count) FROM throttle_drops WHERE bucket >= ? AND bucket < ? GROUP BY b",
             (int(start // 60 * 60), end),
         )
         return {int(b): (float(n), int(n)) for b, n in rows}
@@ -191,8 +191,7 @@ _RULE_COLUMNS = ("id", "name", "metric", "window_s", "warning", "critical", "sit
 def list_rules(ch: ClickHouse, *, enabled_only: bool = False) -> list[AnomalyRule]:
     """Rules stored in the database (added from the TUI)."""
     sql = (
-        "SELECT id, name, metric, window_s, warning, critical, site, enabled FROM anomaly_rules FINAL "
-        "WHERE deleted = 0"
+        "SELECT id, name, metric, window_s, warning, critical, site, enabled FROM anomaly_rules FINAL WHERE deleted = 0"
     )
     if enabled_only:
         sql += " AND enabled = 1"
@@ -210,7 +209,7 @@ def add_rule(
 ) -> AnomalyRule:
     """Store a new threshold rule."""
     metric = validate_rule(metric, window_s, warning, critical)
-    name = "".join(ch for ch in name if ch.isprintable())[:100]
+    name = rule_name(name)
     rule_id = new_id()
     row: tuple[Any, ...] = (rule_id, name, metric, int(window_s), warning, critical, site, 1, 0, time.time_ns())
     ch.insert("anomaly_rules", [row], _RULE_COLUMNS)

@@ -13,6 +13,7 @@ from db.queries.anomalies import (
     _anomaly,
     _rule,
     check_metric,
+    rule_name,
     validate_rule,
 )
 from db.queries.common import Span, site_sql
@@ -155,7 +156,7 @@ def add_rule(
 ) -> AnomalyRule:
     """Store a new threshold rule."""
     metric = validate_rule(metric, window_s, warning, critical)
-    name = "".join(ch for ch in name if ch.isprintable())[:100]
+    name = rule_name(name)
     cur = conn.execute(
         "INSERT INTO anomaly_rules (name, metric, window_s, warning, critical, site) VALUES (?, ?, ?, ?, ?, ?)",
         (name, metric, int(window_s), warning, critical, site),
