@@ -204,6 +204,16 @@ class Config:
         return Path(platformdirs.user_data_dir(APP_NAME)) / f"spool-{url.database}-{tag}"
 
     @property
+    def export_staging_dir(self) -> Path:
+        """Where scheduled export runs are staged before delivery: beside the SQLite file, or beside the spool of a
+        ClickHouse store (a folder of this collector's own either way)."""
+        url = self.store_url
+        if url.engine == "sqlite":
+            return self.db_path.parent / "export-staging"
+        spool = self.spool_dir
+        return spool.parent / f"{spool.name}-export-staging"
+
+    @property
     def site_names(self) -> frozenset[str]:
         """Names of the configured sites (empty: any site is accepted)."""
         return frozenset(s.name for s in self.sites)

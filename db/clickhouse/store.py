@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from db.clickhouse import copy, migrate
 from db.clickhouse.client import ClickHouse, connect_client
+from db.clickhouse.export_runs import ClickHouseExportLedger
 from db.clickhouse.queries import (
     anomalies,
     bots,
@@ -35,6 +36,7 @@ from db.store import EXPIRE_BATCH_ROWS, Sink, Store
 from db.url import StoreUrl
 
 if TYPE_CHECKING:
+    from db.export.runs import ExportLedger
     from db.export.streams import ExportFilter, RowStream
     from db.funnels import Funnel, StepResult
     from db.queries.anomalies import Anomaly, AnomalyRule
@@ -127,6 +129,9 @@ class ClickHouseStore(Store):
 
     def count_table(self, table: str) -> int:
         return copy.count_table(self.ch, table)
+
+    def export_ledger(self) -> ExportLedger:
+        return ClickHouseExportLedger(self.ch)
 
     def count_rows(self, what: str, flt: ExportFilter, table: str | None = None) -> int:
         return export.count_rows(self.ch, what, flt, table)

@@ -39,6 +39,7 @@ from db.store import Sink, Store
 from db.url import StoreUrl
 
 if TYPE_CHECKING:
+    from db.export.runs import ExportLedger
     from db.export.streams import ExportFilter, RowStream
     from db.funnels import Funnel, StepResult
     from db.queries.anomalies import Anomaly, AnomalyRule
@@ -211,6 +212,11 @@ class SqliteStore(Store):
         with self._lock:
             where = " WHERE key NOT LIKE 'migrate:%'" if table == "settings" else ""
             return int(self._db.execute(f"SELECT count(*) FROM {table}{where}").fetchone()[0])
+
+    def export_ledger(self) -> ExportLedger:
+        from db.sqlite.export.ledger import SqliteExportLedger
+
+        return SqliteExportLedger(self.path)
 
     def count_rows(self, what: str, flt: ExportFilter, table: str | None = None) -> int:
         with self._lock:
