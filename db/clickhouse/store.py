@@ -94,10 +94,16 @@ class ClickHouseStore(Store):
     def open_sink(
         self, *, process: bool = False, cache_kib: int | None = None, spool_dir: str = "", spool_max_bytes: int = 0
     ) -> Sink:
-        # Inserts are network round trips that release the interpreter lock: no child process needed.
         if not spool_dir:
             raise DatabaseError("a ClickHouse writer needs a spool directory")
-        return ClickHouseSink(self.ch, spool_dir, spool_max_bytes or 512 * 1024 * 1024)
+        limit = spool_max_bytes or 512 * 1024 * 1024
+        if process and self.url.scheme != "chdb":  # chDB's engine cannot be opened by a second process
+            from db.clickhouse.sink_process import ClickHouseSinkProcess
+
+            child = ClickHouseSinkProcess(self.url, spool_dir, limit)
+            child.start()
+            return child
+        return ClickHouseSink(self.ch, spool_dir, limit)
 
     @contextmanager
     def consistent_reads(self) -> Iterator[None]:
