@@ -69,6 +69,13 @@ class ClickHouseExportLedger(ExportLedger):
         return None if value is None else float(value)
 
     def plan_run(self, now: float, fmt: str, destinations: list[str], max_rows: int) -> RunRow | None:
+        row = self.candidate_run(now, fmt, destinations, max_rows)
+        return None if row is None else self.claim_run(row)
+
+    def candidate_run(
+        self, now: float, fmt: str, destinations: list[str], max_rows: int
+    ) -> tuple[object, ...] | None:
+        """The next run as this process sees the cursor now (a run row to claim), or None when nothing is new."""
         after = int(self.ch.value("SELECT max(upto_id) FROM export_runs FINAL") or 0)
         bound = int(self.ch.value("SELECT toUnixTimestamp64Micro(now64(6))")) - int(self.settle_s * 1e6)
         if bound <= after:
@@ -88,12 +95,15 @@ class ClickHouseExportLedger(ExportLedger):
         count, first_ts, last_ts = self.ch.one(
             f"SELECT count(), min(ts), max(ts) FROM events WHERE {_IN_RUN}", (after, upto)
         ) or (0, None, None)
-        run_id = run_id_for(now, upto)
-        row = (run_id, now, after, upto, fmt, "pending", int(count), 0, first_ts, last_ts, None, list(destinations))
+        return (run_id_for(now, upto), now, after, upto, fmt, "pending", int(count), 0, first_ts, last_ts, None,
+                list(destinations))
+
+    def claim_run(self, row: tuple[object, ...]) -> RunRow | None:
+        """Store a candidate run; None when another collector planned from the same cursor first (the earliest
+        candidate wins, and every reader sees only the winner), so no event goes to two runs."""
         self._save_run(row, candidate_version())
-        # Another collector may have planned from the same cursor at the same moment: the earliest candidate wins.
-        winner = self.ch.value("SELECT id FROM export_runs FINAL WHERE after_id = ?", (after,))
-        return _run(row) if winner == run_id else None
+        winner = self.ch.value("SELECT id FROM export_runs FINAL WHERE after_id = ?", (row[2],))
+        return _run(row) if winner == row[0] else None
 
     def get_run(self, run_id: str) -> RunRow | None:
         row = self._run_row(run_id)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from collector.config import ExportConfig
+from collector.export.destinations import build_destinations
 from collector.export.scheduled import export_tick
 from db.clickhouse import migrate
 from db.store import open_store
@@ -90,3 +91,29 @@ def test_a_migration_numbered_below_the_newest_applied_is_still_applied(
         assert 4 in migrate.applied_versions(store.ch)  # type: ignore[attr-defined]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("seeded", ["chdb"], indirect=True)
+def test_two_collectors_planning_at_once_hand_each_event_to_one_run(tmp_path: Path, seeded: Seeded) -> None:
+    """Both read the cursor before either stored its run: the first run stored wins, the other stands back, and
+    the events the loser saw beyond the winner's go to the next run."""
+    from db.clickhouse.export_runs import ClickHouseExportLedger
+
+    cfg = seeded.cfg
+    cfg.export = ExportConfig(schedule_hours=1, directory=str(tmp_path / "out"))
+    names = [d.name for d in build_destinations(cfg)]
+    ch = seeded.store.ch  # type: ignore[attr-defined]
+    one, two = ClickHouseExportLedger(ch, settle_s=0), ClickHouseExportLedger(ch, settle_s=0)
+    early = one.candidate_run(NOW, "ndjson", names, 1_000_000)
+    seeded.add(300, 20, start=T0 + 20_000)
+    late = two.candidate_run(NOW + 5, "ndjson", names, 1_000_000)  # saw 20 more events, from the same cursor
+    assert early is not None and late is not None and early[2] == late[2] and early[0] != late[0]
+    won = one.claim_run(early)
+    assert won is not None and won.rows == 300
+    assert two.claim_run(late) is None
+    assert [r.id for r in two.pending_runs()] == [won.id] and two.get_run(str(late[0])) is None
+    rest = two.plan_run(NOW + 6, "ndjson", names, 1_000_000)
+    assert rest is not None and rest.after_id == won.upto_id and rest.rows == 20
+    assert len(export_tick(cfg, now=NOW + 7, plan=False).completed) == 2
+    ids, _ = exported(tmp_path / "out")
+    assert sorted(ids) == seeded.ids() and len(ids) == 320
