@@ -12,6 +12,7 @@ from db.rules import DAY, HOUR, SESSION_DIMS, latency_bucket, latency_of_bucket
 from db.sqlite.queries.bots import top_bots
 from db.sqlite.queries.events import custom_events, event_property_keys, property_breakdown
 from db.sqlite.queries.overview import engagement, hourly, kpis, top
+from db.sqlite.queries.requests import bandwidth, not_found, status_codes
 from db.sqlite.queries.server import endpoints, external_costs, external_histograms, failed_logins, latency_histograms
 from db.sqlite.rollups import ROLLUP_TABLES, catch_up, rebuild
 from db.writer import Writer
@@ -56,6 +57,8 @@ def dataset(seed: int, n: int = 250) -> list[tuple[list, list]]:
             utm_campaign=rng.choice(["", "launch"]),
             device=rng.choice(["desktop", "mobile"]),
         )
+        if rng.random() < 0.25:  # an access log's hits (status and size on each)
+            attrs.update(type="request", status=rng.choice([200, 200, 301, 404, 0]), bytes=rng.randint(0, 90_000))
         visitor = f"v{rng.randint(0, 120)}"
         sid = 10_000 + i
         turns_bot = rng.random() < 0.15
@@ -161,6 +164,8 @@ def assert_rollups_equal_raw(conn) -> None:
             assert failed_logins(conn, span, filters, 50, rollups=True) == failed_logins(
                 conn, span, filters, 50, rollups=False
             )
+            for requests_filters in (filters, Filters(filters.site, (("status", "404"),), filters.bots)):
+                assert_requests_equal_raw(conn, span, requests_filters)
             for event in ("signup", "chat"):
                 assert event_property_keys(conn, span, filters, event, 50, rollups=True) == (
                     event_property_keys(conn, span, filters, event, 50, rollups=False)
@@ -169,6 +174,17 @@ def assert_rollups_equal_raw(conn) -> None:
                     assert property_breakdown(conn, span, filters, event, prop, where, 50, rollups=True) == (
                         property_breakdown(conn, span, filters, event, prop, where, 50, rollups=False)
                     )
+
+
+def assert_requests_equal_raw(conn, span: Span, filters: Filters) -> None:
+    assert status_codes(conn, span, filters, rollups=True) == status_codes(conn, span, filters, rollups=False)
+    for limit in (50, 2):
+        assert not_found(conn, span, filters, limit, rollups=True) == not_found(
+            conn, span, filters, limit, rollups=False
+        )
+        assert bandwidth(conn, span, filters, limit, rollups=True) == bandwidth(
+            conn, span, filters, limit, rollups=False
+        )
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -184,6 +200,8 @@ def test_rollups_equal_raw_results_after_many_flushes(tmp_path, seed):
     assert sum(r.requests for r in endpoints(conn, SPANS[1], Filters())) == 250
     assert sum(r.failures for r in failed_logins(conn, SPANS[1], Filters())) > 50
     assert sum(r.calls for r in external_costs(conn, SPANS[1], Filters(site=SITE))) == 125
+    assert len(status_codes(conn, SPANS[1], Filters(bots="all"))) == 4 and not_found(conn, SPANS[1], Filters())
+    assert sum(r.median_engaged_s is not None for r in engagement(conn, SPANS[1], Filters(site=SITE))) >= 5
     assert_rollups_equal_raw(conn)
 
 
