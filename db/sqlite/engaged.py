@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from db.queries.common import Filters, Span, event_where
@@ -18,6 +19,8 @@ VIEW_COLUMNS = "ts, id, session_id, path, type, engaged_ms, is_bot, site"
 """The event columns `views` reads, in its order."""
 VIEW_TYPES_SQL = "type IN ('pageview', 'request', 'engagement')"
 
+_CHUNK = 900
+"""Session ids per query (SQLite binds at most 999 parameters in older builds)."""
 _SWEEP_EVERY = 100_000
 """Open views added between two sweeps of those past their window (bounds memory on a rebuild)."""
 ViewKey = tuple[str, int, str, int, int]
@@ -41,8 +44,8 @@ def views(rows: Iterable[Sequence[Any]], hits_in: Span | None = None) -> dict[Vi
         if not session_id:
             continue
         if len(open_views) > swept + _SWEEP_EVERY:  # views past their reporting window can take no more
-            for key, view in [(k, v) for k, v in open_views.items() if v[1] + VIEW_REPORTS_S <= ts]:
-                close(key[1], key[2], view)
+            for key, done in [(k, v) for k, v in open_views.items() if v[1] + VIEW_REPORTS_S <= ts]:
+                close(key[1], key[2], done)
                 del open_views[key]
             swept = len(open_views)
         key = (session_id, path, is_bot)
@@ -63,18 +66,35 @@ def raw_histograms(
     conn: sqlite3.Connection, span: Span, filters: Filters, paths: Sequence[str]
 ) -> dict[str, dict[int, int]]:
     """Per path (of `paths`): views whose page hit is in the span, per engaged-time bucket, from raw rows
-    (reports up to VIEW_REPORTS_S past the span's end still count)."""
+    (reports up to VIEW_REPORTS_S past the span's end still count).
+
+    Only the sessions with a page hit of those paths in the span can hold such views: they are found first (human
+    hits through the covering index `events_pages`), then their rows read by session, so neither the span's
+    other traffic nor the day after it is read."""
     if not paths:
         return {}
-    where, params = event_where(Span(span.start, span.end + VIEW_REPORTS_S), filters)
     marks = ",".join("?" * len(paths))
+    hits_where, hits_params = event_where(span, filters)
+    sessions = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT DISTINCT session_id FROM events WHERE {hits_where} AND type IN ('pageview', 'request') "
+            f"AND session_id != 0 AND path IN ({marks})",
+            (*hits_params, *paths),
+        )
+    ]
+    where, params = event_where(Span(span.start, span.end + VIEW_REPORTS_S), filters)
     cur = conn.cursor()
     cur.row_factory = None
-    rows = cur.execute(
-        f"SELECT {VIEW_COLUMNS} FROM events WHERE {where} AND {VIEW_TYPES_SQL} AND session_id != 0 "
-        f"AND path IN ({marks}) ORDER BY ts, id",
-        (*params, *paths),
-    )
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(sessions), _CHUNK):
+        chunk = sessions[i : i + _CHUNK]
+        rows += cur.execute(
+            f"SELECT {VIEW_COLUMNS} FROM events INDEXED BY events_session WHERE session_id IN "
+            f"({','.join('?' * len(chunk))}) AND {where} AND {VIEW_TYPES_SQL} AND path IN ({marks})",
+            (*chunk, *params, *paths),
+        ).fetchall()
+    rows.sort(key=itemgetter(0, 1))
     out: dict[str, dict[int, int]] = {}
     for (_site, _bot, path, _day, b), n in views(rows, span).items():
         hist = out.setdefault(path, {})

@@ -38,12 +38,12 @@ from db.queries.overview import (
     TOP_ALIASES,
     WEB_TYPES_SQL,
     Kpis,
-    median_seconds,
     PageEngagement,
     Point,
     Row,
     _Totals,
     bucket_seconds,
+    median_seconds,
     ranked,
 )
 from db.rules import HOUR, VIEW_REPORTS_S, engaged_bucket_sql
@@ -367,7 +367,8 @@ def engaged_histograms(ch: ClickHouse, span: Span, filters: Filters, paths: list
     rows = ch.rows(
         f"SELECT path, {engaged_bucket_sql('ms')} AS b, count() FROM ("
         f"SELECT path, min(hit) AS hit_ts, sumIf(engaged_ms, {counted}) AS ms, countIf({counted}) AS reports "
-        f"FROM (SELECT session_id, path, is_bot, type, ts, engaged_ms, sum(type != 'engagement') OVER ({window}) AS nth, "
+        "FROM (SELECT session_id, path, is_bot, type, ts, engaged_ms, "
+        f"sum(type != 'engagement') OVER ({window}) AS nth, "
         f"max(if(type != 'engagement', ts, 0)) OVER ({window}) AS hit "
         f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') AND session_id != 0 "
         "AND path IN ?) WHERE nth > 0 GROUP BY session_id, path, is_bot, nth "
