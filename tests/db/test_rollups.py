@@ -14,7 +14,8 @@ from db.sqlite.queries.events import custom_events, event_property_keys, propert
 from db.sqlite.queries.overview import engagement, hourly, kpis, top
 from db.sqlite.queries.requests import bandwidth, not_found, status_codes
 from db.sqlite.queries.server import endpoints, external_costs, external_histograms, failed_logins, latency_histograms
-from db.sqlite.rollups import ROLLUP_TABLES, catch_up, rebuild
+from db.sqlite.migrate import migrate
+from db.sqlite.rollups import ROLLUP_TABLES, catch_up, rebuild, roll_up_engaged
 from db.writer import Writer
 from tests.engines import sqlite_store
 from tests.factories import SITE, T0, new_db, server_event, visit, write
@@ -321,3 +322,31 @@ def test_events_reusing_the_ids_of_deleted_newest_events_are_rolled_up(tmp_path,
     assert conn.execute("SELECT count(*) FROM events WHERE path = '/gone'").fetchone()[0] == 0
     write(conn, visit(T0 + 6 * DAY, [(0, "/after")], visitor="next", session_id=3).events, [])
     assert page_totals(conn, "/after") == (1, 1)
+
+
+def test_the_migration_backfills_request_and_engaged_rollups_from_stored_rows(tmp_path):
+    """A database from before the request and engaged rollups: the migration counts the requests rolled up so
+    far at once, and the engaged histogram catches up from the stored rows over the next flushes."""
+    conn = new_db(tmp_path / "r.db")
+    flushes = dataset(5, 120)
+    for events, sessions in flushes[:-1]:
+        write(conn, events, sessions)
+    expected = {t: rows_of(conn, t) for t in ("rollup_requests", "rollup_engaged")}
+    assert all(expected.values())
+    conn.execute("DROP TABLE rollup_requests")
+    conn.execute("DROP TABLE rollup_engaged")
+    conn.execute("DELETE FROM rollup_state WHERE name = 'engaged'")
+    conn.execute("PRAGMA user_version = 6")
+    assert migrate(conn) == 7
+    assert rows_of(conn, "rollup_requests") == expected["rollup_requests"]
+    assert rows_of(conn, "rollup_engaged") == []
+    assert roll_up_engaged(conn, limit=100) == 100  # a backlog goes in bounded steps
+    assert 0 < len(rows_of(conn, "rollup_engaged")) < len(expected["rollup_engaged"])
+    events, sessions = flushes[-1]
+    write(conn, events, sessions)  # the next flush takes the rest of the backlog and its own rows
+    marks = dict(conn.execute("SELECT name, value FROM rollup_state").fetchall())
+    assert marks["engaged"] == marks["events"] == conn.execute("SELECT max(id) FROM events").fetchone()[0]
+    assert_rollups_equal_raw(conn)
+    after = {t: rows_of(conn, t) for t in ROLLUP_TABLES}
+    rebuild(conn)
+    assert {t: rows_of(conn, t) for t in ROLLUP_TABLES} == after
