@@ -99,7 +99,7 @@ ENGAGED_STEPS = 16
 """Engaged-time histogram buckets per doubling: a bucket's midpoint is within 2.2 % of any time in it."""
 ENGAGED_EDGES_MS: tuple[int, ...] = tuple(sorted({max(1, round(2.0 ** (i / ENGAGED_STEPS))) for i in range(28 * 16)}))
 """Lower edges (ms) of the engaged-time buckets 1, 2, ...: every millisecond up to 29, then 16 per doubling up to
-about 75 hours; bucket 0 holds nothing engaged (0 ms). Integers, so every engine buckets a time identically."""
+about 71 hours; bucket 0 holds nothing engaged (0 ms). Integers, so every engine buckets a time identically."""
 VIEW_REPORTS_S = DAY
 """Over spans longer than a day, a page view's engaged time is the sum of the reports sent within this long after
 its page hit (a report belongs to the latest earlier page hit of its session and path)."""

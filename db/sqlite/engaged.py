@@ -22,7 +22,7 @@ VIEW_TYPES_SQL = "type IN ('pageview', 'request', 'engagement')"
 _CHUNK = 900
 """Session ids per query (SQLite binds at most 999 parameters in older builds)."""
 _SWEEP_EVERY = 100_000
-"""Open views added between two sweeps of those past their window (bounds memory on a rebuild)."""
+"""Open views added between two sweeps of those past their window (bounds memory over a long raw span)."""
 ViewKey = tuple[str, int, str, int, int]
 """(site, is_bot, path, day of the page hit, engaged-time bucket): a `rollup_engaged` row's key."""
 

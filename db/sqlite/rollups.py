@@ -217,16 +217,14 @@ def _visited(conn: sqlite3.Connection, start: int) -> _Visited:
     return entry
 
 
-def roll_up_events(
-    conn: sqlite3.Connection, batch: Batch | None = None, *, limit: int = MAX_EVENTS_PER_FLUSH, views: bool = True
-) -> int:
+def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limit: int = MAX_EVENTS_PER_FLUSH) -> int:
     """Flush hook: roll up events written since the last run (traffic, pages, custom events, props, API
-    latency, access-log requests, then engaged time per view unless `views` is False); returns how many events
-    (and event ids of the engaged histogram's backlog) it went through."""
+    latency, access-log requests, then engaged time per view); returns how many events (and event ids of the
+    engaged histogram's backlog) it went through."""
     start = _mark(conn, "events")
     rows, last_id = _batch_events(conn, batch, start, limit) or _stored_events(conn, start, limit)
     if not rows:
-        return roll_up_engaged(conn, limit) if views else 0
+        return roll_up_engaged(conn, limit)
     visited = _visited(conn, start)
     visited.load(conn, {r[3] for r in rows if r[3] and (r[2] in PAGE_TYPES or r[2] == "event")})
     deltas = _EventDeltas()
@@ -241,7 +239,7 @@ def roll_up_events(
     update_requests(conn, deltas.requests)
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'events'", (last_id,))
     visited.upto, visited.last = last_id, (rows[-1][0], rows[-1][3])
-    return len(rows) + (roll_up_engaged(conn, limit) if views else 0)
+    return len(rows) + roll_up_engaged(conn, limit)
 
 
 def _mark(conn: sqlite3.Connection, name: str) -> int:
@@ -728,30 +726,14 @@ def rebuild(conn: sqlite3.Connection) -> None:
     try:
         for table in (*ROLLUP_TABLES, "rollup_pending_sessions"):
             conn.execute(f"DELETE FROM {table}")
-        conn.execute("UPDATE rollup_state SET value = 0 WHERE name = 'events'")
-        while roll_up_events(conn, limit=REBUILD_EVENTS_CHUNK, views=False):
+        conn.execute("UPDATE rollup_state SET value = 0 WHERE name IN ('events', 'engaged')")
+        while roll_up_events(conn, limit=REBUILD_EVENTS_CHUNK):
             pass
-        _rebuild_views(conn)
         _rebuild_sessions(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-
-
-def _rebuild_views(conn: sqlite3.Connection) -> None:
-    """Every view's engaged time, in one pass over the page hits and reports in time order (the events' mark
-    has just reached the newest event)."""
-    cur = conn.cursor()
-    cur.row_factory = None
-    mark = _mark(conn, "events")
-    rows = cur.execute(
-        f"SELECT {engaged.VIEW_COLUMNS} FROM events WHERE {engaged.VIEW_TYPES_SQL} AND session_id != 0 "
-        "AND id <= ? ORDER BY ts, id",
-        (mark,),
-    )
-    update_engaged(conn, {key: [n] for key, n in engaged.views(rows).items()})
-    conn.execute("INSERT OR REPLACE INTO rollup_state (name, value) VALUES ('engaged', ?)", (mark,))
 
 
 def catch_up(conn: sqlite3.Connection) -> None:
