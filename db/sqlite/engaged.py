@@ -84,19 +84,28 @@ def raw_histograms(
         )
     ]
     where, params = event_where(Span(span.start, span.end + VIEW_REPORTS_S), filters)
-    cur = conn.cursor()
-    cur.row_factory = None
-    rows: list[tuple[Any, ...]] = []
-    for i in range(0, len(sessions), _CHUNK):
-        chunk = sessions[i : i + _CHUNK]
-        rows += cur.execute(
-            f"SELECT {VIEW_COLUMNS} FROM events INDEXED BY events_session WHERE session_id IN "
-            f"({','.join('?' * len(chunk))}) AND {where} AND {VIEW_TYPES_SQL} AND path IN ({marks})",
-            (*chunk, *params, *paths),
-        ).fetchall()
-    rows.sort(key=itemgetter(0, 1))
+    rows = session_rows(conn, sessions, f"{where} AND path IN ({marks})", (*params, *paths))
     out: dict[str, dict[int, int]] = {}
     for (_site, _bot, path, _day, b), n in views(rows, span).items():
         hist = out.setdefault(path, {})
         hist[b] = hist.get(b, 0) + n
     return out
+
+
+def session_rows(
+    conn: sqlite3.Connection, session_ids: Iterable[int], where: str, params: Sequence[object]
+) -> list[tuple[Any, ...]]:
+    """The page hits and reports (VIEW_COLUMNS) of these sessions that match `where`, in (ts, id) order."""
+    ids = sorted(set(session_ids))
+    cur = conn.cursor()
+    cur.row_factory = None
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK]
+        rows += cur.execute(
+            f"SELECT {VIEW_COLUMNS} FROM events INDEXED BY events_session WHERE session_id IN "
+            f"({','.join('?' * len(chunk))}) AND {VIEW_TYPES_SQL} AND {where}",
+            (*chunk, *params),
+        ).fetchall()
+    rows.sort(key=itemgetter(0, 1))
+    return rows

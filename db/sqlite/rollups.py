@@ -264,30 +264,17 @@ def roll_up_engaged(conn: sqlite3.Connection, limit: int = MAX_EVENTS_PER_FLUSH)
             (low, high),
         )
     }
-    before: list[tuple[Any, ...]] = []
-    after: list[tuple[Any, ...]] = []
-    cur = conn.cursor()
-    cur.row_factory = None
-    for chunk in _chunks(sorted({sid for sid, _path in pairs})):
-        marks = ",".join("?" * len(chunk))
-        for row in cur.execute(
-            f"SELECT {engaged.VIEW_COLUMNS} FROM events WHERE session_id IN ({marks}) AND {engaged.VIEW_TYPES_SQL} "
-            "AND id <= ?",
-            (*chunk, high),
-        ):
-            if (row[2], row[3]) in pairs:
-                after.append(row)
-                if row[1] <= low:
-                    before.append(row)
-    _update_views(conn, before, after)
+    rows = engaged.session_rows(conn, (sid for sid, _path in pairs), "id <= ?", (high,))
+    after = [row for row in rows if (row[2], row[3]) in pairs]
+    _update_views(conn, [row for row in after if row[1] <= low], after)
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'engaged'", (high,))
     return high - low
 
 
 def _update_views(conn: sqlite3.Connection, before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]) -> None:
-    """rollup_engaged: replace the views of `before` rows by those of `after` rows (both any order)."""
-    deltas: Deltas = {key: [n] for key, n in engaged.views(sorted(after, key=itemgetter(0, 1))).items()}
-    for key, n in engaged.views(sorted(before, key=itemgetter(0, 1))).items():
+    """rollup_engaged: replace the views of `before` rows by those of `after` rows (both in (ts, id) order)."""
+    deltas: Deltas = {key: [n] for key, n in engaged.views(after).items()}
+    for key, n in engaged.views(before).items():
         _add(deltas, key, (n,), -1)
     changed = {k: v for k, v in deltas.items() if v[0]}
     update_engaged(conn, changed)
@@ -353,21 +340,8 @@ def move_to_bots(conn: sqlite3.Connection, event_ids: Sequence[int]) -> None:
 def _move_views_to_bots(conn: sqlite3.Connection, session_ids: set[int], moved: set[int]) -> None:
     """The engaged histogram's part of `move_to_bots`: these sessions' views up to its own mark, counted again
     with the events' new flags instead of the old ones (the re-marked events were humans')."""
-    mark = _mark(conn, "engaged")
-    before: list[tuple[Any, ...]] = []
-    after: list[tuple[Any, ...]] = []
-    cur = conn.cursor()
-    cur.row_factory = None
-    for chunk in _chunks(sorted(session_ids)):
-        marks = ",".join("?" * len(chunk))
-        for row in cur.execute(
-            f"SELECT {engaged.VIEW_COLUMNS} FROM events WHERE session_id IN ({marks}) AND {engaged.VIEW_TYPES_SQL} "
-            "AND id <= ?",
-            (*chunk, mark),
-        ):
-            after.append(row)
-            before.append((*row[:6], 0, row[7]) if row[1] in moved else row)
-    _update_views(conn, before, after)
+    after = engaged.session_rows(conn, session_ids, "id <= ?", (_mark(conn, "engaged"),))
+    _update_views(conn, [(*row[:6], 0, row[7]) if row[1] in moved else row for row in after], after)
 
 
 _VISIT_TYPES = frozenset(("pageview", "request", "event"))

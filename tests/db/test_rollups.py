@@ -9,12 +9,12 @@ import pytest
 
 from db.queries.common import Filters, Span, split_days
 from db.rules import DAY, HOUR, SESSION_DIMS, latency_bucket, latency_of_bucket
+from db.sqlite.migrate import migrate
 from db.sqlite.queries.bots import top_bots
 from db.sqlite.queries.events import custom_events, event_property_keys, property_breakdown
 from db.sqlite.queries.overview import engagement, hourly, kpis, top
 from db.sqlite.queries.requests import bandwidth, not_found, status_codes
 from db.sqlite.queries.server import endpoints, external_costs, external_histograms, failed_logins, latency_histograms
-from db.sqlite.migrate import migrate
 from db.sqlite.rollups import ROLLUP_TABLES, catch_up, rebuild, roll_up_engaged
 from db.writer import Writer
 from tests.engines import sqlite_store
