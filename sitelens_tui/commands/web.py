@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from sitelens_tui.commands.collect import setup_logging
     from db.store import open_store
 
+    setup_logging()
     store = open_store(cfg.store_url)
     try:
         token = ensure_admin_token(cfg, store)
@@ -98,7 +99,6 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     server = DashboardServer(cfg, tab_command(args))
     server.admin_token = token
-    setup_logging()
     url = cfg.web.public_url or f"http://{cfg.web.host}:{cfg.web.port}"
     print(f"sitelens web: dashboard on {url} for {len(cfg.web.users)} user(s), at most {cfg.web.max_sessions} tabs",
           flush=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
 import threading
 import urllib.parse
 import urllib.request
@@ -39,7 +41,7 @@ UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
-    dash = start_dashboard(tmp_path_factory.mktemp("web"))
+    dash = start_dashboard(tmp_path_factory.mktemp("web"), web_extra="max_sessions = 1")
     try:
         yield dash
     finally:
@@ -102,6 +104,18 @@ def test_viewer_sees_the_overview_and_is_refused_a_throttle_override(signed_out:
     cookie = driver.get_cookie("sitelens_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert dashboard.health()["users"] == ["ann"]
+    check = subprocess.run([sys.executable, "-m", "sitelens_tui", "--config", str(dashboard.config), "check"],
+                           capture_output=True, text=True, timeout=30)
+    assert "web: 2 user(s), 1 admin(s); running on 127.0.0.1:" in check.stdout
+    assert "with 1 of 1 tabs open (ann)" in check.stdout
+    # The one tab allowed is open: another one is turned away, page and websocket.
+    busy = http_get(dashboard.url, "/", {"Cookie": f"sitelens_session={cookie['value']}"})
+    assert busy[0] == 503 and "Dashboard busy" in busy[2]
+    busy_ws = http_get(dashboard.url, "/ws", {"Cookie": f"sitelens_session={cookie['value']}",
+                                               "Origin": dashboard.url, "Connection": "Upgrade",
+                                               "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                                               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert busy_ws[0] == 503
     seen = len(screen_text(driver))
     press(driver, "t")
     wait_for_text(driver, "throttle overrides need the admin role", after=seen)
@@ -133,7 +147,11 @@ def test_export_in_the_browser_downloads_the_file(signed_out: Any, dashboard: Da
     press(driver, Keys.TAB, Keys.TAB, Keys.ENTER)  # format, range, then Enter in the path field
     files = wait_for(lambda: [p for p in Path(driver.downloads).glob("sitelens-overview-*.csv")],
                      "the export to arrive in the browser's downloads")
-    assert files[0].read_text().splitlines()[0].startswith("metric") or files[0].stat().st_size > 0
+    lines = wait_for(lambda: files[0].read_text().splitlines(), "the download to finish")
+    assert lines[0] == "ts,pageviews,visitors,bots"
+    # The dataset's 14 pageviews of the last 24 h, plus the one another test may have sent to the collector.
+    assert sum(int(line.split(",")[1]) for line in lines[1:]) in (14, 15)
+    assert not list(Path.cwd().glob("sitelens-overview-*.csv"))  # nothing left where the server runs
 
 
 def test_sign_out_ends_the_session_and_the_websocket(signed_out: Any, dashboard: Dashboard) -> None:
@@ -147,18 +165,19 @@ def test_sign_out_ends_the_session_and_the_websocket(signed_out: Any, dashboard:
     wait_for(lambda: dashboard.health()["tabs"] == 0, "the dashboard tab to close")
     assert not driver.get_cookie("sitelens_session")
     # The old cookie opens nothing any more.
-    assert status(dashboard.url, "/", token) == (302, "login")
-    assert status(dashboard.url, "/static/js/textual.js", token) == (401, None)
-    assert status(dashboard.url, "/ws", token) == (401, None)
+    cookie = {"Cookie": f"sitelens_session={token}"}
+    assert http_get(dashboard.url, "/", cookie)[:2] == (302, "login")
+    assert http_get(dashboard.url, "/static/js/textual.js", cookie)[:2] == (401, None)
+    assert http_get(dashboard.url, "/ws", cookie)[:2] == (401, None)
 
 
-def status(url: str, path: str, token: str) -> tuple[int, str | None]:
-    """Status and Location of a GET with this session cookie (redirects not followed)."""
+def http_get(url: str, path: str, headers: dict[str, str]) -> tuple[int, str | None, str]:
+    """Status, Location and body of a GET (redirects not followed)."""
     conn = http.client.HTTPConnection(urllib.parse.urlsplit(url).netloc, timeout=5)
     try:
-        conn.request("GET", path, headers={"Cookie": f"sitelens_session={token}"})
+        conn.request("GET", path, headers=headers)
         resp = conn.getresponse()
-        return resp.status, resp.getheader("Location")
+        return resp.status, resp.getheader("Location"), resp.read().decode(errors="replace")
     finally:
         conn.close()
 
