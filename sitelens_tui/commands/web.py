@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UserError(f"`sitelens web` needs the web extra: pip install 'sitelens[web]' ({exc})") from None
     from collector.app import ensure_admin_token
-    from sitelens_tui.commands.collect import setup_logging
     from db.store import open_store
+    from sitelens_tui.commands.collect import setup_logging
 
     setup_logging()
     store = open_store(cfg.store_url)

@@ -35,6 +35,8 @@ LOGIN = web.RequestKey("login", Login)
 LOGIN_CSRF_COOKIE = "sitelens_login_csrf"
 PUBLIC_PATHS = frozenset({"/login", "/healthz"})
 """Paths answered without a login (the health check wants the admin token instead)."""
+QUIT_TIMEOUT_S = 10.0
+"""How long a tab's app may take to quit (flushing nothing: it only reads) before it is killed."""
 LOGIN_QUIET_S = 900.0
 """After this long without refused attempts an address's login throttle calms down one level."""
 HEADERS = {
@@ -72,6 +74,26 @@ def same_origin(request: web.Request, origin: str, *, required: bool) -> bool:
     return sent.lower().rstrip("/") == origin
 
 
+class TabApp(AppService):
+    """textual-serve's app process of one tab, which also makes sure the process is gone when the tab ends."""
+
+    async def finish(self, timeout_s: float = QUIT_TIMEOUT_S) -> None:
+        """Ask the app to quit; kill it if it has not within `timeout_s`; reap it either way."""
+        try:
+            await asyncio.wait_for(self.stop(), timeout_s)
+        except TimeoutError:
+            log.warning("a dashboard app did not quit within %.0f s: killed", timeout_s)
+        except Exception as exc:  # the relay fails once the browser is gone (a write to a closed websocket)
+            log.info("dashboard app relay ended: %r", exc)
+        process = self._process
+        if process is None:
+            return
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        await process.wait()
+
+
 class DashboardServer(Server):
     """textual-serve's Server with a login in front; `command(role)` is the shell command of one tab's app."""
 
@@ -88,6 +110,8 @@ class DashboardServer(Server):
         self.admin_token = ""
         """Bearer token accepted by /healthz (auth.admin_token, or the one the collector generated)."""
         self.secure_cookies = cfg.web.cookie_secure or cfg.web.public_url.startswith("https://")
+        self._endings: set[asyncio.Future[None]] = set()
+        """Tabs whose apps are quitting (kept referenced until done)."""
 
     # -- the app ---------------------------------------------------------------------------------------
 
@@ -225,21 +249,35 @@ class DashboardServer(Server):
         now = self.logins.clock()
         tab = Tab(login, websocket, now, now)
         self.logins.tabs.append(tab)
-        service: AppService | None = None
+        service: TabApp | None = None
+
+        async def close() -> None:  # the app quit (q): the tab ends
+            await websocket.close()
+
         try:
             await websocket.prepare(request)
-            service = AppService(self.role_command(login.role), write_bytes=websocket.send_bytes,
-                                 write_str=websocket.send_str, close=websocket.close,
-                                 download_manager=self.download_manager)
+            service = TabApp(self.role_command(login.role), write_bytes=websocket.send_bytes,
+                             write_str=websocket.send_str, close=close,
+                             download_manager=self.download_manager)
             await service.start(width, height)
             log.info("tab opened for %s (%d open)", login.user, len(self.logins.tabs))
             await self._relay(websocket, service, tab)
         finally:
-            self.logins.tabs.remove(tab)
-            if service is not None:
-                await service.stop()
-            log.info("tab closed for %s (%d open)", login.user, len(self.logins.tabs))
+            # aiohttp cancels the handler once the socket is gone: ending the app runs on in its own task.
+            ending = asyncio.ensure_future(self._end_tab(tab, service))
+            self._endings.add(ending)
+            ending.add_done_callback(self._endings.discard)
+            await asyncio.shield(ending)
         return websocket
+
+    async def _end_tab(self, tab: Tab, service: TabApp | None) -> None:
+        """Quit the tab's app (killed if it hangs), then stop counting the tab."""
+        try:
+            if service is not None:
+                await service.finish()
+        finally:
+            self.logins.tabs.remove(tab)  # counted until its process is gone
+            log.info("tab closed for %s (%d open)", tab.login.user, len(self.logins.tabs))
 
     async def _relay(self, websocket: web.WebSocketResponse, service: AppService, tab: Tab) -> None:
         """Keys, mouse and resizes from the browser to the app; anything malformed is ignored."""
@@ -297,8 +335,11 @@ class DashboardServer(Server):
             await task
 
     async def _close_tabs(self, app: web.Application) -> None:
+        """On shutdown: close every tab and wait until their apps have quit."""
         for tab in list(self.logins.tabs):
             await tab.websocket.close(message=b"server shutting down")
+        if self._endings:
+            await asyncio.wait(list(self._endings), timeout=QUIT_TIMEOUT_S + 1)
 
 
 def _size(value: object, default: int) -> int:

@@ -146,3 +146,42 @@ async def test_a_login_expires(client_for, clock: Clock) -> None:
     assert (await client.get("/static/css/xterm.css", cookies=session)).status == 200
     clock.now += 3601
     assert (await client.get("/static/css/xterm.css", cookies=session)).status == 401
+
+
+async def test_an_idle_tab_is_closed_and_its_app_ends(aiohttp_client, tmp_path: Path, password_hash: str) -> None:
+    """A real `sitelens tui` behind the websocket; no keys for idle_timeout_s → the tab closes, the process quits."""
+    import asyncio
+    import shlex
+    import sys
+    import time
+
+    from tests.tui.dataset import make_dataset
+
+    make_dataset(tmp_path / "sitelens.db", now=time.time())
+    cfg = Config.for_tests(tmp_path / "sitelens.db")
+    cfg.web.users = [WebUserConfig("ann", password_hash)]
+    cfg.web.idle_timeout_s = 5.0
+    roles: list[str] = []
+
+    def command(role: str) -> str:
+        roles.append(role)
+        return shlex.join([sys.executable, "-m", "sitelens_tui", "--db", str(tmp_path / "sitelens.db"), "tui",
+                           "--role", role])
+
+    server = DashboardServer(cfg, command)
+    client = await aiohttp_client(server.make_app(), cookie_jar=aiohttp.DummyCookieJar())
+    token = (await sign_in(client)).cookies["sitelens_session"].value
+    ws = await client.ws_connect("/ws?width=100&height=30", headers={
+        "Cookie": f"sitelens_session={token}", "Origin": f"http://{client.host}:{client.port}"})
+    drawn = b""
+    started = time.monotonic()
+    async with asyncio.timeout(30):
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.BINARY:
+                drawn += message.data
+    assert roles == ["viewer"]
+    assert b"Overview" in drawn  # the app ran and drew
+    async with asyncio.timeout(15):
+        while server.health()["tabs"]:  # counted until its process has quit
+            await asyncio.sleep(0.05)
+    assert time.monotonic() - started < 25
