@@ -66,7 +66,7 @@ def tab_command(args: argparse.Namespace) -> Callable[[str], str]:
         if value:
             common += [flag, value]
     base = [sys.executable, "-m", "sitelens_tui", *common, "tui", "--role"]
-    return lambda role: shlex.join([*base, role])
+    return lambda role: "exec " + shlex.join([*base, role])  # textual-serve runs it through sh: no sh left over
 
 
 def run(args: argparse.Namespace) -> int:

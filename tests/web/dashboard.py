@@ -32,15 +32,13 @@ SCREEN_CAPTURE = """
   const Native = window.WebSocket;
   const decoder = new TextDecoder();
   window.__screen = "";
-  window.__opened = false;
-  window.__closed = null;
+  window.__firstAt = null;
   window.WebSocket = function (url, protocols) {
     const ws = new Native(url, protocols);
-    ws.addEventListener("open", () => { window.__opened = true; });
     ws.addEventListener("message", (e) => {
+      if (window.__firstAt === null && typeof e.data !== "string") window.__firstAt = performance.now();
       window.__screen += typeof e.data === "string" ? e.data : decoder.decode(e.data, {stream: true});
     });
-    ws.addEventListener("close", (e) => { window.__closed = e.code; });
     return ws;
   };
   window.WebSocket.prototype = Native.prototype;
@@ -99,14 +97,14 @@ class Dashboard:
                 proc.wait()
 
 
-def write_config(folder: Path, web_port: int, collector_port: int, extra: str = "") -> Path:
+def write_config(folder: Path, db: Path, web_port: int, collector_port: int, extra: str = "") -> Path:
     users = "".join(
         f'[[web.users]]\nname = "{name}"\npassword_hash = "{hash_password(password)}"\nrole = "{role}"\n'
         for name, (role, password) in USERS.items()
     )
     path = folder / "sitelens.toml"
     path.write_text(
-        f'[db]\npath = "{folder / "sitelens.db"}"\nflush_interval_s = 0.05\n'
+        f'[db]\npath = "{db}"\nflush_interval_s = 0.05\n'
         f'[server]\nport = {collector_port}\n[auth]\nadmin_token = "{ADMIN_TOKEN}"\n'
         f"[web]\nport = {web_port}\n{extra}\n{users}",
         encoding="utf-8",
@@ -114,11 +112,13 @@ def write_config(folder: Path, web_port: int, collector_port: int, extra: str = 
     return path
 
 
-def start_dashboard(folder: Path, *, collector: bool = True, web_extra: str = "") -> Dashboard:
-    """Dataset, config, then `sitelens collect` (optional) and `sitelens web`, waiting until both answer."""
-    make_dataset(folder / "sitelens.db", now=time.time())
+def start_dashboard(folder: Path, *, collector: bool = True, web_extra: str = "", db: Path | None = None) -> Dashboard:
+    """Dataset (or `db`), config, then `sitelens collect` (optional) and `sitelens web`, waiting until both answer."""
+    if db is None:
+        db = folder / "sitelens.db"
+        make_dataset(db, now=time.time())
     web_port, collector_port = free_port(), free_port()
-    config = write_config(folder, web_port, collector_port, web_extra)
+    config = write_config(folder, db, web_port, collector_port, web_extra)
     base = [sys.executable, "-m", "sitelens_tui", "--config", str(config)]
     log = (folder / "processes.log").open("ab")
     commands = ([[*base, "collect"]] if collector else []) + [[*base, "web"]]
