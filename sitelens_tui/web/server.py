@@ -318,12 +318,13 @@ class DashboardServer(Server):
         return web.json_response(self.health())
 
     async def _reaper(self, app: web.Application) -> AsyncIterator[None]:
-        """Close tabs idle past the timeout or whose login expired, every few seconds."""
+        """Every few seconds: close tabs idle past the timeout or whose login expired; forget expired logins."""
         interval = min(5.0, self.web.idle_timeout_s / 4)
 
         async def sweep() -> None:
             while True:
                 await asyncio.sleep(interval)
+                self.logins.purge()
                 for tab in self.logins.expired_tabs(self.web.idle_timeout_s):
                     log.info("closing idle tab of %s", tab.login.user)
                     await tab.websocket.close(message=b"idle")

@@ -54,6 +54,12 @@ class Logins:
             return None
         return login
 
+    def purge(self) -> None:
+        """Forget expired logins nobody came back with (a cookie thrown away keeps its entry until now)."""
+        now = self.clock()
+        for token in [t for t, login in self._logins.items() if login.expires <= now]:
+            del self._logins[token]
+
     def end(self, login: Login) -> list[Tab]:
         """Sign out: the login is gone; returns its tabs for the caller to close."""
         self._logins.pop(login.token, None)
