@@ -473,7 +473,6 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"server.trusted_proxies: {proxy!r} is not an IP address or CIDR") from None
 
 
-
 def validate_web(web: WebConfig) -> None:
     """The [web] section: a usable port and limits, known roles, each user once with a hash."""
     if not 0 <= web.port <= 65535:
@@ -482,6 +481,9 @@ def validate_web(web: WebConfig) -> None:
         raise ConfigError("web.max_sessions, web.idle_timeout_s, web.session_hours and web.login_rate must be positive")
     if web.public_url and not web.public_url.startswith(("http://", "https://")):
         raise ConfigError(f"web.public_url must start with http:// or https://, got {web.public_url!r}")
+    if web.public_url.split("://", 1)[-1].rstrip("/").count("/"):
+        raise ConfigError(f"web.public_url must be the root of a host (the dashboard's downloads are fetched from "
+                          f"there), got {web.public_url!r}")
     names = [u.name for u in web.users]
     if len(names) != len(set(names)):
         raise ConfigError("web.users: each user name must appear once")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from collector.config import WEB_ROLES, Config
 from collector.errors import UserError
-from db.errors import DatabaseError
+from sitelens_tui.commands.tui import require_database
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -79,8 +79,7 @@ def run(args: argparse.Namespace) -> int:
         cfg.web.port = args.port
     if not cfg.web.users:
         raise UserError("no dashboard users: add [[web.users]] to the config (`sitelens web passwd NAME` prints one)")
-    if cfg.store_url.engine == "sqlite" and not cfg.db_path.exists():
-        raise DatabaseError(f"database not found: {cfg.db_path} (start `sitelens collect` first, or pass --db/--store)")
+    require_database(cfg)
     try:
         from aiohttp import web
 

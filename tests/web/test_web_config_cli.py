@@ -36,6 +36,7 @@ def test_web_section_with_users_and_default_role() -> None:
     ({"users": [{"name": "ann"}]}, "web.users"),
     ({"max_sessions": 0}, "must be positive"),
     ({"public_url": "stats.example.com"}, "must start with http:// or https://"),
+    ({"public_url": "https://example.com/dashboard"}, "must be the root of a host"),
     ({"colour": "red"}, "unknown setting 'colour'"),
     ({"port": "80"}, "web.port: expected int"),
 ])
