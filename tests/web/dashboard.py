@@ -35,6 +35,7 @@ SCREEN_CAPTURE = """
   window.__firstAt = null;
   window.WebSocket = function (url, protocols) {
     const ws = new Native(url, protocols);
+    window.__wsUrl = url;
     ws.addEventListener("message", (e) => {
       if (window.__firstAt === null && typeof e.data !== "string") window.__firstAt = performance.now();
       window.__screen += typeof e.data === "string" ? e.data : decoder.decode(e.data, {stream: true});
@@ -170,6 +171,21 @@ def wait_for_text(driver: Any, text: str, timeout: float = 20.0, after: int = 0)
     """Wait until the dashboard drew `text` (in what arrived past offset `after`)."""
     return wait_for(lambda: text in screen_text(driver)[after:] and screen_text(driver),
                     f"the dashboard to show {text!r}", timeout)
+
+
+def click_cell(driver: Any, column: int, row: int) -> None:
+    """Click the middle of one terminal cell (0-based), as a user's mouse does."""
+    size = driver.execute_script(
+        "const r = document.querySelector('.xterm-screen').getBoundingClientRect();"
+        "const q = new URL(window.__wsUrl).searchParams;"
+        "return [r.left, r.top, r.width / Number(q.get('width')), r.height / Number(q.get('height'))];"
+    )
+    left, top, cell_w, cell_h = size
+    screen = driver.find_element(By.CSS_SELECTOR, ".xterm-screen")
+    rect = screen.rect
+    x = left + (column + 0.5) * cell_w - (rect["x"] + rect["width"] / 2)
+    y = top + (row + 0.5) * cell_h - (rect["y"] + rect["height"] / 2)
+    ActionChains(driver).move_to_element_with_offset(screen, int(x), int(y)).click().perform()
 
 
 def press(driver: Any, *keys: str) -> None:

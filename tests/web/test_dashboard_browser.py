@@ -1,4 +1,5 @@
-"""`sitelens web` in a real headless Chromium: sign-in, the Overview, roles, sign-out, foreign pages, downloads."""
+"""`sitelens web` in a real headless Chromium: sign-in, the Overview, keys and mouse, roles, sign-out, foreign pages,
+downloads."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.web.dashboard import (
     USERS,
     Dashboard,
     capture_screens,
+    click_cell,
     press,
     screen_text,
     sign_in,
@@ -93,7 +95,7 @@ def test_wrong_password_is_refused_and_counted(signed_out: Any, dashboard: Dashb
     assert dashboard.health()["failed_logins"] == before + 1
 
 
-def test_viewer_sees_the_overview_and_is_refused_a_throttle_override(signed_out: Any, dashboard: Dashboard) -> None:
+def test_viewer_sees_the_overview_is_refused_overrides_and_clicks(signed_out: Any, dashboard: Dashboard) -> None:
     driver = signed_out
     sign_in(driver, dashboard.url, "ann", USERS["ann"][1])
     wait_for(lambda: driver.find_elements(By.ID, "who"), "the dashboard page")
@@ -120,6 +122,10 @@ def test_viewer_sees_the_overview_and_is_refused_a_throttle_override(signed_out:
     press(driver, "t")
     wait_for_text(driver, "throttle overrides need the admin role", after=seen)
     assert "Throttle override" not in screen_text(driver)[seen:]  # no dialog opened
+    # The mouse works too: a click on the "Bots" tab label (row 1, from column 17) opens that view.
+    seen = len(screen_text(driver))
+    click_cell(driver, 18, 1)
+    wait_for_text(driver, "Top bots", after=seen)
 
 
 def test_admin_throttle_override_reaches_the_collector(signed_out: Any, dashboard: Dashboard) -> None:
