@@ -66,9 +66,7 @@ def plan_due_runs(
         return planned
     names = [d.name for d in destinations]
     while (run := ledger.plan_run(now, cfg.export.format, names, max_run_rows)) is not None:
-        log.info(
-            "export run %s planned: %d events (ids %d..%d)", run.id, run.rows, run.after_id + 1, run.upto_id
-        )
+        log.info("export run %s planned: %d events (%s)", run.id, run.rows, ledger.run_range_text(run))
         planned.append(run.id)
     return planned
 

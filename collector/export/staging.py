@@ -37,6 +37,8 @@ class StagedRun:
     objects: list[StagedObject] = field(default_factory=list)
     manifest_key: str = ""
     manifest: bytes = b""
+    covers: tuple[str, dict[str, object]] = ("event_ids", {})
+    """What the run covers, as its ledger names it (ExportLedger.run_range)."""
 
     @property
     def rows(self) -> int:
@@ -104,7 +106,7 @@ def stage_run(ledger: ExportLedger, run: RunRow, root: Path) -> StagedRun:
     directory = root / run.id
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
-    staged = StagedRun(run)
+    staged = StagedRun(run, covers=ledger.run_range(run))
     ext = extension(run.format, compressed=True)
     _, first_ts, last_ts = ledger.run_bounds(run)
     if first_ts is not None and last_ts is not None:
@@ -143,7 +145,7 @@ def build_manifest(staged: StagedRun) -> bytes:
         "run_id": run.id,
         "created": _iso(run.created),
         "format": run.format,
-        "event_ids": {"after": run.after_id, "upto": run.upto_id},
+        staged.covers[0]: staged.covers[1],
         "rows": staged.rows,
         "bytes": staged.bytes,
         "first_event_time": _iso(min(firsts)) if firsts else None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.export import PAGE_ROWS, _chunks
@@ -34,6 +35,11 @@ _DELIVERY_INSERT = (
     "run_id", "destination", "state", "attempts", "next_try", "lease_until", "error", "updated", "owner", "version"
 )
 _IN_RUN = "inserted > fromUnixTimestamp64Micro(?, 'UTC') AND inserted <= fromUnixTimestamp64Micro(?, 'UTC')"
+
+
+def _moment(micros: int) -> str:
+    """An insert time (microseconds since the epoch) as ISO 8601 UTC."""
+    return datetime.fromtimestamp(micros / 1e6, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _run(row: tuple[object, ...]) -> RunRow:
@@ -224,6 +230,12 @@ class ClickHouseExportLedger(ExportLedger):
         return ExportHealth(len(pending), [failing[k] for k in sorted(failing)], None if last is None else float(last))
 
     # -------------------- a run's events
+
+    def run_range(self, run: RunRow) -> tuple[str, dict[str, object]]:
+        return "inserted", {"after": _moment(run.after_id), "upto": _moment(run.upto_id)}
+
+    def run_range_text(self, run: RunRow) -> str:
+        return f"events inserted {_moment(run.after_id)} .. {_moment(run.upto_id)}"
 
     def run_bounds(self, run: RunRow) -> tuple[int, float | None, float | None]:
         row = self.ch.one(

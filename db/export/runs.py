@@ -144,6 +144,14 @@ class ExportLedger(ABC):
         """How the scheduled export is doing, from the ledger (works from any process on the store)."""
 
     @abstractmethod
+    def run_range(self, run: RunRow) -> tuple[str, dict[str, object]]:
+        """What a run covers, for its manifest: a name and the positions after and up to which it runs."""
+
+    @abstractmethod
+    def run_range_text(self, run: RunRow) -> str:
+        """What a run covers, in a few words for `sitelens export-runs` and the log."""
+
+    @abstractmethod
     def run_bounds(self, run: RunRow) -> tuple[int, float | None, float | None]:
         """(events, first ts, last ts) of a run's events as stored now."""
 

@@ -40,7 +40,7 @@ def list_runs(args: argparse.Namespace) -> int:
             for run in runs:
                 print(
                     f"{run.id}  {run.state:<7}  {run.rows:>9,} rows  {human_bytes(run.bytes):>9}  "
-                    f"created {_when(run.created)}"
+                    f"{ledger.run_range_text(run)}  created {_when(run.created)}"
                 )
                 for d in ledger.deliveries(run.id):
                     line = f"    {d.destination}: {d.state}, {d.attempts} attempt(s)"

@@ -62,6 +62,12 @@ class SqliteExportLedger(ExportLedger):
     def health(self) -> ExportHealth:
         return runs.export_health(self.conn)
 
+    def run_range(self, run: RunRow) -> tuple[str, dict[str, object]]:
+        return "event_ids", {"after": run.after_id, "upto": run.upto_id}
+
+    def run_range_text(self, run: RunRow) -> str:
+        return f"events {run.after_id + 1}..{run.upto_id}"
+
     def run_bounds(self, run: RunRow) -> tuple[int, float | None, float | None]:
         return streams.id_range_bounds(self.conn, run.after_id, run.upto_id)
 
