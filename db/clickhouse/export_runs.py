@@ -12,7 +12,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.export import PAGE_ROWS, _chunks
@@ -178,25 +180,20 @@ class ClickHouseExportLedger(ExportLedger):
         )
         return owner == self.owner
 
-    def _change(self, run_id: str, destination: str, **changes: object) -> None:
+    def _change(self, run_id: str, destination: str, *, attempt: bool = False, **changes: Any) -> None:
+        """A new version of a delivery with `changes` (and one more attempt counted, when `attempt`)."""
         d = self._delivery(run_id, destination)
         if d is not None:
-            values = {
-                "run_id": d.run_id, "destination": d.destination, "state": d.state, "attempts": d.attempts,
-                "next_try": d.next_try, "lease_until": d.lease_until, "error": d.error, "updated": d.updated,
-            } | changes
-            self._save_delivery(DeliveryRow(**values))  # type: ignore[arg-type]
+            if attempt:
+                changes["attempts"] = d.attempts + 1
+            self._save_delivery(replace(d, **changes))
 
     def finish_delivery(self, run_id: str, destination: str, now: float) -> None:
-        d = self._delivery(run_id, destination)
-        attempts = (d.attempts if d else 0) + 1
-        self._change(run_id, destination, state="done", attempts=attempts, error="", lease_until=0.0, updated=now)
+        self._change(run_id, destination, attempt=True, state="done", error="", lease_until=0.0, updated=now)
 
     def fail_delivery(self, run_id: str, destination: str, now: float, error: str, next_try: float) -> None:
-        d = self._delivery(run_id, destination)
-        attempts = (d.attempts if d else 0) + 1
         self._change(
-            run_id, destination, state="failed", attempts=attempts, error=error, next_try=next_try, lease_until=0.0,
+            run_id, destination, attempt=True, state="failed", error=error, next_try=next_try, lease_until=0.0,
             updated=now,
         )
 
