@@ -200,7 +200,7 @@ class Pipeline:
             host, path, query = "", redact_url(hit.path) if hit.path else "", ""
         path = path or "/"
         ref = referral(hit.type, hit.referrer, host, query)
-        verdict = self._verdict(hit, client, ua, path)
+        verdict = self.verdict(hit, client, ua, path)
         return self.apply(hit, client, now, session, is_new, ua, path, ref, verdict)
 
     def apply(
@@ -264,7 +264,7 @@ class Pipeline:
             self.stats.bots += 1
         return row
 
-    def _verdict(self, hit: Hit, client: Client, ua: UAInfo, path: str) -> RequestVerdict:
+    def verdict(self, hit: Hit, client: Client, ua: UAInfo, path: str) -> RequestVerdict:
         """Per-request bot hints: crawler lists, library UAs, header anomalies, webdriver, probes, hosting ASN."""
         if not client.ua_known:
             return NO_HINTS

@@ -18,13 +18,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup
-from collector.logs.parse import LineError, LogLine, detect_format, parser_for
+from collector.logs.batch import import_chunk
+from collector.logs.hits import hit_type, page_url
+from collector.logs.parse import LineError, LogLine, detect_format, format_problem, parser_for
 from collector.pipeline import Client, Pipeline
 from collector.salts import SaltStore
 from collector.validation import Hit
@@ -35,7 +36,10 @@ from db.store import open_store
 from db.writer import Writer
 
 CHUNK_LINES: Final = 5_000
-"""Lines between writer flushes: big enough for fast transactions, small enough for flat memory."""
+"""Lines between writer flushes: big enough for fast transactions, small enough for flat memory. Both paths
+flush at the same lines, so a file's rows and offsets come out the same whichever path imported it."""
+FIRST_SKIPPED: Final = 5
+"""Skipped lines the summary shows by file and line number."""
 FOLLOW_POLL_S: Final = 0.25
 GZIP_BUFFER: Final = 64 * 1024
 """Decompressed read-ahead: a truncated .gz loses at most this much of what was readable."""
@@ -44,13 +48,15 @@ HEAD_MAX: Final = 64 * 1024
 WRITER_CACHE_KIB: Final = 4000
 """The writer's SQLite page cache: the import appends and hardly reads back, so a small one costs little."""
 
-_PAGE_EXTENSIONS: Final = frozenset({"", "html", "htm", "xhtml", "shtml", "php", "asp", "aspx", "jsp", "cfm", "cgi"})
-_API_PREFIXES: Final = ("/api/", "/graphql", "/wp-json/", "/rpc/")
 _IS_BOT: Final = EVENT_COLUMNS.index("is_bot")
 
 
 class ImportError_(Exception):
-    """A file that cannot be imported at all (missing, unreadable, not a log); worded for the user."""
+    """An import that cannot go on (a file missing or unreadable, the database refusing writes); worded for the user."""
+
+
+class UnreadableFile(ImportError_):
+    """One file that cannot be imported at all (missing, unreadable, not a log in the format); others may be."""
 
 
 @dataclass(slots=True)
@@ -67,6 +73,10 @@ class ImportStats:
     already: int = 0
     """Lines skipped because an earlier import of the same file had them."""
     skipped: Counter[str] = field(default_factory=Counter)
+    first_skipped: list[tuple[str, int, str]] = field(default_factory=list)
+    """The first few skipped lines: (file name, line number, reason)."""
+    unreadable: list[str] = field(default_factory=list)
+    """Files that could not be imported at all, each with the reason."""
     bytes_read: int = 0
     elapsed_s: float = 0.0
 
@@ -83,36 +93,24 @@ class ImportStats:
         skipped = sum(self.skipped.values())
         reasons = ", ".join(f"{reason} {n:,}" for reason, n in self.skipped.most_common())
         parts.append(f"skipped {skipped:,}" + (f" ({reasons})" if reasons else ""))
+        if self.first_skipped:
+            shown = ", ".join(f"{name} line {number:,} ({reason})" for name, number, reason in self.first_skipped)
+            more = " …" if self.malformed > len(self.first_skipped) else ""
+            parts.append(f"{self.malformed:,} malformed line{'s' if self.malformed != 1 else ''}: {shown}{more}")
+        parts.extend(f"not imported: {problem}" for problem in self.unreadable)
         if self.already:
             parts.append(f"{self.already:,} lines already imported earlier (not added again)")
         return "\n".join(parts)
 
+    @property
+    def malformed(self) -> int:
+        """Lines skipped for what they hold (blank lines aside)."""
+        return sum(self.skipped.values()) - self.skipped["blank"]
 
-@lru_cache(maxsize=8192)
-def hit_type(method: str, path: str, status: int) -> tuple[str, bool]:
-    """("pageview" | "request", is_static_asset) for a logged request.
-
-    Pageviews are successful GETs of HTML-like paths (no extension or a server-page one); assets, API calls,
-    redirects, errors and non-GET methods are "request".
-    """
-    path = path.partition("?")[0].partition("#")[0]
-    last = path.rpartition("/")[2]
-    dot = last.rfind(".")
-    ext = last[dot + 1 :].lower() if dot > 0 else ""
-    if ext not in _PAGE_EXTENSIONS:
-        return "request", True
-    if method != "GET" or not (200 <= status < 300 or status == 304) or path.startswith(_API_PREFIXES):
-        return "request", False
-    return "pageview", False
-
-
-def page_url(site: str, target: str) -> str:
-    """An absolute URL for a logged request target: the pipeline needs the host (internal referrers, UTM)."""
-    if target.startswith("/"):
-        return f"https://{site}{target}"
-    if target.startswith(("http://", "https://")):
-        return target
-    return f"https://{site}/{target}"
+    @property
+    def incomplete(self) -> bool:
+        """Whether anything was left out: a malformed line, or a file that could not be read."""
+        return bool(self.malformed or self.unreadable)
 
 
 @contextmanager
@@ -138,7 +136,7 @@ def read_head(path: Path) -> bytes | None:
     except FileNotFoundError:
         raise
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-        raise ImportError_(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        raise UnreadableFile(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if not head.endswith(b"\n") and len(head) < HEAD_MAX:
         return None
     return head
@@ -154,7 +152,9 @@ def sample_lines(path: Path, n: int = 20) -> list[str]:
                 if len(out) >= n:
                     break
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-        raise ImportError_(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        if out:
+            return out  # a truncated .gz: what came before the damage is a fine sample
+        raise UnreadableFile(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     return out
 
 
@@ -173,12 +173,17 @@ class Importer:
         fmt: str = "auto",
         progress: Progress | None = None,
         chunk_lines: int = CHUNK_LINES,
+        batch: bool = True,
     ) -> None:
         self.cfg = cfg
         self.site = site.strip().lower()
         self.fmt = fmt
         self.progress = progress
         self.chunk_lines = chunk_lines
+        self.batch = batch
+        """Import finished files a chunk at a time (collector/logs/batch.py); `follow` always goes line by line."""
+        self._path_name = ""
+        self._batching = False
         self.stats = ImportStats()
         self._mark: tuple[int, int, int] | None = None  # (file id, offset, lines) the next flush commits
         self._committed: tuple[int, int, int] | None = None
@@ -254,8 +259,16 @@ class Importer:
         st = path.stat()
         return self._db.import_file(st.st_dev, st.st_ino, hashlib.sha256(head).hexdigest(), str(path))
 
-    def _format_of(self, path: Path) -> str:
-        return self.fmt if self.fmt != "auto" else detect_format(sample_lines(path))
+    def _format_of(self, path: Path, *, check: bool) -> str:
+        """The file's format (given, or detected from its first lines); with `check`, refuse a file none of whose
+        first lines parse in it before anything is imported, naming the format they do parse in if any."""
+        sample = sample_lines(path)
+        fmt = self.fmt if self.fmt != "auto" else detect_format(sample)
+        if check:
+            problem = format_problem(sample, fmt)
+            if problem:
+                raise UnreadableFile(f"{path}: {problem}")
+        return fmt
 
     async def import_file(self, path: Path) -> None:
         """Import one file from where the last import of it stopped (a finished file: read to its end)."""
@@ -273,10 +286,10 @@ class Importer:
                 record = self._identity(path)
             except FileNotFoundError:
                 if not follow:
-                    raise ImportError_(f"{path}: no such file") from None
+                    raise UnreadableFile(f"{path}: no such file") from None
                 record = None
             except (PermissionError, IsADirectoryError) as exc:
-                raise ImportError_(f"{path}: cannot read: {exc.strerror or exc}") from None
+                raise UnreadableFile(f"{path}: cannot read: {exc.strerror or exc}") from None
             if record is None:
                 if not follow:
                     return  # empty file (or no complete line yet): nothing to import
@@ -288,7 +301,9 @@ class Importer:
 
     async def _import_open(self, path: Path, record: ImportFile, *, follow: bool, stop: asyncio.Event | None) -> bool:
         """Import one file from its saved offset; True when (following) the path now names a new file."""
-        parse = parser_for(self._format_of(path))
+        parse = parser_for(self._format_of(path, check=record.offset == 0))
+        self._path_name = path.name
+        self._batching = self.batch and not follow
         with open_log(path) as (reader, raw):
             gz = reader is not raw
             ident = os.fstat(raw.fileno())
@@ -348,13 +363,35 @@ class Importer:
         A last line without a newline may still be being written, so it is kept in the cursor for later,
         unless `take_partial` (a finished gzip file, or the old file after rotation).
         """
-        stats = self.stats
-        skipped = stats.skipped
-        site = self.site
-        accept = self.pipeline.accept
+        first = cursor.lines + 1
+        raws, full = self._read(reader, cursor, take_partial=take_partial)
+        parsed: list[LogLine] = []
+        numbers: list[int] = []
+        last_ts = 0.0
+        for number, raw_line in enumerate(raws, first):
+            if len(raw_line) <= 2 and not raw_line.strip():
+                self._skip("blank", number)
+                continue
+            try:
+                rec = parse(raw_line.decode("utf-8", "replace"))
+                if self._batching:
+                    parsed.append(rec)
+                    numbers.append(number)
+                else:
+                    last_ts = self._import_line(rec, self.site, self.pipeline.accept)
+            except LineError as exc:
+                self._skip(exc.reason, number)
+        if parsed:
+            last_ts = self._import_chunk(parsed, numbers)
+        if last_ts:
+            self.pipeline.expire(last_ts)  # in log time: memory stays flat on long files
+        return full
+
+    def _read(self, reader: BinaryIO, cursor: _Cursor, *, take_partial: bool) -> tuple[list[bytes], bool]:
+        """Up to a chunk of complete lines from the reader, advancing the cursor; True when the chunk filled up."""
         left = self.chunk_lines
         offset, lines, pending = cursor.offset, cursor.lines, cursor.pending
-        last_ts = 0.0
+        out: list[bytes] = []
         full = False
         try:
             for raw_line in reader:
@@ -365,13 +402,7 @@ class Importer:
                     break
                 offset += len(raw_line)
                 lines += 1
-                if len(raw_line) <= 2 and not raw_line.strip():
-                    skipped["blank"] += 1
-                else:
-                    try:
-                        last_ts = self._import_line(parse(raw_line.decode("utf-8", "replace")), site, accept)
-                    except LineError as exc:
-                        skipped[exc.reason] += 1
+                out.append(raw_line)
                 left -= 1
                 if not left:
                     full = True
@@ -379,21 +410,35 @@ class Importer:
             if pending and take_partial and not full:
                 offset += len(pending)
                 lines += 1
-                try:
-                    last_ts = self._import_line(parse(pending.decode("utf-8", "replace")), site, accept)
-                except LineError as exc:
-                    skipped[exc.reason] += 1
+                out.append(pending)
                 pending = b""
         except (OSError, EOFError, gzip.BadGzipFile):
             # A truncated or corrupt .gz: keep what was read, count the rest as one unreadable remainder.
-            skipped["corrupt-gzip"] += 1
+            self._skip("corrupt-gzip", lines + 1)
             full = False
-        stats.lines += lines - cursor.lines
-        stats.bytes_read += offset - cursor.offset
+        self.stats.lines += lines - cursor.lines
+        self.stats.bytes_read += offset - cursor.offset
         cursor.offset, cursor.lines, cursor.pending = offset, lines, pending
-        if last_ts:
-            self.pipeline.expire(last_ts)  # in log time: memory stays flat on long files
-        return full
+        return out, full
+
+    def _skip(self, reason: str, number: int) -> None:
+        """Count a line that could not be imported, remembering the first few by file and line number."""
+        self.stats.skipped[reason] += 1
+        if reason != "blank" and len(self.stats.first_skipped) < FIRST_SKIPPED:
+            self.stats.first_skipped.append((self._path_name, number, reason))
+
+    def _import_chunk(self, parsed: list[LogLine], numbers: list[int]) -> float:
+        """The batch path: a chunk of parsed lines through `import_chunk`; returns the last imported line's time."""
+        counts = import_chunk(self.pipeline, parsed, self.site)
+        stats = self.stats
+        stats.imported += counts.imported
+        stats.pageviews += counts.pageviews
+        stats.requests += counts.requests
+        stats.assets += counts.assets
+        stats.bots += counts.bots
+        for index in counts.no_site:
+            self._skip("no-site", numbers[index])
+        return counts.last_ts
 
     def _import_line(self, rec: LogLine, site: str, accept: Callable[..., tuple[Any, ...]]) -> float:
         """Turn one parsed line into a hit and run it through the pipeline; returns the line's time."""
