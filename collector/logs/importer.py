@@ -94,9 +94,10 @@ class ImportStats:
         reasons = ", ".join(f"{reason} {n:,}" for reason, n in self.skipped.most_common())
         parts.append(f"skipped {skipped:,}" + (f" ({reasons})" if reasons else ""))
         if self.first_skipped:
-            shown = ", ".join(f"{name} line {number:,} ({reason})" for name, number, reason in self.first_skipped)
-            more = " …" if self.malformed > len(self.first_skipped) else ""
-            parts.append(f"{self.malformed:,} malformed line{'s' if self.malformed != 1 else ''}: {shown}{more}")
+            shown = ", ".join(f"{name}:{number} ({reason})" for name, number, reason in self.first_skipped)
+            more = ", …" if self.malformed > len(self.first_skipped) else ""
+            plural = "s" if self.malformed != 1 else ""
+            parts.append(f"{self.malformed:,} malformed line{plural}, first: {shown}{more}")
         parts.extend(f"not imported: {problem}" for problem in self.unreadable)
         if self.already:
             parts.append(f"{self.already:,} lines already imported earlier (not added again)")

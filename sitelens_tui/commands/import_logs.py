@@ -165,5 +165,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if stats.unreadable and len(stats.unreadable) == len(paths):
+        raise UserError("; ".join(stats.unreadable))  # nothing could be imported: an error, not a summary
     print(stats.summary())
     return 1 if stats.incomplete else 0

@@ -57,8 +57,10 @@ def traffic(seed: int, start: float, hours: float) -> list[tuple[float, str, str
         out.append((start + rng.random() * hours * 3600, f"66.249.66.{rng.randint(1, 9)}", "GET",
                     rng.choice(pages + ["/robots.txt"]), 200, "-", rng.choice(crawlers[:40])))  # fmt: skip
     scan = start + rng.random() * (hours - 1) * 3600
-    for k, probe in enumerate(PROBES * 3):
+    for k, probe in enumerate(["/", "/robots.txt", *PROBES * 3]):
         out.append((scan + k, "203.0.113.9", "GET", probe, 404, "-", "Mozilla/5.0 zgrab/0.x"))
+    for k, target in enumerate(["/", "/.env", "/pricing", "/.git/config", "/"]):  # a curious human
+        out.append((scan + 600 + 30 * k, "192.0.2.200", "GET", target, 200, "-", browsers[5]))
     scrape = start + rng.random() * (hours - 2) * 3600
     for k in range(70):  # a sequential walk, every 3 s: a bot by behaviour alone
         out.append((scrape + 3 * k, "203.0.113.50", "GET", f"/blog/post-{k % 40}", 200, "-", browsers[2]))

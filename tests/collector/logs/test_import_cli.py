@@ -32,10 +32,12 @@ def test_import_prints_a_summary_and_is_idempotent(tmp_path, capsys):
         f.write((DATA / "common.log").read_bytes())
     code = main(["import", str(log), str(tmp_path / "access.log.1.gz"), "--db", str(db), "--site", "shop.example"])
     out = capsys.readouterr()
-    assert code == 0, out.err
+    assert code == 1, out.err  # lines were skipped: the exit status says so
     assert "2 files, 19 lines read" in out.out
     assert "imported 13 (6 pageviews" in out.out
     assert "skipped 6 (" in out.out and "malformed 2" in out.out
+    assert "5 malformed lines, first: access.log:10 (malformed), access.log:11 (bad-request)" in out.out
+    assert "access.log.1.gz:5 (malformed)" in out.out
     assert main(["import", str(log), "--db", str(db), "--site", "shop.example"]) == 0
     assert "imported 0 " in capsys.readouterr().out
     conn = sqlite3.connect(db)
