@@ -284,18 +284,29 @@ class Pipeline:
         )
 
     def _score(self, session: Session, hit: Hit, path: str, ua: UAInfo, now: float) -> BotScore:
-        """Feed the session's behaviour and rescore it (page-like hits only)."""
+        """Feed the session's behaviour (page-like hits only) and rescore it when anything it reads has changed.
+
+        The score reads the behaviour (which grows with every observation), the site's and the fingerprint's
+        counts, and the UA (one per session: it is part of the visitor id); an asset or a repeat that changed
+        none of them keeps the score it had."""
         pages = self.site_pages.get(hit.site)
+        behaviour = session.behaviour
         if hit.type in _PAGE_LIKE and not hit.asset:
-            session.behaviour.observe(now, path)
+            behaviour.observe(now, path)
             if pages is None:
                 pages = self.site_pages[hit.site] = set()
             if len(pages) < MAX_SITE_PAGES:
                 pages.add(path)
+        site_pages = len(pages) if pages is not None else 0
+        fingerprint_sessions = self.fingerprint_sessions.get(session.record.fingerprint, 1)
+        inputs = (behaviour.requests, site_pages, fingerprint_sessions)
+        if inputs == session.scored:
+            return session.score
+        session.scored = inputs
         return score_session(
-            session.behaviour,
-            site_pages=len(pages) if pages is not None else 0,
-            fingerprint_sessions=self.fingerprint_sessions.get(session.record.fingerprint, 1),
+            behaviour,
+            site_pages=site_pages,
+            fingerprint_sessions=fingerprint_sessions,
             browser=ua.browser,
             browser_major=ua.browser_major,
         )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.bots.request import RequestVerdict
+from collector.bots.request import RequestVerdict, is_probe_path
 from collector.enrich.privacy import split_redacted
 from collector.enrich.ua import UAInfo, parse_ua
 from collector.logs.hits import hit_type, page_url
@@ -90,7 +90,8 @@ def import_chunk(pipeline: Pipeline, lines: Sequence[LogLine], site: str) -> Chu
             success=rec.status < 500,
             asset=asset,
         )
-        verdict_key = (rec.ua, rec.accept, rec.accept_language, path, rec.ip if by_ip else "")
+        # A verdict reads the path only for whether it is a scanner's probe (assess_request).
+        verdict_key = (rec.ua, rec.accept, rec.accept_language, is_probe_path(path), rec.ip if by_ip else "")
         verdict = verdicts.get(verdict_key)
         if verdict is None:
             verdict = verdicts[verdict_key] = verdict_of(hit, client, ua, path)
