@@ -41,70 +41,93 @@ class ChunkCounts:
     """The time of the last line imported."""
 
 
-def import_chunk(pipeline: Pipeline, lines: Sequence[LogLine], site: str) -> ChunkCounts:
-    """Run a chunk of parsed lines (in file order) through the pipeline; `site` "" takes each line's host."""
-    counts = ChunkCounts()
-    kinds: dict[tuple[str, str, int], tuple[str, bool]] = {}
-    urls: dict[tuple[str, str], tuple[str, str, str]] = {}
-    refs: dict[tuple[str, str, str, str], Referral] = {}
-    agents: dict[str, UAInfo] = {}
-    clients: dict[tuple[str, str, str | None, str | None], Client] = {}
-    verdicts: dict[tuple[Any, ...], RequestVerdict] = {}
-    by_ip = pipeline.asn is not None  # a hosting-network hint depends on the address only with an ASN database
-    session_for, apply, verdict_of = pipeline.session_for, pipeline.apply, pipeline.verdict
-    for index, rec in enumerate(lines):
-        line_site = site or rec.host.lower()
-        if not line_site:
-            counts.no_site.append(index)
-            continue
-        key = (rec.method, rec.target, rec.status)
-        kind_asset = kinds.get(key)
-        if kind_asset is None:
-            kind_asset = kinds[key] = hit_type(*key)
-        kind, asset = kind_asset
-        where = urls.get((line_site, rec.target))
-        if where is None:
-            host, path, query = split_redacted(page_url(line_site, rec.target))
-            where = urls[(line_site, rec.target)] = (host, path or "/", query)
-        host, path, query = where
-        ref_key = (kind, rec.referrer, host, query)
-        ref = refs.get(ref_key)
-        if ref is None:
-            ref = refs[ref_key] = referral(*ref_key)
-        ua = agents.get(rec.ua)
-        if ua is None:
-            ua = agents[rec.ua] = parse_ua(rec.ua)
-        client_key = (rec.ip, rec.ua, rec.accept, rec.accept_language)
-        client = clients.get(client_key)
-        if client is None:
-            headers_known = rec.accept is not None or rec.accept_language is not None
-            client = clients[client_key] = Client(rec.ip, rec.ua, rec.accept, rec.accept_language, headers_known)
-        hit = Hit(
-            site=line_site,
-            type=kind,
-            referrer=rec.referrer,
-            method=rec.method,
-            status=rec.status,
-            latency_ms=rec.latency_ms,
-            bytes=rec.size,
-            success=rec.status < 500,
-            asset=asset,
-        )
+TABLE_MAX = 20_000
+"""Distinct values remembered per table between chunks; past that a table starts over (memory stays flat)."""
+
+
+class ChunkImporter:
+    """Imports chunks of parsed lines through one pipeline, remembering per-distinct-value work between chunks."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._targets: dict[tuple[str, str, str, int], tuple[str, bool, str, str, str, bool]] = {}
+        self._refs: dict[tuple[str, str, str, str], Referral] = {}
+        self._agents: dict[str, UAInfo] = {}
+        self._clients: dict[tuple[str, str, str | None, str | None], Client] = {}
+        self._verdicts: dict[tuple[Any, ...], RequestVerdict] = {}
+
+    def _target(self, site: str, method: str, target: str, status: int) -> tuple[str, bool, str, str, str, bool]:
+        """(kind, asset, host, path, query, probe) of a request: its type, its URL split and redacted."""
+        kind, asset = hit_type(method, target, status)
+        host, path, query = split_redacted(page_url(site, target))
+        path = path or "/"
         # A verdict reads the path only for whether it is a scanner's probe (assess_request).
-        verdict_key = (rec.ua, rec.accept, rec.accept_language, is_probe_path(path), rec.ip if by_ip else "")
-        verdict = verdicts.get(verdict_key)
-        if verdict is None:
-            verdict = verdicts[verdict_key] = verdict_of(hit, client, ua, path)
-        session, is_new = session_for(hit, client, rec.ts)
-        row = apply(hit, client, rec.ts, session, is_new, ua, path, ref, verdict)
-        counts.imported += 1
-        if kind == "pageview":
-            counts.pageviews += 1
-        else:
-            counts.requests += 1
-            if asset:
-                counts.assets += 1
-        if row[_IS_BOT]:
-            counts.bots += 1
-        counts.last_ts = rec.ts
-    return counts
+        return kind, asset, host, path, query, is_probe_path(path)
+
+    def _bound(self) -> None:
+        """Start over any table that has grown past TABLE_MAX."""
+        for table in (self._targets, self._refs, self._agents, self._clients, self._verdicts):
+            if len(table) > TABLE_MAX:
+                table.clear()
+
+    def run(self, lines: Sequence[LogLine], site: str) -> ChunkCounts:
+        """Run a chunk of parsed lines (in file order) through the pipeline; `site` "" takes each line's host."""
+        self._bound()
+        counts = ChunkCounts()
+        targets, refs, agents, clients, verdicts = (
+            self._targets, self._refs, self._agents, self._clients, self._verdicts,
+        )  # fmt: skip
+        pipeline = self.pipeline
+        by_ip = pipeline.asn is not None  # a hosting-network hint depends on the address only with an ASN database
+        session_for, apply, verdict_of = pipeline.session_for, pipeline.apply, pipeline.verdict
+        pageviews = assets = bots = 0
+        for index, rec in enumerate(lines):
+            line_site = site or rec.host.lower()
+            if not line_site:
+                counts.no_site.append(index)
+                continue
+            key = (line_site, rec.method, rec.target, rec.status)
+            known = targets.get(key)
+            if known is None:
+                known = targets[key] = self._target(*key)
+            kind, asset, host, path, query, probe = known
+            ref_key = (kind, rec.referrer, host, query)
+            ref = refs.get(ref_key)
+            if ref is None:
+                ref = refs[ref_key] = referral(*ref_key)
+            ua = agents.get(rec.ua)
+            if ua is None:
+                ua = agents[rec.ua] = parse_ua(rec.ua)
+            client_key = (rec.ip, rec.ua, rec.accept, rec.accept_language)
+            client = clients.get(client_key)
+            if client is None:
+                headers_known = rec.accept is not None or rec.accept_language is not None
+                client = clients[client_key] = Client(rec.ip, rec.ua, rec.accept, rec.accept_language, headers_known)
+            hit = Hit(
+                site=line_site,
+                type=kind,
+                referrer=rec.referrer,
+                method=rec.method,
+                status=rec.status,
+                latency_ms=rec.latency_ms,
+                bytes=rec.size,
+                success=rec.status < 500,
+                asset=asset,
+            )
+            verdict_key = (rec.ua, rec.accept, rec.accept_language, probe, rec.ip if by_ip else "")
+            verdict = verdicts.get(verdict_key)
+            if verdict is None:
+                verdict = verdicts[verdict_key] = verdict_of(hit, client, ua, path)
+            session, is_new = session_for(hit, client, rec.ts)
+            row = apply(hit, client, rec.ts, session, is_new, ua, path, ref, verdict)
+            if kind == "pageview":
+                pageviews += 1
+            elif asset:
+                assets += 1
+            if row[_IS_BOT]:
+                bots += 1
+            counts.last_ts = rec.ts
+        counts.imported = len(lines) - len(counts.no_site)
+        counts.pageviews, counts.requests = pageviews, counts.imported - pageviews
+        counts.assets, counts.bots = assets, bots
+        return counts

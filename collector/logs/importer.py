@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Final
 
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup
-from collector.logs.batch import import_chunk
+from collector.logs.batch import ChunkImporter
 from collector.logs.hits import hit_type, page_url
 from collector.logs.parse import LineError, LogLine, detect_format, format_problem, parser_for
 from collector.pipeline import Client, Pipeline
@@ -212,6 +212,7 @@ class Importer:
         )
         await self.writer.start()
         self.pipeline = Pipeline(cfg, self.writer, SaltStore(self._db), self._geo, self._asn)
+        self._chunks = ChunkImporter(self.pipeline)
         self.writer.add_source(self._add_offset)
         return self
 
@@ -429,8 +430,8 @@ class Importer:
             self.stats.first_skipped.append((self._path_name, number, reason))
 
     def _import_chunk(self, parsed: list[LogLine], numbers: list[int]) -> float:
-        """The batch path: a chunk of parsed lines through `import_chunk`; returns the last imported line's time."""
-        counts = import_chunk(self.pipeline, parsed, self.site)
+        """The batch path: a chunk of parsed lines through `ChunkImporter`; returns the last imported line's time."""
+        counts = self._chunks.run(parsed, self.site)
         stats = self.stats
         stats.imported += counts.imported
         stats.pageviews += counts.pageviews
