@@ -104,7 +104,7 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
                     ip, ua = rng.choice(people)
                     visits.append([ip, ua, 1 + int(rng.expovariate(1 / 3)), rng.choice(REFERRERS)])
                 visit = visits[rng.randrange(len(visits))]
-                ip, ua, left, ref = visit  # type: ignore[misc]
+                ip, ua, left, ref = visit  # type: ignore[misc,assignment]
                 page = rng.choice(pages)
                 if ref != "-" and rng.random() < 0.1:
                     page += "?utm_source=newsletter&utm_medium=email"

@@ -346,9 +346,10 @@ def format_problem(sample: list[str], fmt: str) -> str:
     if not lines or fmt not in FORMATS[1:] or _parses_any(lines, fmt):
         return ""
     other = next((name for name in ("combined", "json") if name != fmt and _parses_any(lines, name)), "")
+    which = "its first line is not" if len(lines) == 1 else f"none of its first {len(lines)} lines is"
     if other:
-        return f"none of the first {len(lines)} lines is in {fmt} format; they look like {other}: try --format {other}"
-    return f"none of the first {len(lines)} lines is an access-log line (binary data, or another kind of file?)"
+        return f"{which} in {fmt} format but in {other}: try --format {other}"
+    return f"{which} an access-log line (binary data, or another kind of file?)"
 
 
 def _parses_any(lines: list[str], fmt: str) -> bool:
