@@ -14,11 +14,8 @@ any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=60
 digits = st.text(st.characters(categories=("Nd", "No")), min_size=1, max_size=4)  # ² and ٣ are "digits" too
 stamps = st.one_of(
     any_text,
-    st.builds(
-        lambda d, s: f"10/Oct/2000:13:55:{s} {d}",
-        st.sampled_from(["-0700", "+0000", "x0700", "+07a0"]),
-        st.one_of(digits, st.just("36")),
-    ),
+    st.builds(lambda d, s: f"10/Oct/2000:13:55:{s} {d}", st.sampled_from(["-0700", "+0000", "x0700", "+07a0"]),
+              st.one_of(digits, st.just("36"))),
     st.builds(lambda d: f"{d}/Oct/2000:13:55:36 -0700", digits),
 )
 fields = st.one_of(any_text, st.sampled_from(["-", "", "GET / HTTP/1.1", '\\"', "\\\\"]))
@@ -37,53 +34,15 @@ def clf_lines(draw: st.DrawFn) -> str:
     return line
 
 
-json_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(2**63), 2**64 - 1),
-    st.floats(allow_nan=False),
-    any_text,
-    digits,
-    st.sampled_from(
-        [
-            "inf",
-            "-inf",
-            "nan",
-            "1e400",
-            "0001-01-01T00:00:00+01:00",
-            "9999-12-31T23:59:59-12:00",
-            "2024-05-01T10:00:00Z",
-            "1714557600.5",
-        ]
-    ),
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(any_text, inner, max_size=3)),
-    max_leaves=8,
-)
-JSON_KEYS = [
-    "request",
-    "remote_addr",
-    "client_ip",
-    "host",
-    "request_method",
-    "method",
-    "request_uri",
-    "uri",
-    "ts",
-    "time",
-    "msec",
-    "status",
-    "body_bytes_sent",
-    "size",
-    "http_user_agent",
-    "http_referer",
-    "latency_ms",
-    "request_time",
-    "duration",
-    "headers",
-]
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1),
+                         st.floats(allow_nan=False), any_text, digits,
+                         st.sampled_from(["inf", "-inf", "nan", "1e400", "0001-01-01T00:00:00+01:00",
+                                          "9999-12-31T23:59:59-12:00", "2024-05-01T10:00:00Z", "1714557600.5"]))
+json_values = st.recursive(json_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(any_text, inner, max_size=3)), max_leaves=8)
+JSON_KEYS = ["request", "remote_addr", "client_ip", "host", "request_method", "method", "request_uri", "uri", "ts",
+             "time", "msec", "status", "body_bytes_sent", "size", "http_user_agent", "http_referer", "latency_ms",
+             "request_time", "duration", "headers"]
 
 
 @st.composite
