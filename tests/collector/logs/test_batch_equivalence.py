@@ -142,3 +142,36 @@ async def test_the_awkward_cases_are_in_the_generated_logs(tmp_path: Path) -> No
         assert conn.execute(long_referrer).fetchone()[0] == 1
     finally:
         conn.close()
+
+
+async def test_the_batch_path_writes_through_any_store(tmp_path: Path, tmp_path_factory: Any) -> None:
+    """Rows go through the storage contract (the writer and its sink), so ClickHouse gets what SQLite gets."""
+    pytest.importorskip("chdb")
+    from db.url import parse_store_url
+    from tests.engines import chdb_config
+
+    log = tmp_path / "access.log"
+    write_combined(log, 3, START, 9)
+    seen = {}
+    for batch in (False, True):
+        cfg = chdb_config(tmp_path / str(batch), tmp_path_factory)
+        async with Importer(cfg, site="shop.example", chunk_lines=300, batch=batch) as importer:
+            await importer.import_file(log)
+        store = open_store(parse_store_url(cfg.db.url))
+        try:
+            ch = store.ch  # type: ignore[attr-defined]
+            seen[batch] = (
+                ch.rows(
+                    "SELECT ts, type, path, referrer, ref_source, browser, os, device, is_bot, bot_name, status "
+                    "FROM events ORDER BY ts, path, type, is_bot"
+                ),
+                ch.rows(
+                    "SELECT started, last_seen, pageviews, requests, entry_path, exit_path, is_bot, bot_name, "
+                    "bot_reasons, bot_score, bot_signals, new_visitor FROM sessions FINAL ORDER BY started, entry_path"
+                ),
+            )
+        finally:
+            store.close()
+    events, sessions = seen[True]
+    assert len(events) > 3000 and len(sessions) > 300
+    assert seen[True] == seen[False]
