@@ -41,7 +41,7 @@ class ChunkCounts:
     """The time of the last line imported."""
 
 
-TABLE_MAX = 20_000
+TABLE_MAX = 4_096
 """Distinct values remembered per table between chunks; past that a table starts over (memory stays flat)."""
 
 
