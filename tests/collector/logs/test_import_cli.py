@@ -89,3 +89,19 @@ def test_token_create_list_revoke(tmp_path, capsys):
     assert "no working ingest token #1" in capsys.readouterr().err
     assert main(["token", "list", "--db", db]) == 0
     assert "no ingest tokens" in capsys.readouterr().out
+
+
+def test_the_progress_bar_shows_lines_per_second_and_an_eta(tmp_path):
+    import io
+
+    from collector.logs.importer import ImportStats
+    from sitelens_tui.commands.import_logs import ProgressBar, eta_text
+
+    assert eta_text(0.1, 1000, 1000) == ""  # too early to tell
+    assert eta_text(10.0, 1_000_000, 3_000_000) == "ETA 30s"
+    assert eta_text(10.0, 1_000_000, 9_000_000) == "ETA 1m30s"
+    out = io.StringIO()
+    bar = ProgressBar(out)
+    stats = ImportStats(lines=50_000, elapsed_s=2.0)
+    bar(stats, tmp_path / "access.log", 1_000_000, 4_000_000)
+    assert "access.log [######..................]  25.0%  50,000 lines  25,000 lines/s" in out.getvalue()
