@@ -1,46 +1,27 @@
 """Batch import of a chunk of parsed log lines: the stateless work once per distinct value, then the live rules.
 
-A chunk's lines share few distinct values: a few hundred User-Agents, request targets and referrers for thousands
+A file's lines share few distinct values: a few thousand User-Agents, request targets and referrers for millions
 of lines. Everything that depends only on such a value (the request's kind, its URL split and redacted, the
 referrer's class with UTM tags, the parsed UA, the bot verdict of a UA on a path) is computed once per distinct
-value in the chunk. What depends on order (which session a hit belongs to, its behaviour and score, the bot
-verdict that sticks to a session) then runs hit by hit through `Pipeline.apply`, the code live traffic uses, so
-both paths give the same rows by construction rather than by a second copy of the rules.
+value, in tables kept between chunks (bounded). What depends on order (which session a hit belongs to, its
+behaviour and score, the bot verdict that sticks to a session) then runs hit by hit through `Pipeline.apply`, the
+code live traffic uses, so both paths give the same rows by construction rather than by a second copy of the rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from collector.bots.request import RequestVerdict, is_probe_path
 from collector.enrich.privacy import split_redacted
 from collector.enrich.ua import UAInfo, parse_ua
-from collector.logs.hits import hit_type, page_url
+from collector.logs.hits import HitCounts, hit_type, log_client, log_hit, page_url
 from collector.logs.parse import LogLine
 from collector.pipeline import Client, Pipeline, Referral, referral
-from collector.validation import Hit
 from db.records import EVENT_COLUMNS
 
 _IS_BOT = EVENT_COLUMNS.index("is_bot")
-
-
-@dataclass(slots=True)
-class ChunkCounts:
-    """What one chunk added, for the import's summary."""
-
-    imported: int = 0
-    pageviews: int = 0
-    requests: int = 0
-    assets: int = 0
-    bots: int = 0
-    no_site: list[int] = field(default_factory=list)
-    """Indexes of the lines with no site to import into (JSON logs without a host, and no --site)."""
-    last_ts: float = 0.0
-    """The time of the last line imported."""
-
-
 TABLE_MAX = 4_096
 """Distinct values remembered per table between chunks; past that a table starts over (memory stays flat)."""
 
@@ -70,21 +51,23 @@ class ChunkImporter:
             if len(table) > TABLE_MAX:
                 table.clear()
 
-    def run(self, lines: Sequence[LogLine], site: str) -> ChunkCounts:
-        """Run a chunk of parsed lines (in file order) through the pipeline; `site` "" takes each line's host."""
+    def run(self, lines: Sequence[LogLine], site: str, counts: HitCounts) -> tuple[list[int], float]:
+        """Run a chunk of parsed lines (in file order) through the pipeline, counting the hits in `counts`;
+        `site` "" takes each line's host. Returns the indexes of lines with no site, and the last line's time."""
         self._bound()
-        counts = ChunkCounts()
+        no_site: list[int] = []
+        last_ts = 0.0
         targets, refs, agents, clients, verdicts = (
             self._targets, self._refs, self._agents, self._clients, self._verdicts,
         )  # fmt: skip
         pipeline = self.pipeline
         by_ip = pipeline.asn is not None  # a hosting-network hint depends on the address only with an ASN database
         session_for, apply, verdict_of = pipeline.session_for, pipeline.apply, pipeline.verdict
-        pageviews = assets = bots = 0
+        count = counts.count
         for index, rec in enumerate(lines):
             line_site = site or rec.host.lower()
             if not line_site:
-                counts.no_site.append(index)
+                no_site.append(index)
                 continue
             key = (line_site, rec.method, rec.target, rec.status)
             known = targets.get(key)
@@ -101,33 +84,14 @@ class ChunkImporter:
             client_key = (rec.ip, rec.ua, rec.accept, rec.accept_language)
             client = clients.get(client_key)
             if client is None:
-                headers_known = rec.accept is not None or rec.accept_language is not None
-                client = clients[client_key] = Client(rec.ip, rec.ua, rec.accept, rec.accept_language, headers_known)
-            hit = Hit(
-                site=line_site,
-                type=kind,
-                referrer=rec.referrer,
-                method=rec.method,
-                status=rec.status,
-                latency_ms=rec.latency_ms,
-                bytes=rec.size,
-                success=rec.status < 500,
-                asset=asset,
-            )
+                client = clients[client_key] = log_client(rec)
+            hit = log_hit(rec, line_site, kind, asset)
             verdict_key = (rec.ua, rec.accept, rec.accept_language, probe, rec.ip if by_ip else "")
             verdict = verdicts.get(verdict_key)
             if verdict is None:
                 verdict = verdicts[verdict_key] = verdict_of(hit, client, ua, path)
             session, is_new = session_for(hit, client, rec.ts)
             row = apply(hit, client, rec.ts, session, is_new, ua, path, ref, verdict)
-            if kind == "pageview":
-                pageviews += 1
-            elif asset:
-                assets += 1
-            if row[_IS_BOT]:
-                bots += 1
-            counts.last_ts = rec.ts
-        counts.imported = len(lines) - len(counts.no_site)
-        counts.pageviews, counts.requests = pageviews, counts.imported - pageviews
-        counts.assets, counts.bots = assets, bots
-        return counts
+            count(kind, asset, bool(row[_IS_BOT]))
+            last_ts = rec.ts
+        return no_site, last_ts

@@ -24,11 +24,10 @@ from typing import Any, BinaryIO, Final
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup
 from collector.logs.batch import ChunkImporter
-from collector.logs.hits import hit_type, page_url
+from collector.logs.hits import HitCounts, hit_type, log_client, log_hit, page_url
 from collector.logs.parse import LineError, LogLine, detect_format, format_problem, parser_for
-from collector.pipeline import Client, Pipeline
+from collector.pipeline import Pipeline
 from collector.salts import SaltStore
-from collector.validation import Hit
 from db.batch import Batch
 from db.queries.ingest import ImportFile
 from db.records import EVENT_COLUMNS
@@ -60,16 +59,11 @@ class UnreadableFile(ImportError_):
 
 
 @dataclass(slots=True)
-class ImportStats:
+class ImportStats(HitCounts):
     """What an import did, for the summary line and the tests."""
 
     files: int = 0
     lines: int = 0
-    imported: int = 0
-    pageviews: int = 0
-    requests: int = 0
-    assets: int = 0
-    bots: int = 0
     already: int = 0
     """Lines skipped because an earlier import of the same file had them."""
     skipped: Counter[str] = field(default_factory=Counter)
@@ -431,16 +425,10 @@ class Importer:
 
     def _import_chunk(self, parsed: list[LogLine], numbers: list[int]) -> float:
         """The batch path: a chunk of parsed lines through `ChunkImporter`; returns the last imported line's time."""
-        counts = self._chunks.run(parsed, self.site)
-        stats = self.stats
-        stats.imported += counts.imported
-        stats.pageviews += counts.pageviews
-        stats.requests += counts.requests
-        stats.assets += counts.assets
-        stats.bots += counts.bots
-        for index in counts.no_site:
+        no_site, last_ts = self._chunks.run(parsed, self.site, self.stats)
+        for index in no_site:
             self._skip("no-site", numbers[index])
-        return counts.last_ts
+        return last_ts
 
     def _import_line(self, rec: LogLine, site: str, accept: Callable[..., tuple[Any, ...]]) -> float:
         """Turn one parsed line into a hit and run it through the pipeline; returns the line's time."""
@@ -448,31 +436,8 @@ class Importer:
         if not site:
             raise LineError("no-site")
         kind, asset = hit_type(rec.method, rec.target, rec.status)
-        hit = Hit(
-            site=site,
-            type=kind,
-            url=page_url(site, rec.target),
-            referrer=rec.referrer,
-            method=rec.method,
-            status=rec.status,
-            latency_ms=rec.latency_ms,
-            bytes=rec.size,
-            success=rec.status < 500,
-            asset=asset,
-        )
-        headers_known = rec.accept is not None or rec.accept_language is not None
-        client = Client(rec.ip, rec.ua, rec.accept, rec.accept_language, headers_known)
-        row = accept(hit, client, rec.ts)
-        stats = self.stats
-        stats.imported += 1
-        if kind == "pageview":
-            stats.pageviews += 1
-        else:
-            stats.requests += 1
-            if asset:
-                stats.assets += 1
-        if row[_IS_BOT]:
-            stats.bots += 1
+        row = accept(log_hit(rec, site, kind, asset, page_url(site, rec.target)), log_client(rec), rec.ts)
+        self.stats.count(kind, asset, bool(row[_IS_BOT]))
         return rec.ts
 
     def _report(self, path: Path, done: int, total: int) -> None:

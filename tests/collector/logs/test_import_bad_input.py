@@ -19,14 +19,7 @@ GOOD_EVENTS = 9
 PATHS = ["", "--streaming"]
 
 
-@pytest.fixture(autouse=True)
-def no_user_config(tmp_path, monkeypatch):
-    """Keep the machine's own config and environment out of the test."""
-    empty = tmp_path / "empty.toml"
-    empty.write_text("")
-    monkeypatch.setenv("SITELENS_CONFIG", str(empty))
-    for name in ("SITELENS_DB", "SITELENS_HOST", "SITELENS_PORT"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_user_config")
 
 
 def run(tmp_path: Path, *args: str) -> int:

@@ -14,14 +14,7 @@ from sitelens_tui.cli import main
 DATA = Path(__file__).parents[2] / "data" / "logs"
 
 
-@pytest.fixture(autouse=True)
-def no_user_config(tmp_path, monkeypatch):
-    """Keep the machine's own config and environment out of the test."""
-    empty = tmp_path / "empty.toml"
-    empty.write_text("")
-    monkeypatch.setenv("SITELENS_CONFIG", str(empty))
-    for name in ("SITELENS_DB", "SITELENS_HOST", "SITELENS_PORT"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_user_config")
 
 
 def test_import_prints_a_summary_and_is_idempotent(tmp_path, capsys):
