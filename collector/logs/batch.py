@@ -16,13 +16,13 @@ from typing import Any
 from collector.bots.request import RequestVerdict, is_probe_path
 from collector.enrich.privacy import split_redacted
 from collector.enrich.ua import UAInfo, parse_ua
-from collector.logs.hits import HitCounts, hit_type, log_client, log_hit, page_url
+from collector.logs.hits import HitCounts, hit_type, line_site, log_client, log_hit, page_url
 from collector.logs.parse import LogLine
 from collector.pipeline import Client, Pipeline, Referral, referral
 from db.records import EVENT_COLUMNS
 
 _IS_BOT = EVENT_COLUMNS.index("is_bot")
-TABLE_MAX = 4_096
+TABLE_MAX = 2_048
 """Distinct values remembered per table between chunks; past that a table starts over (memory stays flat)."""
 
 
@@ -51,11 +51,10 @@ class ChunkImporter:
             if len(table) > TABLE_MAX:
                 table.clear()
 
-    def run(self, lines: Sequence[LogLine], site: str, counts: HitCounts) -> tuple[list[int], float]:
-        """Run a chunk of parsed lines (in file order) through the pipeline, counting the hits in `counts`;
-        `site` "" takes each line's host. Returns the indexes of lines with no site, and the last line's time."""
+    def run(self, lines: Sequence[LogLine], site: str, counts: HitCounts) -> float:
+        """Run parsed lines (in file order, each with a site: see `line_site`) through the pipeline, counting the
+        hits in `counts`; `site` "" takes each line's host. Returns the last line's time."""
         self._bound()
-        no_site: list[int] = []
         last_ts = 0.0
         targets, refs, agents, clients, verdicts = (
             self._targets, self._refs, self._agents, self._clients, self._verdicts,
@@ -64,12 +63,9 @@ class ChunkImporter:
         by_ip = pipeline.asn is not None  # a hosting-network hint depends on the address only with an ASN database
         session_for, apply, verdict_of = pipeline.session_for, pipeline.apply, pipeline.verdict
         count = counts.count
-        for index, rec in enumerate(lines):
-            line_site = site or rec.host.lower()
-            if not line_site:
-                no_site.append(index)
-                continue
-            key = (line_site, rec.method, rec.target, rec.status)
+        for rec in lines:
+            rec_site = line_site(rec, site)
+            key = (rec_site, rec.method, rec.target, rec.status)
             known = targets.get(key)
             if known is None:
                 known = targets[key] = self._target(*key)
@@ -85,7 +81,7 @@ class ChunkImporter:
             client = clients.get(client_key)
             if client is None:
                 client = clients[client_key] = log_client(rec)
-            hit = log_hit(rec, line_site, kind, asset)
+            hit = log_hit(rec, rec_site, kind, asset)
             verdict_key = (rec.ua, rec.accept, rec.accept_language, probe, rec.ip if by_ip else "")
             verdict = verdicts.get(verdict_key)
             if verdict is None:
@@ -94,4 +90,4 @@ class ChunkImporter:
             row = apply(hit, client, rec.ts, session, is_new, ua, path, ref, verdict)
             count(kind, asset, bool(row[_IS_BOT]))
             last_ts = rec.ts
-        return no_site, last_ts
+        return last_ts

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
-from collector.logs.parse import LogLine
+from collector.logs.parse import LineError, LogLine
 from collector.pipeline import Client
 from collector.validation import Hit
 
@@ -39,6 +39,14 @@ def page_url(site: str, target: str) -> str:
     if target.startswith(("http://", "https://")):
         return target
     return f"https://{site}/{target}"
+
+
+def line_site(rec: LogLine, site: str) -> str:
+    """The site a line is imported into: the one given, else the line's own host (JSON logs); "no-site" if neither."""
+    site = site or rec.host.lower()
+    if not site:
+        raise LineError("no-site")
+    return site
 
 
 def log_hit(rec: LogLine, site: str, kind: str, asset: bool, url: str = "") -> Hit:

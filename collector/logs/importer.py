@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, Final
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup
 from collector.logs.batch import ChunkImporter
-from collector.logs.hits import HitCounts, hit_type, log_client, log_hit, page_url
+from collector.logs.hits import HitCounts, hit_type, line_site, log_client, log_hit, page_url
 from collector.logs.parse import LineError, LogLine, detect_format, format_problem, parser_for
 from collector.pipeline import Pipeline
 from collector.salts import SaltStore
@@ -37,6 +37,8 @@ from db.writer import Writer
 CHUNK_LINES: Final = 5_000
 """Lines between writer flushes: big enough for fast transactions, small enough for flat memory. Both paths
 flush at the same lines, so a file's rows and offsets come out the same whichever path imported it."""
+BATCH_SLICE: Final = 1_000
+"""Parsed lines the batch path holds at once before running them through the pipeline."""
 FIRST_SKIPPED: Final = 5
 """Skipped lines the summary shows by file and line number."""
 FOLLOW_POLL_S: Final = 0.25
@@ -362,7 +364,6 @@ class Importer:
         first = cursor.lines + 1
         raws, full = self._read(reader, cursor, take_partial=take_partial)
         parsed: list[LogLine] = []
-        numbers: list[int] = []
         last_ts = 0.0
         for number, raw_line in enumerate(raws, first):
             if len(raw_line) <= 2 and not raw_line.strip():
@@ -370,15 +371,19 @@ class Importer:
                 continue
             try:
                 rec = parse(raw_line.decode("utf-8", "replace"))
-                if self._batching:
-                    parsed.append(rec)
-                    numbers.append(number)
-                else:
+                if not self._batching:
                     last_ts = self._import_line(rec, self.site, self.pipeline.accept)
+                    continue
+                line_site(rec, self.site)
             except LineError as exc:
                 self._skip(exc.reason, number)
+                continue
+            parsed.append(rec)
+            if len(parsed) == BATCH_SLICE:  # (a few short lists, not one long one: flat memory)
+                last_ts = self._chunks.run(parsed, self.site, self.stats)
+                parsed = []
         if parsed:
-            last_ts = self._import_chunk(parsed, numbers)
+            last_ts = self._chunks.run(parsed, self.site, self.stats)
         if last_ts:
             self.pipeline.expire(last_ts)  # in log time: memory stays flat on long files
         return full
@@ -423,18 +428,9 @@ class Importer:
         if reason != "blank" and len(self.stats.first_skipped) < FIRST_SKIPPED:
             self.stats.first_skipped.append((self._path_name, number, reason))
 
-    def _import_chunk(self, parsed: list[LogLine], numbers: list[int]) -> float:
-        """The batch path: a chunk of parsed lines through `ChunkImporter`; returns the last imported line's time."""
-        no_site, last_ts = self._chunks.run(parsed, self.site, self.stats)
-        for index in no_site:
-            self._skip("no-site", numbers[index])
-        return last_ts
-
     def _import_line(self, rec: LogLine, site: str, accept: Callable[..., tuple[Any, ...]]) -> float:
         """Turn one parsed line into a hit and run it through the pipeline; returns the line's time."""
-        site = site or rec.host.lower()
-        if not site:
-            raise LineError("no-site")
+        site = line_site(rec, site)
         kind, asset = hit_type(rec.method, rec.target, rec.status)
         row = accept(log_hit(rec, site, kind, asset, page_url(site, rec.target)), log_client(rec), rec.ts)
         self.stats.count(kind, asset, bool(row[_IS_BOT]))
