@@ -1,4 +1,4 @@
-"""What a logged request is for SiteLens: a pageview, a request or a static asset, and its absolute URL."""
+"""What a logged request is for SiteLens (its kind, site, URL, hit and client), and the counts of imported hits."""
 
 from __future__ import annotations
 
