@@ -13,7 +13,7 @@ from collector.bots.scorer import BotScore, score_session
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup, is_hosting_org
 from collector.enrich.privacy import redact_props, redact_text, redact_title, redact_url, split_redacted
-from collector.enrich.referrer import RefInfo, apply_utm, classify_referrer, parse_utm
+from collector.enrich.referrer import RefInfo, Utm, apply_utm, classify_referrer, parse_utm
 from collector.enrich.ua import UAInfo, os_version_label, parse_ua
 from collector.salts import SaltStore
 from collector.sessions import Session, SessionTracker, new_session_id
@@ -193,32 +193,43 @@ class Pipeline:
         HTTP handlers have no use for the record, and its 36 fields cost a noticeable share of a request."""
         now = time.time() if now is None else now
         session, is_new = self.session_for(hit, client, now)
-        rec = session.record
         ua = parse_ua(client.ua)
-
-        kind = hit.type
         if hit.url:
             host, path, query = split_redacted(hit.url)
         else:
             host, path, query = "", redact_url(hit.path) if hit.path else "", ""
         path = path or "/"
-        referrer = ""
-        ref = _NO_REF
-        if kind == "pageview" or kind == "request":
-            ref = classify_referrer(hit.referrer, host) if hit.referrer else _DIRECT
-            if query:
-                utm = parse_utm(query)
-                if utm.source or utm.medium or utm.campaign:
-                    ref = apply_utm(ref, utm)
-                    if is_new or rec.pageviews == 0:
-                        rec.utm_source, rec.utm_medium, rec.utm_campaign = utm.source, utm.medium, utm.campaign
-            if ref.medium not in ("direct", "internal"):
-                referrer = redact_url(hit.referrer)[:500]
-            if is_new or (rec.pageviews == 0 and not rec.ref_source):
-                if ref.medium != "internal":
-                    rec.referrer, rec.ref_source, rec.ref_medium = referrer, ref.source, ref.medium
+        ref = referral(hit.type, hit.referrer, host, query)
+        verdict = self.verdict(hit, client, ua, path)
+        return self.apply(hit, client, now, session, is_new, ua, path, ref, verdict)
 
-        verdict = self._verdict(hit, client, ua, path)
+    def apply(
+        self,
+        hit: Hit,
+        client: Client,
+        now: float,
+        session: Session,
+        is_new: bool,
+        ua: UAInfo,
+        path: str,
+        ref: Referral,
+        verdict: RequestVerdict,
+    ) -> tuple[Any, ...]:
+        """The stateful half of `accept`: fold a hit whose stateless enrichment is done into its session,
+        score it and queue its row. The batch import computes that enrichment once per distinct value and
+        comes in here, so live traffic and imported files follow one definition of every rule."""
+        rec = session.record
+        kind = hit.type
+        info = ref.info
+        referrer = ref.referrer
+        if kind == "pageview" or kind == "request":
+            utm = ref.utm
+            if utm is not None and (is_new or rec.pageviews == 0):
+                rec.utm_source, rec.utm_medium, rec.utm_campaign = utm.source, utm.medium, utm.campaign
+            if is_new or (rec.pageviews == 0 and not rec.ref_source):
+                if info.medium != "internal":
+                    rec.referrer, rec.ref_source, rec.ref_medium = referrer, info.source, info.medium
+
         score = self._score(session, hit, path, ua, now)
         self._update_session(session, hit, path, now, verdict, score, verdict.is_bot or score.is_bot)
         # The session's verdict, not this hit's: once a session is judged a bot every later event is a bot's
@@ -236,7 +247,7 @@ class Pipeline:
         row = (
             now, hit.site, kind, 0 if server else rec.id, rec.visitor_id, rec.fingerprint, path[:2000],
             redact_title(hit.title) if hit.title else "", referrer,
-            ref.source, ref.medium,
+            info.source, info.medium,
             rec.utm_source if is_new else "", rec.utm_medium if is_new else "", rec.utm_campaign if is_new else "",
             redact_text(hit.name) if hit.name else "", _props_json(hit.props), hit.engaged_ms, hit.scroll,
             rec.browser, rec.browser_version, rec.os, rec.device, rec.country, rec.region, rec.city,
@@ -253,7 +264,7 @@ class Pipeline:
             self.stats.bots += 1
         return row
 
-    def _verdict(self, hit: Hit, client: Client, ua: UAInfo, path: str) -> RequestVerdict:
+    def verdict(self, hit: Hit, client: Client, ua: UAInfo, path: str) -> RequestVerdict:
         """Per-request bot hints: crawler lists, library UAs, header anomalies, webdriver, probes, hosting ASN."""
         if not client.ua_known:
             return NO_HINTS
@@ -273,18 +284,29 @@ class Pipeline:
         )
 
     def _score(self, session: Session, hit: Hit, path: str, ua: UAInfo, now: float) -> BotScore:
-        """Feed the session's behaviour and rescore it (page-like hits only)."""
+        """Feed the session's behaviour (page-like hits only) and rescore it when anything it reads has changed.
+
+        The score reads the behaviour (which grows with every observation), the site's and the fingerprint's
+        counts, and the UA (one per session: it is part of the visitor id); an asset or a repeat that changed
+        none of them keeps the score it had."""
         pages = self.site_pages.get(hit.site)
+        behaviour = session.behaviour
         if hit.type in _PAGE_LIKE and not hit.asset:
-            session.behaviour.observe(now, path)
+            behaviour.observe(now, path)
             if pages is None:
                 pages = self.site_pages[hit.site] = set()
             if len(pages) < MAX_SITE_PAGES:
                 pages.add(path)
+        site_pages = len(pages) if pages is not None else 0
+        fingerprint_sessions = self.fingerprint_sessions.get(session.record.fingerprint, 1)
+        inputs = (behaviour.requests, site_pages, fingerprint_sessions)
+        if inputs == session.scored:
+            return session.score
+        session.scored = inputs
         return score_session(
-            session.behaviour,
-            site_pages=len(pages) if pages is not None else 0,
-            fingerprint_sessions=self.fingerprint_sessions.get(session.record.fingerprint, 1),
+            behaviour,
+            site_pages=site_pages,
+            fingerprint_sessions=fingerprint_sessions,
             browser=ua.browser,
             browser_major=ua.browser_major,
         )
@@ -323,10 +345,36 @@ class Pipeline:
             rec.is_bot = 1
 
 
+@dataclass(slots=True, frozen=True)
+class Referral:
+    """Where a hit came from, as far as its own fields say (no session state): the referrer's class with any
+    UTM tags applied, the tags themselves (None without any) and the referrer as stored."""
+
+    info: RefInfo
+    utm: Utm | None
+    referrer: str
+
+
+def referral(kind: str, referrer: str, host: str, query: str) -> Referral:
+    """Classify a hit's referrer and UTM tags; pure, so a batch computes it once per distinct value."""
+    if kind != "pageview" and kind != "request":
+        return _NO_REFERRAL
+    info = classify_referrer(referrer, host) if referrer else _DIRECT
+    tags = None
+    if query:
+        utm = parse_utm(query)
+        if utm.source or utm.medium or utm.campaign:
+            info = apply_utm(info, utm)
+            tags = utm
+    stored = redact_url(referrer)[:500] if info.medium not in ("direct", "internal") else ""
+    return Referral(info, tags, stored)
+
+
 _PAGE_LIKE = frozenset({"pageview", "request", "api_request"})
 """Hit types that are behaviour the bot score reads (engagement pings and custom events are not)."""
 _NO_REF = RefInfo("", "", "")
 _DIRECT = RefInfo("", "direct", "")
+_NO_REFERRAL = Referral(_NO_REF, None, "")
 
 
 def _props_json(props: dict[str, str]) -> str:

@@ -37,6 +37,8 @@ class Session:
     behaviour: Behaviour = field(default_factory=Behaviour)
     score: BotScore = NO_SCORE
     """The latest behavioural score; its signals are stored with the session at each flush."""
+    scored: tuple[int, int, int] | None = None
+    """What `score` was computed from (requests observed, site pages, fingerprint sessions), to skip rescoring."""
 
 
 class SessionTracker:

@@ -18,16 +18,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from collector.config import Config
 from collector.enrich.geo import AsnLookup, GeoLookup
-from collector.logs.parse import LineError, LogLine, detect_format, parser_for
-from collector.pipeline import Client, Pipeline
+from collector.logs.batch import ChunkImporter
+from collector.logs.hits import HitCounts, hit_type, line_site, log_client, log_hit, page_url
+from collector.logs.parse import LineError, LogLine, detect_format, format_problem, parser_for
+from collector.pipeline import Pipeline
 from collector.salts import SaltStore
-from collector.validation import Hit
 from db.batch import Batch
 from db.queries.ingest import ImportFile
 from db.records import EVENT_COLUMNS
@@ -35,7 +35,12 @@ from db.store import open_store
 from db.writer import Writer
 
 CHUNK_LINES: Final = 5_000
-"""Lines between writer flushes: big enough for fast transactions, small enough for flat memory."""
+"""Lines between writer flushes: big enough for fast transactions, small enough for flat memory. Both paths
+flush at the same lines, so a file's rows and offsets come out the same whichever path imported it."""
+BATCH_SLICE: Final = 1_000
+"""Parsed lines the batch path holds at once before running them through the pipeline."""
+FIRST_SKIPPED: Final = 5
+"""Skipped lines the summary shows by file and line number."""
 FOLLOW_POLL_S: Final = 0.25
 GZIP_BUFFER: Final = 64 * 1024
 """Decompressed read-ahead: a truncated .gz loses at most this much of what was readable."""
@@ -44,29 +49,30 @@ HEAD_MAX: Final = 64 * 1024
 WRITER_CACHE_KIB: Final = 4000
 """The writer's SQLite page cache: the import appends and hardly reads back, so a small one costs little."""
 
-_PAGE_EXTENSIONS: Final = frozenset({"", "html", "htm", "xhtml", "shtml", "php", "asp", "aspx", "jsp", "cfm", "cgi"})
-_API_PREFIXES: Final = ("/api/", "/graphql", "/wp-json/", "/rpc/")
 _IS_BOT: Final = EVENT_COLUMNS.index("is_bot")
 
 
 class ImportError_(Exception):
-    """A file that cannot be imported at all (missing, unreadable, not a log); worded for the user."""
+    """An import that cannot go on (a file missing or unreadable, the database refusing writes); worded for the user."""
+
+
+class UnreadableFile(ImportError_):
+    """One file that cannot be imported at all (missing, unreadable, not a log in the format); others may be."""
 
 
 @dataclass(slots=True)
-class ImportStats:
+class ImportStats(HitCounts):
     """What an import did, for the summary line and the tests."""
 
     files: int = 0
     lines: int = 0
-    imported: int = 0
-    pageviews: int = 0
-    requests: int = 0
-    assets: int = 0
-    bots: int = 0
     already: int = 0
     """Lines skipped because an earlier import of the same file had them."""
     skipped: Counter[str] = field(default_factory=Counter)
+    first_skipped: list[tuple[str, int, str]] = field(default_factory=list)
+    """The first few skipped lines: (file name, line number, reason)."""
+    unreadable: list[str] = field(default_factory=list)
+    """Files that could not be imported at all, each with the reason."""
     bytes_read: int = 0
     elapsed_s: float = 0.0
 
@@ -83,36 +89,25 @@ class ImportStats:
         skipped = sum(self.skipped.values())
         reasons = ", ".join(f"{reason} {n:,}" for reason, n in self.skipped.most_common())
         parts.append(f"skipped {skipped:,}" + (f" ({reasons})" if reasons else ""))
+        if self.first_skipped:
+            shown = ", ".join(f"{name}:{number} ({reason})" for name, number, reason in self.first_skipped)
+            more = ", …" if self.malformed > len(self.first_skipped) else ""
+            plural = "s" if self.malformed != 1 else ""
+            parts.append(f"{self.malformed:,} malformed line{plural}, first: {shown}{more}")
+        parts.extend(f"not imported: {problem}" for problem in self.unreadable)
         if self.already:
             parts.append(f"{self.already:,} lines already imported earlier (not added again)")
         return "\n".join(parts)
 
+    @property
+    def malformed(self) -> int:
+        """Lines skipped for what they hold (blank lines aside)."""
+        return sum(self.skipped.values()) - self.skipped["blank"]
 
-@lru_cache(maxsize=8192)
-def hit_type(method: str, path: str, status: int) -> tuple[str, bool]:
-    """("pageview" | "request", is_static_asset) for a logged request.
-
-    Pageviews are successful GETs of HTML-like paths (no extension or a server-page one); assets, API calls,
-    redirects, errors and non-GET methods are "request".
-    """
-    path = path.partition("?")[0].partition("#")[0]
-    last = path.rpartition("/")[2]
-    dot = last.rfind(".")
-    ext = last[dot + 1 :].lower() if dot > 0 else ""
-    if ext not in _PAGE_EXTENSIONS:
-        return "request", True
-    if method != "GET" or not (200 <= status < 300 or status == 304) or path.startswith(_API_PREFIXES):
-        return "request", False
-    return "pageview", False
-
-
-def page_url(site: str, target: str) -> str:
-    """An absolute URL for a logged request target: the pipeline needs the host (internal referrers, UTM)."""
-    if target.startswith("/"):
-        return f"https://{site}{target}"
-    if target.startswith(("http://", "https://")):
-        return target
-    return f"https://{site}/{target}"
+    @property
+    def incomplete(self) -> bool:
+        """Whether anything was left out: a malformed line, or a file that could not be read."""
+        return bool(self.malformed or self.unreadable)
 
 
 @contextmanager
@@ -138,7 +133,7 @@ def read_head(path: Path) -> bytes | None:
     except FileNotFoundError:
         raise
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-        raise ImportError_(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        raise UnreadableFile(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if not head.endswith(b"\n") and len(head) < HEAD_MAX:
         return None
     return head
@@ -154,7 +149,9 @@ def sample_lines(path: Path, n: int = 20) -> list[str]:
                 if len(out) >= n:
                     break
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-        raise ImportError_(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        if out:
+            return out  # a truncated .gz: what came before the damage is a fine sample
+        raise UnreadableFile(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     return out
 
 
@@ -173,12 +170,17 @@ class Importer:
         fmt: str = "auto",
         progress: Progress | None = None,
         chunk_lines: int = CHUNK_LINES,
+        batch: bool = True,
     ) -> None:
         self.cfg = cfg
         self.site = site.strip().lower()
         self.fmt = fmt
         self.progress = progress
         self.chunk_lines = chunk_lines
+        self.batch = batch
+        """Import finished files a chunk at a time (collector/logs/batch.py); `follow` always goes line by line."""
+        self._path_name = ""
+        self._batching = False
         self.stats = ImportStats()
         self._mark: tuple[int, int, int] | None = None  # (file id, offset, lines) the next flush commits
         self._committed: tuple[int, int, int] | None = None
@@ -206,6 +208,7 @@ class Importer:
         )
         await self.writer.start()
         self.pipeline = Pipeline(cfg, self.writer, SaltStore(self._db), self._geo, self._asn)
+        self._chunks = ChunkImporter(self.pipeline)
         self.writer.add_source(self._add_offset)
         return self
 
@@ -254,8 +257,16 @@ class Importer:
         st = path.stat()
         return self._db.import_file(st.st_dev, st.st_ino, hashlib.sha256(head).hexdigest(), str(path))
 
-    def _format_of(self, path: Path) -> str:
-        return self.fmt if self.fmt != "auto" else detect_format(sample_lines(path))
+    def _format_of(self, path: Path, *, check: bool) -> str:
+        """The file's format (given, or detected from its first lines); with `check`, refuse a file none of whose
+        first lines parse in it before anything is imported, naming the format they do parse in if any."""
+        sample = sample_lines(path)
+        fmt = self.fmt if self.fmt != "auto" else detect_format(sample)
+        if check:
+            problem = format_problem(sample, fmt)
+            if problem:
+                raise UnreadableFile(f"{path}: {problem}")
+        return fmt
 
     async def import_file(self, path: Path) -> None:
         """Import one file from where the last import of it stopped (a finished file: read to its end)."""
@@ -273,10 +284,10 @@ class Importer:
                 record = self._identity(path)
             except FileNotFoundError:
                 if not follow:
-                    raise ImportError_(f"{path}: no such file") from None
+                    raise UnreadableFile(f"{path}: no such file") from None
                 record = None
             except (PermissionError, IsADirectoryError) as exc:
-                raise ImportError_(f"{path}: cannot read: {exc.strerror or exc}") from None
+                raise UnreadableFile(f"{path}: cannot read: {exc.strerror or exc}") from None
             if record is None:
                 if not follow:
                     return  # empty file (or no complete line yet): nothing to import
@@ -288,7 +299,9 @@ class Importer:
 
     async def _import_open(self, path: Path, record: ImportFile, *, follow: bool, stop: asyncio.Event | None) -> bool:
         """Import one file from its saved offset; True when (following) the path now names a new file."""
-        parse = parser_for(self._format_of(path))
+        parse = parser_for(self._format_of(path, check=record.offset == 0))
+        self._path_name = path.name
+        self._batching = self.batch and not follow
         with open_log(path) as (reader, raw):
             gz = reader is not raw
             ident = os.fstat(raw.fileno())
@@ -348,13 +361,38 @@ class Importer:
         A last line without a newline may still be being written, so it is kept in the cursor for later,
         unless `take_partial` (a finished gzip file, or the old file after rotation).
         """
-        stats = self.stats
-        skipped = stats.skipped
-        site = self.site
-        accept = self.pipeline.accept
+        first = cursor.lines + 1
+        raws, full = self._read(reader, cursor, take_partial=take_partial)
+        parsed: list[LogLine] = []
+        last_ts = 0.0
+        for number, raw_line in enumerate(raws, first):
+            if len(raw_line) <= 2 and not raw_line.strip():
+                self._skip("blank", number)
+                continue
+            try:
+                rec = parse(raw_line.decode("utf-8", "replace"))
+                if not self._batching:
+                    last_ts = self._import_line(rec, self.site, self.pipeline.accept)
+                    continue
+                line_site(rec, self.site)
+            except LineError as exc:
+                self._skip(exc.reason, number)
+                continue
+            parsed.append(rec)
+            if len(parsed) == BATCH_SLICE:  # (a few short lists, not one long one: flat memory)
+                last_ts = self._chunks.run(parsed, self.site, self.stats)
+                parsed = []
+        if parsed:
+            last_ts = self._chunks.run(parsed, self.site, self.stats)
+        if last_ts:
+            self.pipeline.expire(last_ts)  # in log time: memory stays flat on long files
+        return full
+
+    def _read(self, reader: BinaryIO, cursor: _Cursor, *, take_partial: bool) -> tuple[list[bytes], bool]:
+        """Up to a chunk of complete lines from the reader, advancing the cursor; True when the chunk filled up."""
         left = self.chunk_lines
         offset, lines, pending = cursor.offset, cursor.lines, cursor.pending
-        last_ts = 0.0
+        out: list[bytes] = []
         full = False
         try:
             for raw_line in reader:
@@ -365,13 +403,7 @@ class Importer:
                     break
                 offset += len(raw_line)
                 lines += 1
-                if len(raw_line) <= 2 and not raw_line.strip():
-                    skipped["blank"] += 1
-                else:
-                    try:
-                        last_ts = self._import_line(parse(raw_line.decode("utf-8", "replace")), site, accept)
-                    except LineError as exc:
-                        skipped[exc.reason] += 1
+                out.append(raw_line)
                 left -= 1
                 if not left:
                     full = True
@@ -379,53 +411,29 @@ class Importer:
             if pending and take_partial and not full:
                 offset += len(pending)
                 lines += 1
-                try:
-                    last_ts = self._import_line(parse(pending.decode("utf-8", "replace")), site, accept)
-                except LineError as exc:
-                    skipped[exc.reason] += 1
+                out.append(pending)
                 pending = b""
         except (OSError, EOFError, gzip.BadGzipFile):
             # A truncated or corrupt .gz: keep what was read, count the rest as one unreadable remainder.
-            skipped["corrupt-gzip"] += 1
+            self._skip("corrupt-gzip", lines + 1)
             full = False
-        stats.lines += lines - cursor.lines
-        stats.bytes_read += offset - cursor.offset
+        self.stats.lines += lines - cursor.lines
+        self.stats.bytes_read += offset - cursor.offset
         cursor.offset, cursor.lines, cursor.pending = offset, lines, pending
-        if last_ts:
-            self.pipeline.expire(last_ts)  # in log time: memory stays flat on long files
-        return full
+        return out, full
+
+    def _skip(self, reason: str, number: int) -> None:
+        """Count a line that could not be imported, remembering the first few by file and line number."""
+        self.stats.skipped[reason] += 1
+        if reason != "blank" and len(self.stats.first_skipped) < FIRST_SKIPPED:
+            self.stats.first_skipped.append((self._path_name, number, reason))
 
     def _import_line(self, rec: LogLine, site: str, accept: Callable[..., tuple[Any, ...]]) -> float:
         """Turn one parsed line into a hit and run it through the pipeline; returns the line's time."""
-        site = site or rec.host.lower()
-        if not site:
-            raise LineError("no-site")
+        site = line_site(rec, site)
         kind, asset = hit_type(rec.method, rec.target, rec.status)
-        hit = Hit(
-            site=site,
-            type=kind,
-            url=page_url(site, rec.target),
-            referrer=rec.referrer,
-            method=rec.method,
-            status=rec.status,
-            latency_ms=rec.latency_ms,
-            bytes=rec.size,
-            success=rec.status < 500,
-            asset=asset,
-        )
-        headers_known = rec.accept is not None or rec.accept_language is not None
-        client = Client(rec.ip, rec.ua, rec.accept, rec.accept_language, headers_known)
-        row = accept(hit, client, rec.ts)
-        stats = self.stats
-        stats.imported += 1
-        if kind == "pageview":
-            stats.pageviews += 1
-        else:
-            stats.requests += 1
-            if asset:
-                stats.assets += 1
-        if row[_IS_BOT]:
-            stats.bots += 1
+        row = accept(log_hit(rec, site, kind, asset, page_url(site, rec.target)), log_client(rec), rec.ts)
+        self.stats.count(kind, asset, bool(row[_IS_BOT]))
         return rec.ts
 
     def _report(self, path: Path, done: int, total: int) -> None:

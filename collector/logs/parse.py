@@ -340,6 +340,29 @@ def detect_format(sample: list[str]) -> str:
     return "combined" if combined * 2 >= len(lines) else "common"
 
 
+def format_problem(sample: list[str], fmt: str) -> str:
+    """Why a file whose first lines are `sample` cannot be imported as `fmt` ("" when some line parses in it)."""
+    lines = [line for line in sample if line.strip()]
+    if not lines or fmt not in FORMATS[1:] or _parses_any(lines, fmt):
+        return ""
+    other = next((name for name in ("combined", "json") if name != fmt and _parses_any(lines, name)), "")
+    which = "its first line is not" if len(lines) == 1 else f"none of its first {len(lines)} lines is"
+    if other:
+        return f"{which} in {fmt} format but in {other}: try --format {other}"
+    return f"{which} an access-log line (binary data, or another kind of file?)"
+
+
+def _parses_any(lines: list[str], fmt: str) -> bool:
+    """Whether any of `lines` parses in `fmt`."""
+    for line in lines:
+        try:
+            parser_for(fmt)(line)
+        except LineError:
+            continue
+        return True
+    return False
+
+
 def parser_for(fmt: str) -> Any:
     """The line parser of a format name (combined and common share one parser)."""
     if fmt == "json":

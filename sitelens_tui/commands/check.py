@@ -50,8 +50,10 @@ def check_listen(cfg: Config) -> str:
         try:
             s.bind((cfg.server.host, cfg.server.port))
         except OSError as exc:
-            raise UserError(f"cannot listen on {cfg.server.host}:{cfg.server.port}: {exc.strerror} — is a collector "
-                           "already running? choose another --port") from None
+            raise UserError(
+                f"cannot listen on {cfg.server.host}:{cfg.server.port}: {exc.strerror} — is a collector "
+                "already running? choose another --port"
+            ) from None
     return f"{cfg.server.host}:{cfg.server.port} is free"
 
 

@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_main(cfg))
     except OSError as exc:
-        print(f"sitelens: error: cannot listen on {cfg.server.host}:{cfg.server.port}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(
+            f"sitelens: error: cannot listen on {cfg.server.host}:{cfg.server.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 2
     return 0

@@ -56,9 +56,7 @@ class ProgressBar:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "export", help="export events, sessions, rollups, anomalies or funnels (CSV, NDJSON, Parquet)"
-    )
+    p = sub.add_parser("export", help="export events, sessions, rollups, anomalies or funnels (CSV, NDJSON, Parquet)")
     p.add_argument("--format", default="csv", metavar="FMT", help=f"{' | '.join(FORMATS)} (default csv)")
     p.add_argument("--what", default="events", metavar="TABLE", help=f"{' | '.join(WHATS)} (default events)")
     p.add_argument(
@@ -69,9 +67,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="output file ('-' for stdout; .gz compresses); written to a temporary file beside it and renamed "
         "when complete; never a SQLite database or its -wal/-shm files",
     )
-    p.add_argument(
-        "--force", action="store_true", help="overwrite an existing export file (never a database)"
-    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing export file (never a database)")
     p.add_argument("--site", default="", help="only this site")
     p.add_argument("--since", metavar="AGO", help="only the last 30m, 24h, 7d, 2w ...")
     p.add_argument("--from", dest="date_from", metavar="DATE", help="from this ISO date/datetime (UTC)")
@@ -117,7 +113,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     where = "stdout" if result.path == "-" else result.path
-    print(
-        f"exported {result.rows:,} {args.what} rows ({human_bytes(result.bytes)}) to {where}", file=sys.stderr
-    )
+    print(f"exported {result.rows:,} {args.what} rows ({human_bytes(result.bytes)}) to {where}", file=sys.stderr)
     return 0

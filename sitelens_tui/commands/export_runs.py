@@ -13,9 +13,7 @@ from sitelens_tui.commands.export import human_bytes
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "export-runs", help="list scheduled export runs and their errors; retry failed deliveries"
-    )
+    p = sub.add_parser("export-runs", help="list scheduled export runs and their errors; retry failed deliveries")
     actions = p.add_subparsers(dest="runs_action", metavar="ACTION")
     ls = actions.add_parser("list", help="show recent runs (the default)")
     ls.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")

@@ -22,9 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("forget", help="erase a visitor's events and sessions (right to erasure)")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--visitor", metavar="ID", help="a visitor id as shown in the TUI or an export")
-    who.add_argument(
-        "--ip", metavar="ADDR", help="every visitor seen from this IP address (see the help on limits)"
-    )
+    who.add_argument("--ip", metavar="ADDR", help="every visitor seen from this IP address (see the help on limits)")
     p.add_argument("--dry-run", action="store_true", help="only show what would be erased")
     p.set_defaults(func=run)
 

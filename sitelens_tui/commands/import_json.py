@@ -65,9 +65,7 @@ def parse_line(line: bytes) -> tuple[str, tuple[object, ...]]:
         raise BadLine("not a JSON object")
     is_session = "started" in obj and "last_seen" in obj
     kinds, required, cls = (
-        (SESSION_KINDS, SESSION_REQUIRED, SessionRecord)
-        if is_session
-        else (EVENT_KINDS, EVENT_REQUIRED, EventRecord)
+        (SESSION_KINDS, SESSION_REQUIRED, SessionRecord) if is_session else (EVENT_KINDS, EVENT_REQUIRED, EventRecord)
     )
     missing = [k for k in required if k not in obj]
     if missing:
@@ -186,9 +184,7 @@ async def import_file(path: Path, store: Store, progress: ProgressBar | None = N
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "import-json", help="load an NDJSON export of events or sessions back into the database"
-    )
+    p = sub.add_parser("import-json", help="load an NDJSON export of events or sessions back into the database")
     p.add_argument("file", help="an NDJSON file written by `sitelens export --format ndjson` (.gz too)")
     p.set_defaults(func=run)
 

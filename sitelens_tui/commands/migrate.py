@@ -20,8 +20,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(e.g. SQLite into ClickHouse); run it again to resume",
     )
     p.add_argument("--from", dest="source", required=True, metavar="URL", help="the store to copy (sqlite://PATH)")
-    p.add_argument("--to", dest="target", required=True, metavar="URL",
-                   help="the store to fill (clickhouse://…, clickhouses://… or chdb://PATH)")
+    p.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="URL",
+        help="the store to fill (clickhouse://…, clickhouses://… or chdb://PATH)",
+    )
     p.add_argument("--create", action="store_true", help="create the target ClickHouse database if it is missing")
     p.set_defaults(func=run)
 
@@ -57,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{table:<20}{report.source[table]:>14,}{report.target[table]:>14,}")
     short = [t for t in COPY_TABLES if report.target[t] < report.source[t]]
     if short:
-        print(f"fewer rows in the target for: {', '.join(short)} (run the same command again to resume)",
-              file=sys.stderr)
+        print(
+            f"fewer rows in the target for: {', '.join(short)} (run the same command again to resume)", file=sys.stderr
+        )
         return 1
     print(f"copied {source_url.display()} into {target_url.display()}")
     return 0

@@ -41,9 +41,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     target.add_argument("--ip", metavar="ADDR", help="client IP address")
     target.add_argument("--cidr", metavar="NET", help="network, e.g. 203.0.113.0/24")
     st.add_argument("--level", required=True, choices=LEVELS, type=str.lower)
-    st.add_argument(
-        "--for", dest="duration", metavar="DURATION", help="e.g. 30m, 1h, 2d (default: until cleared)"
-    )
+    st.add_argument("--for", dest="duration", metavar="DURATION", help="e.g. 30m, 1h, 2d (default: until cleared)")
     st.add_argument("--reason", default="", help="why, shown in the TUI")
     st.set_defaults(func=run)
 
@@ -67,9 +65,7 @@ def _when(expires: float | None, now: float) -> str:
     span = (
         f"{left // 86400}d{left % 86400 // 3600}h"
         if left >= 86400
-        else (
-            f"{left // 3600}h{left % 3600 // 60:02d}m" if left >= 3600 else f"{left // 60}m{left % 60:02d}s"
-        )
+        else (f"{left // 3600}h{left % 3600 // 60:02d}m" if left >= 3600 else f"{left // 60}m{left % 60:02d}s")
     )
     return f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(expires))} (in {span})"
 
@@ -80,14 +76,10 @@ def format_table(rows: list[OverrideRow], now: float) -> str:
         return "no active throttle overrides"
     header = ("ID", "KIND", "TARGET", "LEVEL", "EXPIRES", "REASON")
     body = [
-        (str(r.id), r.kind, _plain(r.target, 40), r.level, _when(r.expires, now), _plain(r.reason, 60))
-        for r in rows
+        (str(r.id), r.kind, _plain(r.target, 40), r.level, _when(r.expires, now), _plain(r.reason, 60)) for r in rows
     ]
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *body]
-    ]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *body]]
     return "\n".join(lines)
 
 

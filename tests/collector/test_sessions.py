@@ -108,3 +108,18 @@ def test_live_sessions_are_capped_so_a_flood_cannot_grow_memory(cfg, monkeypatch
     # The oldest session was ended early; its visitor simply starts a new one.
     again = p.process(pageview("/next"), Client(ip="192.0.2.1", ua=CHROME_UA), t + 300)
     assert again.session_id != first.session_id
+
+
+def test_a_session_is_rescored_when_its_fingerprint_starts_sessions_elsewhere(cfg):
+    """The score is kept between hits that change nothing it reads; sessions of the same client on other sites
+    change one of them (sessions per fingerprint), so the next hit of the first session, even an asset, sees it."""
+    p = make_pipeline(cfg)
+    start = ts("2026-11-20 10:00:00")
+    p.process(pageview("/"), ALICE, start)
+    [first] = [s for s in p.sessions.active() if s.record.site == "example.com"]
+    assert not any(sig.name == "fingerprint_sessions" for sig in first.score.signals)
+    for n in range(6):  # the same address and browser on six other sites: one fingerprint, seven sessions
+        p.process(pageview("/", site=f"site{n}.example"), ALICE, start + 10 + n)
+    asset = Hit(site="example.com", type="request", url="https://example.com/app.css", asset=True)
+    p.process(asset, ALICE, start + 30)
+    assert any(sig.name == "fingerprint_sessions" for sig in first.score.signals)

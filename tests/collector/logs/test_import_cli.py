@@ -14,14 +14,7 @@ from sitelens_tui.cli import main
 DATA = Path(__file__).parents[2] / "data" / "logs"
 
 
-@pytest.fixture(autouse=True)
-def no_user_config(tmp_path, monkeypatch):
-    """Keep the machine's own config and environment out of the test."""
-    empty = tmp_path / "empty.toml"
-    empty.write_text("")
-    monkeypatch.setenv("SITELENS_CONFIG", str(empty))
-    for name in ("SITELENS_DB", "SITELENS_HOST", "SITELENS_PORT"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_user_config")
 
 
 def test_import_prints_a_summary_and_is_idempotent(tmp_path, capsys):
@@ -32,10 +25,12 @@ def test_import_prints_a_summary_and_is_idempotent(tmp_path, capsys):
         f.write((DATA / "common.log").read_bytes())
     code = main(["import", str(log), str(tmp_path / "access.log.1.gz"), "--db", str(db), "--site", "shop.example"])
     out = capsys.readouterr()
-    assert code == 0, out.err
+    assert code == 1, out.err  # lines were skipped: the exit status says so
     assert "2 files, 19 lines read" in out.out
     assert "imported 13 (6 pageviews" in out.out
     assert "skipped 6 (" in out.out and "malformed 2" in out.out
+    assert "5 malformed lines, first: access.log:10 (malformed), access.log:11 (bad-request)" in out.out
+    assert "access.log.1.gz:5 (malformed)" in out.out
     assert main(["import", str(log), "--db", str(db), "--site", "shop.example"]) == 0
     assert "imported 0 " in capsys.readouterr().out
     conn = sqlite3.connect(db)
@@ -87,3 +82,19 @@ def test_token_create_list_revoke(tmp_path, capsys):
     assert "no working ingest token #1" in capsys.readouterr().err
     assert main(["token", "list", "--db", db]) == 0
     assert "no ingest tokens" in capsys.readouterr().out
+
+
+def test_the_progress_bar_shows_lines_per_second_and_an_eta(tmp_path):
+    import io
+
+    from collector.logs.importer import ImportStats
+    from sitelens_tui.commands.import_logs import ProgressBar, eta_text
+
+    assert eta_text(0.1, 1000, 1000) == ""  # too early to tell
+    assert eta_text(10.0, 1_000_000, 3_000_000) == "ETA 30s"
+    assert eta_text(10.0, 1_000_000, 9_000_000) == "ETA 1m30s"
+    out = io.StringIO()
+    bar = ProgressBar(out)
+    stats = ImportStats(lines=50_000, elapsed_s=2.0)
+    bar(stats, tmp_path / "access.log", 1_000_000, 4_000_000)
+    assert "access.log [######..................]  25.0%  50,000 lines  25,000 lines/s" in out.getvalue()
