@@ -18,6 +18,25 @@ from db.rules import DAY, PAGE_TYPES, VIEW_REPORTS_S, bucket, engaged_bucket
 VIEW_COLUMNS = "ts, id, session_id, path, type, engaged_ms, is_bot, site"
 """The event columns `views` reads, in its order."""
 VIEW_TYPES_SQL = "type IN ('pageview', 'request', 'engagement')"
+_RECOUNT_SQL = f"""
+WITH reported AS MATERIALIZED (
+    SELECT session_id, path, is_bot, min(ts) AS first_ts FROM events
+    WHERE id > :low AND id <= :high AND session_id != 0 AND {VIEW_TYPES_SQL}
+    GROUP BY session_id, path, is_bot HAVING max(type = 'engagement')
+), since AS MATERIALIZED (
+    SELECT session_id, path, is_bot, coalesce((
+        SELECT max(hit.ts) FROM events AS hit INDEXED BY events_session
+        WHERE hit.session_id = r.session_id AND hit.path = r.path AND hit.is_bot = r.is_bot
+        AND hit.type IN ('pageview', 'request') AND hit.id <= :low AND hit.ts <= r.first_ts
+    ), r.first_ts) AS ts
+    FROM reported AS r
+)
+SELECT {", ".join("e." + c for c in VIEW_COLUMNS.split(", "))}
+FROM since AS s JOIN events AS e INDEXED BY events_session ON e.session_id = s.session_id
+WHERE e.path = s.path AND e.is_bot = s.is_bot AND e.{VIEW_TYPES_SQL} AND e.id <= :high AND e.ts >= s.ts
+ORDER BY e.ts, e.id
+"""
+"""`recount_rows` in one statement: the views a report in ids (low, high] can change, and nothing before them."""
 
 _CHUNK = 900
 """Session ids per query (SQLite binds at most 999 parameters in older builds)."""
@@ -90,6 +109,19 @@ def raw_histograms(
         hist = out.setdefault(path, {})
         hist[b] = hist.get(b, 0) + n
     return out
+
+
+def recount_rows(conn: sqlite3.Connection, low: int, high: int) -> list[tuple[Any, ...]]:
+    """The rows (VIEW_COLUMNS, in (ts, id) order, ids up to `high`) whose views change when the events of ids
+    (low, high] are added, for each (session, path, bot flag) that got an engagement report among them.
+
+    New rows can only change the view open when the first of them arrives (in (ts, id) order) and those after
+    it: views begun earlier were closed by its page hit. So each one's rows are read from the latest page hit
+    stored before (ids up to `low`, at or before its first new row's ts) on; rows before that hit (reports of
+    earlier views) are left out, and so are views whose page hit is not read, alike before and after."""
+    cur = conn.cursor()
+    cur.row_factory = None
+    return cur.execute(_RECOUNT_SQL, {"low": low, "high": high}).fetchall()
 
 
 def session_rows(

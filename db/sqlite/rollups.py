@@ -250,22 +250,14 @@ def _mark(conn: sqlite3.Connection, name: str) -> int:
 
 def roll_up_engaged(conn: sqlite3.Connection, limit: int = MAX_EVENTS_PER_FLUSH) -> int:
     """Bring `rollup_engaged` up to the events' mark, at most `limit` event ids at a time; returns how many ids
-    it went over. The (session, path) pairs that got a report in those ids have their views counted again: what
-    they added before (their rows up to the old mark) is taken out and what they add now is put in."""
+    it went over. The views a report in those ids can change (db/sqlite/engaged.py `recount_rows`: from the
+    latest earlier page hit of its session, path and bot flag on) are counted again: what they added before
+    (their rows up to the old mark) is taken out and what they add now is put in."""
     low, target = _mark(conn, "engaged"), _mark(conn, "events")
     if low >= target:
         return 0
     high = min(target, low + limit)
-    pairs = {
-        (session_id, path)
-        for session_id, path in conn.execute(
-            "SELECT DISTINCT session_id, path FROM events WHERE id > ? AND id <= ? AND type = 'engagement' "
-            "AND session_id != 0",
-            (low, high),
-        )
-    }
-    rows = engaged.session_rows(conn, (sid for sid, _path in pairs), "id <= ?", (high,))
-    after = [row for row in rows if (row[2], row[3]) in pairs]
+    after = engaged.recount_rows(conn, low, high)
     _update_views(conn, [row for row in after if row[1] <= low], after)
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'engaged'", (high,))
     return high - low

@@ -15,6 +15,7 @@ from db.sqlite.queries.events import custom_events, event_property_keys, propert
 from db.sqlite.queries.overview import engagement, hourly, kpis, top
 from db.sqlite.queries.requests import bandwidth, not_found, status_codes
 from db.sqlite.queries.server import endpoints, external_costs, external_histograms, failed_logins, latency_histograms
+from db.sqlite import engaged
 from db.sqlite.rollups import ROLLUP_TABLES, catch_up, rebuild, roll_up_engaged
 from db.writer import Writer
 from tests.engines import sqlite_store
@@ -350,3 +351,33 @@ def test_the_migration_backfills_request_and_engaged_rollups_from_stored_rows(tm
     after = {t: rows_of(conn, t) for t in ROLLUP_TABLES}
     rebuild(conn)
     assert {t: rows_of(conn, t) for t in ROLLUP_TABLES} == after
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_engaged_histogram_follows_reports_spread_over_flushes_and_arriving_late(tmp_path, seed):
+    """Views get reports over many flushes, some reports arriving a few flushes late (after later page hits of
+    their path were stored) and some more than a day after their page hit: after every flush the histogram
+    holds exactly the views that all stored rows make."""
+    rng = random.Random(seed)
+    conn = new_db(tmp_path / "e.db")
+    stream = []
+    for sid in range(1, 41):
+        t = T0 + rng.uniform(0, 2 * DAY)
+        for _ in range(rng.randint(3, 30)):
+            t += rng.choice([1, 20, 600, 3 * HOUR, 1.2 * DAY])
+            path = rng.choice(PATHS[:3])
+            stream.append((t, visit(t, [(0, path)], visitor=f"v{sid}", session_id=sid).events[0]))
+            for k in range(rng.choice([0, 0, 1, 2, 3])):
+                at = t + rng.choice([5, 90, 2 * HOUR, 1.1 * DAY]) * (k + 1)
+                report = visit(at, [], visitor=f"v{sid}", session_id=sid, engagement=[(0, path, 50, rng.randint(0, 9000))])
+                stream.append((at + rng.choice([0, 0, 0, 2 * HOUR, DAY]), report.events[0]))  # when it arrives
+    stream.sort(key=lambda item: item[0])
+    views_of_rows = 0
+    for i in range(0, len(stream), 37):
+        write(conn, [e for _at, e in stream[i : i + 37]], [])
+        expected = engaged.views(conn.execute(f"SELECT {engaged.VIEW_COLUMNS} FROM events ORDER BY ts, id"))
+        stored = {tuple(r[:5]): r[5] for r in conn.execute("SELECT * FROM rollup_engaged")}
+        assert stored == expected
+        views_of_rows = sum(expected.values())
+    late = sum(1 for at, e in stream if e.ts < at)
+    assert views_of_rows > 100 and late > 20  # real views, and reports that came late
