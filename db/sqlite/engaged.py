@@ -7,12 +7,15 @@ left out. A view is kept under the UTC day of its page hit, so a day's histogram
 
 from __future__ import annotations
 
+import math
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
 from db.queries.common import Filters, Span, event_where
+from db.records import EVENT_COLUMNS
 from db.rules import DAY, PAGE_TYPES, VIEW_REPORTS_S, bucket, engaged_bucket
 
 VIEW_COLUMNS = "ts, id, session_id, path, type, engaged_ms, is_bot, site"
@@ -37,6 +40,21 @@ WHERE e.path = s.path AND e.is_bot = s.is_bot AND e.{VIEW_TYPES_SQL} AND e.id <=
 ORDER BY e.ts, e.id
 """
 """`recount_rows` in one statement: the views a report in ids (low, high] can change, and nothing before them."""
+
+_NEW_ROWS_SQL = (
+    f"SELECT {VIEW_COLUMNS} FROM events WHERE id > ? AND id <= ? AND session_id != 0 AND {VIEW_TYPES_SQL} "
+    "ORDER BY ts, id"
+)
+MAX_OPEN_VIEWS = 100_000
+"""Open views kept between flushes (a few rows each); past that the older ones are dropped and read again."""
+Row = tuple[Any, ...]
+Triple = tuple[int, str, int]
+"""(session, path, bot flag): the rows whose views are counted together."""
+
+_VIEW_TYPES = frozenset((*PAGE_TYPES, "engagement"))
+_TS, _SESSION, _PATH, _TYPE, _MS, _BOT, _SITE = (
+    EVENT_COLUMNS.index(c) for c in ("ts", "session_id", "path", "type", "engaged_ms", "is_bot", "site")
+)
 
 _CHUNK = 900
 """Session ids per query (SQLite binds at most 999 parameters in older builds)."""
@@ -122,6 +140,140 @@ def recount_rows(conn: sqlite3.Connection, low: int, high: int) -> list[tuple[An
     cur = conn.cursor()
     cur.row_factory = None
     return cur.execute(_RECOUNT_SQL, {"low": low, "high": high}).fetchall()
+
+
+class OpenViews:
+    """Per connection, as of event id `upto`: the rows of each recently seen (session, path, bot flag) from its
+    latest page hit on (its open view), and the newest ts among the rows so far. When a flush's rows all come
+    after that ts, a view they change is one of these (or begins in the flush), so nothing is read back."""
+
+    __slots__ = ("conn", "upto", "last", "newest", "tails")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.upto = -1
+        self.last: Row | None = None
+        """(ts, session_id) of event `upto`, to tell a rolled-back flush's ids reused by other events."""
+        self.newest = math.inf
+        self.tails: dict[Triple, list[Row]] = {}
+
+    def holds_up_to(self, conn: sqlite3.Connection, low: int) -> bool:
+        """Whether the tails are still those of the events up to `low` (this connection counted every event
+        since, and that work was committed)."""
+        if self.upto != low:
+            return False
+        row = conn.execute("SELECT ts, session_id FROM events WHERE id = ?", (low,)).fetchone()
+        return (None if row is None else tuple(row)) == self.last
+
+    def reset(self, conn: sqlite3.Connection) -> None:
+        """Forget every tail; only rows newer than every stored one can be placed from memory again."""
+        self.tails.clear()
+        self.newest = conn.execute("SELECT coalesce(max(ts), -1e300) FROM events").fetchone()[0]
+
+    def advance(self, conn: sqlite3.Connection, high: int, counted: dict[Triple, list[Row]]) -> None:
+        """Keep the open view of each (session, path, bot flag) in `counted` (all its rows from a page hit on)."""
+        for triple, rows in counted.items():
+            hit = next((i for i in range(len(rows) - 1, -1, -1) if rows[i][4] in PAGE_TYPES), None)
+            if hit is None:
+                self.tails.pop(triple, None)
+            else:
+                self.tails[triple] = rows[hit:]
+            self.newest = max(self.newest, rows[-1][0])
+        if len(self.tails) > MAX_OPEN_VIEWS:  # views past their reporting window take no more reports
+            for triple in [t for t, rows in self.tails.items() if rows[0][0] + VIEW_REPORTS_S <= self.newest]:
+                del self.tails[triple]
+            if len(self.tails) > MAX_OPEN_VIEWS:
+                self.tails.clear()
+        row = conn.execute("SELECT ts, session_id FROM events WHERE id = ?", (high,)).fetchone()
+        self.upto, self.last = high, None if row is None else tuple(row)
+
+
+_OPEN_VIEWS: list[OpenViews] = []
+"""Per connection (the most recent few: a writer keeps one for its lifetime), newest first."""
+_OPEN_VIEWS_CONNECTIONS = 4
+_OPEN_VIEWS_LOCK = threading.Lock()
+
+
+def open_views(conn: sqlite3.Connection) -> OpenViews:
+    """The open views kept for `conn`."""
+    with _OPEN_VIEWS_LOCK:
+        entry = next((v for v in _OPEN_VIEWS if v.conn is conn), None)
+        if entry is None:
+            entry = OpenViews(conn)
+            _OPEN_VIEWS.insert(0, entry)
+            del _OPEN_VIEWS[_OPEN_VIEWS_CONNECTIONS:]
+    return entry
+
+
+def written_rows(events: Sequence[Sequence[Any]], first_id: int) -> list[Row]:
+    """The page hits and reports (VIEW_COLUMNS, in (ts, id) order) among a flush's own event rows (columns as
+    EVENT_COLUMNS), which got the ids from `first_id` on in order."""
+    out = [
+        (row[_TS], first_id + i, row[_SESSION], row[_PATH], row[_TYPE], row[_MS], row[_BOT], row[_SITE])
+        for i, row in enumerate(events)
+        if row[_SESSION] and row[_TYPE] in _VIEW_TYPES
+    ]
+    out.sort(key=itemgetter(0, 1))
+    return out
+
+
+def recount(conn: sqlite3.Connection, low: int, high: int, new: list[Row] | None = None) -> tuple[list[Row], list[Row]]:
+    """The rows whose views change when the events of ids (low, high] are added (in (ts, id) order), as they
+    were before those ids and as they are now: the views of each (session, path, bot flag) that got an
+    engagement report among them, from the latest page hit before its first new row on.
+
+    Taken from the open views kept in memory when the new rows all come after every stored one; read back
+    (`recount_rows`) for the ones not kept and when rows came out of order. `new`: those ids' rows when the
+    caller holds them (`written_rows`), else they are read."""
+    if new is None:
+        cur = conn.cursor()
+        cur.row_factory = None
+        new = cur.execute(_NEW_ROWS_SQL, (low, high)).fetchall()
+    kept = open_views(conn)
+    if not kept.holds_up_to(conn, low) or (new and new[0][0] < kept.newest):
+        kept.reset(conn)
+    in_order = not new or new[0][0] >= kept.newest
+    by_triple: dict[Triple, list[Row]] = {}
+    for row in new:
+        by_triple.setdefault((row[2], row[3], row[6]), []).append(row)
+    counted: dict[Triple, list[Row]] = {}
+    """Each (session, path, bot flag) of the new rows: its rows from a page hit on, when known."""
+    before: list[Row] = []
+    after: list[Row] = []
+    missing: set[Triple] = set()
+    for triple, rows in by_triple.items():
+        reported = any(row[4] == "engagement" for row in rows)
+        tail = kept.tails.get(triple)
+        if not in_order:
+            missing.add(triple)
+        elif tail is not None:
+            counted[triple] = tail + rows
+            if reported:  # (page hits alone leave every view as it was: the open one was closed as it stood)
+                before += tail
+                after += counted[triple]
+        elif rows[0][4] in PAGE_TYPES:  # the views before it were closed by this page hit, none can change
+            counted[triple] = rows
+            if reported:
+                after += rows
+        elif reported:
+            missing.add(triple)
+    if missing:
+        for row in recount_rows(conn, low, high):
+            triple = (row[2], row[3], row[6])
+            if triple in missing:
+                counted.setdefault(triple, []).append(row)
+                after.append(row)
+                if row[1] <= low:
+                    before.append(row)
+    kept.advance(conn, high, counted)
+    after.sort(key=itemgetter(0, 1))
+    before.sort(key=itemgetter(0, 1))
+    return before, after
+
+
+def forget_open_views(conn: sqlite3.Connection) -> None:
+    """After stored rows changed (bot re-marking, deletions): the open views kept for `conn` are read again."""
+    open_views(conn).upto = -1
 
 
 def session_rows(

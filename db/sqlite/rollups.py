@@ -107,6 +107,7 @@ def lower_rolled_up_mark(conn: sqlite3.Connection) -> None:
         "UPDATE rollup_state SET value = min(value, (SELECT coalesce(max(id), 0) FROM events)) "
         "WHERE name IN ('events', 'engaged')"
     )
+    engaged.forget_open_views(conn)
 
 
 def _events_hook(conn: sqlite3.Connection, batch: Batch) -> None:
@@ -222,7 +223,8 @@ def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limi
     latency, access-log requests, then engaged time per view); returns how many events (and event ids of the
     engaged histogram's backlog) it went through."""
     start = _mark(conn, "events")
-    rows, last_id = _batch_events(conn, batch, start, limit) or _stored_events(conn, start, limit)
+    from_batch = _batch_events(conn, batch, start, limit)
+    rows, last_id = from_batch or _stored_events(conn, start, limit)
     if not rows:
         return roll_up_engaged(conn, limit)
     visited = _visited(conn, start)
@@ -239,7 +241,8 @@ def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limi
     update_requests(conn, deltas.requests)
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'events'", (last_id,))
     visited.upto, visited.last = last_id, (rows[-1][0], rows[-1][3])
-    return len(rows) + roll_up_engaged(conn, limit)
+    written = (start, batch.events) if from_batch is not None and batch is not None else None
+    return len(rows) + roll_up_engaged(conn, limit, written)
 
 
 def _mark(conn: sqlite3.Connection, name: str) -> int:
@@ -248,17 +251,24 @@ def _mark(conn: sqlite3.Connection, name: str) -> int:
     return int(row[0]) if row is not None else 0
 
 
-def roll_up_engaged(conn: sqlite3.Connection, limit: int = MAX_EVENTS_PER_FLUSH) -> int:
+def roll_up_engaged(
+    conn: sqlite3.Connection,
+    limit: int = MAX_EVENTS_PER_FLUSH,
+    written: tuple[int, Sequence[Sequence[Any]]] | None = None,
+) -> int:
     """Bring `rollup_engaged` up to the events' mark, at most `limit` event ids at a time; returns how many ids
     it went over. The views a report in those ids can change (db/sqlite/engaged.py `recount_rows`: from the
     latest earlier page hit of its session, path and bot flag on) are counted again: what they added before
-    (their rows up to the old mark) is taken out and what they add now is put in."""
+    (their rows up to the old mark) is taken out and what they add now is put in. `written`: (the id before
+    them, the rows) of a flush's own events, used when they are exactly those ids instead of reading them."""
     low, target = _mark(conn, "engaged"), _mark(conn, "events")
     if low >= target:
         return 0
     high = min(target, low + limit)
-    after = engaged.recount_rows(conn, low, high)
-    _update_views(conn, [row for row in after if row[1] <= low], after)
+    new = None
+    if written is not None and written[0] == low and low + len(written[1]) == high:
+        new = engaged.written_rows(written[1], low + 1)
+    _update_views(conn, *engaged.recount(conn, low, high, new))
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'engaged'", (high,))
     return high - low
 
@@ -334,6 +344,7 @@ def _move_views_to_bots(conn: sqlite3.Connection, session_ids: set[int], moved: 
     with the events' new flags instead of the old ones (the re-marked events were humans')."""
     after = engaged.session_rows(conn, session_ids, "id <= ?", (_mark(conn, "engaged"),))
     _update_views(conn, [(*row[:6], 0, row[7]) if row[1] in moved else row for row in after], after)
+    engaged.forget_open_views(conn)
 
 
 _VISIT_TYPES = frozenset(("pageview", "request", "event"))
