@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from db.queries.common import Filters, Span, event_where
 from db.records import EVENT_COLUMNS
 from db.rules import DAY, PAGE_TYPES, VIEW_REPORTS_S, bucket, engaged_bucket
+from db.sqlite.per_connection import PerConnection
 
 VIEW_COLUMNS = "ts, id, session_id, path, type, engaged_ms, is_bot, site"
 """The event columns `views` reads, in its order."""
@@ -45,8 +45,9 @@ _NEW_ROWS_SQL = (
     f"SELECT {VIEW_COLUMNS} FROM events WHERE id > ? AND id <= ? AND session_id != 0 AND {VIEW_TYPES_SQL} "
     "ORDER BY ts, id"
 )
-MAX_OPEN_VIEWS = 100_000
-"""Open views kept between flushes (a few rows each); past that the older ones are dropped and read again."""
+MAX_OPEN_VIEWS = 50_000
+"""Open views kept between flushes (≈ 300 bytes each with a report: 15 MB at most); past that the older half is
+dropped, and a report for one of those reads its view back."""
 Row = tuple[Any, ...]
 Triple = tuple[int, str, int]
 """(session, path, bot flag): the rows whose views are counted together."""
@@ -179,30 +180,19 @@ class OpenViews:
             else:
                 self.tails[triple] = rows[hit:]
             self.newest = max(self.newest, rows[-1][0])
-        if len(self.tails) > MAX_OPEN_VIEWS:  # views past their reporting window take no more reports
-            for triple in [t for t, rows in self.tails.items() if rows[0][0] + VIEW_REPORTS_S <= self.newest]:
-                del self.tails[triple]
-            if len(self.tails) > MAX_OPEN_VIEWS:
-                self.tails.clear()
+        if len(self.tails) > MAX_OPEN_VIEWS:  # the older half goes: most reports come soon after their page hit
+            by_age = sorted(self.tails.items(), key=lambda item: item[1][0][0])
+            self.tails = dict(by_age[len(by_age) // 2 :])
         row = conn.execute("SELECT ts, session_id FROM events WHERE id = ?", (high,)).fetchone()
         self.upto, self.last = high, None if row is None else tuple(row)
 
 
-_OPEN_VIEWS: list[OpenViews] = []
-"""Per connection (the most recent few: a writer keeps one for its lifetime), newest first."""
-_OPEN_VIEWS_CONNECTIONS = 4
-_OPEN_VIEWS_LOCK = threading.Lock()
+_OPEN_VIEWS = PerConnection(OpenViews)
 
 
 def open_views(conn: sqlite3.Connection) -> OpenViews:
     """The open views kept for `conn`."""
-    with _OPEN_VIEWS_LOCK:
-        entry = next((v for v in _OPEN_VIEWS if v.conn is conn), None)
-        if entry is None:
-            entry = OpenViews(conn)
-            _OPEN_VIEWS.insert(0, entry)
-            del _OPEN_VIEWS[_OPEN_VIEWS_CONNECTIONS:]
-    return entry
+    return _OPEN_VIEWS.get(conn)
 
 
 def written_rows(events: Sequence[Sequence[Any]], first_id: int) -> list[Row]:

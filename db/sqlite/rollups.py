@@ -12,14 +12,14 @@ Tables (db/migrations/0002_rollups.sql): `rollup_traffic` (hourly totals), `roll
 `rollup_auth` (daily failed logins per source) and `rollup_external` (daily external API calls and cost);
 0007_requests_engaged.sql: `rollup_requests` (daily access-log hits and bytes per status and path) and
 `rollup_engaged` (daily histograms of engaged time per page view, db/sqlite/engaged.py). The engaged histogram
-has its own mark: a view's total changes with each of its reports, so it is recomputed for the (session, path)
-pairs that got a report, and after the migration it catches up from id 0 in bounded steps.
+has its own mark: a view's total changes with each of its reports, so the views a flush's reports change are
+counted again (from the open views kept in memory, or read back: db/sqlite/engaged.py `recount`), and after the
+migration it catches up from id 0 in bounded steps.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
@@ -41,6 +41,7 @@ from db.rules import (
 )
 from db.sqlite import engaged
 from db.sqlite.batch import FlushHook
+from db.sqlite.per_connection import PerConnection
 
 GRAINS = (HOUR, DAY)
 """Grains of the per-path and per-event-name rollups."""
@@ -199,20 +200,12 @@ class _Visited:
         self.sessions.update(missing)
 
 
-_VISITED: list[_Visited] = []
-"""Per connection (the most recent few: a writer keeps one for its lifetime), newest first."""
-_VISITED_CONNECTIONS = 4
-_VISITED_LOCK = threading.Lock()
+_VISITED = PerConnection(_Visited)
 
 
 def _visited(conn: sqlite3.Connection, start: int) -> _Visited:
     """The visit keys of `conn` as of event id `start`, emptied when they cannot be trusted."""
-    with _VISITED_LOCK:
-        entry = next((v for v in _VISITED if v.conn is conn), None)
-        if entry is None:
-            entry = _Visited(conn)
-            _VISITED.insert(0, entry)
-            del _VISITED[_VISITED_CONNECTIONS:]
+    entry = _VISITED.get(conn)
     if not entry.holds_up_to(conn, start):
         entry.reset(start)
     return entry
@@ -257,8 +250,8 @@ def roll_up_engaged(
     written: tuple[int, Sequence[Sequence[Any]]] | None = None,
 ) -> int:
     """Bring `rollup_engaged` up to the events' mark, at most `limit` event ids at a time; returns how many ids
-    it went over. The views a report in those ids can change (db/sqlite/engaged.py `recount_rows`: from the
-    latest earlier page hit of its session, path and bot flag on) are counted again: what they added before
+    it went over. The views a report in those ids can change (db/sqlite/engaged.py `recount`: from the latest
+    earlier page hit of its session, path and bot flag on) are counted again: what they added before
     (their rows up to the old mark) is taken out and what they add now is put in. `written`: (the id before
     them, the rows) of a flush's own events, used when they are exactly those ids instead of reading them."""
     low, target = _mark(conn, "engaged"), _mark(conn, "events")
