@@ -45,9 +45,9 @@ _NEW_ROWS_SQL = (
     f"SELECT {VIEW_COLUMNS} FROM events WHERE id > ? AND id <= ? AND session_id != 0 AND {VIEW_TYPES_SQL} "
     "ORDER BY ts, id"
 )
-MAX_OPEN_VIEWS = 50_000
-"""Open views kept between flushes (≈ 300 bytes each with a report: 15 MB at most); past that the older half is
-dropped, and a report for one of those reads its view back."""
+MAX_OPEN_VIEWS = 100_000
+"""Open views kept between flushes (≈ 200 bytes each: 20 MB at most); past that the older half is dropped, and
+a report for one of those reads its view back."""
 Row = tuple[Any, ...]
 Triple = tuple[int, str, int]
 """(session, path, bot flag): the rows whose views are counted together."""
@@ -144,11 +144,12 @@ def recount_rows(conn: sqlite3.Connection, low: int, high: int) -> list[tuple[An
 
 
 class OpenViews:
-    """Per connection, as of event id `upto`: the rows of each recently seen (session, path, bot flag) from its
-    latest page hit on (its open view), and the newest ts among the rows so far. When a flush's rows all come
-    after that ts, a view they change is one of these (or begins in the flush), so nothing is read back."""
+    """Per connection, as of event id `upto`: the open view (latest page hit's [site, ts, engaged ms, counted
+    reports]) of each recently seen (session, path, bot flag), and the newest ts among the rows so far. When a
+    flush's rows all come after that ts, a view they change is one of these (or begins in the flush), so its
+    views are counted on from these without reading anything back."""
 
-    __slots__ = ("conn", "upto", "last", "newest", "tails")
+    __slots__ = ("conn", "upto", "last", "newest", "views")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -156,33 +157,27 @@ class OpenViews:
         self.last: Row | None = None
         """(ts, session_id) of event `upto`, to tell a rolled-back flush's ids reused by other events."""
         self.newest = math.inf
-        self.tails: dict[Triple, list[Row]] = {}
+        self.views: dict[Triple, list[Any]] = {}
 
     def holds_up_to(self, conn: sqlite3.Connection, low: int) -> bool:
-        """Whether the tails are still those of the events up to `low` (this connection counted every event
-        since, and that work was committed)."""
+        """Whether the open views are still those of the events up to `low` (this connection counted every
+        event since, and that work was committed)."""
         if self.upto != low:
             return False
         row = conn.execute("SELECT ts, session_id FROM events WHERE id = ?", (low,)).fetchone()
         return (None if row is None else tuple(row)) == self.last
 
     def reset(self, conn: sqlite3.Connection) -> None:
-        """Forget every tail; only rows newer than every stored one can be placed from memory again."""
-        self.tails.clear()
+        """Forget every open view; only rows newer than every stored one can be counted from memory again."""
+        self.views.clear()
         self.newest = conn.execute("SELECT coalesce(max(ts), -1e300) FROM events").fetchone()[0]
 
-    def advance(self, conn: sqlite3.Connection, high: int, counted: dict[Triple, list[Row]]) -> None:
-        """Keep the open view of each (session, path, bot flag) in `counted` (all its rows from a page hit on)."""
-        for triple, rows in counted.items():
-            hit = next((i for i in range(len(rows) - 1, -1, -1) if rows[i][4] in PAGE_TYPES), None)
-            if hit is None:
-                self.tails.pop(triple, None)
-            else:
-                self.tails[triple] = rows[hit:]
-            self.newest = max(self.newest, rows[-1][0])
-        if len(self.tails) > MAX_OPEN_VIEWS:  # the older half goes: most reports come soon after their page hit
-            by_age = sorted(self.tails.items(), key=lambda item: item[1][0][0])
-            self.tails = dict(by_age[len(by_age) // 2 :])
+    def advance(self, conn: sqlite3.Connection, high: int, newest: float) -> None:
+        """Now as of event id `high`, whose rows reach `newest`."""
+        self.newest = max(self.newest, newest)
+        if len(self.views) > MAX_OPEN_VIEWS:  # the older half goes: most reports come soon after their page hit
+            by_age = sorted(self.views.items(), key=lambda item: item[1][1])
+            self.views = dict(by_age[len(by_age) // 2 :])
         row = conn.execute("SELECT ts, session_id FROM events WHERE id = ?", (high,)).fetchone()
         self.upto, self.last = high, None if row is None else tuple(row)
 
@@ -207,14 +202,43 @@ def written_rows(events: Sequence[Sequence[Any]], first_id: int) -> list[Row]:
     return out
 
 
-def recount(conn: sqlite3.Connection, low: int, high: int, new: list[Row] | None = None) -> tuple[list[Row], list[Row]]:
-    """The rows whose views change when the events of ids (low, high] are added (in (ts, id) order), as they
-    were before those ids and as they are now: the views of each (session, path, bot flag) that got an
-    engagement report among them, from the latest page hit before its first new row on.
+def _tally(out: dict[ViewKey, int], view: list[Any] | None, triple: Triple, sign: int) -> None:
+    """Add (or take out) an open view ([site, page hit ts, engaged ms, counted reports]) of `triple` to the views
+    per key, when it has a counted report."""
+    if view is not None and view[3]:
+        key = (view[0], triple[2], triple[1], bucket(view[1], DAY), engaged_bucket(view[2]))
+        out[key] = out.get(key, 0) + sign
 
-    Taken from the open views kept in memory when the new rows all come after every stored one; read back
-    (`recount_rows`) for the ones not kept and when rows came out of order. `new`: those ids' rows when the
-    caller holds them (`written_rows`), else they are read."""
+
+def _count_on(view: list[Any] | None, rows: Iterable[Row], out: dict[ViewKey, int] | None) -> list[Any] | None:
+    """The open view after `rows` (one (session, path, bot flag)'s, in (ts, id) order) follow `view`; the views
+    they close go into `out` (when given)."""
+    for ts, _id, sid, path, type_, ms, is_bot, site in rows:
+        if type_ in PAGE_TYPES:
+            if out is not None:
+                _tally(out, view, (sid, path, is_bot), 1)
+            view = [site, ts, 0, 0]
+        elif view is not None and ts < view[1] + VIEW_REPORTS_S:
+            view[2] += ms
+            view[3] += 1
+    return view
+
+
+def replaced(before: Iterable[Sequence[Any]], after: Iterable[Sequence[Any]]) -> dict[ViewKey, int]:
+    """What replacing the views of `before` rows by those of `after` rows (both in (ts, id) order) changes per key."""
+    out = views(after)
+    for key, n in views(before).items():
+        out[key] = out.get(key, 0) - n
+    return {key: n for key, n in out.items() if n}
+
+
+def view_changes(conn: sqlite3.Connection, low: int, high: int, new: list[Row] | None = None) -> dict[ViewKey, int]:
+    """What adding the events of ids (low, high] changes in the views per key: the views of each (session, path,
+    bot flag) that got an engagement report among them, from the one open when its first new row came on.
+
+    Counted on from the open views kept in memory when the new rows all come after every stored one; the views
+    not kept, and every view when rows came out of order, are read back (`recount_rows`) and counted again.
+    `new`: those ids' rows when the caller holds them (`written_rows`), else they are read."""
     if new is None:
         cur = conn.cursor()
         cur.row_factory = None
@@ -226,39 +250,32 @@ def recount(conn: sqlite3.Connection, low: int, high: int, new: list[Row] | None
     by_triple: dict[Triple, list[Row]] = {}
     for row in new:
         by_triple.setdefault((row[2], row[3], row[6]), []).append(row)
-    counted: dict[Triple, list[Row]] = {}
-    """Each (session, path, bot flag) of the new rows: its rows from a page hit on, when known."""
-    before: list[Row] = []
-    after: list[Row] = []
+    out: dict[ViewKey, int] = {}
     missing: set[Triple] = set()
     for triple, rows in by_triple.items():
-        reported = any(row[4] == "engagement" for row in rows)
-        tail = kept.tails.get(triple)
-        if not in_order:
-            missing.add(triple)
-        elif tail is not None:
-            counted[triple] = tail + rows
-            if reported:  # (page hits alone leave every view as it was: the open one was closed as it stood)
-                before += tail
-                after += counted[triple]
-        elif rows[0][4] in PAGE_TYPES:  # the views before it were closed by this page hit, none can change
-            counted[triple] = rows
-            if reported:
-                after += rows
-        elif reported:
-            missing.add(triple)
+        view = kept.views.get(triple)
+        if not in_order or (view is None and rows[0][4] not in PAGE_TYPES):
+            missing.add(triple)  # (without a kept view, a page hit first closes every earlier view as it stood)
+            continue
+        _tally(out, view, triple, -1)
+        view = _count_on(None if view is None else view.copy(), rows, out)
+        _tally(out, view, triple, 1)
+        if view is not None:
+            kept.views[triple] = view
     if missing:
+        read: dict[Triple, list[Row]] = {}
         for row in recount_rows(conn, low, high):
-            triple = (row[2], row[3], row[6])
-            if triple in missing:
-                counted.setdefault(triple, []).append(row)
-                after.append(row)
-                if row[1] <= low:
-                    before.append(row)
-    kept.advance(conn, high, counted)
-    after.sort(key=itemgetter(0, 1))
-    before.sort(key=itemgetter(0, 1))
-    return before, after
+            if (row[2], row[3], row[6]) in missing:
+                read.setdefault((row[2], row[3], row[6]), []).append(row)
+        rows = sorted((row for triple_rows in read.values() for row in triple_rows), key=itemgetter(0, 1))
+        for key, n in replaced([row for row in rows if row[1] <= low], rows).items():
+            out[key] = out.get(key, 0) + n
+        for triple, triple_rows in read.items():
+            view = _count_on(None, triple_rows, None)
+            if view is not None:
+                kept.views[triple] = view
+    kept.advance(conn, high, new[-1][0] if new else -math.inf)
+    return {key: n for key, n in out.items() if n}
 
 
 def forget_open_views(conn: sqlite3.Connection) -> None:

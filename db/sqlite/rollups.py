@@ -261,19 +261,15 @@ def roll_up_engaged(
     new = None
     if written is not None and written[0] == low and low + len(written[1]) == high:
         new = engaged.written_rows(written[1], low + 1)
-    _update_views(conn, *engaged.recount(conn, low, high, new))
+    _apply_view_changes(conn, engaged.view_changes(conn, low, high, new))
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'engaged'", (high,))
     return high - low
 
 
-def _update_views(conn: sqlite3.Connection, before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]) -> None:
-    """rollup_engaged: replace the views of `before` rows by those of `after` rows (both in (ts, id) order)."""
-    deltas: Deltas = {key: [n] for key, n in engaged.views(after).items()}
-    for key, n in engaged.views(before).items():
-        _add(deltas, key, (n,), -1)
-    changed = {k: v for k, v in deltas.items() if v[0]}
-    update_engaged(conn, changed)
-    delete_emptied(conn, "rollup_engaged", [k for k, v in changed.items() if v[0] < 0])
+def _apply_view_changes(conn: sqlite3.Connection, changes: dict[tuple[Any, ...], int]) -> None:
+    """rollup_engaged: add these changes of views per key (rows brought to 0 are deleted)."""
+    update_engaged(conn, {key: [n] for key, n in changes.items()})
+    delete_emptied(conn, "rollup_engaged", [key for key, n in changes.items() if n < 0])
 
 
 def move_to_bots(conn: sqlite3.Connection, event_ids: Sequence[int]) -> None:
@@ -336,7 +332,8 @@ def _move_views_to_bots(conn: sqlite3.Connection, session_ids: set[int], moved: 
     """The engaged histogram's part of `move_to_bots`: these sessions' views up to its own mark, counted again
     with the events' new flags instead of the old ones (the re-marked events were humans')."""
     after = engaged.session_rows(conn, session_ids, "id <= ?", (_mark(conn, "engaged"),))
-    _update_views(conn, [(*row[:6], 0, row[7]) if row[1] in moved else row for row in after], after)
+    before = [(*row[:6], 0, row[7]) if row[1] in moved else row for row in after]
+    _apply_view_changes(conn, engaged.replaced(before, after))
     engaged.forget_open_views(conn)
 
 
