@@ -22,6 +22,7 @@ import json
 import os
 import pstats
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -551,9 +552,12 @@ async def bench(args: argparse.Namespace) -> int:
         for server in servers.values():
             server.stop()
 
-    if args.profile:
-        await stages(tmp)
-        await profile(args, tmp, singles, loop_name)
+    try:
+        if args.profile:
+            await stages(tmp)
+            await profile(args, tmp, singles, loop_name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the servers' databases (each run writes a few hundred MB)
 
     missed = []
     if ratio < TARGETS["single_ratio"]:
