@@ -12,14 +12,14 @@ Tables (db/migrations/0002_rollups.sql): `rollup_traffic` (hourly totals), `roll
 `rollup_auth` (daily failed logins per source) and `rollup_external` (daily external API calls and cost);
 0007_requests_engaged.sql: `rollup_requests` (daily access-log hits and bytes per status and path) and
 `rollup_engaged` (daily histograms of engaged time per page view, db/sqlite/engaged.py). The engaged histogram
-has its own mark: a view's total changes with each of its reports, so it is recomputed for the (session, path)
-pairs that got a report, and after the migration it catches up from id 0 in bounded steps.
+has its own mark: a view's total changes with each of its reports, so the views a flush's reports change are
+counted again (from the open views kept in memory, or read back: db/sqlite/engaged.py `recount`), and after the
+migration it catches up from id 0 in bounded steps.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
@@ -41,6 +41,7 @@ from db.rules import (
 )
 from db.sqlite import engaged
 from db.sqlite.batch import FlushHook
+from db.sqlite.per_connection import PerConnection
 
 GRAINS = (HOUR, DAY)
 """Grains of the per-path and per-event-name rollups."""
@@ -107,6 +108,7 @@ def lower_rolled_up_mark(conn: sqlite3.Connection) -> None:
         "UPDATE rollup_state SET value = min(value, (SELECT coalesce(max(id), 0) FROM events)) "
         "WHERE name IN ('events', 'engaged')"
     )
+    engaged.forget_open_views(conn)
 
 
 def _events_hook(conn: sqlite3.Connection, batch: Batch) -> None:
@@ -198,20 +200,12 @@ class _Visited:
         self.sessions.update(missing)
 
 
-_VISITED: list[_Visited] = []
-"""Per connection (the most recent few: a writer keeps one for its lifetime), newest first."""
-_VISITED_CONNECTIONS = 4
-_VISITED_LOCK = threading.Lock()
+_VISITED = PerConnection(_Visited)
 
 
 def _visited(conn: sqlite3.Connection, start: int) -> _Visited:
     """The visit keys of `conn` as of event id `start`, emptied when they cannot be trusted."""
-    with _VISITED_LOCK:
-        entry = next((v for v in _VISITED if v.conn is conn), None)
-        if entry is None:
-            entry = _Visited(conn)
-            _VISITED.insert(0, entry)
-            del _VISITED[_VISITED_CONNECTIONS:]
+    entry = _VISITED.get(conn)
     if not entry.holds_up_to(conn, start):
         entry.reset(start)
     return entry
@@ -222,7 +216,8 @@ def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limi
     latency, access-log requests, then engaged time per view); returns how many events (and event ids of the
     engaged histogram's backlog) it went through."""
     start = _mark(conn, "events")
-    rows, last_id = _batch_events(conn, batch, start, limit) or _stored_events(conn, start, limit)
+    from_batch = _batch_events(conn, batch, start, limit)
+    rows, last_id = from_batch or _stored_events(conn, start, limit)
     if not rows:
         return roll_up_engaged(conn, limit)
     visited = _visited(conn, start)
@@ -239,7 +234,8 @@ def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limi
     update_requests(conn, deltas.requests)
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'events'", (last_id,))
     visited.upto, visited.last = last_id, (rows[-1][0], rows[-1][3])
-    return len(rows) + roll_up_engaged(conn, limit)
+    written = (start, batch.events) if from_batch is not None and batch is not None else None
+    return len(rows) + roll_up_engaged(conn, limit, written)
 
 
 def _mark(conn: sqlite3.Connection, name: str) -> int:
@@ -248,37 +244,32 @@ def _mark(conn: sqlite3.Connection, name: str) -> int:
     return int(row[0]) if row is not None else 0
 
 
-def roll_up_engaged(conn: sqlite3.Connection, limit: int = MAX_EVENTS_PER_FLUSH) -> int:
+def roll_up_engaged(
+    conn: sqlite3.Connection,
+    limit: int = MAX_EVENTS_PER_FLUSH,
+    written: tuple[int, Sequence[Sequence[Any]]] | None = None,
+) -> int:
     """Bring `rollup_engaged` up to the events' mark, at most `limit` event ids at a time; returns how many ids
-    it went over. The (session, path) pairs that got a report in those ids have their views counted again: what
-    they added before (their rows up to the old mark) is taken out and what they add now is put in."""
+    it went over. The views a report in those ids can change (db/sqlite/engaged.py `recount`: from the latest
+    earlier page hit of its session, path and bot flag on) are counted again: what they added before
+    (their rows up to the old mark) is taken out and what they add now is put in. `written`: (the id before
+    them, the rows) of a flush's own events, used when they are exactly those ids instead of reading them."""
     low, target = _mark(conn, "engaged"), _mark(conn, "events")
     if low >= target:
         return 0
     high = min(target, low + limit)
-    pairs = {
-        (session_id, path)
-        for session_id, path in conn.execute(
-            "SELECT DISTINCT session_id, path FROM events WHERE id > ? AND id <= ? AND type = 'engagement' "
-            "AND session_id != 0",
-            (low, high),
-        )
-    }
-    rows = engaged.session_rows(conn, (sid for sid, _path in pairs), "id <= ?", (high,))
-    after = [row for row in rows if (row[2], row[3]) in pairs]
-    _update_views(conn, [row for row in after if row[1] <= low], after)
+    new = None
+    if written is not None and written[0] == low and low + len(written[1]) == high:
+        new = engaged.written_rows(written[1], low + 1)
+    _apply_view_changes(conn, engaged.view_changes(conn, low, high, new))
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'engaged'", (high,))
     return high - low
 
 
-def _update_views(conn: sqlite3.Connection, before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]) -> None:
-    """rollup_engaged: replace the views of `before` rows by those of `after` rows (both in (ts, id) order)."""
-    deltas: Deltas = {key: [n] for key, n in engaged.views(after).items()}
-    for key, n in engaged.views(before).items():
-        _add(deltas, key, (n,), -1)
-    changed = {k: v for k, v in deltas.items() if v[0]}
-    update_engaged(conn, changed)
-    delete_emptied(conn, "rollup_engaged", [k for k, v in changed.items() if v[0] < 0])
+def _apply_view_changes(conn: sqlite3.Connection, changes: dict[tuple[Any, ...], int]) -> None:
+    """rollup_engaged: add these changes of views per key (rows brought to 0 are deleted)."""
+    update_engaged(conn, {key: [n] for key, n in changes.items()})
+    delete_emptied(conn, "rollup_engaged", [key for key, n in changes.items() if n < 0])
 
 
 def move_to_bots(conn: sqlite3.Connection, event_ids: Sequence[int]) -> None:
@@ -341,7 +332,9 @@ def _move_views_to_bots(conn: sqlite3.Connection, session_ids: set[int], moved: 
     """The engaged histogram's part of `move_to_bots`: these sessions' views up to its own mark, counted again
     with the events' new flags instead of the old ones (the re-marked events were humans')."""
     after = engaged.session_rows(conn, session_ids, "id <= ?", (_mark(conn, "engaged"),))
-    _update_views(conn, [(*row[:6], 0, row[7]) if row[1] in moved else row for row in after], after)
+    before = [(*row[:6], 0, row[7]) if row[1] in moved else row for row in after]
+    _apply_view_changes(conn, engaged.replaced(before, after))
+    engaged.forget_open_views(conn)
 
 
 _VISIT_TYPES = frozenset(("pageview", "request", "event"))

@@ -9,6 +9,7 @@ import pytest
 
 from db.queries.common import Filters, Span, split_days
 from db.rules import DAY, HOUR, SESSION_DIMS, latency_bucket, latency_of_bucket
+from db.sqlite import engaged
 from db.sqlite.migrate import migrate
 from db.sqlite.queries.bots import top_bots
 from db.sqlite.queries.events import custom_events, event_property_keys, property_breakdown
@@ -350,3 +351,63 @@ def test_the_migration_backfills_request_and_engaged_rollups_from_stored_rows(tm
     after = {t: rows_of(conn, t) for t in ROLLUP_TABLES}
     rebuild(conn)
     assert {t: rows_of(conn, t) for t in ROLLUP_TABLES} == after
+
+
+def views_of_stored_rows(conn) -> dict:
+    return engaged.views(conn.execute(f"SELECT {engaged.VIEW_COLUMNS} FROM events ORDER BY ts, id"))
+
+
+def stored_histograms(conn) -> dict:
+    return {tuple(r[:5]): r[5] for r in conn.execute("SELECT * FROM rollup_engaged")}
+
+
+@pytest.mark.parametrize(("seed", "kept"), [(3, 50_000), (4, 50_000), (5, 50_000), (3, 5)])
+def test_engaged_histogram_follows_reports_spread_over_flushes_and_arriving_late(tmp_path, monkeypatch, seed, kept):
+    """Views get reports over many flushes, some reports arriving a few flushes late (after later page hits of
+    their path were stored) and some more than a day after their page hit: after every flush the histogram
+    holds exactly the views that all stored rows make (also when few open views are kept between flushes)."""
+    monkeypatch.setattr(engaged, "MAX_OPEN_VIEWS", kept)
+    rng = random.Random(seed)
+    conn = new_db(tmp_path / "e.db")
+    stream = []
+    for sid in range(1, 41):
+        t = T0 + rng.uniform(0, 2 * DAY)
+        for _ in range(rng.randint(3, 30)):
+            t += rng.choice([1, 20, 600, 3 * HOUR, 1.2 * DAY])
+            path = rng.choice(PATHS[:3])
+            stream.append((t, visit(t, [(0, path)], visitor=f"v{sid}", session_id=sid).events[0]))
+            for k in range(rng.choice([0, 0, 1, 2, 3])):
+                at = t + rng.choice([5, 90, 2 * HOUR, 1.1 * DAY]) * (k + 1)
+                report = visit(
+                    at, [], visitor=f"v{sid}", session_id=sid, engagement=[(0, path, 50, rng.randint(0, 9000))]
+                )
+                stream.append((at + rng.choice([0, 0, 0, 2 * HOUR, DAY]), report.events[0]))  # when it arrives
+    stream.sort(key=lambda item: item[0])
+    views_of_rows = 0
+    for i in range(0, len(stream), 37):
+        write(conn, [e for _at, e in stream[i : i + 37]], [])
+        expected = views_of_stored_rows(conn)
+        assert stored_histograms(conn) == expected
+        views_of_rows = sum(expected.values())
+    late = sum(1 for at, e in stream if e.ts < at)
+    assert views_of_rows > 100 and late > 20  # real views, and reports that came late
+
+
+def test_a_rolled_back_flush_leaves_no_engaged_time_behind(tmp_path):
+    from db.batch import Batch
+    from db.sqlite.batch import write_batch
+    from db.sqlite.rollups import rollup_hooks
+
+    conn = new_db(tmp_path / "r.db")
+    write(conn, visit(T0, [(0, "/")], session_id=79, engagement=[(5, "/", 10, 4000)]).events, [])
+
+    def disk_full(conn, batch):
+        raise OSError("disk full")
+
+    report = visit(T0 + 60, [], session_id=79, engagement=[(0, "/", 20, 90_000)]).events
+    batch = Batch(events=[e.as_row() for e in report])
+    with pytest.raises(OSError):
+        write_batch(conn, batch, [*rollup_hooks(), disk_full])
+    write_batch(conn, batch, rollup_hooks())  # the writer retries the same batch
+    assert stored_histograms(conn) == views_of_stored_rows(conn)
+    assert sum(stored_histograms(conn).values()) == 1
