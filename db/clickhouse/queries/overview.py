@@ -1,16 +1,17 @@
 """The Overview view's questions on ClickHouse: KPIs, traffic over time, top lists, peak hours, engagement.
 
-The counting rules are SQLite's (db/queries/overview.py), which keeps rollups for long spans; ClickHouse has
-none and applies the same rules to raw `events` and `sessions FINAL` rows:
+The counting rules are SQLite's (db/queries/overview.py). Long spans without dimension filters read the
+hourly and daily sums of `rollup_events` (db/clickhouse/rollups.py) for whole hours and days and raw rows for the
+edges, as SQLite does with its rollups; sessions (far fewer rows) are always read raw. The rules:
 - visitors are distinct visitor ids for spans up to two days, and the sum of sessions' `new_visitor` (a
   visitor's first session of the day) beyond, or whenever `rollups=True` asks for the rolled-up rule;
 - top pages and custom events count, beyond two days, visits: events that are the first of their path (or
   name) in their session, wherever that first event falls. "First" is the earliest (ts, id): event ids are
   time-ordered here, insertion-ordered on SQLite, the same order for events written as they arrive;
 - a session counts in the span it started in; bounces and durations as `db.rules` defines them.
-Dimension filters always apply here; SQLite, forced onto its rollups (`rollups=True`) with a dimension filter,
-ignores the filter on the rolled-up part of the span (no caller does that). Raw rows are all there is: history
-that the retention TTL has dropped is gone from long spans too, where SQLite's rollups still remember it.
+Dimension filters always apply here (on raw rows); SQLite, forced onto its rollups (`rollups=True`) with a
+dimension filter, ignores the filter on the rolled-up part of the span (no caller does that). As on SQLite,
+history the retention TTL dropped (or `forget` erased) still counts in the rolled-up parts of long spans.
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ from typing import Any
 
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import bucket_sql, event_where, first_event_ts, session_where
+from db.clickhouse.queries.rolled import rolled_where, use_rolled
 from db.queries.common import (
     DIMENSIONS,
     LIVE_WINDOW_S,
     Filters,
+    Pieces,
     Span,
     bot_list_sql,
     check_dimension,
     exact_visitors,
     site_sql,
+    split_span,
 )
 from db.queries.overview import (
     ENGAGEMENT_EXACT_MAX_S,
@@ -79,25 +83,57 @@ def _exact(span: Span, rollups: bool | None) -> bool:
 
 
 def totals(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> _Totals:
-    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span), in one
-    round trip: the events (humans and bots at once, bot pageviews being a number of their own) and the sessions."""
-    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
-    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
-    swhere, sparams = session_where(span, filters)
+    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span): the events
+    (humans and bots at once, bot pageviews being a number of their own) from raw rows or, for long spans, the
+    rollups and the raw edges, and the sessions from raw rows."""
     exact = _exact(span, rollups)
-    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})" if exact else "0"
+    if use_rolled(span, filters, rollups):
+        pieces = split_span(span)
+        counts = [_event_counts(ch, part, filters, exact=False) for part in pieces.raw]
+        if pieces.rolled is not None:
+            counts.append(_rolled_counts(ch, pieces, filters))
+        pv, ev, bots, distinct_visitors = (sum(c[i] for c in counts) for i in range(4))
+    else:
+        pv, ev, bots, distinct_visitors = _event_counts(ch, span, filters, exact=exact)
+    swhere, sparams = session_where(span, filters)
     row = ch.one(
-        f"SELECT * FROM (SELECT countIf({selected} AND type IN {PAGE_TYPES_SQL}) AS pv, "
-        f"countIf({selected} AND type = 'event') AS ev, countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}) AS bots, "
-        f"{distinct} AS distinct_visitors FROM events WHERE {where}) AS e "
-        f"CROSS JOIN (SELECT count() AS sessions, sum(new_visitor) AS new_visitors, countIf({BOUNCE_SQL}) AS bounces, "
-        f"sum({DURATION_MS_SQL}) AS duration FROM sessions FINAL WHERE {swhere}) AS s",
-        [*params, *sparams],
+        f"SELECT count(), sum(new_visitor), countIf({BOUNCE_SQL}), sum({DURATION_MS_SQL}) "
+        f"FROM sessions FINAL WHERE {swhere}",
+        sparams,
     )
     assert row is not None
-    pv, ev, bots, distinct_visitors, sessions, new_visitors, bounces, duration = (int(v) for v in row)
+    sessions, new_visitors, bounces, duration = (int(v) for v in row)
     visitors = distinct_visitors if exact else new_visitors
     return _Totals(pv, ev, sessions, visitors, bounces, duration, bots)
+
+
+def _event_counts(ch: ClickHouse, span: Span, filters: Filters, *, exact: bool) -> tuple[int, int, int, int]:
+    """Raw events: (pageviews, custom events, bot pageviews, distinct visitors if `exact`, else 0)."""
+    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
+    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})" if exact else "0"
+    row = ch.one(
+        f"SELECT countIf({selected} AND type IN {PAGE_TYPES_SQL}), countIf({selected} AND type = 'event'), "
+        f"countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}), {distinct} FROM events WHERE {where}",
+        params,
+    )
+    assert row is not None
+    pv, ev, bots, distinct_visitors = (int(v) for v in row)
+    return pv, ev, bots, distinct_visitors
+
+
+def _rolled_counts(ch: ClickHouse, pieces: Pieces, filters: Filters) -> tuple[int, int, int, int]:
+    """The rolled-up hours: (pageviews, custom events, bot pageviews, 0), from the hourly totals."""
+    where, params = rolled_where(pieces, Filters(filters.site, (), "all"), hourly_only=True)
+    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
+    row = ch.one(
+        f"SELECT sumIf(hits, {selected} AND kind = 'pages'), sumIf(hits, {selected} AND kind = 'events'), "
+        f"sumIf(hits, is_bot = 1 AND kind = 'pages') FROM rollup_events WHERE {where} AND kind IN ('pages', 'events')",
+        params,
+    )
+    assert row is not None
+    pv, ev, bots = (int(v) for v in row)
+    return pv, ev, bots, 0
 
 
 def live_visitors(ch: ClickHouse, end: float, filters: Filters) -> int:
@@ -135,19 +171,34 @@ def kpis_with_change(ch: ClickHouse, span: Span, filters: Filters) -> tuple[Kpis
 
 
 def hourly(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> dict[int, list[int]]:
-    """Per UTC hour: [pageviews, visitors (first of the day), bot pageviews] (`rollups` changes nothing here:
-    SQLite's rollups hold the same numbers)."""
+    """Per UTC hour: [pageviews, visitors (first of the day), bot pageviews]: page hits from the hourly rollups
+    and the raw edges (raw rows only with a dimension filter, or `rollups=False`), sessions from raw rows."""
     out: dict[int, list[int]] = {}
-    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
     selected = bot_list_sql(filters.bots)
-    for hour, pv, bots in ch.rows(
-        f"SELECT {bucket_sql('ts', HOUR)} AS h, countIf(is_bot IN ({selected})), countIf(is_bot = 1) "
-        f"FROM events WHERE {where} AND type IN {PAGE_TYPES_SQL} GROUP BY h",
-        params,
-    ):
-        cur = out.setdefault(int(hour), [0, 0, 0])
-        cur[0] += int(pv)
-        cur[2] += int(bots)
+    if filters.dims or rollups is False:
+        pieces = Pieces((span,), (), ())
+    else:
+        pieces = split_span(span)
+    for part in pieces.raw:
+        where, params = event_where(part, Filters(filters.site, filters.dims, "all"))
+        _add_hours(
+            ch.rows(
+                f"SELECT {bucket_sql('ts', HOUR)} AS h, countIf(is_bot IN ({selected})), countIf(is_bot = 1) "
+                f"FROM events WHERE {where} AND type IN {PAGE_TYPES_SQL} GROUP BY h",
+                params,
+            ),
+            out,
+        )
+    if pieces.rolled is not None:
+        where, params = rolled_where(pieces, Filters(filters.site, (), "all"), hourly_only=True)
+        _add_hours(
+            ch.rows(
+                f"SELECT bucket, sumIf(hits, is_bot IN ({selected})), sumIf(hits, is_bot = 1) FROM rollup_events "
+                f"WHERE {where} AND kind = 'pages' GROUP BY bucket",
+                params,
+            ),
+            out,
+        )
     swhere, sparams = session_where(span, filters)
     for hour, visitors in ch.rows(
         f"SELECT {bucket_sql('started', HOUR)} AS h, sum(new_visitor) FROM sessions FINAL WHERE {swhere} GROUP BY h",
@@ -155,6 +206,14 @@ def hourly(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None
     ):
         out.setdefault(int(hour), [0, 0, 0])[1] += int(visitors)
     return {h: v for h, v in out.items() if any(v)}
+
+
+def _add_hours(rows: Iterable[Any], into: dict[int, list[int]]) -> None:
+    """(hour, pageviews, bot pageviews) rows into hour → [pageviews, visitors, bot pageviews]."""
+    for hour, pv, bots in rows:
+        cur = into.setdefault(int(hour), [0, 0, 0])
+        cur[0] += int(pv)
+        cur[2] += int(bots)
 
 
 def _clamp_start(ch: ClickHouse, span: Span, filters: Filters) -> Span:
@@ -227,6 +286,27 @@ def event_top(
             out,
         )
         return out
+    if use_rolled(span, filters, rollups):
+        pieces = split_span(span)
+        for part in pieces.raw:
+            _merge(_visits(ch, part, filters, column, type_sql), out)
+        if pieces.rolled is not None:
+            where, params = rolled_where(pieces, filters)
+            _merge(
+                ch.rows(
+                    f"SELECT key, sum(visits), sum(hits) FROM rollup_events WHERE {where} AND kind = ? GROUP BY key",
+                    [*params, "page" if kind == "path" else "event"],
+                ),
+                out,
+            )
+        return out
+    _merge(_visits(ch, span, filters, column, type_sql), out)
+    return out
+
+
+def _visits(ch: ClickHouse, span: Span, filters: Filters, column: str, type_sql: str) -> list[tuple[Any, ...]]:
+    """Raw events: (path or name, visits, count) of the span's events matching the filters."""
+    cond, cond_params = event_where(span, filters)
     # Visits: an event is one when it is the first of its path (name) in its session (the earliest ts, id), as
     # the rollups count them. One pass gathers the span's events per session, sorted by (ts, id): an event whose
     # key comes up for the first time there (arrayEnumerateUniq = 1) counts when it matches the filters, unless
@@ -236,29 +316,25 @@ def event_top(
     # at the span's start began (any session version will do: `started` never changes and `last_seen` only
     # grows, so no FINAL is needed to find it).
     site, site_params = site_sql(filters.site)
-    _merge(
-        ch.rows(
-            f"SELECT k, sum(if(session_id = 0, c, c AND u = 1 AND (session_id, k) NOT IN ("
-            f"SELECT session_id, {column} FROM events WHERE ts < ?{site} AND {type_sql} AND session_id != 0 "
-            f"AND ts >= (SELECT minOrNull(started) FROM sessions WHERE started < ? AND last_seen >= ?{site})))), "
-            f"sum(c) FROM (SELECT session_id, arraySort(x -> (x.1, x.2), groupArray((ts, id, {column}, {cond}))) AS a "
-            f"FROM events WHERE ts >= ? AND ts < ?{site} AND {type_sql} GROUP BY session_id) "
-            "ARRAY JOIN a.3 AS k, a.4 AS c, arrayEnumerateUniq(a.3) AS u GROUP BY k HAVING sum(c) > 0",
-            [
-                span.start,
-                *site_params,
-                span.start,
-                span.start,
-                *site_params,
-                *cond_params,
-                span.start,
-                span.end,
-                *site_params,
-            ],
-        ),
-        out,
+    return ch.rows(
+        f"SELECT k, sum(if(session_id = 0, c, c AND u = 1 AND (session_id, k) NOT IN ("
+        f"SELECT session_id, {column} FROM events WHERE ts < ?{site} AND {type_sql} AND session_id != 0 "
+        f"AND ts >= (SELECT minOrNull(started) FROM sessions WHERE started < ? AND last_seen >= ?{site})))), "
+        f"sum(c) FROM (SELECT session_id, arraySort(x -> (x.1, x.2), groupArray((ts, id, {column}, {cond}))) AS a "
+        f"FROM events WHERE ts >= ? AND ts < ?{site} AND {type_sql} GROUP BY session_id) "
+        "ARRAY JOIN a.3 AS k, a.4 AS c, arrayEnumerateUniq(a.3) AS u GROUP BY k HAVING sum(c) > 0",
+        [
+            span.start,
+            *site_params,
+            span.start,
+            span.start,
+            *site_params,
+            *cond_params,
+            span.start,
+            span.end,
+            *site_params,
+        ],
     )
-    return out
 
 
 def session_top(
@@ -315,17 +391,31 @@ def engagement(
     ch: ClickHouse, span: Span, filters: Filters, limit: int = 10, *, rollups: bool | None = None
 ) -> list[PageEngagement]:
     """Pages by views with average scroll depth and engaged time (from the tracker's engagement reports), plus
-    per-view medians and scroll milestones for spans up to ENGAGEMENT_EXACT_MAX_S, as on SQLite."""
-    where, params = event_where(span, filters)
-    sums = {
-        str(path): [int(views), int(n), int(scroll), int(engaged)]
-        for path, views, n, scroll, engaged in ch.rows(
-            f"SELECT path, countIf(type IN {PAGE_TYPES_SQL}), countIf(type = 'engagement'), "
-            "sumIf(scroll, type = 'engagement'), sumIf(engaged_ms, type = 'engagement') "
-            f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path",
-            params,
+    per-view medians and scroll milestones for spans up to ENGAGEMENT_EXACT_MAX_S, as on SQLite (the sums from
+    the rollups where `use_rolled` says so)."""
+    pieces = split_span(span) if use_rolled(span, filters, rollups) else Pieces((span,), (), ())
+    sums: dict[str, list[int]] = {}
+    for part in pieces.raw:
+        where, params = event_where(part, filters)
+        _add_sums(
+            ch.rows(
+                f"SELECT path, countIf(type IN {PAGE_TYPES_SQL}), countIf(type = 'engagement'), "
+                "sumIf(scroll, type = 'engagement'), sumIf(engaged_ms, type = 'engagement') "
+                f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path",
+                params,
+            ),
+            sums,
         )
-    }
+    if pieces.rolled is not None:
+        where, params = rolled_where(pieces, filters)
+        _add_sums(
+            ch.rows(
+                "SELECT key, sumIf(hits, kind = 'page'), sumIf(hits, kind = 'engagement'), sum(scroll), "
+                f"sum(engaged_ms) FROM rollup_events WHERE {where} AND kind IN ('page', 'engagement') GROUP BY key",
+                params,
+            ),
+            sums,
+        )
     order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
     per_view = (
         engaged_views(ch, span, filters, [p for p, _v in order]) if span.seconds <= ENGAGEMENT_EXACT_MAX_S else None
@@ -349,6 +439,14 @@ def engagement(
             )
         )
     return out
+
+
+def _add_sums(rows: Iterable[Any], into: dict[str, list[int]]) -> None:
+    """(path, views, reports, scroll, engaged ms) rows added up per path."""
+    for path, *values in rows:
+        cur = into.setdefault(str(path), [0, 0, 0, 0])
+        for i, v in enumerate(values):
+            cur[i] += int(v)
 
 
 def engaged_views(

@@ -1,0 +1,244 @@
+"""Rollups on ClickHouse: hourly and daily sums per page, custom event and props object, kept by whoever writes
+events, so long spans read a few thousand sums instead of a month of raw events.
+
+One table, `rollup_events` (migration 0004), a SummingMergeTree of signed counts ordered by (site, grain, bucket,
+…). Every writer of events goes through `roll_up` — the collector's sink, `sitelens migrate`, the schema backfill
+(`rebuild`) and the query bench — before it inserts the events, with a deduplication token of its own, so a
+retried batch is neither rolled up twice nor rolled up against its own stored events. A materialized view would
+not do: it never sees the lightweight UPDATE that re-marks a bot session's events, so the sink calls
+`move_to_bots` first, which writes the stored human events' sums again with the opposite sign for humans and the
+same sign for bots (the rows SQLite's rollups move in `db.sqlite.rollups.move_to_bots`).
+
+Kinds of rows (`kind`, `key`, `props`):
+- `page`, path: page hits (`hits`) and visits (`visits`: hits that are the first of their path in their session);
+- `event`, name: custom events and their visits (first of their name in their session);
+- `engagement`, path: engagement reports, their summed `scroll` and `engaged_ms`;
+- `props`, name, props object: custom events carrying that props object;
+- `pages` and `events`, key '': the page hits and custom events of the bucket, for the KPIs and the chart.
+"First" is the earliest (ts, id) among the session's page hits (or custom events), the rule of the raw queries
+(db/clickhouse/queries/overview.py). As on SQLite, the rollups hold anonymous sums: erasure (`forget`) and the
+raw-row retention TTL leave them, so long spans still count what was erased or expired.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
+
+from db.clickhouse.client import ClickHouse
+from db.records import EVENT_COLUMNS
+from db.rules import DAY, HOUR, PAGE_TYPES
+
+log = logging.getLogger("sitelens.rollups")
+
+GRAINS = (HOUR, DAY)
+ROLLUP_COLUMNS = ("site", "grain", "bucket", "is_bot", "kind", "key", "props", "hits", "visits", "scroll", "engaged_ms")
+FIELDS = ("id", "ts", "site", "type", "session_id", "path", "name", "props", "is_bot", "scroll", "engaged_ms")
+"""The event columns a rollup reads, in this order (`fields` takes them from a whole stored row)."""
+fields = itemgetter(*(("id", *EVENT_COLUMNS).index(c) for c in FIELDS))
+"""An (id, *EVENT_COLUMNS) row, as the writer and the copy insert them, cut down to FIELDS."""
+VISIT_TYPES = (*PAGE_TYPES, "event")
+MAX_SESSIONS = 100_000
+"""Sessions whose visit keys a `VisitKeys` keeps (a few hundred bytes each); past that the oldest are forgotten
+and read again from the store when they come back."""
+REBUILD_DAYS = 1
+"""Days of one site's events `rebuild` reads per round trip."""
+
+Event = tuple[object, ...]
+Key = tuple[str, str, str]
+"""(kind, key, props) of a rollup row."""
+Sums = dict[tuple[str, int, int, int, str, str, str], list[int]]
+
+
+class VisitKeys:
+    """Per session, the page paths and custom event names already seen (a visit is the first of its key); the
+    sessions least recently used are forgotten past `limit`."""
+
+    def __init__(self, limit: int = MAX_SESSIONS) -> None:
+        self.limit = limit
+        self._sessions: OrderedDict[int, set[tuple[bool, str]]] = OrderedDict()
+
+    def __contains__(self, session_id: int) -> bool:
+        return session_id in self._sessions
+
+    def get(self, session_id: int) -> set[tuple[bool, str]]:
+        return set(self._sessions.get(session_id, ()))
+
+    def update(self, seen: dict[int, set[tuple[bool, str]]]) -> None:
+        """Remember the keys of these sessions (after what they describe is stored)."""
+        for sid, keys in seen.items():
+            self._sessions[sid] = keys
+            self._sessions.move_to_end(sid)
+        while len(self._sessions) > self.limit:
+            self._sessions.popitem(last=False)
+
+
+def _contributions(event: Event, first: bool) -> list[tuple[Key, tuple[int, int, int, int]]]:
+    """What one event adds to the rollups: (kind, key, props) → (hits, visits, scroll, engaged_ms)."""
+    _id, _ts, _site, type_, _sid, path, name, props, _bot, scroll, engaged = event
+    if type_ in PAGE_TYPES:
+        return [(("page", str(path), ""), (1, int(first), 0, 0)), (("pages", "", ""), (1, 0, 0, 0))]
+    if type_ == "event":
+        out = [(("event", str(name), ""), (1, int(first), 0, 0)), (("events", "", ""), (1, 0, 0, 0))]
+        if props:
+            out.append((("props", str(name), str(props)), (1, 0, 0, 0)))
+        return out
+    if type_ == "engagement":
+        return [(("engagement", str(path), ""), (1, 0, int(scroll), int(engaged)))]  # type: ignore[call-overload]
+    return []
+
+
+def visit_key(event: Event) -> tuple[bool, str] | None:
+    """What makes an event a visit when it comes first in its session: (custom event?, path or name)."""
+    type_, sid = event[3], event[4]
+    if not sid or type_ not in VISIT_TYPES:
+        return None
+    return (True, str(event[6])) if type_ == "event" else (False, str(event[5]))
+
+
+def _in_order(events: Iterable[Event], seen: dict[int, set[tuple[bool, str]]]) -> Iterator[tuple[Event, bool]]:
+    """Events in (ts, id) order, each with whether it is a visit (the first of its key in its session, or
+    sessionless); `seen` holds each session's keys met before them and gains theirs."""
+    for event in sorted(events, key=itemgetter(1, 0)):
+        key = visit_key(event)
+        first = True
+        if key is not None:
+            keys = seen.setdefault(int(event[4]), set())  # type: ignore[call-overload]
+            first = key not in keys
+            keys.add(key)
+        yield event, first
+
+
+def _add(out: Sums, event: Event, first: bool, signs: tuple[tuple[int, int], ...]) -> None:
+    """Add an event's contributions, once per (is_bot, sign) of `signs`, at every grain."""
+    ts = int(event[1])  # type: ignore[call-overload]
+    for (kind, name, props), values in _contributions(event, first):
+        for grain in GRAINS:
+            for is_bot, sign in signs:
+                row = (str(event[2]), grain, ts // grain * grain, is_bot, kind, name, props)
+                cur = out.setdefault(row, [0, 0, 0, 0])
+                for i, v in enumerate(values):
+                    cur[i] += sign * v
+
+
+def sums(events: Iterable[Event], seen: dict[int, set[tuple[bool, str]]]) -> Sums:
+    """Rollup sums of `events` (FIELDS tuples), `seen` as `_in_order` takes it."""
+    out: Sums = {}
+    for event, first in _in_order(events, seen):
+        _add(out, event, first, ((int(event[8]), 1),))  # type: ignore[call-overload]
+    return out
+
+
+def _stored_keys(
+    ch: ClickHouse,
+    sites: list[str],
+    sessions: list[int],
+    since: float | None,
+    until: float | None = None,
+    besides: Sequence[int] = (),
+) -> dict[int, set[tuple[bool, str]]]:
+    """Visit keys of these sessions' stored events (before `until` if given, other than the events `besides`)."""
+    if since is None:  # the sessions' first start bounds the read to their days
+        since = ch.value("SELECT minOrNull(started) FROM sessions WHERE site IN ? AND id IN ?", (sites, sessions))
+    where, params = "site IN ? AND session_id IN ? AND type IN ?", [sites, sessions, list(VISIT_TYPES)]
+    for clause, value in ((" AND ts >= ?", since), (" AND ts < ?", until)):
+        if value is not None:
+            where += clause
+            params.append(value)
+    if besides:
+        where += " AND id NOT IN ?"
+        params.append(list(besides))
+    rows = ch.rows(
+        f"SELECT session_id, type = 'event', if(type = 'event', name, path) FROM events WHERE {where} GROUP BY 1, 2, 3",
+        params,
+    )
+    out: dict[int, set[tuple[bool, str]]] = {sid: set() for sid in sessions}
+    for sid, is_event, key in rows:
+        out[int(sid)].add((bool(is_event), str(key)))
+    return out
+
+
+def insert_sums(ch: ClickHouse, rolled: Sums, token: str) -> None:
+    """Insert rollup sums (rows that sum to nothing are left out), with a deduplication token."""
+    rows = [(*k, *v) for k, v in sorted(rolled.items()) if any(v)]
+    if rows:
+        ch.insert("rollup_events", rows, ROLLUP_COLUMNS, token=token)
+
+
+def roll_up(
+    ch: ClickHouse,
+    events: Sequence[Event],
+    token: str,
+    keys: VisitKeys | None = None,
+    since: float | None = None,
+) -> dict[int, set[tuple[bool, str]]]:
+    """Add events about to be inserted (FIELDS tuples) to the rollups. Sessions not in `keys` have their stored
+    events' keys read first (`since`: no stored event of theirs is older; else their sessions' start). Call it
+    before inserting the events, with a token of its own: a retry is then ignored, even once the events are
+    stored. Returns the sessions' keys, for `keys.update` once the events are stored."""
+    keys = keys if keys is not None else VisitKeys(0)
+    involved = sorted({int(e[4]) for e in events if visit_key(e) is not None})  # type: ignore[call-overload]
+    missing = [sid for sid in involved if sid not in keys]
+    seen = {sid: keys.get(sid) for sid in involved if sid in keys}
+    if missing:
+        wanted = set(missing)
+        own = [int(e[0]) for e in events if e[4] in wanted and visit_key(e) is not None]  # type: ignore[call-overload]
+        seen.update(_stored_keys(ch, sorted({str(e[2]) for e in events}), missing, since, besides=own))
+    insert_sums(ch, sums(events, seen), token)
+    return seen
+
+
+def move_to_bots(ch: ClickHouse, sites: list[str], since: float, sessions: list[int], token: str) -> None:
+    """Before these sessions' stored human events are re-marked as bots': move their sums from humans to bots.
+    Their every event is read (a visit is the first hit of a key, human or not), from `since` (the sessions'
+    first start) on. Computed from the store as it is, so a retry after the re-marking moves nothing more."""
+    events = ch.rows(
+        f"SELECT {', '.join(FIELDS)} FROM events WHERE site IN ? AND ts >= ? AND session_id IN ?",
+        (sites, since, sessions),
+    )
+    moved: Sums = {}
+    for event, first in _in_order(events, {}):  # every event decides visits; only the human ones move
+        if not event[8]:
+            _add(moved, event, first, ((0, -1), (1, 1)))
+    insert_sums(ch, moved, token)
+
+
+def _earlier_keys(ch: ClickHouse, site: str, day: int, sessions: list[int]) -> dict[int, set[tuple[bool, str]]]:
+    """For `rebuild`: keys, from events before `day`, of the sessions among these that started before it."""
+    out: dict[int, set[tuple[bool, str]]] = {sid: set() for sid in sessions}
+    if not sessions:
+        return out
+    started = ch.rows(
+        "SELECT id, min(started) FROM sessions WHERE site = ? AND started < ? AND id IN ? GROUP BY id",
+        (site, day, sessions),
+    )
+    if started:
+        since = min(float(r[1]) for r in started)
+        out.update(_stored_keys(ch, [site], [int(r[0]) for r in started], since, until=day))
+    return out
+
+
+def rebuild(ch: ClickHouse) -> int:
+    """Roll up every stored event (the backfill of migration 0004), a day of one site per round trip, in
+    (ts, id) order; returns the events rolled up. Each day's insert has a token, so a second run (another
+    collector migrating at the same time) adds nothing."""
+    done = 0
+    for site, first, last in ch.rows("SELECT site, min(ts), max(ts) FROM events GROUP BY site ORDER BY site"):
+        keys = VisitKeys()
+        day = int(first) // DAY * DAY
+        while day <= last:
+            events = ch.rows(
+                f"SELECT {', '.join(FIELDS)} FROM events WHERE site = ? AND ts >= ? AND ts < ?",
+                (site, day, day + REBUILD_DAYS * DAY),
+            )
+            involved = {int(e[4]) for e in events if visit_key(e) is not None}  # type: ignore[call-overload]
+            seen = {sid: keys.get(sid) for sid in involved if sid in keys}
+            seen.update(_earlier_keys(ch, str(site), day, sorted(involved - seen.keys())))
+            insert_sums(ch, sums(events, seen), f"rollup-rebuild:{site}:{day}:{len(events)}")
+            keys.update(seen)
+            done += len(events)
+            day += REBUILD_DAYS * DAY
+        log.info("rollups: %s rolled up", site)
+    return done
