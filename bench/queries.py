@@ -265,14 +265,16 @@ def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, fl
     ch = store.ch  # type: ignore[attr-defined]
     started = time.perf_counter()
     written = 0
-    keys = rollups.VisitKeys()
+    keys = rollups.Memo()
     started_at = SESSION_COLUMNS.index("started")
     for n, (evs, sess) in enumerate(_chunks(n_events, now)):
         rows = [(new_id(float(e[0])), *e) for e in evs]  # type: ignore[arg-type]
         since = min(float(r[started_at]) for r in sess) if sess else None  # type: ignore[arg-type]
         keys.update(rollups.roll_up(ch, [rollups.fields(r) for r in rows], f"bench:{n}:r", keys, since))
         ch.insert("events", rows, ("id", *EVENT_COLUMNS))
-        ch.insert("sessions", [(*r, 1) for r in sess], (*SESSION_COLUMNS, "version"))
+        sessions = [(*r, 1) for r in sess]
+        rollups.roll_up_sessions(ch, [rollups.session_fields(r) for r in sessions], f"bench:{n}:rs")
+        ch.insert("sessions", sessions, (*SESSION_COLUMNS, "version"))
         written += len(evs)
         if written // 1_000_000 != (written - len(evs)) // 1_000_000:
             print(f"  inserted {written:,} events ({time.perf_counter() - started:.0f} s)", flush=True)
@@ -301,8 +303,8 @@ def scale_clickhouse(store: Store, times: int) -> None:
     # The copies' visits are their originals' (session ids shift together), so every rollup sum grows K times.
     ch.command(
         "INSERT INTO rollup_events SELECT site, grain, bucket, is_bot, kind, key, props, hits * ?, visits * ?, "
-        "scroll * ?, engaged_ms * ? FROM rollup_events FINAL",
-        [times - 1] * 4,
+        "scroll * ?, engaged_ms * ?, bounces * ?, duration_ms * ? FROM rollup_events FINAL",
+        [times - 1] * 6,
     )
 
 

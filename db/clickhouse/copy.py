@@ -60,8 +60,10 @@ _SHAPES: dict[str, tuple[str, tuple[str, ...], Callable[[list[Row], int], list[R
 def copy_in(ch: ClickHouse, table: str, rows: list[Row], token: str) -> None:
     """Insert copied rows of one table with a deduplication token."""
     target, columns, shape = _SHAPES[table]
-    if table == "events":  # rolled up before they are stored (db/clickhouse/rollups.py roll_up)
+    if table == "events":  # rolled up before they are stored (db/clickhouse/rollups.py)
         rollups.roll_up(ch, [rollups.fields(row) for row in rows], f"{token}:r")
+    elif table == "sessions":
+        rollups.roll_up_sessions(ch, [rollups.session_fields(row) for row in rows], f"{token}:r")
     ch.insert(target, shape(rows, time.time_ns()), columns, token=token)
 
 

@@ -1,10 +1,11 @@
 """Rollups on ClickHouse: hourly and daily sums per page, custom event and props object, kept by whoever writes
 events, so long spans read a few thousand sums instead of a month of raw events.
 
-One table, `rollup_events` (migration 0004), a SummingMergeTree of signed counts ordered by (site, grain, bucket,
-…). Every writer of events goes through `roll_up` — the collector's sink, `sitelens migrate`, the schema backfill
-(`rebuild`) and the query bench — before it inserts the events, with a deduplication token of its own, so a
-retried batch is neither rolled up twice nor rolled up against its own stored events. A materialized view would
+One table, `rollup_events` (migration 0004), a SummingMergeTree of signed counts ordered by (site, kind, grain,
+bucket, …). Every writer of events and sessions goes through `roll_up` and `roll_up_sessions` — the collector's
+sink, `sitelens migrate` and the query bench; the schema backfill (`rebuild`) applies the same sums to what is
+stored — before it inserts the rows, with a deduplication token of its own, so a retried batch is neither
+rolled up twice nor rolled up against its own stored rows. A materialized view would
 not do: it never sees the lightweight UPDATE that re-marks a bot session's events, so the sink calls
 `move_to_bots` first, which writes the stored human events' sums again with the opposite sign for humans and the
 same sign for bots (the rows SQLite's rollups move in `db.sqlite.rollups.move_to_bots`).
@@ -14,7 +15,9 @@ Kinds of rows (`kind`, `key`, `props`):
 - `event`, name: custom events and their visits (first of their name in their session);
 - `engagement`, path: engagement reports, their summed `scroll` and `engaged_ms`;
 - `props`, name, props object: custom events carrying that props object;
-- `pages` and `events`, key '': the page hits and custom events of the bucket, for the KPIs and the chart.
+- `pages` and `events`, key '': the page hits and custom events of the bucket, for the KPIs and the chart;
+- `sessions`, key '' (hourly only, by the hour a session started in): sessions (`hits`), first visits of the day
+  (`visits`, the sum of `new_visitor`), `bounces` and `duration_ms`, as `db.rules` defines them.
 "First" is the earliest (ts, id) among the session's page hits (or custom events), the rule of the raw queries
 (db/clickhouse/queries/overview.py). As on SQLite, the rollups hold anonymous sums: erasure (`forget`) and the
 raw-row retention TTL leave them, so long spans still count what was erased or expired.
@@ -26,23 +29,30 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
+from typing import Any
 
 from db.clickhouse.client import ClickHouse
-from db.records import EVENT_COLUMNS
-from db.rules import DAY, HOUR, PAGE_TYPES
+from db.records import EVENT_COLUMNS, SESSION_COLUMNS
+from db.rules import DAY, HOUR, PAGE_TYPES, duration_of, is_bounce
 
 log = logging.getLogger("sitelens.rollups")
 
 GRAINS = (HOUR, DAY)
-ROLLUP_COLUMNS = ("site", "grain", "bucket", "is_bot", "kind", "key", "props", "hits", "visits", "scroll", "engaged_ms")
+ROLLUP_COLUMNS = (
+    "site", "grain", "bucket", "is_bot", "kind", "key", "props",
+    "hits", "visits", "scroll", "engaged_ms", "bounces", "duration_ms",
+)  # fmt: skip
 FIELDS = ("id", "ts", "site", "type", "session_id", "path", "name", "props", "is_bot", "scroll", "engaged_ms")
 """The event columns a rollup reads, in this order (`fields` takes them from a whole stored row)."""
 fields = itemgetter(*(("id", *EVENT_COLUMNS).index(c) for c in FIELDS))
 """An (id, *EVENT_COLUMNS) row, as the writer and the copy insert them, cut down to FIELDS."""
+SESSION_FIELDS = ("id", "site", "started", "last_seen", "is_bot", "new_visitor", "pageviews", "requests", "events")
+"""The session columns a rollup reads, in this order."""
+session_fields = itemgetter(*(SESSION_COLUMNS.index(c) for c in SESSION_FIELDS))
+"""A SESSION_COLUMNS row (with or without the version after it) cut down to SESSION_FIELDS."""
 VISIT_TYPES = (*PAGE_TYPES, "event")
 MAX_SESSIONS = 100_000
-"""Sessions whose visit keys a `VisitKeys` keeps (a few hundred bytes each); past that the oldest are forgotten
-and read again from the store when they come back."""
+"""Sessions a `Memo` keeps (a few hundred bytes each)."""
 REBUILD_DAYS = 1
 """Days of one site's events `rebuild` reads per round trip."""
 
@@ -52,41 +62,45 @@ Key = tuple[str, str, str]
 Sums = dict[tuple[str, int, int, int, str, str, str], list[int]]
 
 
-class VisitKeys:
-    """Per session, the page paths and custom event names already seen (a visit is the first of its key); the
-    sessions least recently used are forgotten past `limit`."""
+class Memo:
+    """What a writer knows of the sessions it wrote (their visit keys, their last version), least recently used
+    forgotten past `limit`: a forgotten session is read back from the store when it comes again."""
 
     def __init__(self, limit: int = MAX_SESSIONS) -> None:
         self.limit = limit
-        self._sessions: OrderedDict[int, set[tuple[bool, str]]] = OrderedDict()
+        self._sessions: OrderedDict[int, Any] = OrderedDict()
 
     def __contains__(self, session_id: int) -> bool:
         return session_id in self._sessions
 
-    def get(self, session_id: int) -> set[tuple[bool, str]]:
-        return set(self._sessions.get(session_id, ()))
+    def get(self, session_id: int) -> Any:
+        return self._sessions.get(session_id)
 
-    def update(self, seen: dict[int, set[tuple[bool, str]]]) -> None:
-        """Remember the keys of these sessions (after what they describe is stored)."""
-        for sid, keys in seen.items():
-            self._sessions[sid] = keys
+    def update(self, values: dict[int, Any]) -> None:
+        """Remember these sessions' values (after what they describe is stored)."""
+        for sid, value in values.items():
+            self._sessions[sid] = value
             self._sessions.move_to_end(sid)
         while len(self._sessions) > self.limit:
             self._sessions.popitem(last=False)
 
 
-def _contributions(event: Event, first: bool) -> list[tuple[Key, tuple[int, int, int, int]]]:
-    """What one event adds to the rollups: (kind, key, props) → (hits, visits, scroll, engaged_ms)."""
+def _contributions(event: Event, first: bool) -> list[tuple[Key, tuple[int, ...]]]:
+    """What one event adds to the rollups: (kind, key, props) → (hits, visits, scroll, engaged_ms, 0, 0)."""
     _id, _ts, _site, type_, _sid, path, name, props, _bot, scroll, engaged = event
+    one = (1, 0, 0, 0, 0, 0)
     if type_ in PAGE_TYPES:
-        return [(("page", str(path), ""), (1, int(first), 0, 0)), (("pages", "", ""), (1, 0, 0, 0))]
+        return [(("page", str(path), ""), (1, int(first), 0, 0, 0, 0)), (("pages", "", ""), one)]
     if type_ == "event":
-        out = [(("event", str(name), ""), (1, int(first), 0, 0)), (("events", "", ""), (1, 0, 0, 0))]
+        out: list[tuple[Key, tuple[int, ...]]] = [
+            (("event", str(name), ""), (1, int(first), 0, 0, 0, 0)),
+            (("events", "", ""), one),
+        ]
         if props:
-            out.append((("props", str(name), str(props)), (1, 0, 0, 0)))
+            out.append((("props", str(name), str(props)), one))
         return out
     if type_ == "engagement":
-        return [(("engagement", str(path), ""), (1, 0, int(scroll), int(engaged)))]  # type: ignore[call-overload]
+        return [(("engagement", str(path), ""), (1, 0, int(scroll), int(engaged), 0, 0))]  # type: ignore[call-overload]
     return []
 
 
@@ -118,7 +132,7 @@ def _add(out: Sums, event: Event, first: bool, signs: tuple[tuple[int, int], ...
         for grain in GRAINS:
             for is_bot, sign in signs:
                 row = (str(event[2]), grain, ts // grain * grain, is_bot, kind, name, props)
-                cur = out.setdefault(row, [0, 0, 0, 0])
+                cur = out.setdefault(row, [0] * 6)
                 for i, v in enumerate(values):
                     cur[i] += sign * v
 
@@ -171,23 +185,61 @@ def roll_up(
     ch: ClickHouse,
     events: Sequence[Event],
     token: str,
-    keys: VisitKeys | None = None,
+    keys: Memo | None = None,
     since: float | None = None,
 ) -> dict[int, set[tuple[bool, str]]]:
     """Add events about to be inserted (FIELDS tuples) to the rollups. Sessions not in `keys` have their stored
     events' keys read first (`since`: no stored event of theirs is older; else their sessions' start). Call it
     before inserting the events, with a token of its own: a retry is then ignored, even once the events are
     stored. Returns the sessions' keys, for `keys.update` once the events are stored."""
-    keys = keys if keys is not None else VisitKeys(0)
+    keys = keys if keys is not None else Memo(0)
     involved = sorted({int(e[4]) for e in events if visit_key(e) is not None})  # type: ignore[call-overload]
     missing = [sid for sid in involved if sid not in keys]
-    seen = {sid: keys.get(sid) for sid in involved if sid in keys}
+    seen = {sid: set(keys.get(sid)) for sid in involved if sid in keys}
     if missing:
         wanted = set(missing)
         own = [int(e[0]) for e in events if e[4] in wanted and visit_key(e) is not None]  # type: ignore[call-overload]
         seen.update(_stored_keys(ch, sorted({str(e[2]) for e in events}), missing, since, besides=own))
     insert_sums(ch, sums(events, seen), token)
     return seen
+
+
+def _add_session(out: Sums, session: Event, sign: int) -> None:
+    """Add (sign 1) or take away (-1) what one session version counts in the hour it started."""
+    _id, site, started, last_seen, is_bot, new_visitor, pageviews, requests, events = session
+    row = (str(site), HOUR, int(started) // HOUR * HOUR, int(is_bot), "sessions", "", "")  # type: ignore[call-overload]
+    bounce = is_bounce(int(pageviews), int(requests), int(events))  # type: ignore[call-overload]
+    values = (1, int(new_visitor), 0, 0, int(bounce), duration_of(float(started), float(last_seen)))  # type: ignore[arg-type, call-overload]
+    cur = out.setdefault(row, [0] * 6)
+    for i, v in enumerate(values):
+        cur[i] += sign * v
+
+
+def roll_up_sessions(
+    ch: ClickHouse, sessions: Sequence[Event], token: str, memo: Memo | None = None
+) -> dict[int, Event]:
+    """Add session versions about to be inserted (SESSION_FIELDS tuples) to the rollups, less what their
+    previous versions added (from `memo`, else the newest stored version). Called before inserting them, with a
+    token of its own, like `roll_up`. Returns the sessions, for `memo.update` once they are stored."""
+    memo = memo if memo is not None else Memo(0)
+    news = {int(s[0]): s for s in sessions}  # type: ignore[call-overload]
+    previous = {sid: memo.get(sid) for sid in news if sid in memo}
+    missing = [sid for sid in news if sid not in memo]
+    if missing:  # `started` never changes: the versions' own starts bound the read
+        starts = [float(news[sid][2]) for sid in missing]  # type: ignore[arg-type]
+        rows = ch.rows(
+            f"SELECT id, argMax(tuple({', '.join(SESSION_FIELDS)}), version) FROM sessions "
+            "WHERE site IN ? AND started >= ? AND started <= ? AND id IN ? GROUP BY id",
+            (sorted({str(news[sid][1]) for sid in missing}), min(starts), max(starts), missing),
+        )
+        previous.update({int(sid): tuple(old) for sid, old in rows})
+    out: Sums = {}
+    for sid, session in news.items():
+        _add_session(out, session, 1)
+        if previous.get(sid) is not None:
+            _add_session(out, previous[sid], -1)  # type: ignore[arg-type]
+    insert_sums(ch, out, token)
+    return news
 
 
 def move_to_bots(ch: ClickHouse, sites: list[str], since: float, sessions: list[int], token: str) -> None:
@@ -221,24 +273,35 @@ def _earlier_keys(ch: ClickHouse, site: str, day: int, sessions: list[int]) -> d
 
 
 def rebuild(ch: ClickHouse) -> int:
-    """Roll up every stored event (the backfill of migration 0004), a day of one site per round trip, in
-    (ts, id) order; returns the events rolled up. Each day's insert has a token, so a second run (another
-    collector migrating at the same time) adds nothing."""
+    """Roll up every stored event and session (the backfill of migration 0004), a day of one site per round
+    trip, events in (ts, id) order; returns the events rolled up. Each day's inserts have tokens, so a second run
+    (another collector migrating at the same time) adds nothing."""
     done = 0
-    for site, first, last in ch.rows("SELECT site, min(ts), max(ts) FROM events GROUP BY site ORDER BY site"):
-        keys = VisitKeys()
+    for site, first, last in ch.rows(
+        "SELECT site, min(t), max(t) FROM (SELECT site, ts AS t FROM events UNION ALL "
+        "SELECT site, started AS t FROM sessions) GROUP BY site ORDER BY site"
+    ):
+        keys = Memo()
         day = int(first) // DAY * DAY
         while day <= last:
+            end = day + REBUILD_DAYS * DAY
             events = ch.rows(
-                f"SELECT {', '.join(FIELDS)} FROM events WHERE site = ? AND ts >= ? AND ts < ?",
-                (site, day, day + REBUILD_DAYS * DAY),
+                f"SELECT {', '.join(FIELDS)} FROM events WHERE site = ? AND ts >= ? AND ts < ?", (site, day, end)
             )
-            involved = {int(e[4]) for e in events if visit_key(e) is not None}  # type: ignore[call-overload]
-            seen = {sid: keys.get(sid) for sid in involved if sid in keys}
+            involved = {int(e[4]) for e in events if visit_key(e) is not None}
+            seen = {sid: set(keys.get(sid)) for sid in involved if sid in keys}
             seen.update(_earlier_keys(ch, str(site), day, sorted(involved - seen.keys())))
             insert_sums(ch, sums(events, seen), f"rollup-rebuild:{site}:{day}:{len(events)}")
             keys.update(seen)
+            sessions: Sums = {}
+            for session in ch.rows(
+                f"SELECT {', '.join(SESSION_FIELDS)} FROM sessions FINAL "
+                "WHERE site = ? AND started >= ? AND started < ?",
+                (site, day, end),
+            ):
+                _add_session(sessions, session, 1)
+            insert_sums(ch, sessions, f"rollup-rebuild:{site}:{day}:sessions")
             done += len(events)
-            day += REBUILD_DAYS * DAY
+            day = end
         log.info("rollups: %s rolled up", site)
     return done

@@ -121,14 +121,16 @@ def update(ch: ClickHouse, table: str, assignments: str, where: str, params: tup
         ch.command(f"ALTER TABLE {table} UPDATE {assignments} WHERE {where}", params)
 
 
-def insert(
-    ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None, keys: rollups.VisitKeys | None = None
-) -> None:
+def insert(ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None, memo: Memos | None = None) -> None:
     """Insert a prepared batch; each table's insert has its own token, so sending it again changes nothing.
-    `keys` holds the visit keys of sessions this sink wrote (see db/clickhouse/rollups.py)."""
+    `memo` holds what the rollups need of sessions this sink wrote (see db/clickhouse/rollups.py)."""
     remark_bot_sessions(ch, p.sessions, known, p.token)
-    seen = roll_up_batch(ch, p, keys)
+    memo = memo or Memos()
+    seen = roll_up_batch(ch, p, memo.keys)
     ch.insert("events", p.events, ("id", *EVENT_COLUMNS), token=f"{p.token}:e")
+    versions = rollups.roll_up_sessions(
+        ch, [rollups.session_fields(row) for row in p.sessions], f"{p.token}:rs", memo.sessions
+    )
     ch.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"), token=f"{p.token}:s")
     ch.insert("fingerprint_news", p.fingerprints, FINGERPRINT_COLUMNS, token=f"{p.token}:f")
     ch.insert("throttle_drops", p.drops, ("bucket", "level", "reason", "count"), token=f"{p.token}:d")
@@ -141,8 +143,8 @@ def insert(
             update(
                 ch, "sessions", "throttle_level = ?", "fingerprint IN ? AND last_seen > ?", (level, sorted(fps), since)
             )
-    if keys is not None:
-        keys.update(seen)
+    memo.keys.update(seen)
+    memo.sessions.update(versions)
     if p.import_offset is not None:
         file_id, offset, lines = p.import_offset
         ch.command(
@@ -153,7 +155,15 @@ def insert(
         )
 
 
-def roll_up_batch(ch: ClickHouse, p: Prepared, keys: rollups.VisitKeys | None) -> dict[int, set[tuple[bool, str]]]:
+@dataclass(slots=True)
+class Memos:
+    """What a sink remembers of the sessions it wrote, for the rollups: visit keys and last versions."""
+
+    keys: rollups.Memo = field(default_factory=lambda: rollups.Memo(0))
+    sessions: rollups.Memo = field(default_factory=lambda: rollups.Memo(0))
+
+
+def roll_up_batch(ch: ClickHouse, p: Prepared, keys: rollups.Memo) -> dict[int, set[tuple[bool, str]]]:
     """The batch's events into the rollups, before the events are inserted (db/clickhouse/rollups.py roll_up);
     the earliest start of its sessions bounds what is read back of their stored events."""
     started = [float(row[_SESSION_STARTED]) for row in p.sessions]  # type: ignore[arg-type]
@@ -175,7 +185,7 @@ class ClickHouseSink:
         self.last_error = ""
         self._known: dict[int, bool] = {}
         """Sessions this sink stored, and whether as bots (see remark_bot_sessions)."""
-        self._keys = rollups.VisitKeys()
+        self._memo = Memos(rollups.Memo(), rollups.Memo())
 
     @property
     def spooled_events(self) -> int:
@@ -217,7 +227,7 @@ class ClickHouseSink:
 
     def _try(self, prepared: Prepared) -> bool:
         try:
-            insert(self.ch, prepared, self._known, self._keys)
+            insert(self.ch, prepared, self._known, self._memo)
         except DatabaseError as exc:
             if not self.last_error:
                 log.error("ClickHouse unavailable, spooling to %s: %s", self.spool.directory, exc)

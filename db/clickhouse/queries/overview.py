@@ -2,7 +2,7 @@
 
 The counting rules are SQLite's (db/queries/overview.py). Long spans without dimension filters read the
 hourly and daily sums of `rollup_events` (db/clickhouse/rollups.py) for whole hours and days and raw rows for the
-edges, as SQLite does with its rollups; sessions (far fewer rows) are always read raw. The rules:
+edges, as SQLite does with its rollups. The rules:
 - visitors are distinct visitor ids for spans up to two days, and the sum of sessions' `new_visitor` (a
   visitor's first session of the day) beyond, or whenever `rollups=True` asks for the rolled-up rule;
 - top pages and custom events count, beyond two days, visits: events that are the first of their path (or
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from db.clickhouse.client import ClickHouse
-from db.clickhouse.queries.common import bucket_sql, event_where, first_event_ts, session_where
+from db.clickhouse.queries.common import TABLE_ORDER, bucket_sql, event_where, first_event_ts, session_where
 from db.clickhouse.queries.rolled import rolled_where, use_rolled
 from db.queries.common import (
     DIMENSIONS,
@@ -83,57 +83,54 @@ def _exact(span: Span, rollups: bool | None) -> bool:
 
 
 def totals(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> _Totals:
-    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span): the events
-    (humans and bots at once, bot pageviews being a number of their own) from raw rows or, for long spans, the
-    rollups and the raw edges, and the sessions from raw rows."""
-    exact = _exact(span, rollups)
-    if use_rolled(span, filters, rollups):
-        pieces = split_span(span)
-        counts = [_event_counts(ch, part, filters, exact=False) for part in pieces.raw]
-        if pieces.rolled is not None:
-            counts.append(_rolled_counts(ch, pieces, filters))
-        pv, ev, bots, distinct_visitors = (sum(c[i] for c in counts) for i in range(4))
-    else:
-        pv, ev, bots, distinct_visitors = _event_counts(ch, span, filters, exact=exact)
+    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span): from raw
+    rows, or for long spans from the hourly rollups and the raw edges, as SQLite sums them."""
+    if not use_rolled(span, filters, rollups):
+        return _raw_totals(ch, span, filters, exact=_exact(span, rollups))
+    pieces = split_span(span)
+    out = _Totals()
+    for part in pieces.raw:
+        out.add(_raw_totals(ch, part, filters, exact=False))
+    if pieces.rolled is not None:
+        out.add(_rolled_totals(ch, pieces, filters))
+    return out
+
+
+def _raw_totals(ch: ClickHouse, span: Span, filters: Filters, *, exact: bool) -> _Totals:
+    """Raw rows in one round trip: the events (humans and bots at once, bot pageviews being a number of their
+    own) and the sessions; visitors are distinct ids if `exact`, else first visits of the day."""
+    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
     swhere, sparams = session_where(span, filters)
+    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})" if exact else "0"
     row = ch.one(
-        f"SELECT count(), sum(new_visitor), countIf({BOUNCE_SQL}), sum({DURATION_MS_SQL}) "
-        f"FROM sessions FINAL WHERE {swhere}",
-        sparams,
+        f"SELECT * FROM (SELECT countIf({selected} AND type IN {PAGE_TYPES_SQL}) AS pv, "
+        f"countIf({selected} AND type = 'event') AS ev, countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}) AS bots, "
+        f"{distinct} AS distinct_visitors FROM events WHERE {where}) AS e "
+        f"CROSS JOIN (SELECT count() AS sessions, sum(new_visitor) AS new_visitors, countIf({BOUNCE_SQL}) AS bounces, "
+        f"sum({DURATION_MS_SQL}) AS duration FROM sessions FINAL WHERE {swhere}) AS s",
+        [*params, *sparams],
     )
     assert row is not None
-    sessions, new_visitors, bounces, duration = (int(v) for v in row)
+    pv, ev, bots, distinct_visitors, sessions, new_visitors, bounces, duration = (int(v) for v in row)
     visitors = distinct_visitors if exact else new_visitors
     return _Totals(pv, ev, sessions, visitors, bounces, duration, bots)
 
 
-def _event_counts(ch: ClickHouse, span: Span, filters: Filters, *, exact: bool) -> tuple[int, int, int, int]:
-    """Raw events: (pageviews, custom events, bot pageviews, distinct visitors if `exact`, else 0)."""
-    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
-    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
-    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})" if exact else "0"
-    row = ch.one(
-        f"SELECT countIf({selected} AND type IN {PAGE_TYPES_SQL}), countIf({selected} AND type = 'event'), "
-        f"countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}), {distinct} FROM events WHERE {where}",
-        params,
-    )
-    assert row is not None
-    pv, ev, bots, distinct_visitors = (int(v) for v in row)
-    return pv, ev, bots, distinct_visitors
-
-
-def _rolled_counts(ch: ClickHouse, pieces: Pieces, filters: Filters) -> tuple[int, int, int, int]:
-    """The rolled-up hours: (pageviews, custom events, bot pageviews, 0), from the hourly totals."""
+def _rolled_totals(ch: ClickHouse, pieces: Pieces, filters: Filters) -> _Totals:
+    """The rolled-up hours of a span, from the hourly page, custom event and session sums."""
     where, params = rolled_where(pieces, Filters(filters.site, (), "all"), hourly_only=True)
     selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
     row = ch.one(
         f"SELECT sumIf(hits, {selected} AND kind = 'pages'), sumIf(hits, {selected} AND kind = 'events'), "
-        f"sumIf(hits, is_bot = 1 AND kind = 'pages') FROM rollup_events WHERE {where} AND kind IN ('pages', 'events')",
+        f"sumIf(hits, {selected} AND kind = 'sessions'), sumIf(visits, {selected} AND kind = 'sessions'), "
+        f"sumIf(bounces, {selected} AND kind = 'sessions'), sumIf(duration_ms, {selected} AND kind = 'sessions'), "
+        f"sumIf(hits, is_bot = 1 AND kind = 'pages') FROM rollup_events "
+        f"WHERE kind IN ('pages', 'events', 'sessions') AND {where}",
         params,
     )
     assert row is not None
-    pv, ev, bots = (int(v) for v in row)
-    return pv, ev, bots, 0
+    return _Totals(*(int(v) for v in row))
 
 
 def live_visitors(ch: ClickHouse, end: float, filters: Filters) -> int:
@@ -171,49 +168,56 @@ def kpis_with_change(ch: ClickHouse, span: Span, filters: Filters) -> tuple[Kpis
 
 
 def hourly(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> dict[int, list[int]]:
-    """Per UTC hour: [pageviews, visitors (first of the day), bot pageviews]: page hits from the hourly rollups
-    and the raw edges (raw rows only with a dimension filter, or `rollups=False`), sessions from raw rows."""
-    out: dict[int, list[int]] = {}
-    selected = bot_list_sql(filters.bots)
+    """Per UTC hour: [pageviews, visitors (first of the day), bot pageviews]: from the hourly rollups and the raw
+    edges, or raw rows only with a dimension filter (or `rollups=False`), as on SQLite."""
     if filters.dims or rollups is False:
-        pieces = Pieces((span,), (), ())
-    else:
-        pieces = split_span(span)
-    for part in pieces.raw:
-        where, params = event_where(part, Filters(filters.site, filters.dims, "all"))
-        _add_hours(
-            ch.rows(
-                f"SELECT {bucket_sql('ts', HOUR)} AS h, countIf(is_bot IN ({selected})), countIf(is_bot = 1) "
-                f"FROM events WHERE {where} AND type IN {PAGE_TYPES_SQL} GROUP BY h",
-                params,
-            ),
-            out,
-        )
+        return {h: v for h, v in _raw_hourly(ch, span, filters).items() if any(v)}
+    pieces = split_span(span)
+    out: dict[int, list[int]] = {}
+    parts = [_raw_hourly(ch, part, filters) for part in pieces.raw]
     if pieces.rolled is not None:
         where, params = rolled_where(pieces, Filters(filters.site, (), "all"), hourly_only=True)
-        _add_hours(
-            ch.rows(
-                f"SELECT bucket, sumIf(hits, is_bot IN ({selected})), sumIf(hits, is_bot = 1) FROM rollup_events "
-                f"WHERE {where} AND kind = 'pages' GROUP BY bucket",
-                params,
-            ),
-            out,
+        selected = bot_list_sql(filters.bots)
+        parts.append(
+            {
+                int(hour): [int(pv), int(visitors), int(bots)]
+                for hour, pv, visitors, bots in ch.rows(
+                    f"SELECT bucket, sumIf(hits, is_bot IN ({selected}) AND kind = 'pages'), "
+                    f"sumIf(visits, is_bot IN ({selected}) AND kind = 'sessions'), "
+                    "sumIf(hits, is_bot = 1 AND kind = 'pages') FROM rollup_events "
+                    f"WHERE kind IN ('pages', 'sessions') AND {where} GROUP BY bucket",
+                    params,
+                )
+            }
         )
+    for part in parts:
+        for hour, values in part.items():
+            cur = out.setdefault(hour, [0, 0, 0])
+            for i, v in enumerate(values):
+                cur[i] += v
+    return {h: v for h, v in out.items() if any(v)}
+
+
+def _raw_hourly(ch: ClickHouse, span: Span, filters: Filters) -> dict[int, list[int]]:
+    """hour -> [pageviews, visitors (first of the day), bot pageviews] from raw rows."""
+    out: dict[int, list[int]] = {}
+    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+    selected = bot_list_sql(filters.bots)
+    for hour, pv, bots in ch.rows(
+        f"SELECT {bucket_sql('ts', HOUR)} AS h, countIf(is_bot IN ({selected})), countIf(is_bot = 1) "
+        f"FROM events WHERE {where} AND type IN {PAGE_TYPES_SQL} GROUP BY h{TABLE_ORDER}",
+        params,
+    ):
+        cur = out.setdefault(int(hour), [0, 0, 0])
+        cur[0] += int(pv)
+        cur[2] += int(bots)
     swhere, sparams = session_where(span, filters)
     for hour, visitors in ch.rows(
         f"SELECT {bucket_sql('started', HOUR)} AS h, sum(new_visitor) FROM sessions FINAL WHERE {swhere} GROUP BY h",
         sparams,
     ):
         out.setdefault(int(hour), [0, 0, 0])[1] += int(visitors)
-    return {h: v for h, v in out.items() if any(v)}
-
-
-def _add_hours(rows: Iterable[Any], into: dict[int, list[int]]) -> None:
-    """(hour, pageviews, bot pageviews) rows into hour → [pageviews, visitors, bot pageviews]."""
-    for hour, pv, bots in rows:
-        cur = into.setdefault(int(hour), [0, 0, 0])
-        cur[0] += int(pv)
-        cur[2] += int(bots)
+    return out
 
 
 def _clamp_start(ch: ClickHouse, span: Span, filters: Filters) -> Span:
@@ -238,7 +242,7 @@ def timeseries(ch: ClickHouse, span: Span, filters: Filters) -> list[Point]:
             f"countIf(type IN {PAGE_TYPES_SQL} AND is_bot IN ({selected})), "
             f"uniqExactIf(visitor_id, is_bot IN ({selected}) AND visitor_id != ''), "
             f"countIf(type IN {PAGE_TYPES_SQL} AND is_bot = 1) FROM events WHERE {where} AND type IN {WEB_TYPES_SQL} "
-            "GROUP BY b",
+            f"GROUP BY b{TABLE_ORDER}",
             params,
         ):
             buckets.setdefault(int(b), [0, 0, 0])[:] = [int(pv), int(visitors), int(bots)]
@@ -274,13 +278,14 @@ def event_top(
 ) -> dict[str, list[int]]:
     """path or custom event name -> [visitors, count] (pageviews or event count)."""
     column, type_sql = ("path", f"type IN {PAGE_TYPES_SQL}") if kind == "path" else ("name", "type = 'event'")
+    order = TABLE_ORDER if kind == "path" else ""
     out: dict[str, list[int]] = {}
     cond, cond_params = event_where(span, filters)
     if _exact(span, rollups):
         _merge(
             ch.rows(
                 f"SELECT {column}, uniqExactIf(visitor_id, visitor_id != ''), count() FROM events "
-                f"WHERE {cond} AND {type_sql} GROUP BY {column}",
+                f"WHERE {cond} AND {type_sql} GROUP BY {column}{order}",
                 cond_params,
             ),
             out,
@@ -322,7 +327,8 @@ def _visits(ch: ClickHouse, span: Span, filters: Filters, column: str, type_sql:
         f"AND ts >= (SELECT minOrNull(started) FROM sessions WHERE started < ? AND last_seen >= ?{site})))), "
         f"sum(c) FROM (SELECT session_id, arraySort(x -> (x.1, x.2), groupArray((ts, id, {column}, {cond}))) AS a "
         f"FROM events WHERE ts >= ? AND ts < ?{site} AND {type_sql} GROUP BY session_id) "
-        "ARRAY JOIN a.3 AS k, a.4 AS c, arrayEnumerateUniq(a.3) AS u GROUP BY k HAVING sum(c) > 0",
+        "ARRAY JOIN a.3 AS k, a.4 AS c, arrayEnumerateUniq(a.3) AS u GROUP BY k HAVING sum(c) > 0"
+        f"{TABLE_ORDER if column == 'path' else ''}",
         [
             span.start,
             *site_params,
@@ -401,7 +407,8 @@ def engagement(
             ch.rows(
                 f"SELECT path, countIf(type IN {PAGE_TYPES_SQL}), countIf(type = 'engagement'), "
                 "sumIf(scroll, type = 'engagement'), sumIf(engaged_ms, type = 'engagement') "
-                f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path",
+                f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') "
+                f"GROUP BY path{TABLE_ORDER}",
                 params,
             ),
             sums,
@@ -471,7 +478,8 @@ def engaged_views(
         "FROM (SELECT session_id, path, type, engaged_ms, scroll, sum(type != 'engagement') OVER "
         "(PARTITION BY session_id, path ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nth "
         f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') AND session_id != 0 "
-        "AND path IN ?) WHERE nth > 0 GROUP BY session_id, path, nth HAVING reports > 0) GROUP BY path",
+        "AND path IN ?) WHERE nth > 0 GROUP BY session_id, path, nth HAVING reports > 0) GROUP BY path"
+        f"{TABLE_ORDER}",
         [*params, paths],
     )
     return {
