@@ -10,7 +10,7 @@ like 1.50 as 1.5; ClickHouse keeps it)."""
 from __future__ import annotations
 
 from db.clickhouse.client import ClickHouse
-from db.clickhouse.queries.common import event_where
+from db.clickhouse.queries.common import event_where, spans_where
 from db.clickhouse.queries.overview import event_top
 from db.clickhouse.queries.rolled import rolled_where
 from db.queries.common import Filters, Pieces, Span, split_span
@@ -57,8 +57,8 @@ def _props_counts(
     rollups' props objects for its whole hours and days."""
     pieces = split_span(span) if not filters.dims else Pieces((span,), (), ())
     counts: dict[object, int] = {}
-    for part in pieces.raw:
-        base, params = event_where(part, filters, "e")
+    if pieces.raw:
+        base, params = spans_where(event_where, pieces.raw, filters, "e")
         _add(
             ch.rows(
                 f"SELECT {select} AS v, count() FROM events AS e ARRAY JOIN JSONExtractKeysAndValuesRaw(e.props) AS j "

@@ -16,12 +16,19 @@ history the retention TTL dropped (or `forget` erased) still counts in the rolle
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from db.clickhouse.client import ClickHouse
-from db.clickhouse.queries.common import TABLE_ORDER, bucket_sql, event_where, first_event_ts, session_where
+from db.clickhouse.queries.common import (
+    bucket_sql,
+    event_where,
+    first_event_ts,
+    seconds,
+    session_where,
+    spans_where,
+)
 from db.clickhouse.queries.rolled import rolled_where, use_rolled
 from db.queries.common import (
     DIMENSIONS,
@@ -86,22 +93,22 @@ def totals(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None
     """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span): from raw
     rows, or for long spans from the hourly rollups and the raw edges, as SQLite sums them."""
     if not use_rolled(span, filters, rollups):
-        return _raw_totals(ch, span, filters, exact=_exact(span, rollups))
+        return _raw_totals(ch, [span], filters, exact=_exact(span, rollups))
     pieces = split_span(span)
     out = _Totals()
-    for part in pieces.raw:
-        out.add(_raw_totals(ch, part, filters, exact=False))
+    if pieces.raw:
+        out.add(_raw_totals(ch, pieces.raw, filters, exact=False))
     if pieces.rolled is not None:
         out.add(_rolled_totals(ch, pieces, filters))
     return out
 
 
-def _raw_totals(ch: ClickHouse, span: Span, filters: Filters, *, exact: bool) -> _Totals:
-    """Raw rows in one round trip: the events (humans and bots at once, bot pageviews being a number of their
-    own) and the sessions; visitors are distinct ids if `exact`, else first visits of the day."""
-    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+def _raw_totals(ch: ClickHouse, spans: Sequence[Span], filters: Filters, *, exact: bool) -> _Totals:
+    """Raw rows of the spans in one round trip: the events (humans and bots at once, bot pageviews being a
+    number of their own) and the sessions; visitors are distinct ids if `exact`, else first visits of the day."""
+    where, params = spans_where(event_where, spans, Filters(filters.site, filters.dims, "all"))
     selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
-    swhere, sparams = session_where(span, filters)
+    swhere, sparams = spans_where(session_where, spans, filters)
     distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})" if exact else "0"
     row = ch.one(
         f"SELECT * FROM (SELECT countIf({selected} AND type IN {PAGE_TYPES_SQL}) AS pv, "
@@ -171,10 +178,10 @@ def hourly(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None
     """Per UTC hour: [pageviews, visitors (first of the day), bot pageviews]: from the hourly rollups and the raw
     edges, or raw rows only with a dimension filter (or `rollups=False`), as on SQLite."""
     if filters.dims or rollups is False:
-        return {h: v for h, v in _raw_hourly(ch, span, filters).items() if any(v)}
+        return {h: v for h, v in _raw_hourly(ch, [span], filters).items() if any(v)}
     pieces = split_span(span)
     out: dict[int, list[int]] = {}
-    parts = [_raw_hourly(ch, part, filters) for part in pieces.raw]
+    parts = [_raw_hourly(ch, pieces.raw, filters)] if pieces.raw else []
     if pieces.rolled is not None:
         where, params = rolled_where(pieces, Filters(filters.site, (), "all"), hourly_only=True)
         selected = bot_list_sql(filters.bots)
@@ -198,20 +205,20 @@ def hourly(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None
     return {h: v for h, v in out.items() if any(v)}
 
 
-def _raw_hourly(ch: ClickHouse, span: Span, filters: Filters) -> dict[int, list[int]]:
-    """hour -> [pageviews, visitors (first of the day), bot pageviews] from raw rows."""
+def _raw_hourly(ch: ClickHouse, spans: Sequence[Span], filters: Filters) -> dict[int, list[int]]:
+    """hour -> [pageviews, visitors (first of the day), bot pageviews] from the spans' raw rows."""
     out: dict[int, list[int]] = {}
-    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+    where, params = spans_where(event_where, spans, Filters(filters.site, filters.dims, "all"))
     selected = bot_list_sql(filters.bots)
     for hour, pv, bots in ch.rows(
         f"SELECT {bucket_sql('ts', HOUR)} AS h, countIf(is_bot IN ({selected})), countIf(is_bot = 1) "
-        f"FROM events WHERE {where} AND type IN {PAGE_TYPES_SQL} GROUP BY h{TABLE_ORDER}",
+        f"FROM events WHERE {where} AND type IN {PAGE_TYPES_SQL} GROUP BY h",
         params,
     ):
         cur = out.setdefault(int(hour), [0, 0, 0])
         cur[0] += int(pv)
         cur[2] += int(bots)
-    swhere, sparams = session_where(span, filters)
+    swhere, sparams = spans_where(session_where, spans, filters)
     for hour, visitors in ch.rows(
         f"SELECT {bucket_sql('started', HOUR)} AS h, sum(new_visitor) FROM sessions FINAL WHERE {swhere} GROUP BY h",
         sparams,
@@ -242,7 +249,7 @@ def timeseries(ch: ClickHouse, span: Span, filters: Filters) -> list[Point]:
             f"countIf(type IN {PAGE_TYPES_SQL} AND is_bot IN ({selected})), "
             f"uniqExactIf(visitor_id, is_bot IN ({selected}) AND visitor_id != ''), "
             f"countIf(type IN {PAGE_TYPES_SQL} AND is_bot = 1) FROM events WHERE {where} AND type IN {WEB_TYPES_SQL} "
-            f"GROUP BY b{TABLE_ORDER}",
+            f"GROUP BY b",
             params,
         ):
             buckets.setdefault(int(b), [0, 0, 0])[:] = [int(pv), int(visitors), int(bots)]
@@ -278,14 +285,13 @@ def event_top(
 ) -> dict[str, list[int]]:
     """path or custom event name -> [visitors, count] (pageviews or event count)."""
     column, type_sql = ("path", f"type IN {PAGE_TYPES_SQL}") if kind == "path" else ("name", "type = 'event'")
-    order = TABLE_ORDER if kind == "path" else ""
     out: dict[str, list[int]] = {}
     cond, cond_params = event_where(span, filters)
     if _exact(span, rollups):
         _merge(
             ch.rows(
                 f"SELECT {column}, uniqExactIf(visitor_id, visitor_id != ''), count() FROM events "
-                f"WHERE {cond} AND {type_sql} GROUP BY {column}{order}",
+                f"WHERE {cond} AND {type_sql} GROUP BY {column}",
                 cond_params,
             ),
             out,
@@ -321,23 +327,23 @@ def _visits(ch: ClickHouse, span: Span, filters: Filters, column: str, type_sql:
     # at the span's start began (any session version will do: `started` never changes and `last_seen` only
     # grows, so no FINAL is needed to find it).
     site, site_params = site_sql(filters.site)
+    start, end = seconds(span)
     return ch.rows(
         f"SELECT k, sum(if(session_id = 0, c, c AND u = 1 AND (session_id, k) NOT IN ("
         f"SELECT session_id, {column} FROM events WHERE ts < ?{site} AND {type_sql} AND session_id != 0 "
         f"AND ts >= (SELECT minOrNull(started) FROM sessions WHERE started < ? AND last_seen >= ?{site})))), "
         f"sum(c) FROM (SELECT session_id, arraySort(x -> (x.1, x.2), groupArray((ts, id, {column}, {cond}))) AS a "
         f"FROM events WHERE ts >= ? AND ts < ?{site} AND {type_sql} GROUP BY session_id) "
-        "ARRAY JOIN a.3 AS k, a.4 AS c, arrayEnumerateUniq(a.3) AS u GROUP BY k HAVING sum(c) > 0"
-        f"{TABLE_ORDER if column == 'path' else ''}",
+        "ARRAY JOIN a.3 AS k, a.4 AS c, arrayEnumerateUniq(a.3) AS u GROUP BY k HAVING sum(c) > 0",
         [
-            span.start,
+            start,
             *site_params,
-            span.start,
-            span.start,
+            start,
+            start,
             *site_params,
             *cond_params,
-            span.start,
-            span.end,
+            start,
+            end,
             *site_params,
         ],
     )
@@ -401,14 +407,13 @@ def engagement(
     the rollups where `use_rolled` says so)."""
     pieces = split_span(span) if use_rolled(span, filters, rollups) else Pieces((span,), (), ())
     sums: dict[str, list[int]] = {}
-    for part in pieces.raw:
-        where, params = event_where(part, filters)
+    if pieces.raw:
+        where, params = spans_where(event_where, pieces.raw, filters)
         _add_sums(
             ch.rows(
                 f"SELECT path, countIf(type IN {PAGE_TYPES_SQL}), countIf(type = 'engagement'), "
                 "sumIf(scroll, type = 'engagement'), sumIf(engaged_ms, type = 'engagement') "
-                f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') "
-                f"GROUP BY path{TABLE_ORDER}",
+                f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path",
                 params,
             ),
             sums,
@@ -479,7 +484,7 @@ def engaged_views(
         "(PARTITION BY session_id, path ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nth "
         f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') AND session_id != 0 "
         "AND path IN ?) WHERE nth > 0 GROUP BY session_id, path, nth HAVING reports > 0) GROUP BY path"
-        f"{TABLE_ORDER}",
+        f"",
         [*params, paths],
     )
     return {

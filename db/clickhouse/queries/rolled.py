@@ -21,7 +21,10 @@ def use_rolled(span: Span, filters: Filters, rollups: bool | None) -> bool:
 def rolled_where(pieces: Pieces, filters: Filters, *, hourly_only: bool = False) -> tuple[str, list[object]]:
     """Rollup rows of the pieces' hours and days for the filters' site and bots (`hourly_only`: every rolled-up
     part from hourly rows, for answers per hour)."""
-    parts = [(HOUR, s) for s in pieces.hourly] + [(HOUR if hourly_only else DAY, s) for s in pieces.daily]
+    if hourly_only:  # the rolled-up middle is one run of whole hours
+        parts = [(HOUR, pieces.rolled)] if pieces.rolled is not None else []
+    else:
+        parts = [(HOUR, s) for s in pieces.hourly] + [(DAY, s) for s in pieces.daily]
     ranges = " OR ".join("(grain = ? AND bucket >= ? AND bucket < ?)" for _ in parts) or "0"
     site, site_params = site_sql(filters.site)
     params: list[object] = [v for grain, s in parts for v in (grain, int(s.start), int(s.end))]
