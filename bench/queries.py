@@ -265,16 +265,15 @@ def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, fl
     ch = store.ch  # type: ignore[attr-defined]
     started = time.perf_counter()
     written = 0
-    keys = rollups.Memo()
-    started_at = SESSION_COLUMNS.index("started")
+    memos = rollups.Memos(rollups.Memo(), rollups.Memo())
     for n, (evs, sess) in enumerate(_chunks(n_events, now)):
         rows = [(new_id(float(e[0])), *e) for e in evs]  # type: ignore[arg-type]
-        since = min(float(r[started_at]) for r in sess) if sess else None  # type: ignore[arg-type]
-        keys.update(rollups.roll_up(ch, [rollups.fields(r) for r in rows], f"bench:{n}:r", keys, since))
-        ch.insert("events", rows, ("id", *EVENT_COLUMNS))
         sessions = [(*r, 1) for r in sess]
-        rollups.roll_up_sessions(ch, [rollups.session_fields(r) for r in sessions], f"bench:{n}:rs")
+        seen = rollups.roll_up_batch(ch, rows, sessions, f"bench:{n}", memos)
+        ch.insert("events", rows, ("id", *EVENT_COLUMNS))
+        versions = rollups.roll_up_sessions(ch, sessions, f"bench:{n}", memos)
         ch.insert("sessions", sessions, (*SESSION_COLUMNS, "version"))
+        memos.remember(seen, versions)
         written += len(evs)
         if written // 1_000_000 != (written - len(evs)) // 1_000_000:
             print(f"  inserted {written:,} events ({time.perf_counter() - started:.0f} s)", flush=True)

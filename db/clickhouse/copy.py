@@ -61,9 +61,9 @@ def copy_in(ch: ClickHouse, table: str, rows: list[Row], token: str) -> None:
     """Insert copied rows of one table with a deduplication token."""
     target, columns, shape = _SHAPES[table]
     if table == "events":  # rolled up before they are stored (db/clickhouse/rollups.py)
-        rollups.roll_up(ch, [rollups.fields(row) for row in rows], f"{token}:r")
+        rollups.roll_up_batch(ch, rows, [], token)
     elif table == "sessions":
-        rollups.roll_up_sessions(ch, [rollups.session_fields(row) for row in rows], f"{token}:r")
+        rollups.roll_up_sessions(ch, rows, token)
     ch.insert(target, shape(rows, time.time_ns()), columns, token=token)
 
 

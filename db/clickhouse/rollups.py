@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
@@ -204,6 +205,32 @@ def roll_up(
     return seen
 
 
+@dataclass(slots=True)
+class Memos:
+    """What a writer remembers of the sessions it wrote, for the rollups: visit keys and last versions."""
+
+    keys: Memo = field(default_factory=lambda: Memo(0))
+    sessions: Memo = field(default_factory=lambda: Memo(0))
+
+    def remember(self, keys: dict[int, set[tuple[bool, str]]], sessions: dict[int, Event]) -> None:
+        """After a batch is stored: what `roll_up_batch` and `roll_up_sessions` returned for it."""
+        self.keys.update(keys)
+        self.sessions.update(sessions)
+
+
+def roll_up_batch(
+    ch: ClickHouse, rows: Sequence[Event], sessions: Sequence[Event], token: str, memos: Memos | None = None
+) -> dict[int, set[tuple[bool, str]]]:
+    """A batch's events ((id, *EVENT_COLUMNS) rows) into the rollups, before they are inserted (`roll_up`);
+    the earliest start of the batch's sessions (SESSION_COLUMNS rows) bounds what is read back of their stored
+    events when every event's session is among them."""
+    events = [fields(row) for row in rows]
+    starts = {int(s[0]): float(s[2]) for s in map(session_fields, sessions)}  # type: ignore[call-overload, arg-type]
+    complete = starts and all(e[4] in starts for e in events if e[4])
+    since = min(starts.values()) if complete else None
+    return roll_up(ch, events, f"{token}:r", memos.keys if memos is not None else None, since)
+
+
 def _add_session(out: Sums, session: Event, sign: int) -> None:
     """Add (sign 1) or take away (-1) what one session version counts in the hour it started."""
     _id, site, started, last_seen, is_bot, new_visitor, pageviews, requests, events = session
@@ -215,14 +242,12 @@ def _add_session(out: Sums, session: Event, sign: int) -> None:
         cur[i] += sign * v
 
 
-def roll_up_sessions(
-    ch: ClickHouse, sessions: Sequence[Event], token: str, memo: Memo | None = None
-) -> dict[int, Event]:
-    """Add session versions about to be inserted (SESSION_FIELDS tuples) to the rollups, less what their
-    previous versions added (from `memo`, else the newest stored version). Called before inserting them, with a
-    token of its own, like `roll_up`. Returns the sessions, for `memo.update` once they are stored."""
-    memo = memo if memo is not None else Memo(0)
-    news = {int(s[0]): s for s in sessions}  # type: ignore[call-overload]
+def roll_up_sessions(ch: ClickHouse, rows: Sequence[Event], token: str, memos: Memos | None = None) -> dict[int, Event]:
+    """Add session versions about to be inserted (SESSION_COLUMNS rows, a version after them or not) to the
+    rollups, less what their previous versions added (remembered, else the newest stored version). Called before
+    inserting them, with the batch's token, like `roll_up_batch`. Returns what `Memos.remember` takes."""
+    memo = memos.sessions if memos is not None else Memo(0)
+    news = {int(s[0]): s for s in map(session_fields, rows)}  # type: ignore[call-overload]
     previous = {sid: memo.get(sid) for sid in news if sid in memo}
     missing = [sid for sid in news if sid not in memo]
     if missing:  # `started` never changes: the versions' own starts bound the read
@@ -238,7 +263,7 @@ def roll_up_sessions(
         _add_session(out, session, 1)
         if previous.get(sid) is not None:
             _add_session(out, previous[sid], -1)  # type: ignore[arg-type]
-    insert_sums(ch, out, token)
+    insert_sums(ch, out, f"{token}:rs")
     return news
 
 

@@ -121,16 +121,16 @@ def update(ch: ClickHouse, table: str, assignments: str, where: str, params: tup
         ch.command(f"ALTER TABLE {table} UPDATE {assignments} WHERE {where}", params)
 
 
-def insert(ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None, memo: Memos | None = None) -> None:
+def insert(
+    ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None, memo: rollups.Memos | None = None
+) -> None:
     """Insert a prepared batch; each table's insert has its own token, so sending it again changes nothing.
     `memo` holds what the rollups need of sessions this sink wrote (see db/clickhouse/rollups.py)."""
     remark_bot_sessions(ch, p.sessions, known, p.token)
-    memo = memo or Memos()
-    seen = roll_up_batch(ch, p, memo.keys)
+    memo = memo or rollups.Memos()
+    seen = rollups.roll_up_batch(ch, p.events, p.sessions, p.token, memo)
     ch.insert("events", p.events, ("id", *EVENT_COLUMNS), token=f"{p.token}:e")
-    versions = rollups.roll_up_sessions(
-        ch, [rollups.session_fields(row) for row in p.sessions], f"{p.token}:rs", memo.sessions
-    )
+    versions = rollups.roll_up_sessions(ch, p.sessions, p.token, memo)
     ch.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"), token=f"{p.token}:s")
     ch.insert("fingerprint_news", p.fingerprints, FINGERPRINT_COLUMNS, token=f"{p.token}:f")
     ch.insert("throttle_drops", p.drops, ("bucket", "level", "reason", "count"), token=f"{p.token}:d")
@@ -143,8 +143,7 @@ def insert(ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None, me
             update(
                 ch, "sessions", "throttle_level = ?", "fingerprint IN ? AND last_seen > ?", (level, sorted(fps), since)
             )
-    memo.keys.update(seen)
-    memo.sessions.update(versions)
+    memo.remember(seen, versions)
     if p.import_offset is not None:
         file_id, offset, lines = p.import_offset
         ch.command(
@@ -153,24 +152,6 @@ def insert(ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None, me
             (offset, lines, p.created, time.time_ns(), file_id),
             settings={"insert_deduplication_token": f"{p.token}:i"},
         )
-
-
-@dataclass(slots=True)
-class Memos:
-    """What a sink remembers of the sessions it wrote, for the rollups: visit keys and last versions."""
-
-    keys: rollups.Memo = field(default_factory=lambda: rollups.Memo(0))
-    sessions: rollups.Memo = field(default_factory=lambda: rollups.Memo(0))
-
-
-def roll_up_batch(ch: ClickHouse, p: Prepared, keys: rollups.Memo) -> dict[int, set[tuple[bool, str]]]:
-    """The batch's events into the rollups, before the events are inserted (db/clickhouse/rollups.py roll_up);
-    the earliest start of its sessions bounds what is read back of their stored events."""
-    started = [float(row[_SESSION_STARTED]) for row in p.sessions]  # type: ignore[arg-type]
-    events = [rollups.fields(row) for row in p.events]
-    in_batch = {int(row[_SESSION_ID]) for row in p.sessions}  # type: ignore[call-overload]
-    since = min(started) if started and all(e[4] in in_batch for e in events if e[4]) else None
-    return rollups.roll_up(ch, events, f"{p.token}:r", keys, since)
 
 
 class ClickHouseSink:
@@ -185,7 +166,7 @@ class ClickHouseSink:
         self.last_error = ""
         self._known: dict[int, bool] = {}
         """Sessions this sink stored, and whether as bots (see remark_bot_sessions)."""
-        self._memo = Memos(rollups.Memo(), rollups.Memo())
+        self._memo = rollups.Memos(rollups.Memo(), rollups.Memo())
 
     @property
     def spooled_events(self) -> int:
