@@ -5,6 +5,8 @@ ClickHouse's queries all use these, so both engines give the same numbers."""
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
+from collections.abc import Mapping
 
 HOUR = 3600
 DAY = 86400
@@ -91,3 +93,49 @@ def latency_of_bucket(b: int) -> float:
 def duration_of(started: float, last_seen: float) -> int:
     """A session's length in whole milliseconds (integers add up exactly in any order)."""
     return max(0, int((last_seen - started) * 1000 + 0.5))
+
+
+ENGAGED_STEPS = 16
+"""Engaged-time histogram buckets per doubling: a bucket's midpoint is within 2.2 % of any time in it."""
+ENGAGED_EDGES_MS: tuple[int, ...] = tuple(sorted({max(1, round(2.0 ** (i / ENGAGED_STEPS))) for i in range(28 * 16)}))
+"""Lower edges (ms) of the engaged-time buckets 1, 2, ...: every millisecond up to 29, then 16 per doubling up to
+about 71 hours; bucket 0 holds nothing engaged (0 ms). Integers, so every engine buckets a time identically."""
+VIEW_REPORTS_S = DAY
+"""Over spans longer than a day, a page view's engaged time is the sum of the reports sent within this long after
+its page hit (a report belongs to the latest earlier page hit of its session and path)."""
+
+
+def engaged_bucket(ms: int) -> int:
+    """Histogram bucket of a view's engaged milliseconds: how many lower edges it reaches."""
+    return bisect_right(ENGAGED_EDGES_MS, ms)
+
+
+def engaged_bucket_sql(column: str) -> str:
+    """`engaged_bucket` in ClickHouse SQL (the edges are this module's integers, nothing bound)."""
+    return f"arrayCount(e -> e <= {column}, [{', '.join(map(str, ENGAGED_EDGES_MS))}])"
+
+
+def engaged_of_bucket(b: int) -> float:
+    """The milliseconds a bucket stands for: the middle of the whole milliseconds it holds (its edge for the
+    first and the last)."""
+    if b <= 0:
+        return 0.0
+    if b >= len(ENGAGED_EDGES_MS):
+        return float(ENGAGED_EDGES_MS[-1])
+    return (ENGAGED_EDGES_MS[b - 1] + ENGAGED_EDGES_MS[b] - 1) / 2.0
+
+
+def histogram_median(counts: Mapping[int, int]) -> float | None:
+    """Median of a histogram of views per bucket, as statistics.median takes it (the mean of the low and high
+    middle values), each value its bucket's midpoint; None when empty. Every engine's long-span median."""
+    n = sum(counts.values())
+    if n <= 0:
+        return None
+    low, high = (n - 1) // 2, n // 2
+    values: list[float] = []
+    seen = 0
+    for b in sorted(counts):
+        seen += counts[b]
+        while len(values) < 2 and seen > (low, high)[len(values)]:
+            values.append(engaged_of_bucket(b))
+    return (values[0] + values[1]) / 2.0

@@ -165,6 +165,7 @@ _EVENT_FIELDS = {
     "utm_campaign",
 }
 _SESSION_FIELDS = _EVENT_FIELDS | {"ua", "bot_score", "bot_signals", "bot_reasons", "throttle_level", "ip"}
+_EVENT_FIELDS |= {"status", "bytes"}  # an access log's hits carry them; sessions do not
 
 
 def write_visits(conn: sqlite3.Connection, visits: Iterable[Visit], *, rollups: bool = True) -> None:

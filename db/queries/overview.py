@@ -23,7 +23,7 @@ from db.queries.common import (
     exact_visitors,
     site_sql,
 )
-from db.rules import DAY, HOUR
+from db.rules import DAY, HOUR, histogram_median
 
 PAGE_TYPES_SQL = "('pageview', 'request')"
 WEB_TYPES_SQL = "('pageview', 'engagement', 'event', 'request')"
@@ -70,10 +70,10 @@ class Row:
 
 @dataclass(slots=True, frozen=True)
 class PageEngagement:
-    """How much a page is read: views, average max scroll (%) and engaged seconds per engagement report, and for
-    spans up to ENGAGEMENT_EXACT_MAX_S the median engaged seconds per view that sent a report (None when none
-    did) and the percent of views whose scroll reached 25/50/75/100 % (None for longer spans: the rollups hold
-    sums only)."""
+    """How much a page is read: views, average max scroll (%) and engaged seconds per engagement report, the
+    median engaged seconds per view that sent a report (None when none did: exact for spans up to
+    ENGAGEMENT_EXACT_MAX_S, a histogram median beyond, `median_seconds`), and for spans up to
+    ENGAGEMENT_EXACT_MAX_S the percent of views whose scroll reached 25/50/75/100 % (None for longer spans)."""
 
     path: str
     views: int
@@ -86,9 +86,17 @@ class PageEngagement:
 SCROLL_MILESTONES = (25, 50, 75, 100)
 """Scroll depths (%) the Engagement list reports the share of views reaching."""
 ENGAGEMENT_EXACT_MAX_S = DAY
-"""Spans up to this long get medians and scroll shares from raw rows, one pass over the day's page hits and
-reports (about 0.5 s for 110k events, the density of 10M events in 90 days, on a busy 2-core machine); longer
-ones show the rollups' averages only."""
+"""Spans up to this long get exact medians and scroll shares from raw rows, one pass over the span's page hits
+and reports (about 0.5 s for 110k events, the density of 10M events in 90 days, on a busy 2-core machine).
+Longer ones get histogram medians: every view begun in the span with the reports sent within VIEW_REPORTS_S of
+its page hit (even after the span's end), its engaged time in ENGAGED_EDGES_MS buckets (db/rules.py), the median
+taken by `histogram_median`; SQLite reads whole days from a daily rollup, ClickHouse raw rows."""
+
+
+def median_seconds(histogram: dict[int, int]) -> float | None:
+    """A long span's median engaged seconds from views per engaged-time bucket (every engine's rounding)."""
+    median = histogram_median(histogram)
+    return None if median is None else round(median / 1000.0, 1)
 
 
 TOP_ALIASES = {

@@ -29,6 +29,8 @@ ROLLUP_TABLES: dict[str, tuple[str, str]] = {
     "rollup_latency": ("day + 86400", "site, day, method, path, ms_bucket"),
     "rollup_auth": ("day + 86400", "site, day, source"),
     "rollup_external": ("day + 86400", "site, day, service, ms_bucket"),
+    "rollup_requests": ("day + 86400", "site, day, is_bot, status, path"),
+    "rollup_engaged": ("day + 86400", "site, is_bot, path, day, ms_bucket"),
 }
 
 

@@ -9,7 +9,11 @@ visit keys (first hit of a path or event name in a session) stay in memory betwe
 Tables (db/migrations/0002_rollups.sql): `rollup_traffic` (hourly totals), `rollup_pages` and `rollup_events`
 (hourly and daily, per path / custom event name), `rollup_dims` (daily, per session attribute),
 `rollup_props` (daily, per custom event props object), `rollup_latency` (daily API latency histograms),
-`rollup_auth` (daily failed logins per source) and `rollup_external` (daily external API calls and cost).
+`rollup_auth` (daily failed logins per source) and `rollup_external` (daily external API calls and cost);
+0007_requests_engaged.sql: `rollup_requests` (daily access-log hits and bytes per status and path) and
+`rollup_engaged` (daily histograms of engaged time per page view, db/sqlite/engaged.py). The engaged histogram
+has its own mark: a view's total changes with each of its reports, so it is recomputed for the (session, path)
+pairs that got a report, and after the migration it catches up from id 0 in bounded steps.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from db.rules import (
     login_source,
     nano_usd,
 )
+from db.sqlite import engaged
 from db.sqlite.batch import FlushHook
 
 GRAINS = (HOUR, DAY)
@@ -77,6 +82,7 @@ _ROLLED_COLUMNS = (
     "fingerprint",
     "country",
     "cost_usd",
+    "bytes",
 )
 """The event columns the rollups read, in the order `_accumulate_events` takes them."""
 _ROLLED_FROM_BATCH = itemgetter(*(EVENT_COLUMNS.index(c) for c in _ROLLED_COLUMNS))
@@ -98,7 +104,8 @@ def lower_rolled_up_mark(conn: sqlite3.Connection) -> None:
     Every event at or below that id is rolled up already; SQLite hands out max(id) + 1 to the next event, so
     if the newest events were deleted, new ones reuse their ids and must still be rolled up."""
     conn.execute(
-        "UPDATE rollup_state SET value = min(value, (SELECT coalesce(max(id), 0) FROM events)) WHERE name = 'events'"
+        "UPDATE rollup_state SET value = min(value, (SELECT coalesce(max(id), 0) FROM events)) "
+        "WHERE name IN ('events', 'engaged')"
     )
 
 
@@ -132,7 +139,7 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 class _EventDeltas:
     """What a run of events adds to each event rollup table."""
 
-    __slots__ = ("traffic", "pages", "custom", "props", "latency", "auth", "external")
+    __slots__ = ("traffic", "pages", "custom", "props", "latency", "auth", "external", "requests")
 
     def __init__(self) -> None:
         self.traffic: Deltas = {}
@@ -142,6 +149,7 @@ class _EventDeltas:
         self.latency: Deltas = {}
         self.auth: Deltas = {}
         self.external: Deltas = {}
+        self.requests: Deltas = {}
 
 
 class _Visited:
@@ -211,11 +219,12 @@ def _visited(conn: sqlite3.Connection, start: int) -> _Visited:
 
 def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limit: int = MAX_EVENTS_PER_FLUSH) -> int:
     """Flush hook: roll up events written since the last run (traffic, pages, custom events, props, API
-    latency); returns how many events it rolled up."""
-    start = int(conn.execute("SELECT value FROM rollup_state WHERE name = 'events'").fetchone()[0])
+    latency, access-log requests, then engaged time per view); returns how many events (and event ids of the
+    engaged histogram's backlog) it went through."""
+    start = _mark(conn, "events")
     rows, last_id = _batch_events(conn, batch, start, limit) or _stored_events(conn, start, limit)
     if not rows:
-        return 0
+        return roll_up_engaged(conn, limit)
     visited = _visited(conn, start)
     visited.load(conn, {r[3] for r in rows if r[3] and (r[2] in PAGE_TYPES or r[2] == "event")})
     deltas = _EventDeltas()
@@ -227,9 +236,49 @@ def roll_up_events(conn: sqlite3.Connection, batch: Batch | None = None, *, limi
     update_latency(conn, deltas.latency)
     update_auth(conn, deltas.auth)
     update_external(conn, deltas.external)
+    update_requests(conn, deltas.requests)
     conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'events'", (last_id,))
     visited.upto, visited.last = last_id, (rows[-1][0], rows[-1][3])
-    return len(rows)
+    return len(rows) + roll_up_engaged(conn, limit)
+
+
+def _mark(conn: sqlite3.Connection, name: str) -> int:
+    """The last event id rolled up by the 'events' rollups or the 'engaged' histogram."""
+    row = conn.execute("SELECT value FROM rollup_state WHERE name = ?", (name,)).fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+def roll_up_engaged(conn: sqlite3.Connection, limit: int = MAX_EVENTS_PER_FLUSH) -> int:
+    """Bring `rollup_engaged` up to the events' mark, at most `limit` event ids at a time; returns how many ids
+    it went over. The (session, path) pairs that got a report in those ids have their views counted again: what
+    they added before (their rows up to the old mark) is taken out and what they add now is put in."""
+    low, target = _mark(conn, "engaged"), _mark(conn, "events")
+    if low >= target:
+        return 0
+    high = min(target, low + limit)
+    pairs = {
+        (session_id, path)
+        for session_id, path in conn.execute(
+            "SELECT DISTINCT session_id, path FROM events WHERE id > ? AND id <= ? AND type = 'engagement' "
+            "AND session_id != 0",
+            (low, high),
+        )
+    }
+    rows = engaged.session_rows(conn, (sid for sid, _path in pairs), "id <= ?", (high,))
+    after = [row for row in rows if (row[2], row[3]) in pairs]
+    _update_views(conn, [row for row in after if row[1] <= low], after)
+    conn.execute("UPDATE rollup_state SET value = ? WHERE name = 'engaged'", (high,))
+    return high - low
+
+
+def _update_views(conn: sqlite3.Connection, before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]) -> None:
+    """rollup_engaged: replace the views of `before` rows by those of `after` rows (both in (ts, id) order)."""
+    deltas: Deltas = {key: [n] for key, n in engaged.views(after).items()}
+    for key, n in engaged.views(before).items():
+        _add(deltas, key, (n,), -1)
+    changed = {k: v for k, v in deltas.items() if v[0]}
+    update_engaged(conn, changed)
+    delete_emptied(conn, "rollup_engaged", [k for k, v in changed.items() if v[0] < 0])
 
 
 def move_to_bots(conn: sqlite3.Connection, event_ids: Sequence[int]) -> None:
@@ -271,7 +320,7 @@ def move_to_bots(conn: sqlite3.Connection, event_ids: Sequence[int]) -> None:
                 key = (values[3], values[2] == "event", values[5] if values[2] == "event" else values[4])
                 seen_human.add(key)
                 seen_bot.add(key)
-    for table in ("traffic", "pages", "custom", "props"):
+    for table in ("traffic", "pages", "custom", "props", "requests"):
         deltas: Deltas = getattr(bot, table)
         for key, values in getattr(human, table).items():
             _add(deltas, key, values, -1)
@@ -279,10 +328,20 @@ def move_to_bots(conn: sqlite3.Connection, event_ids: Sequence[int]) -> None:
     update_pages(conn, bot.pages)
     update_custom_events(conn, bot.custom)
     update_props(conn, bot.props)
+    update_requests(conn, bot.requests)
     delete_emptied(conn, "rollup_traffic", human.traffic)
     delete_emptied(conn, "rollup_pages", human.pages)
     delete_emptied(conn, "rollup_events", human.custom)
     delete_emptied(conn, "rollup_props", human.props)
+    delete_emptied(conn, "rollup_requests", human.requests)
+    _move_views_to_bots(conn, session_ids, set(event_ids))
+
+
+def _move_views_to_bots(conn: sqlite3.Connection, session_ids: set[int], moved: set[int]) -> None:
+    """The engaged histogram's part of `move_to_bots`: these sessions' views up to its own mark, counted again
+    with the events' new flags instead of the old ones (the re-marked events were humans')."""
+    after = engaged.session_rows(conn, session_ids, "id <= ?", (_mark(conn, "engaged"),))
+    _update_views(conn, [(*row[:6], 0, row[7]) if row[1] in moved else row for row in after], after)
 
 
 _VISIT_TYPES = frozenset(("pageview", "request", "event"))
@@ -297,6 +356,8 @@ _ROLLUP_SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "rollup_events": (("grain", "site", "bucket", "is_bot", "name"), ("count", "visits")),
     "rollup_props": (("site", "name", "day", "is_bot", "props"), ("count",)),
+    "rollup_requests": (("site", "day", "is_bot", "status", "path"), ("hits", "bytes")),
+    "rollup_engaged": (("site", "is_bot", "path", "day", "ms_bucket"), ("views",)),
 }
 """Key and count columns of the rollup tables a count can be taken out of."""
 
@@ -360,6 +421,8 @@ def _accumulate_events(rows: Iterable[Sequence[Any]], seen: set[tuple[Any, ...]]
                     seen.add(seen_key)
             key: tuple[Any, ...] = (is_event, site, hour, is_bot, key_text, visit)
             counts[key] = counts.get(key, 0) + 1
+            if type_ == "request":
+                _add(out.requests, (site, hour // DAY * DAY, is_bot, row[11], path), (1, row[18]))
             if is_event and row[9]:
                 key = (site, name, hour // DAY * DAY, is_bot, row[9])
                 cur = props_d.get(key)
@@ -467,6 +530,25 @@ def update_latency(conn: sqlite3.Connection, deltas: Deltas) -> None:
         "INSERT INTO rollup_latency (site, day, method, path, ms_bucket, count, errors) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site, day, method, path, ms_bucket) DO UPDATE SET "
         "count = count + excluded.count, errors = errors + excluded.errors",
+        [(*k, *v) for k, v in deltas.items()],
+    )
+
+
+def update_requests(conn: sqlite3.Connection, deltas: Deltas) -> None:
+    """rollup_requests: access-log hits and bytes sent per site, day, bot flag, status and path."""
+    conn.executemany(
+        "INSERT INTO rollup_requests (site, day, is_bot, status, path, hits, bytes) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (site, day, is_bot, status, path) DO UPDATE SET hits = hits + excluded.hits, "
+        "bytes = bytes + excluded.bytes",
+        [(*k, *v) for k, v in deltas.items()],
+    )
+
+
+def update_engaged(conn: sqlite3.Connection, deltas: Deltas) -> None:
+    """rollup_engaged: page views per site, bot flag, path, day of the page hit and engaged-time bucket."""
+    conn.executemany(
+        "INSERT INTO rollup_engaged (site, is_bot, path, day, ms_bucket, views) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (site, is_bot, path, day, ms_bucket) DO UPDATE SET views = views + excluded.views",
         [(*k, *v) for k, v in deltas.items()],
     )
 
@@ -605,6 +687,8 @@ ROLLUP_TABLES: tuple[str, ...] = (
     "rollup_latency",
     "rollup_auth",
     "rollup_external",
+    "rollup_requests",
+    "rollup_engaged",
 )
 
 
@@ -616,7 +700,7 @@ def rebuild(conn: sqlite3.Connection) -> None:
     try:
         for table in (*ROLLUP_TABLES, "rollup_pending_sessions"):
             conn.execute(f"DELETE FROM {table}")
-        conn.execute("UPDATE rollup_state SET value = 0 WHERE name = 'events'")
+        conn.execute("UPDATE rollup_state SET value = 0 WHERE name IN ('events', 'engaged')")
         while roll_up_events(conn, limit=REBUILD_EVENTS_CHUNK):
             pass
         _rebuild_sessions(conn)

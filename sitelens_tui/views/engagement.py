@@ -14,7 +14,10 @@ from sitelens_tui.views.base import TableData, View
 from sitelens_tui.widgets.view_table import TableRow, ViewTable
 
 LIMIT = 50
-LONG_NOTE = f"Medians and scroll shares cover ranges up to {ENGAGEMENT_EXACT_MAX_S // 3600} hours; averages here."
+LONG_NOTE = (
+    f"Scroll shares cover ranges up to {ENGAGEMENT_EXACT_MAX_S // 3600} hours: mean max scroll here. "
+    "Medians of longer ranges are within 2.2 %."
+)
 
 
 def seconds(value: float | None) -> Text:
@@ -30,10 +33,10 @@ def share(value: float | None) -> Text:
 
 
 def engagement_row(r: PageEngagement) -> TableRow:
-    """Median and shares when the range has them, else the averages (time per report, mean max scroll)."""
+    """Median and shares when the range has them, else the median and the mean max scroll."""
     cells: tuple[Text, ...]
     if r.reach is None:
-        cells = (seconds(r.avg_engaged_s), Text(f"avg {r.avg_scroll:.0f}%", justify="right"), *(share(None),) * 3)
+        cells = (seconds(r.median_engaged_s), Text(f"avg {r.avg_scroll:.0f}%", justify="right"), *(share(None),) * 3)
     else:
         cells = (seconds(r.median_engaged_s), *(share(v) for v in r.reach))
     return TableRow(r.path, (safe(r.path or "(none)", 40), num(r.views), *cells), r.path)
@@ -58,7 +61,7 @@ class EngagementView(View):
         return store.engagement(scope.span, scope.filters(), LIMIT)
 
     def show(self, data: list[PageEngagement]) -> None:
-        # Shown only when the range is too long for per-view figures.
+        # Shown only when the range is too long for scroll shares and exact medians.
         self.query_one("#engagement-note", Label).display = any(r.reach is None for r in data)
         self.query_one("#engagement-table", ViewTable).show([engagement_row(r) for r in data])
 

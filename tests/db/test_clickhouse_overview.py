@@ -14,8 +14,9 @@ from db.rules import DAY, HOUR
 from db.sqlite.queries import common as sq_common
 from db.sqlite.queries import overview as sq_overview
 from tests.db.generated_traffic import NOW, PAGE_TYPES, PAGES, SITES, Traffic, both_engines
+from tests.db.test_queries_engagement import three_days_of_views
 from tests.engines import ch_write
-from tests.factories import T0, new_db, server_event, visit, write
+from tests.factories import SITE, T0, new_db, server_event, visit, write
 
 SPANS = {
     "live": span_for("live", NOW),
@@ -219,6 +220,23 @@ def test_engagement_medians_and_scroll_reach_by_hand(clickhouse, tmp_path):
     assert ch_overview.engagement(clickhouse, longer, Filters("e.example")) == sq_overview.engagement(
         conn, longer, Filters("e.example")
     )
+    # Longer spans: the same views in histogram buckets (3,000, 4,000, 10,000 and 500 ms), no scroll shares.
     assert [(r.median_engaged_s, r.reach) for r in ch_overview.engagement(clickhouse, longer, Filters())] == [
-        (None, None), (None, None)
+        (3.5, None), (None, None)
     ]
+
+
+def test_a_median_over_three_days_is_the_same_on_both_engines(clickhouse, tmp_path):
+    """Views across midnight, a report too late for its view, a view begun before the span: one rule."""
+    visits = three_days_of_views()
+    events, sessions = [e for v in visits for e in v.events], [v.session for v in visits]
+    conn = new_db(tmp_path / "s.db")
+    write(conn, events, sessions)
+    ch_write(clickhouse, events, sessions)
+    for span in (Span(T0, T0 + 3 * DAY), Span(T0 + HOUR, T0 + 2 * DAY + 90 * 60), Span(T0 - DAY, T0 + 4 * DAY)):
+        for filters in (Filters(SITE), Filters(None, bots="all"), Filters(SITE, bots="bots")):
+            got = ch_overview.engagement(clickhouse, span, filters)
+            assert got == sq_overview.engagement(conn, span, filters)
+            assert got == sq_overview.engagement(conn, span, filters, rollups=False)
+    [doc] = ch_overview.engagement(clickhouse, Span(T0, T0 + 3 * DAY), Filters(SITE))
+    assert (doc.views, doc.median_engaged_s) == (5, 4.0)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from db.queries.common import Filters, Span
 from db.queries.requests import StatusRow, status_classes
-from db.rules import DAY
+from db.rules import DAY, HOUR
+from db.sqlite.queries.erase import erase_visitors
 from db.sqlite.queries.requests import bandwidth, not_found, status_codes
-from tests.factories import SITE, T0, new_db, server_event, write
+from db.sqlite.retention import purge
+from tests.factories import SITE, T0, new_db, server_event, visit, write
 
 SPAN = Span(T0, T0 + DAY)
 ALL = Filters(site=SITE, bots="all")
@@ -69,3 +71,42 @@ def test_status_is_a_filter(tmp_path):
     only_404 = Filters(site=SITE, dims=(("status", "404"),), bots="all")
     assert status_codes(conn, SPAN, only_404) == [StatusRow(404, 3)]
     assert [r.path for r in bandwidth(conn, SPAN, only_404)] == ["/wp-login.php", "/favicon.ico"]
+
+
+def test_whole_days_come_from_the_rollup_after_retention_and_erasure(tmp_path):
+    """Like every other rollup, the daily request counts outlive the raw hits retention or erasure deletes, and
+    go when the rollups' own retention says so."""
+    conn = new_db(tmp_path / "r.db")
+    rows = [("/", 200, 100, 0), ("/gone", 404, 10, 0), ("/gone", 404, 10, 1), ("/big", 200, 9_000, 0)]
+    events = [e for day in range(3) for e in hits(rows, T0 + day * DAY + 60)]
+    for i, e in enumerate(events):
+        e.visitor_id = "erased" if i % 4 == 1 else "kept"
+    write(conn, events, [])
+    week = Span(T0, T0 + 7 * DAY)
+    before = (status_codes(conn, week, ALL), not_found(conn, week, ALL), bandwidth(conn, week, ALL))
+    assert before[0] == [StatusRow(200, 6), StatusRow(404, 6)]
+    assert [(r.path, r.hits, r.bytes) for r in before[1]] == [("/gone", 6, 60)]
+    erase_visitors(conn, ["erased"])
+    purge(conn, T0 + 4 * DAY, raw_days=2, rollup_days=0)  # the first two days' raw hits go
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 3
+    assert (status_codes(conn, week, ALL), not_found(conn, week, ALL), bandwidth(conn, week, ALL)) == before
+    assert status_codes(conn, week, ALL, rollups=False) == [StatusRow(200, 2), StatusRow(404, 1)]
+    # A span ending mid-day reads that day raw: its erased hit is gone from it.
+    assert status_codes(conn, Span(T0, T0 + 2 * DAY + HOUR), ALL) == [StatusRow(200, 6), StatusRow(404, 5)]
+    purge(conn, T0 + 4 * DAY, raw_days=0, rollup_days=2)  # now the first two days' rollups go too
+    # The third day's rollup still counts its erased hit (counts, no visitor), as every rollup does.
+    assert status_codes(conn, week, ALL) == [StatusRow(200, 2), StatusRow(404, 2)]
+
+
+def test_a_session_turning_bot_moves_its_rolled_up_hits_to_the_bots(tmp_path):
+    conn = new_db(tmp_path / "r.db")
+    early = visit(T0 + 60, [(0, "/a"), (5, "/b")], type="request", status=404, bytes=7, session_id=77)
+    write(conn, early.events, [early.session])
+    week, humans, bots = Span(T0, T0 + 7 * DAY), Filters(SITE), Filters(SITE, bots="bots")
+    assert [(r.path, r.hits) for r in not_found(conn, week, humans)] == [("/a", 1), ("/b", 1)]
+    later = visit(T0 + 60, [(0, "/a"), (5, "/b"), (9, "/c")], type="request", status=404, bytes=7, session_id=77,
+                  is_bot=1)  # fmt: skip
+    write(conn, later.events[2:], [later.session])
+    assert not_found(conn, week, humans) == [] == not_found(conn, week, humans, rollups=False)
+    assert [(r.path, r.hits) for r in not_found(conn, week, bots)] == [("/a", 1), ("/b", 1), ("/c", 1)]
+    assert conn.execute("SELECT count(*) FROM rollup_requests WHERE is_bot = 0").fetchone()[0] == 0

@@ -9,11 +9,13 @@ import pytest
 
 from db.queries.common import Filters, Span, split_days
 from db.rules import DAY, HOUR, SESSION_DIMS, latency_bucket, latency_of_bucket
+from db.sqlite.migrate import migrate
 from db.sqlite.queries.bots import top_bots
 from db.sqlite.queries.events import custom_events, event_property_keys, property_breakdown
 from db.sqlite.queries.overview import engagement, hourly, kpis, top
+from db.sqlite.queries.requests import bandwidth, not_found, status_codes
 from db.sqlite.queries.server import endpoints, external_costs, external_histograms, failed_logins, latency_histograms
-from db.sqlite.rollups import ROLLUP_TABLES, catch_up, rebuild
+from db.sqlite.rollups import ROLLUP_TABLES, catch_up, rebuild, roll_up_engaged
 from db.writer import Writer
 from tests.engines import sqlite_store
 from tests.factories import SITE, T0, new_db, server_event, visit, write
@@ -56,6 +58,8 @@ def dataset(seed: int, n: int = 250) -> list[tuple[list, list]]:
             utm_campaign=rng.choice(["", "launch"]),
             device=rng.choice(["desktop", "mobile"]),
         )
+        if rng.random() < 0.25:  # an access log's hits (status and size on each)
+            attrs.update(type="request", status=rng.choice([200, 200, 301, 404, 0]), bytes=rng.randint(0, 90_000))
         visitor = f"v{rng.randint(0, 120)}"
         sid = 10_000 + i
         turns_bot = rng.random() < 0.15
@@ -161,6 +165,8 @@ def assert_rollups_equal_raw(conn) -> None:
             assert failed_logins(conn, span, filters, 50, rollups=True) == failed_logins(
                 conn, span, filters, 50, rollups=False
             )
+            for requests_filters in (filters, Filters(filters.site, (("status", "404"),), filters.bots)):
+                assert_requests_equal_raw(conn, span, requests_filters)
             for event in ("signup", "chat"):
                 assert event_property_keys(conn, span, filters, event, 50, rollups=True) == (
                     event_property_keys(conn, span, filters, event, 50, rollups=False)
@@ -169,6 +175,17 @@ def assert_rollups_equal_raw(conn) -> None:
                     assert property_breakdown(conn, span, filters, event, prop, where, 50, rollups=True) == (
                         property_breakdown(conn, span, filters, event, prop, where, 50, rollups=False)
                     )
+
+
+def assert_requests_equal_raw(conn, span: Span, filters: Filters) -> None:
+    assert status_codes(conn, span, filters, rollups=True) == status_codes(conn, span, filters, rollups=False)
+    for limit in (50, 2):
+        assert not_found(conn, span, filters, limit, rollups=True) == not_found(
+            conn, span, filters, limit, rollups=False
+        )
+        assert bandwidth(conn, span, filters, limit, rollups=True) == bandwidth(
+            conn, span, filters, limit, rollups=False
+        )
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -184,6 +201,8 @@ def test_rollups_equal_raw_results_after_many_flushes(tmp_path, seed):
     assert sum(r.requests for r in endpoints(conn, SPANS[1], Filters())) == 250
     assert sum(r.failures for r in failed_logins(conn, SPANS[1], Filters())) > 50
     assert sum(r.calls for r in external_costs(conn, SPANS[1], Filters(site=SITE))) == 125
+    assert len(status_codes(conn, SPANS[1], Filters(bots="all"))) == 4 and not_found(conn, SPANS[1], Filters())
+    assert sum(r.median_engaged_s is not None for r in engagement(conn, SPANS[1], Filters(site=SITE))) >= 5
     assert_rollups_equal_raw(conn)
 
 
@@ -303,3 +322,31 @@ def test_events_reusing_the_ids_of_deleted_newest_events_are_rolled_up(tmp_path,
     assert conn.execute("SELECT count(*) FROM events WHERE path = '/gone'").fetchone()[0] == 0
     write(conn, visit(T0 + 6 * DAY, [(0, "/after")], visitor="next", session_id=3).events, [])
     assert page_totals(conn, "/after") == (1, 1)
+
+
+def test_the_migration_backfills_request_and_engaged_rollups_from_stored_rows(tmp_path):
+    """A database from before the request and engaged rollups: the migration counts the requests rolled up so
+    far at once, and the engaged histogram catches up from the stored rows over the next flushes."""
+    conn = new_db(tmp_path / "r.db")
+    flushes = dataset(5, 120)
+    for events, sessions in flushes[:-1]:
+        write(conn, events, sessions)
+    expected = {t: rows_of(conn, t) for t in ("rollup_requests", "rollup_engaged")}
+    assert all(expected.values())
+    conn.execute("DROP TABLE rollup_requests")
+    conn.execute("DROP TABLE rollup_engaged")
+    conn.execute("DELETE FROM rollup_state WHERE name = 'engaged'")
+    conn.execute("PRAGMA user_version = 6")
+    assert migrate(conn) == 7
+    assert rows_of(conn, "rollup_requests") == expected["rollup_requests"]
+    assert rows_of(conn, "rollup_engaged") == []
+    assert roll_up_engaged(conn, limit=100) == 100  # a backlog goes in bounded steps
+    assert 0 < len(rows_of(conn, "rollup_engaged")) < len(expected["rollup_engaged"])
+    events, sessions = flushes[-1]
+    write(conn, events, sessions)  # the next flush takes the rest of the backlog and its own rows
+    marks = dict(conn.execute("SELECT name, value FROM rollup_state").fetchall())
+    assert marks["engaged"] == marks["events"] == conn.execute("SELECT max(id) FROM events").fetchone()[0]
+    assert_rollups_equal_raw(conn)
+    after = {t: rows_of(conn, t) for t in ROLLUP_TABLES}
+    rebuild(conn)
+    assert {t: rows_of(conn, t) for t in ROLLUP_TABLES} == after

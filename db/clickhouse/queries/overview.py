@@ -54,9 +54,10 @@ from db.queries.overview import (
     Row,
     _Totals,
     bucket_seconds,
+    median_seconds,
     ranked,
 )
-from db.rules import HOUR
+from db.rules import HOUR, VIEW_REPORTS_S, engaged_bucket_sql
 
 __all__ = [
     "TOP_ALIASES",
@@ -403,8 +404,8 @@ def engagement(
     ch: ClickHouse, span: Span, filters: Filters, limit: int = 10, *, rollups: bool | None = None
 ) -> list[PageEngagement]:
     """Pages by views with average scroll depth and engaged time (from the tracker's engagement reports), plus
-    per-view medians and scroll milestones for spans up to ENGAGEMENT_EXACT_MAX_S, as on SQLite (the sums from
-    the rollups where `use_rolled` says so)."""
+    per-view medians and scroll milestones for spans up to ENGAGEMENT_EXACT_MAX_S and histogram medians beyond,
+    as on SQLite (the sums from the rollups where `use_rolled` says so)."""
     pieces = split_span(span) if use_rolled(span, filters, rollups) else Pieces((span,), (), ())
     sums: dict[str, list[int]] = {}
     if pieces.raw:
@@ -429,12 +430,12 @@ def engagement(
             sums,
         )
     order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
-    per_view = (
-        engaged_views(ch, span, filters, [p for p, _v in order]) if span.seconds <= ENGAGEMENT_EXACT_MAX_S else None
-    )
+    paths = [p for p, _v in order]
+    per_view = engaged_views(ch, span, filters, paths) if span.seconds <= ENGAGEMENT_EXACT_MAX_S else None
+    histograms = engaged_histograms(ch, span, filters, paths) if per_view is None else {}
     out = []
     for path, v in order:
-        median: float | None = None
+        median = median_seconds(histograms.get(path, {}))
         reach: tuple[float, float, float, float] | None = None
         if per_view is not None:
             median, reached = per_view.get(path, (None, (0, 0, 0, 0)))
@@ -459,6 +460,34 @@ def _add_sums(rows: Iterable[Any], into: dict[str, list[int]]) -> None:
         cur = into.setdefault(str(path), [0, 0, 0, 0])
         for i, v in enumerate(values):
             cur[i] += int(v)
+
+
+def engaged_histograms(ch: ClickHouse, span: Span, filters: Filters, paths: list[str]) -> dict[str, dict[int, int]]:
+    """Per path (of `paths`): its views begun in the span per engaged-time bucket, by the rule of
+    `db.queries.overview.ENGAGEMENT_EXACT_MAX_S` that SQLite's `rollup_engaged` follows: views numbered by a
+    running count of page hits per session, path and bot flag in (ts, id) order, a report counted when sent
+    within VIEW_REPORTS_S of its view's page hit (its latest one: the running maximum of page hit times), read up
+    to VIEW_REPORTS_S past the span's end."""
+    if not paths:
+        return {}
+    where, params = event_where(Span(span.start, span.end + VIEW_REPORTS_S), filters)
+    window = "PARTITION BY session_id, path, is_bot ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    counted = f"type = 'engagement' AND ts < hit + {VIEW_REPORTS_S:d}"
+    rows = ch.rows(
+        f"SELECT path, {engaged_bucket_sql('ms')} AS b, count() FROM ("
+        f"SELECT path, min(hit) AS hit_ts, sumIf(engaged_ms, {counted}) AS ms, countIf({counted}) AS reports "
+        "FROM (SELECT session_id, path, is_bot, type, ts, engaged_ms, "
+        f"sum(type != 'engagement') OVER ({window}) AS nth, "
+        f"max(if(type != 'engagement', ts, 0)) OVER ({window}) AS hit "
+        f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') AND session_id != 0 "
+        "AND path IN ?) WHERE nth > 0 GROUP BY session_id, path, is_bot, nth "
+        "HAVING reports > 0 AND hit_ts >= ? AND hit_ts < ?) GROUP BY path, b",
+        [*params, paths, span.start, span.end],
+    )
+    out: dict[str, dict[int, int]] = {}
+    for path, b, n in rows:
+        out.setdefault(str(path), {})[int(b)] = int(n)
+    return out
 
 
 def engaged_views(

@@ -36,11 +36,13 @@ from db.queries.overview import (
     _Totals,
     _visits_sql,
     bucket_seconds,
+    median_seconds,
     ranked,
     reach_shares,
     use_rollups,
 )
 from db.rules import BOUNCE_SQL, DAY, DURATION_MS_SQL, HOUR, SESSION_DIMS, bucket_sql
+from db.sqlite.engaged import raw_histograms
 from db.sqlite.queries.common import first_event_ts, sites
 
 
@@ -389,7 +391,7 @@ def engagement(
 ) -> list[PageEngagement]:
     """Pages by views with average scroll depth and engaged time (from the tracker's engagement reports), plus
     per-view medians and scroll milestones for spans up to ENGAGEMENT_EXACT_MAX_S (raw rows whatever `rollups`
-    says, so both paths agree)."""
+    says, so both paths agree), and histogram medians for longer spans (`engaged_histograms`)."""
     rollups = (not filters.dims) if rollups is None else rollups
     sums: dict[str, list[int]] = {}
 
@@ -428,9 +430,12 @@ def engagement(
         )
     order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
     per_view = engaged_views(conn, span, filters) if span.seconds <= ENGAGEMENT_EXACT_MAX_S else None
+    histograms = (
+        engaged_histograms(conn, span, filters, [p for p, _v in order], rollups=rollups) if per_view is None else {}
+    )
     out = []
     for path, v in order:
-        median: float | None = None
+        median = median_seconds(histograms.get(path, {}))
         reach: tuple[float, float, float, float] | None = None
         if per_view is not None:
             times, scrolls = per_view.get(path, ([], []))
@@ -446,6 +451,36 @@ def engagement(
                 reach=reach,
             )
         )
+    return out
+
+
+def engaged_histograms(
+    conn: sqlite3.Connection, span: Span, filters: Filters, paths: list[str], *, rollups: bool
+) -> dict[str, dict[int, int]]:
+    """Per path (of `paths`): its views begun in the span per engaged-time bucket (db/sqlite/engaged.py), whole
+    days from `rollup_engaged` unless `rollups` is False, the uneven ends from raw rows."""
+    if not rollups:
+        return raw_histograms(conn, span, filters, paths)
+    pieces = split_days(span)
+    out: dict[str, dict[int, int]] = {}
+    parts = [raw_histograms(conn, part, filters, paths) for part in pieces.raw]
+    if pieces.daily and paths:
+        known = [filters.site] if filters.site is not None else sites(conn)
+        rolled: dict[str, dict[int, int]] = {}
+        for part in pieces.daily:
+            for path, b, n in conn.execute(
+                f"SELECT path, ms_bucket, sum(views) FROM rollup_engaged WHERE site IN ({', '.join('?' * len(known))}) "
+                f"AND is_bot IN ({bot_list_sql(filters.bots)}) AND path IN ({', '.join('?' * len(paths))}) "
+                "AND day >= ? AND day < ? GROUP BY path, ms_bucket",
+                (*known, *paths, part.start, part.end),
+            ):
+                rolled.setdefault(str(path), {})[int(b)] = int(n)
+        parts.append(rolled)
+    for part_hist in parts:
+        for path, hist in part_hist.items():
+            into = out.setdefault(path, {})
+            for b, n in hist.items():
+                into[b] = into.get(b, 0) + n
     return out
 
 
