@@ -56,6 +56,7 @@ from db.queries.overview import (
     bucket_seconds,
     median_seconds,
     ranked,
+    sum_hours,
 )
 from db.rules import HOUR, VIEW_REPORTS_S, engaged_bucket_sql
 
@@ -181,7 +182,6 @@ def hourly(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None
     if filters.dims or rollups is False:
         return {h: v for h, v in _raw_hourly(ch, [span], filters).items() if any(v)}
     pieces = split_span(span)
-    out: dict[int, list[int]] = {}
     parts = [_raw_hourly(ch, pieces.raw, filters)] if pieces.raw else []
     if pieces.rolled is not None:
         where, params = rolled_where(pieces, Filters(filters.site, (), "all"), hourly_only=True)
@@ -198,12 +198,7 @@ def hourly(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None
                 )
             }
         )
-    for part in parts:
-        for hour, values in part.items():
-            cur = out.setdefault(hour, [0, 0, 0])
-            for i, v in enumerate(values):
-                cur[i] += v
-    return {h: v for h, v in out.items() if any(v)}
+    return sum_hours(parts)
 
 
 def _raw_hourly(ch: ClickHouse, spans: Sequence[Span], filters: Filters) -> dict[int, list[int]]:
