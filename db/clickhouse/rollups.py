@@ -2,11 +2,11 @@
 events, so long spans read a few thousand sums instead of a month of raw events.
 
 One table, `rollup_events` (migration 0004), a SummingMergeTree of signed counts ordered by (site, kind, grain,
-bucket, …). Every writer of events and sessions goes through `roll_up` and `roll_up_sessions` — the collector's
-sink, `sitelens migrate` and the query bench; the schema backfill (`rebuild`) applies the same sums to what is
-stored — before it inserts the rows, with a deduplication token of its own, so a retried batch is neither
-rolled up twice nor rolled up against its own stored rows. A materialized view would
-not do: it never sees the lightweight UPDATE that re-marks a bot session's events, so the sink calls
+bucket, …). Every writer of events and sessions — the collector's sink, `sitelens migrate` and the query bench —
+calls `roll_up_batch` and `roll_up_sessions` before it inserts the rows, with the batch's deduplication token, so
+a retried batch is neither rolled up twice nor rolled up against its own stored rows; the schema backfill
+(`rebuild`) applies the same sums to what is stored. A materialized view would not do: it sees neither a
+session's previous version nor the lightweight UPDATE that re-marks a bot session's events, so the sink calls
 `move_to_bots` first, which writes the stored human events' sums again with the opposite sign for humans and the
 same sign for bots (the rows SQLite's rollups move in `db.sqlite.rollups.move_to_bots`).
 
@@ -289,11 +289,11 @@ def _earlier_keys(ch: ClickHouse, site: str, day: int, sessions: list[int]) -> d
         return out
     started = ch.rows(
         "SELECT id, min(started) FROM sessions WHERE site = ? AND started < ? AND id IN ? GROUP BY id",
-        (site, day, sessions),
+        (site, float(day), sessions),
     )
     if started:
         since = min(float(r[1]) for r in started)
-        out.update(_stored_keys(ch, [site], [int(r[0]) for r in started], since, until=day))
+        out.update(_stored_keys(ch, [site], [int(r[0]) for r in started], since, until=float(day)))
     return out
 
 
@@ -311,7 +311,8 @@ def rebuild(ch: ClickHouse) -> int:
         while day <= last:
             end = day + REBUILD_DAYS * DAY
             events = ch.rows(
-                f"SELECT {', '.join(FIELDS)} FROM events WHERE site = ? AND ts >= ? AND ts < ?", (site, day, end)
+                f"SELECT {', '.join(FIELDS)} FROM events WHERE site = ? AND ts >= ? AND ts < ?",
+                (site, float(day), float(end)),  # Float64 like the column, or the key range is not bounded
             )
             involved = {int(e[4]) for e in events if visit_key(e) is not None}
             seen = {sid: set(keys.get(sid)) for sid in involved if sid in keys}
@@ -322,7 +323,7 @@ def rebuild(ch: ClickHouse) -> int:
             for session in ch.rows(
                 f"SELECT {', '.join(SESSION_FIELDS)} FROM sessions FINAL "
                 "WHERE site = ? AND started >= ? AND started < ?",
-                (site, day, end),
+                (site, float(day), float(end)),
             ):
                 _add_session(sessions, session, 1)
             insert_sums(ch, sessions, f"rollup-rebuild:{site}:{day}:sessions")
