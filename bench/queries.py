@@ -269,11 +269,10 @@ def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, fl
     for n, (evs, sess) in enumerate(_chunks(n_events, now)):
         rows = [(new_id(float(e[0])), *e) for e in evs]  # type: ignore[arg-type]
         sessions = [(*r, 1) for r in sess]
-        seen = rollups.roll_up_batch(ch, rows, sessions, f"bench:{n}", memos)
+        rolled = rollups.roll_up_batch(ch, rows, sessions, f"bench:{n}", memos)
         ch.insert("events", rows, ("id", *EVENT_COLUMNS))
-        versions = rollups.roll_up_sessions(ch, sessions, f"bench:{n}", memos)
         ch.insert("sessions", sessions, (*SESSION_COLUMNS, "version"))
-        memos.remember(seen, versions)
+        memos.remember(*rolled)
         written += len(evs)
         if written // 1_000_000 != (written - len(evs)) // 1_000_000:
             print(f"  inserted {written:,} events ({time.perf_counter() - started:.0f} s)", flush=True)

@@ -60,10 +60,8 @@ _SHAPES: dict[str, tuple[str, tuple[str, ...], Callable[[list[Row], int], list[R
 def copy_in(ch: ClickHouse, table: str, rows: list[Row], token: str) -> None:
     """Insert copied rows of one table with a deduplication token."""
     target, columns, shape = _SHAPES[table]
-    if table == "events":  # rolled up before they are stored (db/clickhouse/rollups.py)
-        rollups.roll_up_batch(ch, rows, [], token)
-    elif table == "sessions":
-        rollups.roll_up_sessions(ch, rows, token)
+    if table in ("events", "sessions"):  # rolled up before they are stored (db/clickhouse/rollups.py)
+        rollups.roll_up_batch(ch, rows if table == "events" else [], rows if table == "sessions" else [], token)
     ch.insert(target, shape(rows, time.time_ns()), columns, token=token)
 
 

@@ -3,7 +3,7 @@ events, so long spans read a few thousand sums instead of a month of raw events.
 
 One table, `rollup_events` (migration 0004), a SummingMergeTree of signed counts ordered by (site, kind, grain,
 bucket, …). Every writer of events and sessions — the collector's sink, `sitelens migrate` and the query bench —
-calls `roll_up_batch` and `roll_up_sessions` before it inserts the rows, with the batch's deduplication token, so
+calls `roll_up_batch` before it inserts the rows, with the batch's deduplication token, so
 a retried batch is neither rolled up twice nor rolled up against its own stored rows; the schema backfill
 (`rebuild`) applies the same sums to what is stored. A materialized view would not do: it sees neither a
 session's previous version nor the lightweight UPDATE that re-marks a bot session's events, so the sink calls
@@ -182,18 +182,12 @@ def insert_sums(ch: ClickHouse, rolled: Sums, token: str) -> None:
         ch.insert("rollup_events", rows, ROLLUP_COLUMNS, token=token)
 
 
-def roll_up(
-    ch: ClickHouse,
-    events: Sequence[Event],
-    token: str,
-    keys: Memo | None = None,
-    since: float | None = None,
-) -> dict[int, set[tuple[bool, str]]]:
-    """Add events about to be inserted (FIELDS tuples) to the rollups. Sessions not in `keys` have their stored
-    events' keys read first (`since`: no stored event of theirs is older; else their sessions' start). Call it
-    before inserting the events, with a token of its own: a retry is then ignored, even once the events are
-    stored. Returns the sessions' keys, for `keys.update` once the events are stored."""
-    keys = keys if keys is not None else Memo(0)
+def _event_sums(
+    ch: ClickHouse, events: Sequence[Event], keys: Memo, since: float | None
+) -> tuple[Sums, dict[int, set[tuple[bool, str]]]]:
+    """Rollup sums of events about to be inserted (FIELDS tuples) and their sessions' keys afterwards. Sessions
+    not in `keys` have their stored events' keys read first (`since`: no stored event of theirs is older; else
+    their sessions' start)."""
     involved = sorted({int(e[4]) for e in events if visit_key(e) is not None})  # type: ignore[call-overload]
     missing = [sid for sid in involved if sid not in keys]
     seen = {sid: set(keys.get(sid)) for sid in involved if sid in keys}
@@ -201,8 +195,15 @@ def roll_up(
         wanted = set(missing)
         own = [int(e[0]) for e in events if e[4] in wanted and visit_key(e) is not None]  # type: ignore[call-overload]
         seen.update(_stored_keys(ch, sorted({str(e[2]) for e in events}), missing, since, besides=own))
-    insert_sums(ch, sums(events, seen), token)
-    return seen
+    return sums(events, seen), seen
+
+
+def _merge_sums(into: Sums, more: Sums) -> Sums:
+    for row, values in more.items():
+        cur = into.setdefault(row, [0] * 6)
+        for i, v in enumerate(values):
+            cur[i] += v
+    return into
 
 
 @dataclass(slots=True)
@@ -213,22 +214,27 @@ class Memos:
     sessions: Memo = field(default_factory=lambda: Memo(0))
 
     def remember(self, keys: dict[int, set[tuple[bool, str]]], sessions: dict[int, Event]) -> None:
-        """After a batch is stored: what `roll_up_batch` and `roll_up_sessions` returned for it."""
+        """After a batch is stored: what `roll_up_batch` returned for it."""
         self.keys.update(keys)
         self.sessions.update(sessions)
 
 
 def roll_up_batch(
     ch: ClickHouse, rows: Sequence[Event], sessions: Sequence[Event], token: str, memos: Memos | None = None
-) -> dict[int, set[tuple[bool, str]]]:
-    """A batch's events ((id, *EVENT_COLUMNS) rows) into the rollups, before they are inserted (`roll_up`);
-    the earliest start of the batch's sessions (SESSION_COLUMNS rows) bounds what is read back of their stored
-    events when every event's session is among them."""
+) -> tuple[dict[int, set[tuple[bool, str]]], dict[int, Event]]:
+    """A batch's events ((id, *EVENT_COLUMNS) rows) and session versions (SESSION_COLUMNS rows, a version after
+    them or not) into the rollups, in one insert with the batch's token, before either is inserted: a retry is
+    then ignored, even once the rows are stored. The earliest start of the batch's sessions bounds what is read
+    back of their stored events when every event's session is among them. Returns what `Memos.remember` takes
+    once the batch is stored."""
+    memos = memos if memos is not None else Memos()
     events = [fields(row) for row in rows]
-    starts = {int(s[0]): float(s[2]) for s in map(session_fields, sessions)}  # type: ignore[call-overload, arg-type]
-    complete = starts and all(e[4] in starts for e in events if e[4])
-    since = min(starts.values()) if complete else None
-    return roll_up(ch, events, f"{token}:r", memos.keys if memos is not None else None, since)
+    versions = {int(s[0]): s for s in map(session_fields, sessions)}  # type: ignore[call-overload]
+    complete = versions and all(e[4] in versions for e in events if e[4])
+    since = min(float(s[2]) for s in versions.values()) if complete else None  # type: ignore[arg-type]
+    rolled, seen = _event_sums(ch, events, memos.keys, since)
+    insert_sums(ch, _merge_sums(rolled, _session_sums(ch, versions, memos.sessions)), f"{token}:r")
+    return seen, versions
 
 
 def _add_session(out: Sums, session: Event, sign: int) -> None:
@@ -242,12 +248,9 @@ def _add_session(out: Sums, session: Event, sign: int) -> None:
         cur[i] += sign * v
 
 
-def roll_up_sessions(ch: ClickHouse, rows: Sequence[Event], token: str, memos: Memos | None = None) -> dict[int, Event]:
-    """Add session versions about to be inserted (SESSION_COLUMNS rows, a version after them or not) to the
-    rollups, less what their previous versions added (remembered, else the newest stored version). Called before
-    inserting them, with the batch's token, like `roll_up_batch`. Returns what `Memos.remember` takes."""
-    memo = memos.sessions if memos is not None else Memo(0)
-    news = {int(s[0]): s for s in map(session_fields, rows)}  # type: ignore[call-overload]
+def _session_sums(ch: ClickHouse, news: dict[int, Event], memo: Memo) -> Sums:
+    """Rollup sums of session versions about to be inserted (SESSION_FIELDS tuples by id), less what their
+    previous versions added (remembered, else the newest stored version)."""
     previous = {sid: memo.get(sid) for sid in news if sid in memo}
     missing = [sid for sid in news if sid not in memo]
     if missing:  # `started` never changes: the versions' own starts bound the read
@@ -263,8 +266,7 @@ def roll_up_sessions(ch: ClickHouse, rows: Sequence[Event], token: str, memos: M
         _add_session(out, session, 1)
         if previous.get(sid) is not None:
             _add_session(out, previous[sid], -1)  # type: ignore[arg-type]
-    insert_sums(ch, out, f"{token}:rs")
-    return news
+    return out
 
 
 def move_to_bots(ch: ClickHouse, sites: list[str], since: float, sessions: list[int], token: str) -> None:

@@ -128,9 +128,8 @@ def insert(
     `memo` holds what the rollups need of sessions this sink wrote (see db/clickhouse/rollups.py)."""
     remark_bot_sessions(ch, p.sessions, known, p.token)
     memo = memo or rollups.Memos()
-    seen = rollups.roll_up_batch(ch, p.events, p.sessions, p.token, memo)
+    rolled = rollups.roll_up_batch(ch, p.events, p.sessions, p.token, memo)
     ch.insert("events", p.events, ("id", *EVENT_COLUMNS), token=f"{p.token}:e")
-    versions = rollups.roll_up_sessions(ch, p.sessions, p.token, memo)
     ch.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"), token=f"{p.token}:s")
     ch.insert("fingerprint_news", p.fingerprints, FINGERPRINT_COLUMNS, token=f"{p.token}:f")
     ch.insert("throttle_drops", p.drops, ("bucket", "level", "reason", "count"), token=f"{p.token}:d")
@@ -143,7 +142,7 @@ def insert(
             update(
                 ch, "sessions", "throttle_level = ?", "fingerprint IN ? AND last_seen > ?", (level, sorted(fps), since)
             )
-    memo.remember(seen, versions)
+    memo.remember(*rolled)
     if p.import_offset is not None:
         file_id, offset, lines = p.import_offset
         ch.command(
