@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing as mp
 import random
 import sqlite3
@@ -265,14 +266,14 @@ def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, fl
     ch = store.ch  # type: ignore[attr-defined]
     started = time.perf_counter()
     written = 0
-    memos = rollups.Memos(rollups.Memo(), rollups.Memo())
+    memo = rollups.Memo(since=-math.inf)  # every generated session is new: none is looked up
     for n, (evs, sess) in enumerate(_chunks(n_events, now)):
         rows = [(new_id(float(e[0])), *e) for e in evs]  # type: ignore[arg-type]
         sessions = [(*r, 1) for r in sess]
-        rolled = rollups.roll_up_batch(ch, rows, sessions, f"bench:{n}", memos)
+        rolled = rollups.roll_up_batch(ch, rows, sessions, f"bench:{n}", memo)
         ch.insert("events", rows, ("id", *EVENT_COLUMNS))
         ch.insert("sessions", sessions, (*SESSION_COLUMNS, "version"))
-        memos.remember(*rolled)
+        memo.remember(*rolled)
         written += len(evs)
         if written // 1_000_000 != (written - len(evs)) // 1_000_000:
             print(f"  inserted {written:,} events ({time.perf_counter() - started:.0f} s)", flush=True)

@@ -26,11 +26,10 @@ raw-row retention TTL leave them, so long spans still count what was erased or e
 from __future__ import annotations
 
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
 
 from db.clickhouse.client import ClickHouse
 from db.records import EVENT_COLUMNS, SESSION_COLUMNS
@@ -64,26 +63,40 @@ Sums = dict[tuple[str, int, int, int, str, str, str], list[int]]
 
 
 class Memo:
-    """What a writer knows of the sessions it wrote (their visit keys, their last version), least recently used
-    forgotten past `limit`: a forgotten session is read back from the store when it comes again."""
+    """What a writer knows of the sessions it wrote: their visit keys and last version, the least recently used
+    forgotten past `limit` (a forgotten session is read back from the store when it comes again). A session that
+    started after `since` and is not here was never stored: the sink sets `since` to when it was created (a
+    collector's session ids are its own, see collector/sessions.py) and every forgotten session's start pushes
+    it on; by default (`inf`) every session not here is looked up."""
 
-    def __init__(self, limit: int = MAX_SESSIONS) -> None:
+    def __init__(self, limit: int = MAX_SESSIONS, since: float = math.inf) -> None:
         self.limit = limit
-        self._sessions: OrderedDict[int, Any] = OrderedDict()
+        self.since = since
+        self._sessions: OrderedDict[int, tuple[set[tuple[bool, str]], Event | None, float]] = OrderedDict()
 
-    def __contains__(self, session_id: int) -> bool:
-        return session_id in self._sessions
+    def knows(self, session_id: int, started: float | None) -> bool:
+        """Whether the session's stored keys and version need no reading back."""
+        return session_id in self._sessions or (started is not None and started > self.since)
 
-    def get(self, session_id: int) -> Any:
-        return self._sessions.get(session_id)
+    def keys(self, session_id: int) -> set[tuple[bool, str]]:
+        known = self._sessions.get(session_id)
+        return set(known[0]) if known else set()
 
-    def update(self, values: dict[int, Any]) -> None:
-        """Remember these sessions' values (after what they describe is stored)."""
-        for sid, value in values.items():
-            self._sessions[sid] = value
+    def version(self, session_id: int) -> Event | None:
+        known = self._sessions.get(session_id)
+        return known[1] if known else None
+
+    def remember(self, keys: dict[int, set[tuple[bool, str]]], versions: dict[int, Event]) -> None:
+        """After a batch is stored: what `roll_up_batch` returned for it."""
+        for sid in keys.keys() | versions.keys():
+            old = self._sessions.get(sid)
+            version = versions.get(sid, old[1] if old else None)
+            started = float(version[2]) if version is not None else (old[2] if old else -math.inf)  # type: ignore[arg-type]
+            self._sessions[sid] = (keys.get(sid, old[0] if old else set()), version, started)
             self._sessions.move_to_end(sid)
         while len(self._sessions) > self.limit:
-            self._sessions.popitem(last=False)
+            _sid, (_keys, _version, started) = self._sessions.popitem(last=False)
+            self.since = max(self.since, started)
 
 
 def _contributions(event: Event, first: bool) -> list[tuple[Key, tuple[int, ...]]]:
@@ -183,14 +196,14 @@ def insert_sums(ch: ClickHouse, rolled: Sums, token: str) -> None:
 
 
 def _event_sums(
-    ch: ClickHouse, events: Sequence[Event], keys: Memo, since: float | None
+    ch: ClickHouse, events: Sequence[Event], memo: Memo, starts: dict[int, float], since: float | None
 ) -> tuple[Sums, dict[int, set[tuple[bool, str]]]]:
     """Rollup sums of events about to be inserted (FIELDS tuples) and their sessions' keys afterwards. Sessions
-    not in `keys` have their stored events' keys read first (`since`: no stored event of theirs is older; else
-    their sessions' start)."""
+    `memo` does not know (`starts`: the batch's sessions' starts) have their stored events' keys read first
+    (`since`: no stored event of theirs is older; else their sessions' start)."""
     involved = sorted({int(e[4]) for e in events if visit_key(e) is not None})  # type: ignore[call-overload]
-    missing = [sid for sid in involved if sid not in keys]
-    seen = {sid: set(keys.get(sid)) for sid in involved if sid in keys}
+    missing = [sid for sid in involved if not memo.knows(sid, starts.get(sid))]
+    seen = {sid: memo.keys(sid) for sid in involved}
     if missing:
         wanted = set(missing)
         own = [int(e[0]) for e in events if e[4] in wanted and visit_key(e) is not None]  # type: ignore[call-overload]
@@ -206,34 +219,21 @@ def _merge_sums(into: Sums, more: Sums) -> Sums:
     return into
 
 
-@dataclass(slots=True)
-class Memos:
-    """What a writer remembers of the sessions it wrote, for the rollups: visit keys and last versions."""
-
-    keys: Memo = field(default_factory=lambda: Memo(0))
-    sessions: Memo = field(default_factory=lambda: Memo(0))
-
-    def remember(self, keys: dict[int, set[tuple[bool, str]]], sessions: dict[int, Event]) -> None:
-        """After a batch is stored: what `roll_up_batch` returned for it."""
-        self.keys.update(keys)
-        self.sessions.update(sessions)
-
-
 def roll_up_batch(
-    ch: ClickHouse, rows: Sequence[Event], sessions: Sequence[Event], token: str, memos: Memos | None = None
+    ch: ClickHouse, rows: Sequence[Event], sessions: Sequence[Event], token: str, memo: Memo | None = None
 ) -> tuple[dict[int, set[tuple[bool, str]]], dict[int, Event]]:
     """A batch's events ((id, *EVENT_COLUMNS) rows) and session versions (SESSION_COLUMNS rows, a version after
     them or not) into the rollups, in one insert with the batch's token, before either is inserted: a retry is
     then ignored, even once the rows are stored. The earliest start of the batch's sessions bounds what is read
-    back of their stored events when every event's session is among them. Returns what `Memos.remember` takes
+    back of their stored events when every event's session is among them. Returns what `Memo.remember` takes
     once the batch is stored."""
-    memos = memos if memos is not None else Memos()
+    memo = memo if memo is not None else Memo()
     events = [fields(row) for row in rows]
     versions = {int(s[0]): s for s in map(session_fields, sessions)}  # type: ignore[call-overload]
-    complete = versions and all(e[4] in versions for e in events if e[4])
-    since = min(float(s[2]) for s in versions.values()) if complete else None  # type: ignore[arg-type]
-    rolled, seen = _event_sums(ch, events, memos.keys, since)
-    insert_sums(ch, _merge_sums(rolled, _session_sums(ch, versions, memos.sessions)), f"{token}:r")
+    starts = {sid: float(s[2]) for sid, s in versions.items()}  # type: ignore[arg-type]
+    complete = starts and all(e[4] in starts for e in events if e[4])
+    rolled, seen = _event_sums(ch, events, memo, starts, min(starts.values()) if complete else None)
+    insert_sums(ch, _merge_sums(rolled, _session_sums(ch, versions, memo)), f"{token}:r")
     return seen, versions
 
 
@@ -251,8 +251,8 @@ def _add_session(out: Sums, session: Event, sign: int) -> None:
 def _session_sums(ch: ClickHouse, news: dict[int, Event], memo: Memo) -> Sums:
     """Rollup sums of session versions about to be inserted (SESSION_FIELDS tuples by id), less what their
     previous versions added (remembered, else the newest stored version)."""
-    previous = {sid: memo.get(sid) for sid in news if sid in memo}
-    missing = [sid for sid in news if sid not in memo]
+    previous = {sid: memo.version(sid) for sid in news}
+    missing = [sid for sid in news if not memo.knows(sid, float(news[sid][2]))]  # type: ignore[arg-type]
     if missing:  # `started` never changes: the versions' own starts bound the read
         starts = [float(news[sid][2]) for sid in missing]  # type: ignore[arg-type]
         rows = ch.rows(
@@ -317,10 +317,10 @@ def rebuild(ch: ClickHouse) -> int:
                 (site, float(day), float(end)),  # Float64 like the column, or the key range is not bounded
             )
             involved = {int(e[4]) for e in events if visit_key(e) is not None}
-            seen = {sid: set(keys.get(sid)) for sid in involved if sid in keys}
+            seen = {sid: keys.keys(sid) for sid in involved if keys.knows(sid, None)}
             seen.update(_earlier_keys(ch, str(site), day, sorted(involved - seen.keys())))
             insert_sums(ch, sums(events, seen), f"rollup-rebuild:{site}:{day}:{len(events)}")
-            keys.update(seen)
+            keys.remember(seen, {})
             sessions: Sums = {}
             for session in ch.rows(
                 f"SELECT {', '.join(SESSION_FIELDS)} FROM sessions FINAL "

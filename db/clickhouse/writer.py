@@ -121,13 +121,11 @@ def update(ch: ClickHouse, table: str, assignments: str, where: str, params: tup
         ch.command(f"ALTER TABLE {table} UPDATE {assignments} WHERE {where}", params)
 
 
-def insert(
-    ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None, memo: rollups.Memos | None = None
-) -> None:
+def insert(ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None, memo: rollups.Memo | None = None) -> None:
     """Insert a prepared batch; each table's insert has its own token, so sending it again changes nothing.
     `memo` holds what the rollups need of sessions this sink wrote (see db/clickhouse/rollups.py)."""
     remark_bot_sessions(ch, p.sessions, known, p.token)
-    memo = memo or rollups.Memos()
+    memo = memo if memo is not None else rollups.Memo()
     rolled = rollups.roll_up_batch(ch, p.events, p.sessions, p.token, memo)
     ch.insert("events", p.events, ("id", *EVENT_COLUMNS), token=f"{p.token}:e")
     ch.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"), token=f"{p.token}:s")
@@ -165,7 +163,7 @@ class ClickHouseSink:
         self.last_error = ""
         self._known: dict[int, bool] = {}
         """Sessions this sink stored, and whether as bots (see remark_bot_sessions)."""
-        self._memo = rollups.Memos(rollups.Memo(), rollups.Memo())
+        self._memo = rollups.Memo(since=time.time())
 
     @property
     def spooled_events(self) -> int:

@@ -111,6 +111,18 @@ def test_a_sink_s_flushes_and_a_late_bot_verdict_keep_the_rollups_exact(clickhou
     _answers(clickhouse, sqlite_conn, Span(T0, T0 + 3 * DAY), Filters(SITE, (), bots))  # whole days only
 
 
+@pytest.mark.parametrize("limit", [1, 100])
+def test_a_memory_of_new_sessions_and_one_that_forgets_keep_the_rollups_exact(clickhouse, sqlite_conn, limit):
+    """Sessions started after the memory's `since` are not looked up; a forgotten one pushes `since` on, so
+    the sessions that go on after it are looked up again."""
+    memo = rollups.Memo(limit, since=T0 - 1)
+    for batch in _flushes(_visits()):
+        insert(clickhouse, prepare(batch), memo=memo)  # type: ignore[arg-type]
+    assert (memo.since > T0) == (limit == 1)
+    _answers(clickhouse, sqlite_conn, LONG, Filters(SITE))
+    _answers(clickhouse, sqlite_conn, LONG, Filters(SITE, (), "bots"))
+
+
 def test_flushes_without_a_memory_and_a_retried_batch_count_once(clickhouse, sqlite_conn):
     for batch in _flushes(_visits()):
         prepared = prepare(batch)

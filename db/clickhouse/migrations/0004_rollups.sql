@@ -22,6 +22,6 @@ CREATE TABLE IF NOT EXISTS rollup_events (
     bounces     Int64,
     duration_ms Int64
 ) ENGINE = SummingMergeTree((hits, visits, scroll, engaged_ms, bounces, duration_ms))
-PARTITION BY (grain, toYYYYMM(toDateTime(bucket)))
+PARTITION BY toYYYYMM(toDateTime(bucket))
 ORDER BY (site, kind, grain, bucket, is_bot, key, props)
 SETTINGS non_replicated_deduplication_window = 10000;
