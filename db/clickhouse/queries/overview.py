@@ -92,54 +92,65 @@ def _exact(span: Span, rollups: bool | None) -> bool:
 
 
 def totals(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> _Totals:
-    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span): from raw
-    rows, or for long spans from the hourly rollups and the raw edges, as SQLite sums them."""
+    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span), in one round
+    trip: from raw rows, or for long spans from the hourly rollups and the raw edges, as SQLite sums them."""
     if not use_rolled(span, filters, rollups):
-        return _raw_totals(ch, [span], filters, exact=_exact(span, rollups))
+        exact = _exact(span, rollups)
+        sql, params = _raw_totals([span], filters, exact=exact)
+        return _as_totals(ch.one(sql, params), exact=exact)
     pieces = split_span(span)
+    parts = ([_raw_totals(pieces.raw, filters, exact=False)] if pieces.raw else []) + (
+        [_rolled_totals(pieces, filters)] if pieces.rolled is not None else []
+    )
+    row = ch.one(
+        "SELECT * FROM " + " CROSS JOIN ".join(f"({sql}) AS p{i}" for i, (sql, _p) in enumerate(parts)),
+        [p for _sql, params in parts for p in params],
+    )
+    assert row is not None
     out = _Totals()
     if pieces.raw:
-        out.add(_raw_totals(ch, pieces.raw, filters, exact=False))
+        out.add(_as_totals(row[:8], exact=False))
     if pieces.rolled is not None:
-        out.add(_rolled_totals(ch, pieces, filters))
+        out.add(_Totals(*(int(v) for v in row[-7:])))
     return out
 
 
-def _raw_totals(ch: ClickHouse, spans: Sequence[Span], filters: Filters, *, exact: bool) -> _Totals:
-    """Raw rows of the spans in one round trip: the events (humans and bots at once, bot pageviews being a
-    number of their own) and the sessions; visitors are distinct ids if `exact`, else first visits of the day."""
+def _raw_totals(spans: Sequence[Span], filters: Filters, *, exact: bool) -> tuple[str, list[object]]:
+    """Raw rows of the spans: the events (humans and bots at once, bot pageviews being a number of their own)
+    and the sessions, as `_as_totals` takes them; distinct visitor ids only if `exact`."""
     where, params = spans_where(event_where, spans, Filters(filters.site, filters.dims, "all"))
     selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
     swhere, sparams = spans_where(session_where, spans, filters)
     distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})" if exact else "0"
-    row = ch.one(
+    sql = (
         f"SELECT * FROM (SELECT countIf({selected} AND type IN {PAGE_TYPES_SQL}) AS pv, "
         f"countIf({selected} AND type = 'event') AS ev, countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}) AS bots, "
         f"{distinct} AS distinct_visitors FROM events WHERE {where}) AS e "
         f"CROSS JOIN (SELECT count() AS sessions, sum(new_visitor) AS new_visitors, countIf({BOUNCE_SQL}) AS bounces, "
-        f"sum({DURATION_MS_SQL}) AS duration FROM sessions FINAL WHERE {swhere}) AS s",
-        [*params, *sparams],
+        f"sum({DURATION_MS_SQL}) AS duration FROM sessions FINAL WHERE {swhere}) AS s"
     )
+    return sql, [*params, *sparams]
+
+
+def _as_totals(row: Sequence[Any] | None, *, exact: bool) -> _Totals:
+    """A `_raw_totals` row as totals: visitors are distinct ids if `exact`, else first visits of the day."""
     assert row is not None
     pv, ev, bots, distinct_visitors, sessions, new_visitors, bounces, duration = (int(v) for v in row)
-    visitors = distinct_visitors if exact else new_visitors
-    return _Totals(pv, ev, sessions, visitors, bounces, duration, bots)
+    return _Totals(pv, ev, sessions, distinct_visitors if exact else new_visitors, bounces, duration, bots)
 
 
-def _rolled_totals(ch: ClickHouse, pieces: Pieces, filters: Filters) -> _Totals:
-    """The rolled-up hours of a span, from the hourly page, custom event and session sums."""
+def _rolled_totals(pieces: Pieces, filters: Filters) -> tuple[str, list[object]]:
+    """The rolled-up hours of a span from the hourly page, custom event and session sums, in _Totals' order."""
     where, params = rolled_where(pieces, Filters(filters.site, (), "all"), hourly_only=True)
     selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
-    row = ch.one(
+    sql = (
         f"SELECT sumIf(hits, {selected} AND kind = 'pages'), sumIf(hits, {selected} AND kind = 'events'), "
         f"sumIf(hits, {selected} AND kind = 'sessions'), sumIf(visits, {selected} AND kind = 'sessions'), "
         f"sumIf(bounces, {selected} AND kind = 'sessions'), sumIf(duration_ms, {selected} AND kind = 'sessions'), "
         f"sumIf(hits, is_bot = 1 AND kind = 'pages') FROM rollup_events "
-        f"WHERE kind IN ('pages', 'events', 'sessions') AND {where}",
-        params,
+        f"WHERE kind IN ('pages', 'events', 'sessions') AND {where}"
     )
-    assert row is not None
-    return _Totals(*(int(v) for v in row))
+    return sql, params
 
 
 def live_visitors(ch: ClickHouse, end: float, filters: Filters) -> int:
