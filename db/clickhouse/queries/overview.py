@@ -1,8 +1,9 @@
 """The Overview view's questions on ClickHouse: KPIs, traffic over time, top lists, peak hours, engagement.
 
-The counting rules are SQLite's (db/queries/overview.py). Long spans without dimension filters read the
-hourly and daily sums of `rollup_events` (db/clickhouse/rollups.py) for whole hours and days and raw rows for the
-edges, as SQLite does with its rollups. The rules:
+The counting rules are SQLite's (db/queries/overview.py). Without dimension filters, the chart reads the hourly
+sums of `rollup_events` (db/clickhouse/rollups.py) for whole hours and raw rows for the edges, and so do the KPIs,
+top pages and events and engagement beyond two days (hourly and daily sums), as SQLite does with its rollups.
+The rules:
 - visitors are distinct visitor ids for spans up to two days, and the sum of sessions' `new_visitor` (a
   visitor's first session of the day) beyond, or whenever `rollups=True` asks for the rolled-up rule;
 - top pages and custom events count, beyond two days, visits: events that are the first of their path (or
