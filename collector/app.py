@@ -84,7 +84,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         flush_interval_s=cfg.db.flush_interval_s,
         flush_count=cfg.db.flush_count,
         queue_max=cfg.db.queue_max,
-        process=True,  # SQLite: flushes and rollups in a child process, never holding this process's GIL
+        process=True,  # flushes in a child process, never holding this process's GIL (chdb:// excepted)
         spool_dir=str(cfg.spool_dir),
         spool_max_bytes=cfg.db.spool_max_mb * 1024 * 1024,
     )

@@ -153,6 +153,44 @@ class ExportConfig:
     """Extra destinations (e.g. S3-compatible buckets) for the scheduled export."""
 
 
+WEB_ROLES = ("viewer", "admin")
+"""What a dashboard user may do: viewers look and export; admins also override throttles and edit funnels."""
+
+
+@dataclass(slots=True)
+class WebUserConfig:
+    name: str
+    """Login name."""
+    password_hash: str
+    """Argon2 hash printed by `sitelens web passwd NAME` (never the password itself)."""
+    role: str = "viewer"
+    """viewer (read-only: no throttle overrides, funnel edits or erasure; exports allowed) or admin."""
+
+
+@dataclass(slots=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    """Address `sitelens web` listens on; put nginx/Caddy with TLS in front for other machines."""
+    port: int = 8766
+    """TCP port of `sitelens web`."""
+    public_url: str = ""
+    """The address browsers use (e.g. https://stats.example.com) behind a reverse proxy; it sets the websocket
+    scheme, the allowed Origin and Secure cookies. Empty: taken from each request's Host header."""
+    max_sessions: int = 8
+    """Browser tabs (one dashboard process each) open at once; more are refused until one closes."""
+    idle_timeout_s: float = 1800.0
+    """A dashboard tab without a key or click for this long is closed (its process ends)."""
+    session_hours: float = 12.0
+    """A login lasts this long, then the user logs in again."""
+    cookie_name: str = "sitelens_session"
+    """Name of the session cookie (HttpOnly, SameSite=Strict, Secure when public_url is https)."""
+    cookie_secure: bool = False
+    """Send the cookie over TLS only even when public_url is not https (https public_url always does)."""
+    login_rate: float = 5.0
+    """Login attempts per minute allowed from one address (the collector's throttle; refusals escalate)."""
+    users: list[WebUserConfig] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class Config:
     """Everything SiteLens can be told; built once by `load_config` and passed down."""
@@ -168,6 +206,7 @@ class Config:
     export: ExportConfig = field(default_factory=ExportConfig)
     sites: list[SiteConfig] = field(default_factory=list)
     funnels: list[FunnelConfig] = field(default_factory=list)
+    web: WebConfig = field(default_factory=WebConfig)
     source: str = ""
     """Where the file part came from (empty when no file was read)."""
 
@@ -202,6 +241,16 @@ class Config:
         url = self.store_url
         tag = hashlib.sha256(url.display().encode()).hexdigest()[:12]
         return Path(platformdirs.user_data_dir(APP_NAME)) / f"spool-{url.database}-{tag}"
+
+    @property
+    def export_staging_dir(self) -> Path:
+        """Where scheduled export runs are staged before delivery: beside the SQLite file, or beside the spool of a
+        ClickHouse store (a folder of this collector's own either way)."""
+        url = self.store_url
+        if url.engine == "sqlite":
+            return self.db_path.parent / "export-staging"
+        spool = self.spool_dir
+        return spool.parent / f"{spool.name}-export-staging"
 
     @property
     def site_names(self) -> frozenset[str]:
@@ -332,6 +381,13 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "") -> Config:
             cfg.anomalies.rules = rules
         elif key == "export":
             cfg.export = _build(ExportConfig, value, "export")
+        elif key == "web":
+            if not isinstance(value, Mapping):
+                raise ConfigError("web: expected a table")
+            table = dict(value)
+            users = [_build(WebUserConfig, u, "web.users") for u in _array(table.pop("users", []), "web.users")]
+            cfg.web = _build(WebConfig, table, "web")
+            cfg.web.users = users
         elif key == "sites":
             cfg.sites = [_build(SiteConfig, s, "sites") for s in _array(value, "sites")]
         elif key == "funnels":
@@ -393,7 +449,7 @@ def load_config(
 
 def validate(cfg: Config) -> None:
     """Reject settings that cannot work, with a message saying which and why."""
-    for name in ("server", "db", "privacy", "throttle", "retention", "anomalies", "export"):
+    for name in ("server", "db", "privacy", "throttle", "retention", "anomalies", "export", "web"):
         section = getattr(cfg, name)
         for f in fields(section):
             value = getattr(section, f.name)
@@ -417,6 +473,7 @@ def validate(cfg: Config) -> None:
     names = [s.name for s in cfg.sites]
     if len(names) != len(set(names)):
         raise ConfigError("sites: each site name must appear once")
+    validate_web(cfg.web)
     import ipaddress
 
     for proxy in cfg.server.trusted_proxies:
@@ -425,3 +482,24 @@ def validate(cfg: Config) -> None:
         except ValueError:
             raise ConfigError(f"server.trusted_proxies: {proxy!r} is not an IP address or CIDR") from None
 
+
+def validate_web(web: WebConfig) -> None:
+    """The [web] section: a usable port and limits, known roles, each user once with a hash."""
+    if not 0 <= web.port <= 65535:
+        raise ConfigError(f"web.port must be 0-65535, got {web.port}")
+    if web.max_sessions <= 0 or web.idle_timeout_s <= 0 or web.session_hours <= 0 or web.login_rate <= 0:
+        raise ConfigError("web.max_sessions, web.idle_timeout_s, web.session_hours and web.login_rate must be positive")
+    if web.public_url and not web.public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"web.public_url must start with http:// or https://, got {web.public_url!r}")
+    if web.public_url.split("://", 1)[-1].rstrip("/").count("/"):
+        raise ConfigError(f"web.public_url must be the root of a host (the dashboard's downloads are fetched from "
+                          f"there), got {web.public_url!r}")
+    names = [u.name for u in web.users]
+    if len(names) != len(set(names)):
+        raise ConfigError("web.users: each user name must appear once")
+    for user in web.users:
+        if user.role not in WEB_ROLES:
+            raise ConfigError(f"web.users {user.name!r}: role must be one of {', '.join(WEB_ROLES)}, got {user.role!r}")
+        if not user.name or not user.password_hash.startswith("$argon2"):
+            raise ConfigError(f"web.users {user.name!r}: needs a name and a password_hash made by "
+                              "`sitelens web passwd NAME`")

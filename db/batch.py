@@ -21,6 +21,10 @@ class Batch:
     """Throttle level changes of fingerprints that may no longer reach the pipeline (blocked clients)."""
     import_offset: tuple[int, int, int] | None = None
     """(import file id, byte offset, lines) committed with these rows: a log import resumes exactly here."""
+    token: str = ""
+    """A name for exactly these rows, given by a writer process's parent so that sending the batch again (to a new
+    child, after one died mid-write) deduplicates where the engine can (ClickHouse insert tokens); empty: the sink
+    makes one."""
     remarked: list[int] = field(default_factory=list)
     """Set by `write_batch`: ids of stored events it re-marked as bots' (their session was judged a bot in this
     batch), so the rollup hook moves what it had counted for them from humans to bots."""

@@ -17,6 +17,7 @@ from db.url import StoreUrl, parse_store_url, sqlite_url
 
 if TYPE_CHECKING:
     from db.batch import Batch
+    from db.export.runs import ExportLedger
     from db.export.streams import ExportFilter, RowStream
     from db.funnels import Funnel, StepResult
     from db.queries.anomalies import Anomaly, AnomalyRule
@@ -149,6 +150,10 @@ class Store(ABC):
     @abstractmethod
     def stream_table(self, what: str, flt: ExportFilter, *, table: str | None = None, chunk: int = 5000) -> RowStream:
         """The rows of one exportable table matching a filter, in stable order, as chunks."""
+
+    @abstractmethod
+    def export_ledger(self) -> ExportLedger:
+        """The scheduled export's runs and deliveries (close it after the tick that uses it)."""
 
     # -------------------- overview
 

@@ -99,7 +99,8 @@ class Writer:
     async def start(self) -> None:
         """Open the store's sink (a SQLite writer process migrates the file first) and start the flush loop.
 
-        With `process=True` a SQLite store writes and rolls up in a child process with its own interpreter lock."""
+        With `process=True` a SQLite store (writes and rollups) and a ClickHouse server (insert blocks, the spool)
+        are written from a child process with its own interpreter lock; chDB stays in this process."""
         loop = asyncio.get_running_loop()
         self._sink = await loop.run_in_executor(self._executor, self._open_sink)
         self._task = asyncio.create_task(self._run(), name="sitelens-writer")
@@ -202,6 +203,8 @@ class Writer:
     def _requeue(self, batch: Batch) -> None:
         """Put a failed batch back in front of whatever arrived meanwhile."""
         newer, self._batch = self._batch, batch
+        if len(newer):
+            batch.token = ""  # other rows now: a name given to the failed rows alone would drop the new ones
         batch.events.extend(newer.events)
         batch.sessions.update(newer.sessions)
         batch.drops.update(newer.drops)

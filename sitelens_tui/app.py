@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from sitelens_tui.dialogs.session_screen import SessionScreen
 from sitelens_tui.dialogs.throttle_dialog import ThrottleDialog, ThrottleRequest
 from sitelens_tui.embedded import EmbeddedCollector
 from sitelens_tui.messages import FilterRemoved, FilterRequested, SessionRequested
+from sitelens_tui.roles import ADMIN, allowed, refusal
 from sitelens_tui.sanitize import clean
 from sitelens_tui.scope import RANGE_NAMES, Scope, label_for_range
 from sitelens_tui.views import ALL_VIEWS
@@ -88,8 +91,11 @@ class SiteLensApp(App[None]):
         demo_rate: float = 5.0,
         now: Callable[[], float] | None = None,
         initial_range: str = "24h",
+        role: str = ADMIN,
     ) -> None:
         super().__init__()
+        self.role = role
+        """viewer or admin: a viewer (a read-only dashboard login) cannot change throttling, funnels or data."""
         self.cfg = cfg
         self.embedded = embedded
         self.demo = demo
@@ -103,6 +109,7 @@ class SiteLensApp(App[None]):
         self.last_export: Path | None = None
         self.last_override_id: int | None = None
         self._demo_stop: Any = None
+        self._web_exports: tempfile.TemporaryDirectory[str] | None = None
         self._status_timer: Any = None
         self.status_updates = 0
         """How many times the status bar was refreshed (tests wait for the first)."""
@@ -144,6 +151,8 @@ class SiteLensApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.stop_collector()
+        if self._web_exports is not None:
+            self._web_exports.cleanup()
 
     async def stop_collector(self) -> None:
         """Stop the demo, then flush and close the collector (idempotent)."""
@@ -300,6 +309,13 @@ class SiteLensApp(App[None]):
 
     # -- actions ---------------------------------------------------------------------------------------
 
+    def may(self, action: str) -> bool:
+        """Whether this user's role allows `action`; if not, say so in a notification."""
+        if allowed(self.role, action):
+            return True
+        self.notify(refusal(self.role, action), title="Not allowed", severity="warning", markup=False)
+        return False
+
     def action_toggle_pause(self) -> None:
         """Pause or resume periodic refreshes (explicit changes still requery)."""
         self.paused = not self.paused
@@ -365,11 +381,20 @@ class SiteLensApp(App[None]):
 
     # export
 
+    def export_dir(self) -> Path:
+        """Where exports go: the working directory in a terminal; in a browser a private folder of this process
+        (the file is then downloaded; a browser user names the file, never a place on the server)."""
+        if not self.is_web:
+            return Path.cwd()
+        if self._web_exports is None:
+            self._web_exports = tempfile.TemporaryDirectory(prefix="sitelens-web-export-")
+        return Path(self._web_exports.name)
+
     def action_export(self) -> None:
         view = self.active_view
         if view is None:
             return
-        default = Path.cwd() / f"sitelens-{view.key()}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+        default = self.export_dir() / f"sitelens-{view.key()}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
         self.push_screen(ExportDialog(view.TITLE, self.range_name, str(default), partial(self.run_export, view)))
 
     @work(thread=True, group="actions", exit_on_error=False, description="export")
@@ -378,6 +403,8 @@ class SiteLensApp(App[None]):
         from collector.export import export_rows
         from collector.export.files import check_target
 
+        if self.is_web:
+            request = replace(request, path=str(self.export_dir() / (Path(request.path).name or "export")))
         scope = Scope(request.range_name, self.now(), self.site, self.dims)
         data = self.db.read(lambda store: view.export(store, scope))
         total = max(1, len(data.rows))
@@ -399,6 +426,8 @@ class SiteLensApp(App[None]):
         self.last_export = Path(path)
         if request.dialog is not None:
             request.dialog.finished(path, rows)
+        if self.is_web:  # the browser downloads it
+            self.deliver_binary(path, save_filename=Path(path).name)
         self.notify(f"exported {rows:,} rows to {clean(path, 300)}", title="Export", timeout=8, markup=False)
 
     def _export_failed(self, request: ExportRequest, error: str) -> None:
@@ -409,6 +438,8 @@ class SiteLensApp(App[None]):
     # throttle
 
     def action_throttle(self) -> None:
+        if not self.may("throttle"):
+            return
         view = self.active_view
         target = view.selection().throttle if view is not None else None
         self.push_screen(ThrottleDialog(target), self._throttle_chosen)
@@ -450,6 +481,9 @@ def build_app(
     demo_rate: float = 5.0,
     now: Callable[[], float] | None = None,
     initial_range: str = "24h",
+    role: str = ADMIN,
 ) -> SiteLensApp:
-    """The one way to build the TUI (used by `run`, `tui` and the tests): embedded runs the collector in-loop."""
-    return SiteLensApp(cfg, embedded=embedded, demo=demo, demo_rate=demo_rate, now=now, initial_range=initial_range)
+    """The one way to build the TUI (used by `run`, `tui`, `web` and the tests): embedded runs the collector
+    in-loop; `role` viewer makes it read-only."""
+    return SiteLensApp(cfg, embedded=embedded, demo=demo, demo_rate=demo_rate, now=now, initial_range=initial_range,
+                       role=role)

@@ -7,7 +7,7 @@ import sys
 
 from sitelens_tui.cli import build_parser, main, split_common
 
-COMMANDS = {"run", "collect", "tui", "import", "export", "demo", "snippet", "check", "ua", "throttle"}
+COMMANDS = {"run", "collect", "tui", "import", "export", "demo", "snippet", "check", "ua", "throttle", "web"}
 
 
 def test_every_documented_command_is_registered():

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,12 +17,12 @@ from pathlib import Path
 from aiohttp import web
 
 from collector import keys
-from collector.config import Config, ConfigError
+from collector.config import Config
 from collector.export.destinations import Destination, DestinationError, build_destinations
 from collector.export.staging import StagedRun, discard_staging, stage_run
-from collector.export.status import SQLITE_ONLY, ExportState
-from db.sqlite.connection import connect
-from db.sqlite.export import runs as ledger
+from collector.export.status import ExportState
+from db.export.runs import ExportLedger
+from db.store import Store, open_store
 
 log = logging.getLogger("sitelens.export")
 
@@ -50,17 +49,12 @@ class TickReport:
     completed: list[str] = field(default_factory=list)
 
 
-def staging_root(cfg: Config) -> Path:
-    """Where runs are staged before delivery: next to the database."""
-    return cfg.db_path.parent / "export-staging"
-
-
 def is_due(last_created: float | None, now: float, hours: float) -> bool:
     return hours > 0 and (last_created is None or now - last_created >= hours * 3600 - 1)
 
 
 def plan_due_runs(
-    conn: sqlite3.Connection,
+    ledger: ExportLedger,
     cfg: Config,
     destinations: list[Destination],
     now: float,
@@ -68,13 +62,11 @@ def plan_due_runs(
 ) -> list[str]:
     """If a period has passed, hand every new event to runs (several if the backlog is large)."""
     planned: list[str] = []
-    if not destinations or not is_due(ledger.last_run_created(conn), now, cfg.export.schedule_hours):
+    if not destinations or not is_due(ledger.last_run_created(), now, cfg.export.schedule_hours):
         return planned
     names = [d.name for d in destinations]
-    while (run := ledger.plan_run(conn, now, cfg.export.format, names, max_run_rows)) is not None:
-        log.info(
-            "export run %s planned: %d events (ids %d..%d)", run.id, run.rows, run.after_id + 1, run.upto_id
-        )
+    while (run := ledger.plan_run(now, cfg.export.format, names, max_run_rows)) is not None:
+        log.info("export run %s planned: %d events (%s)", run.id, run.rows, ledger.run_range_text(run))
         planned.append(run.id)
     return planned
 
@@ -103,15 +95,15 @@ def _deliver_one(dest: Destination, staged: StagedRun, state: ExportState) -> st
 
 
 def deliver_pending(
-    conn: sqlite3.Connection, destinations: list[Destination], root: Path, state: ExportState, now: float
+    ledger: ExportLedger, destinations: list[Destination], root: Path, state: ExportState, now: float
 ) -> TickReport:
     """Deliver every due (run, destination) pair; mark runs done once all their destinations confirmed."""
     report = TickReport()
     by_name = {d.name: d for d in destinations}
     failing: set[str] = set()
-    for run in ledger.pending_runs(conn):
+    for run in ledger.pending_runs():
         todo: list[Destination] = []
-        for delivery in ledger.deliveries(conn, run.id):
+        for delivery in ledger.deliveries(run.id):
             if delivery.state in ("done", "dropped"):
                 continue
             dest = by_name.get(delivery.destination)
@@ -122,29 +114,29 @@ def deliver_pending(
                     delivery.destination,
                 )
                 ledger.drop_delivery(
-                    conn, run.id, delivery.destination, now, "destination no longer configured"
+                    run.id, delivery.destination, now, "destination no longer configured"
                 )
                 continue
             if dest.name in failing:
                 continue
-            if ledger.claim_delivery(conn, run.id, dest.name, now, LEASE_S):
+            if ledger.claim_delivery(run.id, dest.name, now, LEASE_S):
                 todo.append(dest)
         if todo:
             try:
-                staged = stage_run(conn, run, root)
+                staged = stage_run(ledger, run, root)
             except Exception as exc:
                 error = f"staging failed: {type(exc).__name__}: {exc}"
                 log.error("export run %s: %s", run.id, error)
                 for dest in todo:
-                    _failed(conn, run.id, dest.name, error, now, report, failing, state)
+                    _failed(ledger, run.id, dest.name, error, now, report, failing, state)
                 continue
-            ledger.set_run_size(conn, run.id, staged.rows, staged.bytes)
+            ledger.set_run_size(run.id, staged.rows, staged.bytes)
             with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="sitelens-export") as pool:
                 errors = list(pool.map(partial(_deliver_one, staged=staged, state=state), todo))
             done_at = time.time()
             for dest, problem in zip(todo, errors, strict=True):
                 if problem is None:
-                    ledger.finish_delivery(conn, run.id, dest.name, done_at)
+                    ledger.finish_delivery(run.id, dest.name, done_at)
                     progress = state.for_destination(dest.name)
                     progress.state, progress.last_ok, progress.last_error, progress.attempts = (
                         "ok",
@@ -161,15 +153,15 @@ def deliver_pending(
                         staged.bytes,
                     )
                 else:
-                    _failed(conn, run.id, dest.name, problem, now, report, failing, state)
-        if ledger.complete_run_if_delivered(conn, run.id, time.time()):
+                    _failed(ledger, run.id, dest.name, problem, now, report, failing, state)
+        if ledger.complete_run_if_delivered(run.id, time.time()):
             discard_staging(root, run.id)
             report.completed.append(run.id)
     return report
 
 
 def _failed(
-    conn: sqlite3.Connection,
+    ledger: ExportLedger,
     run_id: str,
     dest: str,
     error: str,
@@ -178,9 +170,9 @@ def _failed(
     failing: set[str],
     state: ExportState,
 ) -> None:
-    attempts = next((d.attempts for d in ledger.deliveries(conn, run_id) if d.destination == dest), 0) + 1
+    attempts = next((d.attempts for d in ledger.deliveries(run_id) if d.destination == dest), 0) + 1
     wait = backoff(attempts)
-    ledger.fail_delivery(conn, run_id, dest, now, error, now + wait)
+    ledger.fail_delivery(run_id, dest, now, error, now + wait)
     failing.add(dest)
     progress = state.for_destination(dest)
     progress.state, progress.last_error, progress.attempts = "failing", error, attempts
@@ -193,25 +185,29 @@ def _failed(
 def export_tick(
     cfg: Config,
     *,
+    store: Store | None = None,
     now: float | None = None,
     destinations: list[Destination] | None = None,
     state: ExportState | None = None,
     plan: bool = True,
     max_run_rows: int = MAX_RUN_ROWS,
 ) -> TickReport:
-    """One pass of the scheduled export (the service, tests and `export-runs retry`)."""
+    """One pass of the scheduled export (the service, tests and `export-runs retry`), on `store` or on the
+    configured store opened for the pass."""
     now = time.time() if now is None else now
     dests = build_destinations(cfg) if destinations is None else destinations
     state = state or ExportState(dests, cfg.export.schedule_hours)
-    with state.lock:
-        conn = connect(cfg.db_path)
-        try:
-            planned = plan_due_runs(conn, cfg, dests, now, max_run_rows) if plan else []
-            report = deliver_pending(conn, dests, staging_root(cfg), state, now)
+    own = store is None
+    store = open_store(cfg.store_url) if store is None else store
+    try:
+        with state.lock, store.export_ledger() as ledger:
+            planned = plan_due_runs(ledger, cfg, dests, now, max_run_rows) if plan else []
+            report = deliver_pending(ledger, dests, cfg.export_staging_dir, state, now)
             report.planned = planned
-            state.health = ledger.export_health(conn)
-        finally:
-            conn.close()
+            state.health = ledger.health()
+    finally:
+        if own:
+            store.close()
     return report
 
 
@@ -222,7 +218,12 @@ async def scheduled_export_service(app: web.Application) -> None:
         return
     cfg = app[keys.CONFIG]
     await asyncio.to_thread(
-        export_tick, cfg, destinations=state.destinations, state=state, plan=state.schedule_hours > 0
+        export_tick,
+        cfg,
+        store=app[keys.STORE],
+        destinations=state.destinations,
+        state=state,
+        plan=state.schedule_hours > 0,
     )
 
 
@@ -237,6 +238,4 @@ def service_interval(app: web.Application) -> float:
 def setup_scheduled_export(app: web.Application) -> None:
     """Build and check the destinations at start-up (ConfigError stops the collector with one line)."""
     cfg = app[keys.CONFIG]
-    if cfg.store_url.engine != "sqlite" and (cfg.export.schedule_hours > 0 or cfg.export.destinations):
-        raise ConfigError(SQLITE_ONLY)
     app[keys.EXPORT] = ExportState(build_destinations(cfg), cfg.export.schedule_hours)

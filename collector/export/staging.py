@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +12,8 @@ from urllib.parse import quote
 import orjson
 
 from collector.export.formats import CountingSink, FormatWriter, extension, gzip_sink, make_writer
+from db.export.runs import ExportLedger, RunRow
 from db.export.streams import EVENT_EXPORT_COLUMNS, event_types
-from db.sqlite.export.runs import RunRow
-from db.sqlite.export.streams import id_range_bounds, id_range_sites, stream_site_events
 
 
 @dataclass(slots=True)
@@ -39,6 +37,8 @@ class StagedRun:
     objects: list[StagedObject] = field(default_factory=list)
     manifest_key: str = ""
     manifest: bytes = b""
+    covers: tuple[str, dict[str, object]] = ("event_ids", {})
+    """What the run covers, as its ledger names it (ExportLedger.run_range)."""
 
     @property
     def rows(self) -> int:
@@ -101,19 +101,19 @@ class _PartitionFile:
         )
 
 
-def stage_run(conn: sqlite3.Connection, run: RunRow, root: Path) -> StagedRun:
+def stage_run(ledger: ExportLedger, run: RunRow, root: Path) -> StagedRun:
     """Write a run's events to files under root/<run id>/ (rebuilt from scratch on every attempt)."""
     directory = root / run.id
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
-    staged = StagedRun(run)
+    staged = StagedRun(run, covers=ledger.run_range(run))
     ext = extension(run.format, compressed=True)
-    _, first_ts, last_ts = id_range_bounds(conn, run.after_id, run.upto_id)
+    _, first_ts, last_ts = ledger.run_bounds(run)
     if first_ts is not None and last_ts is not None:
-        for site in id_range_sites(conn, run.after_id, run.upto_id):
+        for site in ledger.run_sites(run):
             current: _PartitionFile | None = None
             hour = -1
-            for chunk in stream_site_events(conn, site, run.after_id, run.upto_id, first_ts, last_ts):
+            for chunk in ledger.run_events(run, site, first_ts, last_ts):
                 start = 0
                 for i, row in enumerate(chunk):
                     row_hour = int(float(row[1]) // 3600)  # type: ignore[arg-type]
@@ -145,7 +145,7 @@ def build_manifest(staged: StagedRun) -> bytes:
         "run_id": run.id,
         "created": _iso(run.created),
         "format": run.format,
-        "event_ids": {"after": run.after_id, "upto": run.upto_id},
+        staged.covers[0]: staged.covers[1],
         "rows": staged.rows,
         "bytes": staged.bytes,
         "first_event_time": _iso(min(firsts)) if firsts else None,

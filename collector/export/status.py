@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from db.sqlite.export.runs import ExportHealth
+from db.export.runs import ExportHealth
 
 
 @dataclass(slots=True)
@@ -72,8 +72,3 @@ def status_line(health: ExportHealth, now: float | None = None) -> str:
         return "export: no runs yet"
     return "export ok, last " + time.strftime("%Y-%m-%d %H:%M", time.localtime(health.last_done))
 
-
-SQLITE_ONLY = (
-    "scheduled exports ([export] schedule_hours, destinations) run on SQLite stores only in this version; "
-    "on ClickHouse use `sitelens export` from cron, or ClickHouse's own S3 table functions"
-)

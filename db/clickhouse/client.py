@@ -11,6 +11,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from db.errors import DatabaseError
 from db.url import StoreUrl
 
@@ -95,11 +97,22 @@ class ClickHouse:
         self._call(self.client.command, text, parameters=named or None, settings=settings)
 
     def insert(self, table: str, rows: Sequence[Sequence[object]], columns: Sequence[str], *, token: str = "") -> None:
-        """Insert rows; a `token` makes a retried insert of the same rows a no-op (deduplication)."""
+        """Insert rows; a `token` makes a retried insert of the same rows a no-op (deduplication).
+
+        The rows travel as one JSON document of columns (JSONCompactColumns) that orjson encodes in C: a fraction
+        of the interpreter-lock time of the client's own per-value Native encoding, which competes with the
+        collector's event loop. Rows JSON cannot carry (bytes, integers past 64 bits) take the Native way."""
         if not rows:
             return
         settings = {"insert_deduplication_token": token} if token else None
-        self._call(self.client.insert, table, rows, column_names=list(columns), settings=settings)
+        try:
+            body = orjson.dumps(list(zip(*rows, strict=True)))
+        except (TypeError, ValueError):
+            self._call(self.client.insert, table, rows, column_names=list(columns), settings=settings)
+            return
+        self._call(
+            self.client.raw_insert, table, list(columns), body, settings=settings, fmt="JSONCompactColumns"
+        )
 
     def close(self) -> None:
         try:

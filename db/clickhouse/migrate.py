@@ -41,16 +41,24 @@ def statements(sql: str) -> list[str]:
     return [s.strip() for s in re.split(r";\s*$", body, flags=re.MULTILINE) if s.strip()]
 
 
+def applied_versions(ch: ClickHouse) -> set[int]:
+    """Every migration version recorded in the store."""
+    ch.command(_TRACKING)
+    return {int(r[0]) for r in ch.rows("SELECT DISTINCT version FROM schema_migrations")}
+
+
 def schema_version(ch: ClickHouse) -> int:
     """The version the store is at (0 before the first migration)."""
-    ch.command(_TRACKING)
-    return int(ch.value("SELECT max(version) FROM schema_migrations") or 0)
+    return max(applied_versions(ch), default=0)
 
 
 def migrate(ch: ClickHouse) -> int:
     """Bring the store to the newest schema version; every statement is idempotent, so two collectors starting
-    at once both succeed."""
-    current = schema_version(ch)
+    at once both succeed. Numbers may leave gaps, and a migration numbered below one already applied (written on
+    another branch at the same time) is still applied: each version is applied unless recorded, not only those
+    above the newest recorded."""
+    applied = applied_versions(ch)
+    current = max(applied, default=0)
     newest = latest_version()
     if current > newest:
         raise SchemaTooNew(
@@ -58,12 +66,12 @@ def migrate(ch: ClickHouse) -> int:
             "upgrade SiteLens"
         )
     for version, sql in migrations():
-        if version <= current:
+        if version in applied:
             continue
         for statement in statements(sql):
             ch.command(statement)
         if version in BACKFILLS:
             BACKFILLS[version](ch)
         ch.insert("schema_migrations", [(version, time.time())], ("version", "applied"))
-        current = version
+        current = max(current, version)
     return current

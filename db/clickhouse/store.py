@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from db.clickhouse import copy, migrate
 from db.clickhouse.client import ClickHouse, connect_client
+from db.clickhouse.export_runs import ClickHouseExportLedger
 from db.clickhouse.queries import (
     anomalies,
     bots,
@@ -35,6 +36,7 @@ from db.store import EXPIRE_BATCH_ROWS, Sink, Store
 from db.url import StoreUrl
 
 if TYPE_CHECKING:
+    from db.export.runs import ExportLedger
     from db.export.streams import ExportFilter, RowStream
     from db.funnels import Funnel, StepResult
     from db.queries.anomalies import Anomaly, AnomalyRule
@@ -92,10 +94,16 @@ class ClickHouseStore(Store):
     def open_sink(
         self, *, process: bool = False, cache_kib: int | None = None, spool_dir: str = "", spool_max_bytes: int = 0
     ) -> Sink:
-        # Inserts are network round trips that release the interpreter lock: no child process needed.
         if not spool_dir:
             raise DatabaseError("a ClickHouse writer needs a spool directory")
-        return ClickHouseSink(self.ch, spool_dir, spool_max_bytes or 512 * 1024 * 1024)
+        limit = spool_max_bytes or 512 * 1024 * 1024
+        if process and self.url.scheme != "chdb":  # chDB's engine cannot be opened by a second process
+            from db.clickhouse.sink_process import ClickHouseSinkProcess
+
+            child = ClickHouseSinkProcess(self.url, spool_dir, limit)
+            child.start()
+            return child
+        return ClickHouseSink(self.ch, spool_dir, limit)
 
     @contextmanager
     def consistent_reads(self) -> Iterator[None]:
@@ -127,6 +135,9 @@ class ClickHouseStore(Store):
 
     def count_table(self, table: str) -> int:
         return copy.count_table(self.ch, table)
+
+    def export_ledger(self) -> ExportLedger:
+        return ClickHouseExportLedger(self.ch)
 
     def count_rows(self, what: str, flt: ExportFilter, table: str | None = None) -> int:
         return export.count_rows(self.ch, what, flt, table)

@@ -56,7 +56,7 @@ def prepare(batch: Batch) -> Prepared:
     fingerprints += [(fp, now, 0, 0, 0, level, "", "", "[]") for fp, level in batch.levels.items()]
     bots = {sid for sid, row in batch.sessions.items() if row[_SESSION_IS_BOT]}
     return Prepared(
-        token=uuid.uuid4().hex,
+        token=batch.token or uuid.uuid4().hex,
         events=[(new_id(float(row[0])), *_as_bot(row, bots)) for row in batch.events],  # type: ignore[arg-type]
         sessions=[(*row, version) for row in batch.sessions.values()],
         fingerprints=fingerprints,

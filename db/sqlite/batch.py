@@ -8,9 +8,11 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from db.batch import Batch
 from db.records import EVENT_COLUMNS, SESSION_COLUMNS
+from db.sqlite.connection import connect
 
 _SESSION_ID = EVENT_COLUMNS.index("session_id")
 _EVENT_IS_BOT = EVENT_COLUMNS.index("is_bot")
@@ -145,3 +147,28 @@ def checkpoint_and_close(conn: sqlite3.Connection) -> None:
     except sqlite3.Error:
         pass
     conn.close()
+
+
+class SqliteSink:
+    """Flushes written through one connection of this process: the writer's thread (imports, tests) or the
+    writer process (db/sqlite/writer_process.py)."""
+
+    pid: int | None = None
+    spooled_events = 0
+
+    def __init__(self, path: Path, pragmas: tuple[str, ...], hooks: list[FlushHook]) -> None:
+        self.conn = connect(path, pragmas=pragmas)
+        """The connection flushes write through."""
+        self._hooks = hooks
+
+    def write(self, batch: Batch) -> None:
+        write_batch(self.conn, batch, self._hooks)
+
+    def drain(self) -> bool:
+        return True  # no spool: a batch is in the file or still queued in the writer
+
+    def keep(self, batch: Batch) -> None:
+        self.write(batch)  # SQLite has no other place: the file is where a batch survives
+
+    def close(self) -> None:
+        checkpoint_and_close(self.conn)

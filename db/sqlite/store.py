@@ -8,10 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from db.batch import Batch
 from db.errors import DatabaseError
 from db.records import COPY_KEYS, COPY_TABLES
-from db.sqlite.batch import FlushHook, checkpoint_and_close, write_batch
+from db.sqlite.batch import FlushHook, SqliteSink
 from db.sqlite.connection import cache_pragmas, connect, snapshot
 from db.sqlite.export import streams
 from db.sqlite.migrate import latest_version
@@ -39,6 +38,7 @@ from db.store import Sink, Store
 from db.url import StoreUrl
 
 if TYPE_CHECKING:
+    from db.export.runs import ExportLedger
     from db.export.streams import ExportFilter, RowStream
     from db.funnels import Funnel, StepResult
     from db.queries.anomalies import Anomaly, AnomalyRule
@@ -65,30 +65,6 @@ def flush_hooks() -> list[FlushHook]:
     from db.sqlite.rollups import rollup_hooks
 
     return [*rollup_hooks(), ingest.save_import_offset_hook]
-
-
-class ThreadSink:
-    """Flushes written on the writer's own thread (imports, tests)."""
-
-    pid: int | None = None
-    spooled_events = 0
-
-    def __init__(self, path: Path, pragmas: tuple[str, ...], extra_hooks: list[FlushHook]) -> None:
-        self.conn = connect(path, pragmas=pragmas)
-        """The connection flushes write through."""
-        self._hooks = [*flush_hooks(), *extra_hooks]
-
-    def write(self, batch: Batch) -> None:
-        write_batch(self.conn, batch, self._hooks)
-
-    def drain(self) -> bool:
-        return True  # no spool: a batch is in the file or still queued in the writer
-
-    def keep(self, batch: Batch) -> None:
-        self.write(batch)  # SQLite has no other place: the file is where a batch survives
-
-    def close(self) -> None:
-        checkpoint_and_close(self.conn)
 
 
 def _closing(chunks: Iterator[list[Any]], conn: Any) -> Iterator[list[Any]]:
@@ -149,7 +125,7 @@ class SqliteStore(Store):
     ) -> Sink:
         pragmas = cache_pragmas(cache_kib or WRITE_CACHE_KIB)
         if not process:
-            return ThreadSink(self.path, pragmas, self.extra_hooks)
+            return SqliteSink(self.path, pragmas, [*flush_hooks(), *self.extra_hooks])
         from db.sqlite.writer_process import WriterProcess
 
         child = WriterProcess(self.path, [*flush_hooks(), *self.extra_hooks], pragmas)
@@ -211,6 +187,11 @@ class SqliteStore(Store):
         with self._lock:
             where = " WHERE key NOT LIKE 'migrate:%'" if table == "settings" else ""
             return int(self._db.execute(f"SELECT count(*) FROM {table}{where}").fetchone()[0])
+
+    def export_ledger(self) -> ExportLedger:
+        from db.sqlite.export.ledger import SqliteExportLedger
+
+        return SqliteExportLedger(self.path)
 
     def count_rows(self, what: str, flt: ExportFilter, table: str | None = None) -> int:
         with self._lock:

@@ -55,6 +55,39 @@ def check_listen(cfg: Config) -> str:
     return f"{cfg.server.host}:{cfg.server.port} is free"
 
 
+def check_web(cfg: Config) -> str:
+    """Dashboard users configured; when `sitelens web` runs, its open tabs and their users (from its /healthz)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from collector.app import ensure_admin_token
+
+    web = cfg.web
+    if not web.users:
+        return "no [[web.users]]: `sitelens web` will not start (`sitelens web passwd NAME` prints one)"
+    admins = sum(u.role == "admin" for u in web.users)
+    users = f"{len(web.users)} user(s), {admins} admin(s)"
+    host = "127.0.0.1" if web.host in ("", "0.0.0.0") else web.host
+    store = open_store(cfg.store_url)
+    try:
+        token = ensure_admin_token(cfg, store)
+    finally:
+        store.close()
+    request = urllib.request.Request(f"http://{host}:{web.port}/healthz", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=3) as resp:
+            health = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raise UserError(f"{host}:{web.port} answers /healthz with {exc.code}: is it `sitelens web` "
+                        "with this config?") from None
+    except OSError:
+        return f"{users}; not running on {host}:{web.port}"
+    open_users = ", ".join(health["users"]) or "nobody"
+    return f"{users}; running on {host}:{web.port} with {health['tabs']} of {health['max_tabs']} tabs open " \
+           f"({open_users}), {health['failed_logins']} refused sign-in(s)"
+
+
 def run(args: argparse.Namespace) -> int:
     cfg: Config = args.config_obj
     print(f"config: {cfg.source or 'defaults (no config file)'}")
@@ -63,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         ("geoip", check_geoip),
         ("asn", check_asn),
         ("listen", check_listen),
+        ("web", check_web),
     ]
     failed = 0
     for name, fn in checks:

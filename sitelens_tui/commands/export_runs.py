@@ -6,11 +6,9 @@ import argparse
 import sys
 import time
 
-from collector.config import Config
 from collector.errors import UserError
-from collector.export.status import SQLITE_ONLY, ExportState, status_line
-from db.sqlite.connection import connect
-from db.sqlite.export.runs import deliveries, export_health, get_run, make_due, recent_runs
+from collector.export.status import ExportState, status_line
+from db.store import open_store
 from sitelens_tui.commands.export import human_bytes
 
 
@@ -30,51 +28,46 @@ def _when(ts: float | None) -> str:
     return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
-def _sqlite_only(cfg: Config) -> None:
-    if cfg.store_url.engine != "sqlite":
-        raise UserError(SQLITE_ONLY)
-
-
 def list_runs(args: argparse.Namespace) -> int:
-    _sqlite_only(args.config_obj)
-    conn = connect(args.config_obj.db_path, create=False)
+    store = open_store(args.config_obj.store_url, create=False)
     try:
-        runs = recent_runs(conn, max(1, args.limit))
-        if not runs:
-            print("no export runs yet (set [export] schedule_hours and a directory or destinations)")
-            return 0
-        print(status_line(export_health(conn)))
-        for run in runs:
-            print(
-                f"{run.id}  {run.state:<7}  {run.rows:>9,} rows  {human_bytes(run.bytes):>9}  "
-                f"events {run.after_id + 1}..{run.upto_id}  created {_when(run.created)}"
-            )
-            for d in deliveries(conn, run.id):
-                line = f"    {d.destination}: {d.state}, {d.attempts} attempt(s)"
-                if d.state == "failed":
-                    line += f", next try {_when(d.next_try)}"
-                if d.error:
-                    line += f" — {d.error}"
-                print(line)
+        with store.export_ledger() as ledger:
+            runs = ledger.recent_runs(max(1, args.limit))
+            if not runs:
+                print("no export runs yet (set [export] schedule_hours and a directory or destinations)")
+                return 0
+            print(status_line(ledger.health()))
+            for run in runs:
+                print(
+                    f"{run.id}  {run.state:<7}  {run.rows:>9,} rows  {human_bytes(run.bytes):>9}  "
+                    f"{ledger.run_range_text(run)}  created {_when(run.created)}"
+                )
+                for d in ledger.deliveries(run.id):
+                    line = f"    {d.destination}: {d.state}, {d.attempts} attempt(s)"
+                    if d.state == "failed":
+                        line += f", next try {_when(d.next_try)}"
+                    if d.error:
+                        line += f" — {d.error}"
+                    print(line)
     finally:
-        conn.close()
+        store.close()
     return 0
 
 
 def retry_runs(args: argparse.Namespace) -> int:
     cfg = args.config_obj
-    _sqlite_only(cfg)
-    conn = connect(cfg.db_path, create=False)
-    try:
-        if args.run_id and get_run(conn, args.run_id) is None:
-            raise UserError(f"no export run {args.run_id!r} (see `sitelens export-runs`)")
-        make_due(conn, args.run_id)
-    finally:
-        conn.close()
     from collector.export.scheduled import export_tick  # here, not at the top: it brings aiohttp
 
-    state = ExportState()
-    report = export_tick(cfg, state=state, plan=False)
+    store = open_store(cfg.store_url, create=False)
+    try:
+        with store.export_ledger() as ledger:
+            if args.run_id and ledger.get_run(args.run_id) is None:
+                raise UserError(f"no export run {args.run_id!r} (see `sitelens export-runs`)")
+            ledger.make_due(args.run_id)
+        state = ExportState()
+        report = export_tick(cfg, store=store, state=state, plan=False)
+    finally:
+        store.close()
     for run_id, dest in report.delivered:
         print(f"delivered {run_id} to {dest}")
     for run_id, dest, error in report.failed:

@@ -82,9 +82,13 @@ class FunnelsView(View):
                 self.reload()
 
     def action_new_funnel(self) -> None:
+        if not self.sl_app.may("funnel_edit"):
+            return
         self.app.push_screen(FunnelForm(), self._save)
 
     def action_edit_funnel(self) -> None:
+        if not self.sl_app.may("funnel_edit"):
+            return
         self.app.push_screen(FunnelForm(self.funnels.get(self.selected_funnel or "")), self._save)
 
     def _save(self, funnel: Funnel | None) -> None:

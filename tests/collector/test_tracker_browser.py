@@ -15,18 +15,14 @@ from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 import collector
 from collector.app import create_app
 from collector.config import Config, SiteConfig
+from tests.browser import CHROMIUM, DEADLINE_S, start_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 TRACKER = Path(collector.__file__).parent / "tracker" / "sl.js"
-DEADLINE_S = 10.0
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"),
@@ -58,25 +54,8 @@ async def wait_until(check: Callable[[], T | Awaitable[T]], what: str, timeout: 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One headless Chromium for the module (starting one costs a second or two), always quit."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1000,700",
-    ):
-        options.add_argument(arg)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    browser = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
     try:
-        browser.set_page_load_timeout(DEADLINE_S)
-        browser.set_script_timeout(DEADLINE_S)
         yield browser
     finally:
         browser.quit()

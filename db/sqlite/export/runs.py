@@ -1,11 +1,10 @@
-"""The scheduled-export ledger: planned runs (event id ranges), per-destination deliveries and the cursor."""
+"""SQLite: the scheduled-export ledger: planned runs (event id ranges), per-destination deliveries and the cursor."""
 
 from __future__ import annotations
 
 import sqlite3
-import time
-from dataclasses import dataclass
 
+from db.export.runs import DeliveryRow, ExportHealth, RunRow, run_id_for
 from db.sqlite.queries.settings import get_setting, set_setting
 
 CURSOR_KEY = "export_cursor"
@@ -13,37 +12,6 @@ CURSOR_KEY = "export_cursor"
 
 RUN_COLUMNS = "id, created, after_id, upto_id, format, state, rows, bytes, first_ts, last_ts, finished"
 DELIVERY_COLUMNS = "run_id, destination, state, attempts, next_try, lease_until, error, updated"
-
-
-@dataclass(slots=True, frozen=True)
-class RunRow:
-    """One planned export run."""
-
-    id: str
-    created: float
-    after_id: int
-    upto_id: int
-    format: str
-    state: str
-    rows: int
-    bytes: int
-    first_ts: float | None
-    last_ts: float | None
-    finished: float | None
-
-
-@dataclass(slots=True, frozen=True)
-class DeliveryRow:
-    """One destination's progress on one run."""
-
-    run_id: str
-    destination: str
-    state: str
-    attempts: int
-    next_try: float
-    lease_until: float
-    error: str
-    updated: float
 
 
 def export_cursor(conn: sqlite3.Connection) -> int:
@@ -55,11 +23,6 @@ def export_cursor(conn: sqlite3.Connection) -> int:
 def last_run_created(conn: sqlite3.Connection) -> float | None:
     row = conn.execute("SELECT max(created) FROM export_runs").fetchone()
     return None if row[0] is None else float(row[0])
-
-
-def run_id_for(created: float, upto_id: int) -> str:
-    """A run id that sorts by time and names its last event: 20261122T130000Z-123456."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(created)) + f"-{upto_id}"
 
 
 def plan_run(conn: sqlite3.Connection, now: float, fmt: str, destinations: list[str], max_rows: int) -> RunRow | None:
@@ -198,20 +161,6 @@ def lower_cursor(conn: sqlite3.Connection) -> None:
         set_setting(conn, CURSOR_KEY, str(top))
 
 
-@dataclass(slots=True, frozen=True)
-class ExportHealth:
-    """A summary for /healthz and the TUI status bar."""
-
-    pending_runs: int
-    failing: list[tuple[str, str, int, float]]
-    """(destination, last error, attempts, next try) of deliveries that failed and will be retried."""
-    last_done: float | None
-
-    @property
-    def ok(self) -> bool:
-        return not self.failing
-
-
 def export_health(conn: sqlite3.Connection) -> ExportHealth:
     """How the scheduled export is doing, from the ledger (works from any process on the database)."""
     pending = int(conn.execute("SELECT count(*) FROM export_runs WHERE state = 'pending'").fetchone()[0])
@@ -224,3 +173,6 @@ def export_health(conn: sqlite3.Connection) -> ExportHealth:
     ]
     last = conn.execute("SELECT max(finished) FROM export_runs WHERE state = 'done'").fetchone()[0]
     return ExportHealth(pending, failing, None if last is None else float(last))
+
+
+__all__ = ["DeliveryRow", "ExportHealth", "RunRow", "run_id_for"]

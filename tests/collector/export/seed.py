@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from collector.config import Config
 from db.records import EventRecord, SessionRecord
 from db.sqlite.batch import INSERT_EVENT, UPSERT_SESSION
 from db.sqlite.connection import connect
+from db.store import Store, open_store
 
 T0 = 1_795_000_000.0  # a fixed hour boundary: 2026-11-18T09:06:40Z rounded below
 T0 = T0 - T0 % 3600
@@ -82,3 +87,56 @@ def table_rows(
     conn: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()
 ) -> list[tuple[object, ...]]:
     return [tuple(r) for r in conn.execute(sql, params)]
+
+
+class Seeded:
+    """A store with seeded events on one engine, its config, and ways to add events and list their ids."""
+
+    def __init__(self, cfg: Config, store: Store, conn: sqlite3.Connection | None = None) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.conn = conn
+
+    def add(self, first: int, n: int, start: float = T0, step: float = 37.0) -> None:
+        """Events `first`..`first + n - 1`, stored as the engine's writer stores them (ClickHouse: 20 a flush)."""
+        if self.conn is not None:
+            add_events(self.conn, first, n, start, step)
+            return
+        from tests.engines import ch_write
+
+        for low in range(first, first + n, 20):
+            ch_write(self.store.ch, [event(i, start + i * step) for i in range(low, min(low + 20, first + n))])  # type: ignore[attr-defined]
+
+    def ids(self) -> list[int]:
+        """Every stored event id, sorted."""
+        if self.conn is not None:
+            return sorted(int(r[0]) for r in self.conn.execute("SELECT id FROM events"))
+        return sorted(int(r[0]) for r in self.store.ch.rows("SELECT id FROM events"))  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["sqlite", "chdb"])
+def seeded(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Seeded]:
+    """300 events (as seed_db) in a SQLite file or a chDB database; on ClickHouse, runs may take events the
+    moment they are stored (no settling time)."""
+    if request.param == "sqlite":
+        db = tmp_path / "s.db"
+        conn = seed_db(db)
+        cfg = Config.for_tests(db)
+        store = open_store(cfg.store_url)
+        yield Seeded(cfg, store, conn)
+    else:
+        pytest.importorskip("chdb")
+        from tests.engines import chdb_config
+
+        monkeypatch.setattr("db.clickhouse.export_runs.SETTLE_S", 0.0)
+        cfg = chdb_config(tmp_path, tmp_path_factory)
+        store = open_store(cfg.store_url, create=True)
+        seeded = Seeded(cfg, store)
+        seeded.add(0, 300)
+        yield seeded
+    store.close()

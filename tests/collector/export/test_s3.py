@@ -17,9 +17,8 @@ from collector.config import Config, ExportConfig
 from collector.export.destinations import build_destinations
 from collector.export.scheduled import export_tick
 from collector.export.status import ExportState
-from db.sqlite.connection import connect
 from tests.collector.export.readback import ids_in
-from tests.collector.export.seed import T0, add_events, seed_db
+from tests.collector.export.seed import T0, Seeded
 
 NOW = T0 + 86400
 KEYS = {"access_key_id": "testing", "secret_access_key": "testing", "region": "us-east-1"}
@@ -72,8 +71,7 @@ def s3() -> Iterator[S3Server]:
     server.stop()
 
 
-def s3_config(db: Path, server: S3Server, *buckets: str, fmt: str = "ndjson", **extra: object) -> Config:
-    cfg = Config.for_tests(db)
+def s3_config(cfg: Config, server: S3Server, *buckets: str, fmt: str = "ndjson", **extra: object) -> Config:
     cfg.export = ExportConfig(
         schedule_hours=1,
         format=fmt,
@@ -98,19 +96,13 @@ def bucket_contents(server: S3Server, bucket: str) -> dict[str, bytes]:
     return {o["Key"]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listing}
 
 
-def all_ids(db: Path) -> list[int]:
-    return sorted(r[0] for r in connect(db).execute("SELECT id FROM events"))
-
-
 def data_ids(objects: dict[str, bytes]) -> list[int]:
     return sorted(i for k, v in objects.items() if k.split("/")[-2] != "manifests" for i in ids_in(k, v))
 
 
 @pytest.mark.parametrize("fmt", ["ndjson", "parquet"])
-def test_objects_keys_and_manifests_are_exact(tmp_path: Path, s3: S3Server, fmt: str) -> None:
-    db = tmp_path / "s.db"
-    seed_db(db)
-    cfg = s3_config(db, s3, "one", fmt=fmt)
+def test_objects_keys_and_manifests_are_exact(s3: S3Server, seeded: Seeded, fmt: str) -> None:
+    cfg = s3_config(seeded.cfg, s3, "one", fmt=fmt)
     report = export_tick(cfg, now=NOW, destinations=build_destinations(cfg))
     run_id = report.planned[0]
     assert report.completed == [run_id]
@@ -122,7 +114,7 @@ def test_objects_keys_and_manifests_are_exact(tmp_path: Path, s3: S3Server, fmt:
         k.endswith(f"/events-{run_id}.{ext}") and "/site=" in k and "/date=" in k and "/hour=" in k
         for k in objects
     )
-    assert manifest["rows"] == 300 and data_ids(objects) == all_ids(db)
+    assert manifest["rows"] == 300 and data_ids(objects) == seeded.ids()
     for o in manifest["objects"]:
         body = objects[f"exports/sitelens/{o['key']}"]
         assert len(body) == o["bytes"] and len(ids_in(o["key"], body)) == o["rows"]
@@ -133,10 +125,8 @@ def test_objects_keys_and_manifests_are_exact(tmp_path: Path, s3: S3Server, fmt:
         assert head["Metadata"]["sha256"] == o["sha256"]
 
 
-def test_multipart_upload_above_the_threshold(tmp_path: Path, s3: S3Server) -> None:
-    db = tmp_path / "s.db"
-    seed_db(db)
-    cfg = s3_config(db, s3, "one", multipart_threshold_mb=0.001)
+def test_multipart_upload_above_the_threshold(s3: S3Server, seeded: Seeded) -> None:
+    cfg = s3_config(seeded.cfg, s3, "one", multipart_threshold_mb=0.001)
     export_tick(cfg, now=NOW)
     client = s3.client()
     keys = [
@@ -148,21 +138,19 @@ def test_multipart_upload_above_the_threshold(tmp_path: Path, s3: S3Server) -> N
     assert etags and all(e.strip('"').endswith("-1") for e in etags)  # multipart ETags end in -<parts>
 
 
-def test_server_down_for_a_while_recovers_without_duplicates_or_gaps(tmp_path: Path, s3: S3Server) -> None:
-    db = tmp_path / "s.db"
-    conn = seed_db(db)
-    cfg = s3_config(db, s3, "one", "two")
+def test_server_down_for_a_while_recovers_without_duplicates_or_gaps(s3: S3Server, seeded: Seeded) -> None:
+    cfg = s3_config(seeded.cfg, s3, "one", "two")
     state = ExportState()
     dests = build_destinations(cfg)
     first = export_tick(cfg, now=NOW, destinations=dests, state=state)
     assert len(first.completed) == 1
     s3.stop()
-    add_events(conn, 300, 50, start=T0 + 30_000)
+    seeded.add(300, 50, start=T0 + 30_000)
     down = export_tick(cfg, now=NOW + 3600, destinations=dests, state=state)
     assert len(down.planned) == 1 and down.completed == [] and len(down.failed) == 2
     assert state.health is not None and state.health.pending_runs == 1
     assert {f["destination"] for f in state.summary()["failing"]} == {d.name for d in dests}
-    add_events(conn, 350, 50, start=T0 + 40_000)
+    seeded.add(350, 50, start=T0 + 40_000)
     assert (
         len(export_tick(cfg, now=NOW + 7200, destinations=dests, state=state).planned) == 1
     )  # still planned
@@ -174,50 +162,48 @@ def test_server_down_for_a_while_recovers_without_duplicates_or_gaps(tmp_path: P
     for bucket in ("one", "two"):
         objects = bucket_contents(s3, bucket)
         ids = data_ids(objects)
-        assert ids == all_ids(db) and len(ids) == len(set(ids)) == 400
+        assert ids == seeded.ids() and len(ids) == len(set(ids)) == 400
         manifests = [orjson.loads(v) for k, v in objects.items() if "/manifests/" in k]
         assert sorted(m["rows"] for m in manifests) == [50, 50, 300]
 
 
-def test_wrong_bucket_is_reported_then_retried(tmp_path: Path, s3: S3Server) -> None:
-    db = tmp_path / "s.db"
-    seed_db(db, n=20)
-    cfg = s3_config(db, s3, "three")
+def test_wrong_bucket_is_reported_then_retried(s3: S3Server, seeded: Seeded) -> None:
+    cfg = s3_config(seeded.cfg, s3, "three")
     state = ExportState()
     report = export_tick(cfg, now=NOW, state=state)
     assert report.failed and "NoSuchBucket" in report.failed[0][2]
     s3.client().create_bucket(Bucket="three")
     later = export_tick(cfg, now=NOW + 31, state=state)
     assert later.completed == report.planned
-    assert data_ids(bucket_contents(s3, "three")) == all_ids(db)
+    assert data_ids(bucket_contents(s3, "three")) == seeded.ids()
 
 
-def test_retry_command_delivers_now(tmp_path: Path, s3: S3Server, capsys: pytest.CaptureFixture[str]) -> None:
+def test_retry_command_delivers_now(
+    tmp_path: Path, s3: S3Server, seeded: Seeded, capsys: pytest.CaptureFixture[str]
+) -> None:
     from sitelens_tui.cli import main
 
-    db = tmp_path / "s.db"
-    seed_db(db, n=20)
+    db = seeded.cfg.db
+    store = f'url = "{db.url}"\nspool_dir = "{db.spool_dir}"' if db.url else f'path = "{db.path}"'
     toml = tmp_path / "c.toml"
     toml.write_text(
-        f'[db]\npath = "{db}"\n[export]\nschedule_hours = 1\n[[export.destinations]]\ntype = "s3"\n'
+        f'[db]\n{store}\n[export]\nschedule_hours = 1\n[[export.destinations]]\ntype = "s3"\n'
         f'endpoint_url = "{s3.url}"\nbucket = "four"\naccess_key_id = "testing"\n'
         'secret_access_key = "testing"\n'
         'region = "us-east-1"\n'
     )
-    export_tick(
-        Config.for_tests(
-            db,
-            export=ExportConfig(
-                schedule_hours=1,
-                destinations=[{"type": "s3", "endpoint_url": s3.url, "bucket": "four", **KEYS}],
-            ),
-        ),
-        now=NOW,
+    cfg = seeded.cfg
+    cfg.export = ExportConfig(
+        schedule_hours=1, destinations=[{"type": "s3", "endpoint_url": s3.url, "bucket": "four", **KEYS}]
     )
+    report = export_tick(cfg, now=NOW)
     assert main(["export-runs", "--config", str(toml)]) == 0
     listing = capsys.readouterr().out
     assert "failing" in listing and "NoSuchBucket" in listing
+    assert f"{report.planned[0]}  pending        300 rows" in listing
     s3.client().create_bucket(Bucket="four")
     assert main(["export-runs", "--config", str(toml), "retry"]) == 0
     assert "delivered" in capsys.readouterr().out
-    assert data_ids(bucket_contents(s3, "four")) == all_ids(db)
+    assert data_ids(bucket_contents(s3, "four")) == seeded.ids()
+    assert main(["export-runs", "--config", str(toml)]) == 0
+    assert f"{report.planned[0]}  done" in capsys.readouterr().out

@@ -1,0 +1,1 @@
+"""`sitelens web`: the same Textual dashboard in a browser tab (textual-serve), only after a login."""

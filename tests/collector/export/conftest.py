@@ -1,0 +1,5 @@
+"""Fixtures of the export tests."""
+
+from tests.collector.export.seed import seeded
+
+__all__ = ["seeded"]
