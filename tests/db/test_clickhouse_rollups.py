@@ -164,3 +164,24 @@ def test_erased_visitors_still_count_in_long_spans_as_on_sqlite(clickhouse, sqli
     assert (ch_kpis.pageviews, ch_kpis.sessions) == (5, 1)  # the reader's, erased from the raw rows
     assert ch_overview.kpis(clickhouse, span, f, rollups=False).sessions == 0  # type: ignore[arg-type]
     assert ch_overview.top(clickhouse, span, f, "pages") == sq_overview.top(sqlite_conn, span, f, "pages")  # type: ignore[arg-type]
+
+
+def test_a_store_from_before_the_rollups_gets_them_by_migration(clickhouse, sqlite_conn, monkeypatch):
+    """Rows stored at schema 3 (no rollups) are rolled up by the migration's backfill, once."""
+    from db.clickhouse import migrate
+    from db.records import EVENT_COLUMNS, SESSION_COLUMNS
+
+    clickhouse.command("DROP TABLE rollup_events")  # type: ignore[attr-defined]
+    clickhouse.command("ALTER TABLE schema_migrations DELETE WHERE version >= 4 SETTINGS mutations_sync = 1")  # type: ignore[attr-defined]
+    for batch in _flushes(_visits()):  # as a writer of schema 3 stored them: rows only
+        p = prepare(batch)
+        remark = [s for s in p.sessions if s[SESSION_COLUMNS.index("is_bot")]]
+        clickhouse.insert("events", p.events, ("id", *EVENT_COLUMNS))  # type: ignore[attr-defined]
+        clickhouse.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"))  # type: ignore[attr-defined]
+        if remark:
+            clickhouse.command("ALTER TABLE events UPDATE is_bot = 1 WHERE session_id = 12 SETTINGS mutations_sync = 1")  # type: ignore[attr-defined]
+    assert migrate.schema_version(clickhouse) < 4  # type: ignore[arg-type]
+    migrate.migrate(clickhouse)  # type: ignore[arg-type]
+    migrate.migrate(clickhouse)  # type: ignore[arg-type]  # a second collector starting: nothing more
+    _answers(clickhouse, sqlite_conn, LONG, Filters(SITE))
+    _answers(clickhouse, sqlite_conn, LONG, Filters(SITE, (), "bots"))
