@@ -37,7 +37,6 @@ from db.rules import DAY, HOUR, PAGE_TYPES, duration_of, is_bounce
 
 log = logging.getLogger("sitelens.rollups")
 
-GRAINS = (HOUR, DAY)
 ROLLUP_COLUMNS = (
     "site", "grain", "bucket", "is_bot", "kind", "key", "props",
     "hits", "visits", "scroll", "engaged_ms", "bounces", "duration_ms",
@@ -99,22 +98,24 @@ class Memo:
             self.since = max(self.since, started)
 
 
+_ONE = (1, 0, 0, 0, 0, 0)
+_VISIT = (1, 1, 0, 0, 0, 0)
+_TOTAL_PAGES = (("pages", "", ""), _ONE)
+_TOTAL_EVENTS = (("events", "", ""), _ONE)
+
+
 def _contributions(event: Event, first: bool) -> list[tuple[Key, tuple[int, ...]]]:
     """What one event adds to the rollups: (kind, key, props) → (hits, visits, scroll, engaged_ms, 0, 0)."""
     _id, _ts, _site, type_, _sid, path, name, props, _bot, scroll, engaged = event
-    one = (1, 0, 0, 0, 0, 0)
     if type_ in PAGE_TYPES:
-        return [(("page", str(path), ""), (1, int(first), 0, 0, 0, 0)), (("pages", "", ""), one)]
+        return [(("page", path, ""), _VISIT if first else _ONE), _TOTAL_PAGES]  # type: ignore[list-item]
     if type_ == "event":
-        out: list[tuple[Key, tuple[int, ...]]] = [
-            (("event", str(name), ""), (1, int(first), 0, 0, 0, 0)),
-            (("events", "", ""), one),
-        ]
+        out = [(("event", name, ""), _VISIT if first else _ONE), _TOTAL_EVENTS]
         if props:
-            out.append((("props", str(name), str(props)), one))
-        return out
+            out.append((("props", name, props), _ONE))  # type: ignore[arg-type]
+        return out  # type: ignore[return-value]
     if type_ == "engagement":
-        return [(("engagement", str(path), ""), (1, 0, int(scroll), int(engaged), 0, 0))]  # type: ignore[call-overload]
+        return [(("engagement", path, ""), (1, 0, int(scroll), int(engaged), 0, 0))]  # type: ignore[call-overload, list-item]
     return []
 
 
@@ -140,15 +141,19 @@ def _in_order(events: Iterable[Event], seen: dict[int, set[tuple[bool, str]]]) -
 
 
 def _add(out: Sums, event: Event, first: bool, signs: tuple[tuple[int, int], ...]) -> None:
-    """Add an event's contributions, once per (is_bot, sign) of `signs`, at every grain."""
-    ts = int(event[1])  # type: ignore[call-overload]
+    """Add an event's contributions to its hour, once per (is_bot, sign) of `signs` (`insert_sums` adds the
+    days)."""
+    site, hour = event[2], int(event[1]) // HOUR * HOUR  # type: ignore[call-overload]
     for (kind, name, props), values in _contributions(event, first):
-        for grain in GRAINS:
-            for is_bot, sign in signs:
-                row = (str(event[2]), grain, ts // grain * grain, is_bot, kind, name, props)
-                cur = out.setdefault(row, [0] * 6)
+        for is_bot, sign in signs:
+            row = (site, HOUR, hour, is_bot, kind, name, props)
+            cur = out.get(row)  # type: ignore[arg-type]
+            if cur is None:
+                out[row] = [v * sign for v in values]  # type: ignore[index]
+            else:
                 for i, v in enumerate(values):
-                    cur[i] += sign * v
+                    if v:
+                        cur[i] += v * sign
 
 
 def sums(events: Iterable[Event], seen: dict[int, set[tuple[bool, str]]]) -> Sums:
@@ -189,8 +194,15 @@ def _stored_keys(
 
 
 def insert_sums(ch: ClickHouse, rolled: Sums, token: str) -> None:
-    """Insert rollup sums (rows that sum to nothing are left out), with a deduplication token."""
-    rows = [(*k, *v) for k, v in sorted(rolled.items()) if any(v)]
+    """Insert hourly rollup sums and the daily sums they add up to (sessions are hourly only), rows that sum to
+    nothing left out, with a deduplication token."""
+    days: Sums = {}
+    for (site, _grain, hour, is_bot, kind, name, props), values in rolled.items():
+        if kind != "sessions":
+            cur = days.setdefault((site, DAY, hour // DAY * DAY, is_bot, kind, name, props), [0] * 6)
+            for i, v in enumerate(values):
+                cur[i] += v
+    rows = [(*k, *v) for k, v in sorted({**rolled, **days}.items()) if any(v)]
     if rows:
         ch.insert("rollup_events", rows, ROLLUP_COLUMNS, token=token)
 
