@@ -3,9 +3,10 @@ queries through the storage contract for the 30-day and 90-day ranges (targets: 
 50 ms on ClickHouse) and report the store's size per million events.
 
 Loading inserts the rows in big batches while a second process generates the next ones. On SQLite the rollups are
-then computed once (`db.sqlite.rollups.rebuild`), as a bulk import would; ClickHouse keeps no rollups. `--scale K` then
-copies the loaded events K-1 more times inside ClickHouse (new ids and visitors, same days), to show the engine at
-K times the volume without generating it in Python.
+then computed once (`db.sqlite.rollups.rebuild`), as a bulk import would; on ClickHouse each chunk is rolled up
+as the writer does it (`db.clickhouse.rollups.roll_up`). `--scale K` then copies the loaded events K-1 more times
+inside ClickHouse (new ids and visitors, same days, the rollups' sums K times), to show the engine at K times the
+volume without generating it in Python.
 
     python bench/queries.py                                        # 10M events on SQLite
     python bench/queries.py --store chdb:///tmp/bench-ch           # the same on ClickHouse (chDB)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing as mp
 import random
 import sqlite3
@@ -255,16 +257,23 @@ def _chunks(n_events: int, now: float) -> Iterator[tuple[list[list[object]], lis
 
 
 def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, float]:
-    """Insert the generated rows as the ClickHouse writer would (ids, session versions), one insert per chunk."""
+    """Insert the generated rows as the ClickHouse writer would (ids, session versions, rollups), one insert per
+    chunk."""
+    from db.clickhouse import rollups
     from db.clickhouse.ids import new_id
 
     store = open_store(url, create=True)
     ch = store.ch  # type: ignore[attr-defined]
     started = time.perf_counter()
     written = 0
-    for evs, sess in _chunks(n_events, now):
-        ch.insert("events", [(new_id(float(e[0])), *e) for e in evs], ("id", *EVENT_COLUMNS))  # type: ignore[arg-type]
-        ch.insert("sessions", [(*r, 1) for r in sess], (*SESSION_COLUMNS, "version"))
+    memo = rollups.Memo(since=-math.inf)  # every generated session is new: none is looked up
+    for n, (evs, sess) in enumerate(_chunks(n_events, now)):
+        rows = [(new_id(float(e[0])), *e) for e in evs]  # type: ignore[arg-type]
+        sessions = [(*r, 1) for r in sess]
+        rolled = rollups.roll_up_batch(ch, rows, sessions, f"bench:{n}", memo)
+        ch.insert("events", rows, ("id", *EVENT_COLUMNS))
+        ch.insert("sessions", sessions, (*SESSION_COLUMNS, "version"))
+        memo.remember(*rolled)
         written += len(evs)
         if written // 1_000_000 != (written - len(evs)) // 1_000_000:
             print(f"  inserted {written:,} events ({time.perf_counter() - started:.0f} s)", flush=True)
@@ -290,6 +299,12 @@ def scale_clickhouse(store: Store, times: int) -> None:
             f"ARRAY JOIN range(1, {int(times)}) AS k"
         )
         print(f"  {table} x{times}: {time.perf_counter() - started:.0f} s", flush=True)
+    # The copies' visits are their originals' (session ids shift together), so every rollup sum grows K times.
+    ch.command(
+        "INSERT INTO rollup_events SELECT site, grain, bucket, is_bot, kind, key, props, hits * ?, visits * ?, "
+        "scroll * ?, engaged_ms * ?, bounces * ?, duration_ms * ? FROM rollup_events FINAL",
+        [times - 1] * 6,
+    )
 
 
 def load(path: Path, n_events: int, now: float) -> tuple[float, float]:
@@ -384,7 +399,7 @@ def views(span: Span) -> dict[str, list[tuple[str, Callable[[Store], object]]]]:
             ("top_bots", lambda c: c.top_bots(span, f, 20)),
             ("top_fingerprints", lambda c: c.top_fingerprints(span, 50)),
             ("drops_by_level", lambda c: c.drops_by_level(span)),
-                    ],
+        ],
         "server": [
             ("endpoints", lambda c: c.endpoints(span, f, 20)),
             ("failed_logins", lambda c: c.failed_logins(span, f, 20)),
@@ -435,6 +450,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 inserted, rolled = load_clickhouse(url, args.events, now)
             print(f"loaded in {inserted + rolled:.1f} s (inserts {inserted:.1f} s, rollups {rolled:.1f} s)")
+        if args.reuse:  # a store loaded by an older version gets the newer schema (and its backfills) first
+            started = time.perf_counter()
+            open_store(url).close()
+            print(f"schema brought up to date in {time.perf_counter() - started:.1f} s", flush=True)
         store = open_store(url, readonly=True, create=False)
         if args.scale > 1:
             scale_clickhouse(store, args.scale)

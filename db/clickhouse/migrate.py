@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from importlib import resources
 
+from db.clickhouse import rollups
 from db.clickhouse.client import ClickHouse
 from db.errors import SchemaTooNew
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+BACKFILLS: dict[int, Callable[[ClickHouse], object]] = {4: rollups.rebuild}
+"""What a version computes in Python from the rows already stored, after its statements ran."""
 _TRACKING = (
     "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied Float64) "
     "ENGINE = ReplacingMergeTree ORDER BY version"
@@ -66,6 +70,8 @@ def migrate(ch: ClickHouse) -> int:
             continue
         for statement in statements(sql):
             ch.command(statement)
+        if version in BACKFILLS:
+            BACKFILLS[version](ch)
         ch.insert("schema_migrations", [(version, time.time())], ("version", "applied"))
         current = max(current, version)
     return current

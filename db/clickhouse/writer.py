@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from db.batch import Batch
+from db.clickhouse import rollups
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.ids import new_id
 from db.clickhouse.spool import Spool, SpoolFull
@@ -78,13 +79,13 @@ ask the store again."""
 
 
 def remark_bot_sessions(
-    ch: ClickHouse, sessions: list[tuple[object, ...]], known: dict[int, bool] | None = None
+    ch: ClickHouse, sessions: list[tuple[object, ...]], known: dict[int, bool] | None = None, token: str = ""
 ) -> None:
     """The rule SQLite's writer keeps (db/sqlite/batch.py mark_bot_sessions): when a session turns out to be a bot,
     its events stored as human become a bot's. Runs before the sessions are inserted, so a retry finds the same
     sessions still human in the store and re-marks again (the update is idempotent). `known` (session id → stored
     as a bot) spares the store the question for sessions this sink wrote itself; the caller updates it once the
-    sessions are stored."""
+    sessions are stored. The rollups move the re-marked events' sums first (`token` is the batch's)."""
     known = {} if known is None else known
     bots = [row for row in sessions if row[_SESSION_IS_BOT] and not known.get(int(row[_SESSION_ID]))]  # type: ignore[call-overload]
     if not bots:
@@ -105,6 +106,7 @@ def remark_bot_sessions(
     flipped = [sid for sid in ids if known.get(sid) is False or stored.get(sid) is False]
     if not flipped:
         return
+    rollups.move_to_bots(ch, sites, since, flipped, f"{token}:m")
     # By the sort key first (site, time), so the update reads only the days these sessions ran, not every event.
     update(
         ch, "events", "is_bot = 1", "site IN ? AND ts >= ? AND session_id IN ? AND is_bot = 0", (sites, since, flipped)
@@ -119,9 +121,12 @@ def update(ch: ClickHouse, table: str, assignments: str, where: str, params: tup
         ch.command(f"ALTER TABLE {table} UPDATE {assignments} WHERE {where}", params)
 
 
-def insert(ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None) -> None:
-    """Insert a prepared batch; each table's insert has its own token, so sending it again changes nothing."""
-    remark_bot_sessions(ch, p.sessions, known)
+def insert(ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None, memo: rollups.Memo | None = None) -> None:
+    """Insert a prepared batch; each table's insert has its own token, so sending it again changes nothing.
+    `memo` holds what the rollups need of sessions this sink wrote (see db/clickhouse/rollups.py)."""
+    remark_bot_sessions(ch, p.sessions, known, p.token)
+    memo = memo if memo is not None else rollups.Memo()
+    rolled = rollups.roll_up_batch(ch, p.events, p.sessions, p.token, memo)
     ch.insert("events", p.events, ("id", *EVENT_COLUMNS), token=f"{p.token}:e")
     ch.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"), token=f"{p.token}:s")
     ch.insert("fingerprint_news", p.fingerprints, FINGERPRINT_COLUMNS, token=f"{p.token}:f")
@@ -135,6 +140,7 @@ def insert(ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None) ->
             update(
                 ch, "sessions", "throttle_level = ?", "fingerprint IN ? AND last_seen > ?", (level, sorted(fps), since)
             )
+    memo.remember(*rolled)
     if p.import_offset is not None:
         file_id, offset, lines = p.import_offset
         ch.command(
@@ -157,6 +163,7 @@ class ClickHouseSink:
         self.last_error = ""
         self._known: dict[int, bool] = {}
         """Sessions this sink stored, and whether as bots (see remark_bot_sessions)."""
+        self._memo = rollups.Memo(since=time.time())
 
     @property
     def spooled_events(self) -> int:
@@ -198,7 +205,7 @@ class ClickHouseSink:
 
     def _try(self, prepared: Prepared) -> bool:
         try:
-            insert(self.ch, prepared, self._known)
+            insert(self.ch, prepared, self._known, self._memo)
         except DatabaseError as exc:
             if not self.last_error:
                 log.error("ClickHouse unavailable, spooling to %s: %s", self.spool.directory, exc)

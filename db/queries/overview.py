@@ -147,6 +147,18 @@ class _Totals:
 # ----------------------------------------------------------------------------------------------- time series
 
 
+def sum_hours(parts: Iterable[dict[int, list[int]]]) -> dict[int, list[int]]:
+    """Hourly parts of a span (raw edges, rollups) added up per hour, hours with nothing left out: every engine's
+    `hourly`."""
+    out: dict[int, list[int]] = {}
+    for part in parts:
+        for hour, values in part.items():
+            cur = out.setdefault(hour, [0] * len(values))
+            for i, v in enumerate(values):
+                cur[i] += v
+    return {h: v for h, v in out.items() if any(v)}
+
+
 def bucket_seconds(span: Span) -> int:
     """Chart bucket for a span: minutes up to two hours, hours up to three days, days beyond."""
     if span.seconds <= 2 * HOUR:

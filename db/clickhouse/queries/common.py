@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 
 from db.clickhouse.client import ClickHouse
 from db.queries.common import DIMENSIONS, Filters, Span, bots_sql, site_sql
@@ -38,11 +39,17 @@ def equals(column: str, value: str, a: str = "") -> tuple[str, list[object]]:
     return f"{a}{column} = ?", [int(number)]
 
 
+def seconds(span: Span) -> tuple[float, float]:
+    """A span's ends bound as Float64, the type of the time columns: an end bound as an integer (hour-aligned
+    pieces of a span are) is a comparison the engine cannot use to bound its primary key range."""
+    return float(span.start), float(span.end)
+
+
 def _span_where(column: str, span: Span, filters: Filters, a: str) -> tuple[str, list[object]]:
     """`column` within the span plus the site and bot filters."""
     site, site_params = site_sql(filters.site, a)
     sql = f"{a}{column} >= ? AND {a}{column} < ?{site}{bots_sql(filters.bots, a)}"
-    return sql, [span.start, span.end, *site_params]
+    return sql, [*seconds(span), *site_params]
 
 
 def event_where(span: Span, filters: Filters, alias: str = "") -> tuple[str, list[object]]:
@@ -80,6 +87,18 @@ def session_where(span: Span, filters: Filters, alias: str = "") -> tuple[str, l
             sql += f" AND {a}id IN (SELECT session_id FROM events WHERE {clause} AND ts >= ? AND ts < ?)"
             params += [*values, span.start, span.end + DAY]
     return sql, params
+
+
+def spans_where(
+    where: Callable[[Span, Filters, str], tuple[str, list[object]]],
+    spans: Sequence[Span],
+    filters: Filters,
+    alias: str = "",
+) -> tuple[str, list[object]]:
+    """`where` (event_where or session_where) for rows in any of `spans`: the raw edges of a span in one pass."""
+    parts = [where(span, filters, alias) for span in spans]
+    sql = " OR ".join(f"({sql})" for sql, _ in parts) or "0"
+    return f"({sql})", [p for _, params in parts for p in params]
 
 
 def sites(ch: ClickHouse) -> list[str]:

@@ -1,16 +1,19 @@
 """The Events view on ClickHouse: custom events by name and the values of their properties.
 
 SQLite reads whole days of long spans from its daily props rollup, which holds the same props objects as the raw
-events; here every span reads the raw events. Props are JSON objects (the collector writes string values);
-a value reads as SQLite's `CAST(json_each.value AS TEXT)` would: strings unquoted, true/false as 1/0, null as
-NULL, numbers and nested values as their JSON text (SQLite rewrites a number like 1.50 as 1.5; ClickHouse keeps it)."""
+events; here the rollups (db/clickhouse/rollups.py: custom events per props object, hourly and daily) answer
+the whole hours and days of spans without dimension filters and raw events the edges. Props are JSON objects
+(the collector writes string values); a value reads as SQLite's `CAST(json_each.value AS TEXT)` would: strings
+unquoted, true/false as 1/0, null as NULL, numbers and nested values as their JSON text (SQLite rewrites a number
+like 1.50 as 1.5; ClickHouse keeps it)."""
 
 from __future__ import annotations
 
 from db.clickhouse.client import ClickHouse
-from db.clickhouse.queries.common import event_where
+from db.clickhouse.queries.common import event_where, spans_where
 from db.clickhouse.queries.overview import event_top
-from db.queries.common import Filters, Span
+from db.clickhouse.queries.rolled import rolled_where
+from db.queries.common import Filters, Pieces, Span, split_span
 from db.queries.events import EventCount, PropValue, _sql_order
 
 
@@ -52,17 +55,38 @@ def _props_counts(
     condition: str,
     condition_args: list[object],
 ) -> dict[object, int]:
-    """`select` (an expression over the key/value pair j) -> how many times, over the span's raw events."""
-    base, params = event_where(span, filters, "e")
-    return {
-        value: int(n)
-        for value, n in ch.rows(
-            f"SELECT {select} AS v, count() FROM events AS e ARRAY JOIN JSONExtractKeysAndValuesRaw(e.props) AS j "
-            f"WHERE {base} AND e.type = 'event' AND e.name = ? AND e.props != '' AND isValidJSON(e.props)"
-            f"{condition} GROUP BY v",
-            [*params, event, *condition_args],
+    """`select` (an expression over the key/value pair j) -> how many times, over the span's raw events, or the
+    rollups' props objects for its whole hours and days."""
+    pieces = split_span(span) if not filters.dims else Pieces((span,), (), ())
+    counts: dict[object, int] = {}
+    if pieces.raw:
+        base, params = spans_where(event_where, pieces.raw, filters, "e")
+        _add(
+            ch.rows(
+                f"SELECT {select} AS v, count() FROM events AS e ARRAY JOIN JSONExtractKeysAndValuesRaw(e.props) AS j "
+                f"WHERE {base} AND e.type = 'event' AND e.name = ? AND e.props != '' AND isValidJSON(e.props)"
+                f"{condition} GROUP BY v",
+                [*params, event, *condition_args],
+            ),
+            counts,
         )
-    }
+    if pieces.rolled is not None:
+        where, params = rolled_where(pieces, filters)
+        _add(
+            ch.rows(
+                f"SELECT {select} AS v, sum(e.hits) FROM rollup_events AS e "
+                f"ARRAY JOIN JSONExtractKeysAndValuesRaw(e.props) AS j WHERE {where} AND e.kind = 'props' "
+                f"AND e.key = ? AND isValidJSON(e.props){condition} GROUP BY v HAVING sum(e.hits) != 0",
+                [*params, event, *condition_args],
+            ),
+            counts,
+        )
+    return counts
+
+
+def _add(rows: list[tuple[object, ...]], into: dict[object, int]) -> None:
+    for value, n in rows:
+        into[value] = into.get(value, 0) + int(n)  # type: ignore[call-overload]
 
 
 def property_breakdown(

@@ -1,35 +1,47 @@
 """The Overview view's questions on ClickHouse: KPIs, traffic over time, top lists, peak hours, engagement.
 
-The counting rules are SQLite's (db/queries/overview.py), which keeps rollups for long spans; ClickHouse has
-none and applies the same rules to raw `events` and `sessions FINAL` rows:
+The counting rules are SQLite's (db/queries/overview.py). Without dimension filters, the chart reads the hourly
+sums of `rollup_events` (db/clickhouse/rollups.py) for whole hours and raw rows for the edges, and so do the KPIs,
+top pages and events and engagement beyond two days (hourly and daily sums), as SQLite does with its rollups.
+The rules:
 - visitors are distinct visitor ids for spans up to two days, and the sum of sessions' `new_visitor` (a
   visitor's first session of the day) beyond, or whenever `rollups=True` asks for the rolled-up rule;
 - top pages and custom events count, beyond two days, visits: events that are the first of their path (or
   name) in their session, wherever that first event falls. "First" is the earliest (ts, id): event ids are
   time-ordered here, insertion-ordered on SQLite, the same order for events written as they arrive;
 - a session counts in the span it started in; bounces and durations as `db.rules` defines them.
-Dimension filters always apply here; SQLite, forced onto its rollups (`rollups=True`) with a dimension filter,
-ignores the filter on the rolled-up part of the span (no caller does that). Raw rows are all there is: history
-that the retention TTL has dropped is gone from long spans too, where SQLite's rollups still remember it.
+Dimension filters always apply here (on raw rows); SQLite, forced onto its rollups (`rollups=True`) with a
+dimension filter, ignores the filter on the rolled-up part of the span (no caller does that). As on SQLite,
+history the retention TTL dropped (or `forget` erased) still counts in the rolled-up parts of long spans.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from db.clickhouse.client import ClickHouse
-from db.clickhouse.queries.common import bucket_sql, event_where, first_event_ts, session_where
+from db.clickhouse.queries.common import (
+    bucket_sql,
+    event_where,
+    first_event_ts,
+    seconds,
+    session_where,
+    spans_where,
+)
+from db.clickhouse.queries.rolled import rolled_where, use_rolled
 from db.queries.common import (
     DIMENSIONS,
     LIVE_WINDOW_S,
     Filters,
+    Pieces,
     Span,
     bot_list_sql,
     check_dimension,
     exact_visitors,
     site_sql,
+    split_span,
 )
 from db.queries.overview import (
     ENGAGEMENT_EXACT_MAX_S,
@@ -45,6 +57,7 @@ from db.queries.overview import (
     bucket_seconds,
     median_seconds,
     ranked,
+    sum_hours,
 )
 from db.rules import HOUR, VIEW_REPORTS_S, engaged_bucket_sql
 
@@ -80,25 +93,65 @@ def _exact(span: Span, rollups: bool | None) -> bool:
 
 
 def totals(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> _Totals:
-    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span), in one
-    round trip: the events (humans and bots at once, bot pageviews being a number of their own) and the sessions."""
-    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
-    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
-    swhere, sparams = session_where(span, filters)
-    exact = _exact(span, rollups)
-    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})" if exact else "0"
+    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span), in one round
+    trip: from raw rows, or for long spans from the hourly rollups and the raw edges, as SQLite sums them."""
+    if not use_rolled(span, filters, rollups):
+        exact = _exact(span, rollups)
+        sql, params = _raw_totals([span], filters, exact=exact)
+        return _as_totals(ch.one(sql, params), exact=exact)
+    pieces = split_span(span)
+    parts = ([_raw_totals(pieces.raw, filters, exact=False)] if pieces.raw else []) + (
+        [_rolled_totals(pieces, filters)] if pieces.rolled is not None else []
+    )
     row = ch.one(
+        "SELECT * FROM " + " CROSS JOIN ".join(f"({sql}) AS p{i}" for i, (sql, _p) in enumerate(parts)),
+        [p for _sql, params in parts for p in params],
+    )
+    assert row is not None
+    out = _Totals()
+    if pieces.raw:
+        out.add(_as_totals(row[:8], exact=False))
+    if pieces.rolled is not None:
+        out.add(_Totals(*(int(v) for v in row[-7:])))
+    return out
+
+
+def _raw_totals(spans: Sequence[Span], filters: Filters, *, exact: bool) -> tuple[str, list[object]]:
+    """Raw rows of the spans: the events (humans and bots at once, bot pageviews being a number of their own)
+    and the sessions, as `_as_totals` takes them; distinct visitor ids only if `exact`."""
+    where, params = spans_where(event_where, spans, Filters(filters.site, filters.dims, "all"))
+    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
+    swhere, sparams = spans_where(session_where, spans, filters)
+    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})" if exact else "0"
+    sql = (
         f"SELECT * FROM (SELECT countIf({selected} AND type IN {PAGE_TYPES_SQL}) AS pv, "
         f"countIf({selected} AND type = 'event') AS ev, countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}) AS bots, "
         f"{distinct} AS distinct_visitors FROM events WHERE {where}) AS e "
         f"CROSS JOIN (SELECT count() AS sessions, sum(new_visitor) AS new_visitors, countIf({BOUNCE_SQL}) AS bounces, "
-        f"sum({DURATION_MS_SQL}) AS duration FROM sessions FINAL WHERE {swhere}) AS s",
-        [*params, *sparams],
+        f"sum({DURATION_MS_SQL}) AS duration FROM sessions FINAL WHERE {swhere}) AS s"
     )
+    return sql, [*params, *sparams]
+
+
+def _as_totals(row: Sequence[Any] | None, *, exact: bool) -> _Totals:
+    """A `_raw_totals` row as totals: visitors are distinct ids if `exact`, else first visits of the day."""
     assert row is not None
     pv, ev, bots, distinct_visitors, sessions, new_visitors, bounces, duration = (int(v) for v in row)
-    visitors = distinct_visitors if exact else new_visitors
-    return _Totals(pv, ev, sessions, visitors, bounces, duration, bots)
+    return _Totals(pv, ev, sessions, distinct_visitors if exact else new_visitors, bounces, duration, bots)
+
+
+def _rolled_totals(pieces: Pieces, filters: Filters) -> tuple[str, list[object]]:
+    """The rolled-up hours of a span from the hourly page, custom event and session sums, in _Totals' order."""
+    where, params = rolled_where(pieces, Filters(filters.site, (), "all"), hourly_only=True)
+    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
+    sql = (
+        f"SELECT sumIf(hits, {selected} AND kind = 'pages'), sumIf(hits, {selected} AND kind = 'events'), "
+        f"sumIf(hits, {selected} AND kind = 'sessions'), sumIf(visits, {selected} AND kind = 'sessions'), "
+        f"sumIf(bounces, {selected} AND kind = 'sessions'), sumIf(duration_ms, {selected} AND kind = 'sessions'), "
+        f"sumIf(hits, is_bot = 1 AND kind = 'pages') FROM rollup_events "
+        f"WHERE kind IN ('pages', 'events', 'sessions') AND {where}"
+    )
+    return sql, params
 
 
 def live_visitors(ch: ClickHouse, end: float, filters: Filters) -> int:
@@ -136,10 +189,34 @@ def kpis_with_change(ch: ClickHouse, span: Span, filters: Filters) -> tuple[Kpis
 
 
 def hourly(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> dict[int, list[int]]:
-    """Per UTC hour: [pageviews, visitors (first of the day), bot pageviews] (`rollups` changes nothing here:
-    SQLite's rollups hold the same numbers)."""
+    """Per UTC hour: [pageviews, visitors (first of the day), bot pageviews]: from the hourly rollups and the raw
+    edges, or raw rows only with a dimension filter (or `rollups=False`), as on SQLite."""
+    if filters.dims or rollups is False:
+        return {h: v for h, v in _raw_hourly(ch, [span], filters).items() if any(v)}
+    pieces = split_span(span)
+    parts = [_raw_hourly(ch, pieces.raw, filters)] if pieces.raw else []
+    if pieces.rolled is not None:
+        where, params = rolled_where(pieces, Filters(filters.site, (), "all"), hourly_only=True)
+        selected = bot_list_sql(filters.bots)
+        parts.append(
+            {
+                int(hour): [int(pv), int(visitors), int(bots)]
+                for hour, pv, visitors, bots in ch.rows(
+                    f"SELECT bucket, sumIf(hits, is_bot IN ({selected}) AND kind = 'pages'), "
+                    f"sumIf(visits, is_bot IN ({selected}) AND kind = 'sessions'), "
+                    "sumIf(hits, is_bot = 1 AND kind = 'pages') FROM rollup_events "
+                    f"WHERE kind IN ('pages', 'sessions') AND {where} GROUP BY bucket",
+                    params,
+                )
+            }
+        )
+    return sum_hours(parts)
+
+
+def _raw_hourly(ch: ClickHouse, spans: Sequence[Span], filters: Filters) -> dict[int, list[int]]:
+    """hour -> [pageviews, visitors (first of the day), bot pageviews] from the spans' raw rows."""
     out: dict[int, list[int]] = {}
-    where, params = event_where(span, Filters(filters.site, filters.dims, "all"))
+    where, params = spans_where(event_where, spans, Filters(filters.site, filters.dims, "all"))
     selected = bot_list_sql(filters.bots)
     for hour, pv, bots in ch.rows(
         f"SELECT {bucket_sql('ts', HOUR)} AS h, countIf(is_bot IN ({selected})), countIf(is_bot = 1) "
@@ -149,13 +226,13 @@ def hourly(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None
         cur = out.setdefault(int(hour), [0, 0, 0])
         cur[0] += int(pv)
         cur[2] += int(bots)
-    swhere, sparams = session_where(span, filters)
+    swhere, sparams = spans_where(session_where, spans, filters)
     for hour, visitors in ch.rows(
         f"SELECT {bucket_sql('started', HOUR)} AS h, sum(new_visitor) FROM sessions FINAL WHERE {swhere} GROUP BY h",
         sparams,
     ):
         out.setdefault(int(hour), [0, 0, 0])[1] += int(visitors)
-    return {h: v for h, v in out.items() if any(v)}
+    return out
 
 
 def _clamp_start(ch: ClickHouse, span: Span, filters: Filters) -> Span:
@@ -180,7 +257,7 @@ def timeseries(ch: ClickHouse, span: Span, filters: Filters) -> list[Point]:
             f"countIf(type IN {PAGE_TYPES_SQL} AND is_bot IN ({selected})), "
             f"uniqExactIf(visitor_id, is_bot IN ({selected}) AND visitor_id != ''), "
             f"countIf(type IN {PAGE_TYPES_SQL} AND is_bot = 1) FROM events WHERE {where} AND type IN {WEB_TYPES_SQL} "
-            "GROUP BY b",
+            f"GROUP BY b",
             params,
         ):
             buckets.setdefault(int(b), [0, 0, 0])[:] = [int(pv), int(visitors), int(bots)]
@@ -228,6 +305,27 @@ def event_top(
             out,
         )
         return out
+    if use_rolled(span, filters, rollups):
+        pieces = split_span(span)
+        for part in pieces.raw:
+            _merge(_visits(ch, part, filters, column, type_sql), out)
+        if pieces.rolled is not None:
+            where, params = rolled_where(pieces, filters)
+            _merge(
+                ch.rows(
+                    f"SELECT key, sum(visits), sum(hits) FROM rollup_events WHERE {where} AND kind = ? GROUP BY key",
+                    [*params, "page" if kind == "path" else "event"],
+                ),
+                out,
+            )
+        return out
+    _merge(_visits(ch, span, filters, column, type_sql), out)
+    return out
+
+
+def _visits(ch: ClickHouse, span: Span, filters: Filters, column: str, type_sql: str) -> list[tuple[Any, ...]]:
+    """Raw events: (path or name, visits, count) of the span's events matching the filters."""
+    cond, cond_params = event_where(span, filters)
     # Visits: an event is one when it is the first of its path (name) in its session (the earliest ts, id), as
     # the rollups count them. One pass gathers the span's events per session, sorted by (ts, id): an event whose
     # key comes up for the first time there (arrayEnumerateUniq = 1) counts when it matches the filters, unless
@@ -237,29 +335,26 @@ def event_top(
     # at the span's start began (any session version will do: `started` never changes and `last_seen` only
     # grows, so no FINAL is needed to find it).
     site, site_params = site_sql(filters.site)
-    _merge(
-        ch.rows(
-            f"SELECT k, sum(if(session_id = 0, c, c AND u = 1 AND (session_id, k) NOT IN ("
-            f"SELECT session_id, {column} FROM events WHERE ts < ?{site} AND {type_sql} AND session_id != 0 "
-            f"AND ts >= (SELECT minOrNull(started) FROM sessions WHERE started < ? AND last_seen >= ?{site})))), "
-            f"sum(c) FROM (SELECT session_id, arraySort(x -> (x.1, x.2), groupArray((ts, id, {column}, {cond}))) AS a "
-            f"FROM events WHERE ts >= ? AND ts < ?{site} AND {type_sql} GROUP BY session_id) "
-            "ARRAY JOIN a.3 AS k, a.4 AS c, arrayEnumerateUniq(a.3) AS u GROUP BY k HAVING sum(c) > 0",
-            [
-                span.start,
-                *site_params,
-                span.start,
-                span.start,
-                *site_params,
-                *cond_params,
-                span.start,
-                span.end,
-                *site_params,
-            ],
-        ),
-        out,
+    start, end = seconds(span)
+    return ch.rows(
+        f"SELECT k, sum(if(session_id = 0, c, c AND u = 1 AND (session_id, k) NOT IN ("
+        f"SELECT session_id, {column} FROM events WHERE ts < ?{site} AND {type_sql} AND session_id != 0 "
+        f"AND ts >= (SELECT minOrNull(started) FROM sessions WHERE started < ? AND last_seen >= ?{site})))), "
+        f"sum(c) FROM (SELECT session_id, arraySort(x -> (x.1, x.2), groupArray((ts, id, {column}, {cond}))) AS a "
+        f"FROM events WHERE ts >= ? AND ts < ?{site} AND {type_sql} GROUP BY session_id) "
+        "ARRAY JOIN a.3 AS k, a.4 AS c, arrayEnumerateUniq(a.3) AS u GROUP BY k HAVING sum(c) > 0",
+        [
+            start,
+            *site_params,
+            start,
+            start,
+            *site_params,
+            *cond_params,
+            start,
+            end,
+            *site_params,
+        ],
     )
-    return out
 
 
 def session_top(
@@ -317,17 +412,30 @@ def engagement(
 ) -> list[PageEngagement]:
     """Pages by views with average scroll depth and engaged time (from the tracker's engagement reports), plus
     per-view medians and scroll milestones for spans up to ENGAGEMENT_EXACT_MAX_S and histogram medians beyond,
-    as on SQLite."""
-    where, params = event_where(span, filters)
-    sums = {
-        str(path): [int(views), int(n), int(scroll), int(engaged)]
-        for path, views, n, scroll, engaged in ch.rows(
-            f"SELECT path, countIf(type IN {PAGE_TYPES_SQL}), countIf(type = 'engagement'), "
-            "sumIf(scroll, type = 'engagement'), sumIf(engaged_ms, type = 'engagement') "
-            f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path",
-            params,
+    as on SQLite (the sums from the rollups where `use_rolled` says so)."""
+    pieces = split_span(span) if use_rolled(span, filters, rollups) else Pieces((span,), (), ())
+    sums: dict[str, list[int]] = {}
+    if pieces.raw:
+        where, params = spans_where(event_where, pieces.raw, filters)
+        _add_sums(
+            ch.rows(
+                f"SELECT path, countIf(type IN {PAGE_TYPES_SQL}), countIf(type = 'engagement'), "
+                "sumIf(scroll, type = 'engagement'), sumIf(engaged_ms, type = 'engagement') "
+                f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path",
+                params,
+            ),
+            sums,
         )
-    }
+    if pieces.rolled is not None:
+        where, params = rolled_where(pieces, filters)
+        _add_sums(
+            ch.rows(
+                "SELECT key, sumIf(hits, kind = 'page'), sumIf(hits, kind = 'engagement'), sum(scroll), "
+                f"sum(engaged_ms) FROM rollup_events WHERE {where} AND kind IN ('page', 'engagement') GROUP BY key",
+                params,
+            ),
+            sums,
+        )
     order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
     paths = [p for p, _v in order]
     per_view = engaged_views(ch, span, filters, paths) if span.seconds <= ENGAGEMENT_EXACT_MAX_S else None
@@ -351,6 +459,14 @@ def engagement(
             )
         )
     return out
+
+
+def _add_sums(rows: Iterable[Any], into: dict[str, list[int]]) -> None:
+    """(path, views, reports, scroll, engaged ms) rows added up per path."""
+    for path, *values in rows:
+        cur = into.setdefault(str(path), [0, 0, 0, 0])
+        for i, v in enumerate(values):
+            cur[i] += int(v)
 
 
 def engaged_histograms(ch: ClickHouse, span: Span, filters: Filters, paths: list[str]) -> dict[str, dict[int, int]]:
@@ -403,7 +519,8 @@ def engaged_views(
         "FROM (SELECT session_id, path, type, engaged_ms, scroll, sum(type != 'engagement') OVER "
         "(PARTITION BY session_id, path ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nth "
         f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') AND session_id != 0 "
-        "AND path IN ?) WHERE nth > 0 GROUP BY session_id, path, nth HAVING reports > 0) GROUP BY path",
+        "AND path IN ?) WHERE nth > 0 GROUP BY session_id, path, nth HAVING reports > 0) GROUP BY path"
+        f"",
         [*params, paths],
     )
     return {

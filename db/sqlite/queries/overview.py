@@ -39,6 +39,7 @@ from db.queries.overview import (
     median_seconds,
     ranked,
     reach_shares,
+    sum_hours,
     use_rollups,
 )
 from db.rules import BOUNCE_SQL, DAY, DURATION_MS_SQL, HOUR, SESSION_DIMS, bucket_sql
@@ -194,16 +195,10 @@ def hourly(
     if not rollups:
         return {h: v for h, v in _raw_hourly(conn, span, filters).items() if any(v)}
     pieces = split_span(span)
-    out: dict[int, list[int]] = {}
     parts = [_raw_hourly(conn, p, filters) for p in pieces.raw]
     if pieces.rolled is not None:
         parts.append(_rolled_hourly(conn, pieces.rolled, filters))
-    for part in parts:
-        for hour, values in part.items():
-            cur = out.setdefault(hour, [0, 0, 0])
-            for i, v in enumerate(values):
-                cur[i] += v
-    return {h: v for h, v in out.items() if any(v)}
+    return sum_hours(parts)
 
 
 def _clamp_start(conn: sqlite3.Connection, span: Span, filters: Filters) -> Span:
