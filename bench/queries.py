@@ -428,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ranges", default="30d,90d", help="comma-separated ranges to time (default 30d,90d; also 24h, 7d)"
     )
+    parser.add_argument(
+        "--only", default="", help="comma-separated views or query names to time (default: every query)"
+    )
     args = parser.parse_args(argv)
     tmp = None
     if args.store:
@@ -472,10 +475,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name:<24} {mb:8.1f} MB")
             conn.close()
         worst = worst_view = 0.0
+        only = {w.strip() for w in args.only.split(",") if w.strip()}
         for label in args.ranges.split(","):
             span = span_for(label.strip(), end + 1)
             print(f"\n{label} range (target <= {target} ms per query)        first      best")
             for view, queries in views(span).items():
+                queries = [(n, fn) for n, fn in queries if not only or view in only or n in only]
+                if not queries:
+                    continue
                 view_ms = 0.0
                 for name, fn in queries:
                     times = []

@@ -192,3 +192,37 @@ def test_reputation_folds_like_the_sqlite_upsert(clickhouse: object, tmp_path: P
     assert ch_throttle.get_fingerprint(clickhouse, "other") is None  # type: ignore[arg-type]
     assert ch_throttle.top_fingerprints(clickhouse, since=t + 121) == []  # type: ignore[arg-type]
     assert ch_throttle.top_fingerprints(clickhouse, min_score=50) == [want]  # type: ignore[arg-type]
+
+
+def test_top_fingerprints_rank_on_every_news_row(clickhouse: object, tmp_path: Path) -> None:
+    """The worst fingerprints of a span are ranked on their whole reputation, on both engines and for every
+    limit: a score from before the span counts, news only outside the span lists nothing, and the span's best
+    news rows may all belong to one fingerprint."""
+    from db.batch import Batch
+    from db.records import FingerprintRecord
+    from db.sqlite.batch import write_batch
+    from tests.db.engine_pair import write_clickhouse
+
+    t = 1_700_000_000.0
+    span = span_for("7d", t + 8 * DAY)  # from t + DAY to t + 8 days
+
+    def news(fp: str, day: float, requests: int, score: int) -> Batch:
+        return Batch(fingerprints={fp: FingerprintRecord(fp, t + day * DAY, 1, requests, score, "normal", "UA", "")})
+
+    batches = [
+        news("old-high", 0.5, 1, 95), news("old-high", 2, 1, 1),  # seen in the span, its worst score before it
+        news("gone", 0.5, 9, 99),  # seen before the span only
+        news("later", 9, 9, 99),  # seen after it only
+        news("across", 0.5, 4, 70), news("across", 9, 4, 10),  # seen before and after, no news within
+        *(news("busy", 2 + i / 10, 1, 98) for i in range(4)),  # the span's best rows, one fingerprint's
+        *(news(f"fp{i}", 3, 10 + i, 40 + i % 3) for i in range(8)),
+    ]
+    conn = new_db(tmp_path / "f.db")
+    for b in batches:
+        write_batch(conn, b, [])
+    write_clickhouse(clickhouse, batches)
+    everything = bots.top_fingerprints(conn, span)
+    assert [f.fingerprint for f in everything][:4] == ["busy", "old-high", "across", "fp5"]
+    assert {"gone", "later"}.isdisjoint(f.fingerprint for f in everything)
+    for limit in range(1, 13):
+        assert ch_bots.top_fingerprints(clickhouse, span, limit) == bots.top_fingerprints(conn, span, limit)  # type: ignore[arg-type]

@@ -33,24 +33,37 @@ def top_bots(
     return [BotRow(name, v[0], v[1]) for name, v in order[:limit]]
 
 
+_RANKED = "ORDER BY max_score DESC, requests DESC, fingerprint"
+_LISTED = "fingerprint, ua, sessions, requests, max_score, level, bot_name, last_seen, flags"
+_SCORE_FLOOR = (
+    "(SELECT if(count() < ?, NULL, min(score)) FROM (SELECT score FROM fingerprint_news WHERE seen >= ? "
+    "AND seen < ? ORDER BY score DESC LIMIT ?))"
+)
+"""The lowest of the span's `limit` highest news scores (NULL when it has fewer news rows): a cheap guess of the
+lowest max score among the worst `limit` fingerprints seen in it."""
+_CANDIDATES = f" WHERE fingerprint IN (SELECT fingerprint FROM fingerprint_news WHERE score >= {_SCORE_FLOOR})"
+
+
 def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[FingerprintRow]:
     """Fingerprints seen in the span, worst first (highest bot score, then most requests)."""
-    # Ranking needs only cheap aggregates (seen times, requests, score); the whole reputation (the newest User-Agent,
-    # bot name and flags) is then folded for the listed fingerprints only.
-    ranked = (
-        "SELECT fingerprint FROM (SELECT fingerprint, minIf(seen, NOT level_only) AS first_seen, "
-        "maxIf(seen, NOT level_only) AS last_seen, sum(requests) AS requests, max(score) AS max_score, "
-        f"countIf(NOT level_only) AS news FROM (SELECT fingerprint, seen, requests, score, {LEVEL_ONLY} AS level_only "
-        f"FROM fingerprint_news{SEEN_SINCE}) GROUP BY fingerprint) "
-        "WHERE news > 0 AND last_seen >= ? AND first_seen < ? "
-        "ORDER BY max_score DESC, requests DESC, fingerprint LIMIT ?"
-    )
+    # First only the fingerprints with a news row scoring at least the floor are folded (a few thousand of a
+    # million). Each has a max score at or above the floor and every other fingerprint one below it, so when
+    # `limit` of them were seen in the span no other can rank among them: the answer is the one folding every
+    # fingerprint gives. Otherwise (fewer fingerprints in the span than asked, or the span's best news rows
+    # belonging to fewer than `limit` of them) every fingerprint with news in the span is folded, ranked on cheap
+    # aggregates first.
+    seen = (span.start, span.end)
     rows = ch.rows(
-        "SELECT fingerprint, ua, sessions, requests, max_score, level, bot_name, last_seen, flags "
-        f"FROM ({REPUTATION_SQL.format(where=f' WHERE fingerprint IN ({ranked})')}) "
-        "ORDER BY max_score DESC, requests DESC, fingerprint",
-        (span.start, span.start, span.end, limit),
+        f"SELECT {_LISTED} FROM ({REPUTATION_SQL.format(where=_CANDIDATES)}) "
+        f"WHERE last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?",
+        (limit, *seen, limit, *seen, limit),
     )
+    if len(rows) < limit:
+        rows = ch.rows(
+            f"SELECT {_LISTED} FROM ({REPUTATION_SQL.format(where=f' WHERE fingerprint IN ({_ranked()})')}) "
+            f"{_RANKED}",
+            (span.start, *seen, limit),
+        )
     # The signals of each one's latest session, read for the listed fingerprints only. Their sessions' keys, found
     # without FINAL (a kept version is among all versions), let FINAL merge only the granules holding them.
     listed = [str(r[0]) for r in rows]
@@ -69,6 +82,18 @@ def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[Finger
         )
         for r in rows
     ]
+
+
+def _ranked() -> str:
+    """The fingerprints seen in the span (`?` for its start, then start, end and the limit), ranked on cheap
+    aggregates (seen times, requests, score): the whole reputation is then folded for the listed ones only."""
+    return (
+        "SELECT fingerprint FROM (SELECT fingerprint, minIf(seen, NOT level_only) AS first_seen, "
+        "maxIf(seen, NOT level_only) AS last_seen, sum(requests) AS requests, max(score) AS max_score, "
+        f"countIf(NOT level_only) AS news FROM (SELECT fingerprint, seen, requests, score, {LEVEL_ONLY} AS level_only "
+        f"FROM fingerprint_news{SEEN_SINCE}) GROUP BY fingerprint) "
+        f"WHERE news > 0 AND last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
+    )
 
 
 def drops_by_level(ch: ClickHouse, span: Span) -> list[DropRow]:
