@@ -53,26 +53,18 @@ def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[Finger
     # belonging to fewer than `limit` of them) every fingerprint with news in the span is folded, ranked on cheap
     # aggregates first.
     seen = (span.start, span.end)
-    rows = ch.rows(
-        f"SELECT {_LISTED} FROM ({REPUTATION_SQL.format(where=_CANDIDATES)}) "
-        f"WHERE last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?",
-        (limit, *seen, limit, *seen, limit),
-    )
+    fold = f"SELECT {_LISTED} FROM ({REPUTATION_SQL.format(where=' WHERE fingerprint IN ({ranked})')}) {_RANKED}"
+    rows = ch.rows(fold.format(ranked=_ranked(_CANDIDATES)), (limit, *seen, limit, *seen, limit))
     if len(rows) < limit:
-        rows = ch.rows(
-            f"SELECT {_LISTED} FROM ({REPUTATION_SQL.format(where=f' WHERE fingerprint IN ({_ranked()})')}) "
-            f"{_RANKED}",
-            (span.start, *seen, limit),
-        )
-    # The signals of each one's latest session, read for the listed fingerprints only. Their sessions' keys, found
-    # without FINAL (a kept version is among all versions), let FINAL merge only the granules holding them.
+        rows = ch.rows(fold.format(ranked=_ranked(SEEN_SINCE)), (span.start, *seen, limit))
+    # The signals of each one's latest session, read for the listed fingerprints only: the newest version of the
+    # session seen last is the row with the latest (last seen, version) among all versions, so no FINAL is needed.
     listed = [str(r[0]) for r in rows]
     signals = dict(
         ch.rows(
-            "SELECT fingerprint, argMax(bot_signals, last_seen) FROM sessions FINAL WHERE fingerprint IN ? "
-            "AND (site, started, id) IN (SELECT site, started, id FROM sessions WHERE fingerprint IN ?) "
+            "SELECT fingerprint, argMax(bot_signals, (last_seen, version)) FROM sessions WHERE fingerprint IN ? "
             "GROUP BY fingerprint",
-            (listed, listed),
+            (listed,),
         )
     ) if rows else {}
     return [
@@ -84,14 +76,15 @@ def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[Finger
     ]
 
 
-def _ranked() -> str:
-    """The fingerprints seen in the span (`?` for its start, then start, end and the limit), ranked on cheap
-    aggregates (seen times, requests, score): the whole reputation is then folded for the listed ones only."""
+def _ranked(where: str) -> str:
+    """The fingerprints seen in the span among those `where` selects (its parameters, then the span's start, end
+    and the limit), ranked on cheap aggregates (seen times, requests, score): the whole reputation (the newest
+    User-Agent, bot name and flags) is then folded for the listed ones only."""
     return (
         "SELECT fingerprint FROM (SELECT fingerprint, minIf(seen, NOT level_only) AS first_seen, "
         "maxIf(seen, NOT level_only) AS last_seen, sum(requests) AS requests, max(score) AS max_score, "
         f"countIf(NOT level_only) AS news FROM (SELECT fingerprint, seen, requests, score, {LEVEL_ONLY} AS level_only "
-        f"FROM fingerprint_news{SEEN_SINCE}) GROUP BY fingerprint) "
+        f"FROM fingerprint_news{where}) GROUP BY fingerprint) "
         f"WHERE news > 0 AND last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
     )
 
