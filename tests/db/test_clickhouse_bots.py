@@ -210,7 +210,7 @@ def test_top_fingerprints_rank_on_every_news_row(clickhouse: object, tmp_path: P
         return Batch(fingerprints={fp: FingerprintRecord(fp, t + day * DAY, 1, requests, score, "normal", "UA", "")})
 
     batches = [
-        news("old-high", 0.5, 1, 95), news("old-high", 2, 1, 1),  # seen in the span, its worst score before it
+        news("old-high", 0.5, 1, 95), news("old-high", 2, 1, 1),  # seen in the span, its highest score before it
         news("gone", 0.5, 9, 99),  # seen before the span only
         news("later", 9, 9, 99),  # seen after it only
         news("across", 0.5, 4, 70), news("across", 9, 4, 10),  # seen before and after, no news within

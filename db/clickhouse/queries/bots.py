@@ -57,8 +57,9 @@ def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[Finger
     rows = ch.rows(fold.format(ranked=_ranked(_CANDIDATES)), (limit, *seen, limit, *seen, limit))
     if len(rows) < limit:
         rows = ch.rows(fold.format(ranked=_ranked(SEEN_SINCE)), (span.start, *seen, limit))
-    # The signals of each one's latest session, read for the listed fingerprints only: the newest version of the
-    # session seen last is the row with the latest (last seen, version) among all versions, so no FINAL is needed.
+    # The signals of each one's latest session, read for the listed fingerprints only. A session's last sight never
+    # goes back from version to version, so the newest version of the session seen last is the row with the
+    # latest (last seen, version) among all versions: no FINAL needed.
     listed = [str(r[0]) for r in rows]
     signals = dict(
         ch.rows(
