@@ -77,6 +77,8 @@ class Writer:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitelens-writer")
         self._sink: Sink | None = None
         self._wake = asyncio.Event()
+        self._flushing = asyncio.Lock()
+        """Held for a whole flush: a flush called while another is writing waits for it (see `flush`)."""
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_failure_log = 0.0
@@ -154,7 +156,14 @@ class Writer:
             self._batch.drops[(bucket, level, reason)] += count
 
     async def flush(self) -> None:
-        """Write everything queued now (also used by tests and on shutdown)."""
+        """Write everything queued now (also used by tests and on shutdown). Returns only once everything accepted
+        before the call is written (or, on failure, queued again), including what a flush already under way (the
+        interval's) took: that one is waited for first."""
+        async with self._flushing:  # uncontended, taken without yielding: the batch is swapped before any await
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """One flush: swap the batch and write it from the writer's thread."""
         self._wake.clear()
         for source in self._sources:
             source(self._batch)

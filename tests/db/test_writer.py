@@ -58,6 +58,19 @@ async def test_stop_writes_everything_queued(tmp_path):
     assert count(tmp_path / "w.db") == 2345
 
 
+async def test_a_flush_called_while_one_is_writing_returns_once_that_one_is_written(tmp_path):
+    w = Writer(sqlite_store(tmp_path / "w.db"), flush_interval_s=60, flush_count=100_000)
+    await w.start()
+    for i in range(500):
+        w.add_event(row(i))
+    under_way = asyncio.create_task(w.flush())  # as the interval's flush: it takes the batch, then writes it
+    await asyncio.sleep(0)
+    await w.flush()  # a caller (a test, another collector's reader) wanting everything accepted so far stored
+    assert w.queue_depth == 0 and count(tmp_path / "w.db") == 500
+    await under_way
+    await w.stop()
+
+
 async def test_bounded_queue_refuses_when_full(tmp_path):
     w = Writer(sqlite_store(tmp_path / "w.db"), flush_interval_s=60, flush_count=100_000, queue_max=3)
     await w.start()
