@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from db.clickhouse import engaged
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import (
     bucket_sql,
@@ -41,6 +42,7 @@ from db.queries.common import (
     check_dimension,
     exact_visitors,
     site_sql,
+    split_days,
     split_span,
 )
 from db.queries.overview import (
@@ -59,7 +61,7 @@ from db.queries.overview import (
     ranked,
     sum_hours,
 )
-from db.rules import HOUR, VIEW_REPORTS_S, engaged_bucket_sql
+from db.rules import HOUR, VIEW_REPORTS_S
 
 __all__ = [
     "TOP_ALIASES",
@@ -439,7 +441,8 @@ def engagement(
     order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
     paths = [p for p, _v in order]
     per_view = engaged_views(ch, span, filters, paths) if span.seconds <= ENGAGEMENT_EXACT_MAX_S else None
-    histograms = engaged_histograms(ch, span, filters, paths) if per_view is None else {}
+    rolled = (not filters.dims) if rollups is None else rollups
+    histograms = engaged_histograms(ch, span, filters, paths, rollups=rolled) if per_view is None else {}
     out = []
     for path, v in order:
         median = median_seconds(histograms.get(path, {}))
@@ -469,31 +472,34 @@ def _add_sums(rows: Iterable[Any], into: dict[str, list[int]]) -> None:
             cur[i] += int(v)
 
 
-def engaged_histograms(ch: ClickHouse, span: Span, filters: Filters, paths: list[str]) -> dict[str, dict[int, int]]:
+def engaged_histograms(
+    ch: ClickHouse, span: Span, filters: Filters, paths: list[str], *, rollups: bool
+) -> dict[str, dict[int, int]]:
     """Per path (of `paths`): its views begun in the span per engaged-time bucket, by the rule of
-    `db.queries.overview.ENGAGEMENT_EXACT_MAX_S` that SQLite's `rollup_engaged` follows: views numbered by a
-    running count of page hits per session, path and bot flag in (ts, id) order, a report counted when sent
-    within VIEW_REPORTS_S of its view's page hit (its latest one: the running maximum of page hit times), read up
-    to VIEW_REPORTS_S past the span's end."""
+    `db.queries.overview.ENGAGEMENT_EXACT_MAX_S` that both engines' `rollup_engaged` follows (db/engaged.py):
+    whole days from `rollup_engaged` unless `rollups` is False, the uneven ends from raw rows, as on SQLite."""
     if not paths:
         return {}
-    where, params = event_where(Span(span.start, span.end + VIEW_REPORTS_S), filters)
-    window = "PARTITION BY session_id, path, is_bot ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    counted = f"type = 'engagement' AND ts < hit + {VIEW_REPORTS_S:d}"
-    rows = ch.rows(
-        f"SELECT path, {engaged_bucket_sql('ms')} AS b, count() FROM ("
-        f"SELECT path, min(hit) AS hit_ts, sumIf(engaged_ms, {counted}) AS ms, countIf({counted}) AS reports "
-        "FROM (SELECT session_id, path, is_bot, type, ts, engaged_ms, "
-        f"sum(type != 'engagement') OVER ({window}) AS nth, "
-        f"max(if(type != 'engagement', ts, 0)) OVER ({window}) AS hit "
-        f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') AND session_id != 0 "
-        "AND path IN ?) WHERE nth > 0 GROUP BY session_id, path, is_bot, nth "
-        "HAVING reports > 0 AND hit_ts >= ? AND hit_ts < ?) GROUP BY path, b",
-        [*params, paths, span.start, span.end],
-    )
+    pieces = split_days(span) if rollups else Pieces((span,), (), ())
     out: dict[str, dict[int, int]] = {}
+    rows: list[tuple[Any, ...]] = []
+    for part in pieces.raw:
+        where, params = event_where(Span(part.start, part.end + VIEW_REPORTS_S), filters)
+        rows += ch.rows(
+            f"SELECT path, b, sum(views) FROM ({engaged.histogram_sql(where + ' AND path IN ?')}) GROUP BY path, b",
+            [*params, paths, part.start, part.end],
+        )
+    for part in pieces.daily:
+        site, site_params = site_sql(filters.site)
+        rows += ch.rows(
+            "SELECT path, ms_bucket, sum(views) FROM rollup_engaged WHERE day >= ? AND day < ? "
+            f"AND is_bot IN ({bot_list_sql(filters.bots)}) AND path IN ?{site} GROUP BY path, ms_bucket",
+            [int(part.start), int(part.end), paths, *site_params],
+        )
     for path, b, n in rows:
-        out.setdefault(str(path), {})[int(b)] = int(n)
+        if n:
+            hist = out.setdefault(str(path), {})
+            hist[int(b)] = hist.get(int(b), 0) + int(n)
     return out
 
 
