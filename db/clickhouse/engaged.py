@@ -140,14 +140,15 @@ def moved_to_bots(events: Iterable[Sequence[Any]]) -> dict[ViewKey, int]:
     return replaced(before, [(*row[:6], 1, row[7]) for row in before])
 
 
-def histogram_sql(where: str) -> str:
+def histogram_sql(where: str, hit_spans: int = 1) -> str:
     """Views per (site, bot flag, path, day of the page hit, engaged-time bucket) from raw rows, by the rule of
     db/engaged.py: views numbered by a running count of page hits per session, path and bot flag in (ts, id)
     order, a report counted when sent within VIEW_REPORTS_S of its view's page hit (the running maximum of page
-    hit times). Binds, after `where`'s own: the page hits' span (start, end); `where` must read VIEW_REPORTS_S
-    past its end, and the views begun before its start are left out."""
+    hit times). Binds, after `where`'s own: (start, end) of each of `hit_spans` spans the views' page hits are
+    in; `where` must read VIEW_REPORTS_S past each one's end (views begun before a span read are left out)."""
     window = "PARTITION BY session_id, path, is_bot ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
     counted = f"type = 'engagement' AND ts < hit + {VIEW_REPORTS_S:d}"
+    hits = " OR ".join("(hit_ts >= ? AND hit_ts < ?)" for _ in range(hit_spans))
     return (
         f"SELECT site, is_bot, path, intDiv(toInt64(hit_ts), {DAY:d}) * {DAY:d} AS day, "
         f"{engaged_bucket_sql('ms')} AS b, count() AS views FROM ("
@@ -156,9 +157,9 @@ def histogram_sql(where: str) -> str:
         "FROM (SELECT site, session_id, path, is_bot, type, ts, engaged_ms, "
         f"sum(type != 'engagement') OVER ({window}) AS nth, "
         f"max(if(type != 'engagement', ts, 0)) OVER ({window}) AS hit "
-        f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') AND session_id != 0) "
-        "WHERE nth > 0 GROUP BY session_id, path, is_bot, nth "
-        "HAVING reports > 0 AND hit_ts >= ? AND hit_ts < ?) GROUP BY site, is_bot, path, day, b"
+        f"FROM events WHERE ({where}) AND type IN ('pageview', 'request', 'engagement') AND session_id != 0) "
+        f"WHERE nth > 0 GROUP BY session_id, path, is_bot, nth HAVING reports > 0 AND ({hits})) "
+        "GROUP BY site, is_bot, path, day, b"
     )
 
 
