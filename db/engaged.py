@@ -22,21 +22,22 @@ Row = tuple[Any, ...]
 Triple = tuple[int, str, int]
 """(session, path, bot flag): the rows whose views are counted together."""
 ViewKey = tuple[str, int, str, int, int]
-"""(site, is_bot, path, day of the page hit, engaged-time bucket): a `rollup_engaged` row's key."""
+"""(site, is_bot, path, day (or hour: `grain`) of the page hit, engaged-time bucket): a `rollup_engaged` row's key."""
 _SWEEP_EVERY = 100_000
 """Open views added between two sweeps of those past their window (bounds memory over a long raw span)."""
 
 
-def views(rows: Iterable[Sequence[Any]], hits_in: Span | None = None) -> dict[ViewKey, int]:
-    """Views per key from event rows (columns as VIEW_COLUMNS) sorted by (ts, id); other sessions' rows may be
-    interleaved. Rows without a session are left out; with `hits_in`, so are views whose page hit is outside it."""
+def views(rows: Iterable[Sequence[Any]], hits_in: Span | None = None, grain: int = DAY) -> dict[ViewKey, int]:
+    """Views per key (by the `grain` of their page hit) from event rows (columns as VIEW_COLUMNS) sorted by
+    (ts, id); other sessions' rows may be interleaved. Rows without a session are left out; with `hits_in`, so
+    are views whose page hit is outside it."""
     out: dict[ViewKey, int] = {}
     open_views: dict[tuple[int, str, int], list[Any]] = {}
     """(session, path, bot flag) -> [site, page hit ts, engaged ms, counted reports] of its latest view."""
 
     def close(path: str, is_bot: int, view: list[Any]) -> None:
         if view[3] and (hits_in is None or hits_in.start <= view[1] < hits_in.end):
-            key = (view[0], is_bot, path, bucket(view[1], DAY), engaged_bucket(view[2]))
+            key = (view[0], is_bot, path, bucket(view[1], grain), engaged_bucket(view[2]))
             out[key] = out.get(key, 0) + 1
 
     swept = 0
@@ -62,21 +63,23 @@ def views(rows: Iterable[Sequence[Any]], hits_in: Span | None = None) -> dict[Vi
     return out
 
 
-def tally(out: dict[ViewKey, int], view: list[Any] | None, triple: Triple, sign: int) -> None:
+def tally(out: dict[ViewKey, int], view: list[Any] | None, triple: Triple, sign: int, grain: int = DAY) -> None:
     """Add (or take out) an open view ([site, page hit ts, engaged ms, counted reports]) of `triple` to the views
     per key, when it has a counted report."""
     if view is not None and view[3]:
-        key = (view[0], triple[2], triple[1], bucket(view[1], DAY), engaged_bucket(view[2]))
+        key = (view[0], triple[2], triple[1], bucket(view[1], grain), engaged_bucket(view[2]))
         out[key] = out.get(key, 0) + sign
 
 
-def count_on(view: list[Any] | None, rows: Iterable[Row], out: dict[ViewKey, int] | None) -> list[Any] | None:
+def count_on(
+    view: list[Any] | None, rows: Iterable[Row], out: dict[ViewKey, int] | None, grain: int = DAY
+) -> list[Any] | None:
     """The open view after `rows` (one (session, path, bot flag)'s, in (ts, id) order) follow `view`; the views
     they close go into `out` (when given)."""
     for ts, _id, sid, path, type_, ms, is_bot, site in rows:
         if type_ in PAGE_TYPES:
             if out is not None:
-                tally(out, view, (sid, path, is_bot), 1)
+                tally(out, view, (sid, path, is_bot), 1, grain)
             view = [site, ts, 0, 0]
         elif view is not None and ts < view[1] + VIEW_REPORTS_S:
             view[2] += ms
@@ -84,9 +87,9 @@ def count_on(view: list[Any] | None, rows: Iterable[Row], out: dict[ViewKey, int
     return view
 
 
-def replaced(before: Iterable[Sequence[Any]], after: Iterable[Sequence[Any]]) -> dict[ViewKey, int]:
+def replaced(before: Iterable[Sequence[Any]], after: Iterable[Sequence[Any]], grain: int = DAY) -> dict[ViewKey, int]:
     """What replacing the views of `before` rows by those of `after` rows (both in (ts, id) order) changes per key."""
-    out = views(after)
-    for key, n in views(before).items():
+    out = views(after, grain=grain)
+    for key, n in views(before, grain=grain).items():
         out[key] = out.get(key, 0) - n
     return {key: n for key, n in out.items() if n}

@@ -1,6 +1,7 @@
 """ClickHouse: the engaged histogram (`rollup_engaged`, migration 0005) kept by whoever writes events, as SQLite
-keeps its own (db/sqlite/engaged.py), by db/engaged.py's rules: per (site, bot flag, path, day of the page hit,
-engaged-time bucket), the page views that sent engagement reports.
+keeps its own (db/sqlite/engaged.py), by db/engaged.py's rules: per (site, bot flag, path, hour and day of the
+page hit, engaged-time bucket), the page views that sent engagement reports, so a span reads raw rows only for
+its uneven ends shorter than an hour, as the other rollups (db/clickhouse/rollups.py).
 
 Signed counts: when a batch's rows change a view (a report adds to its total, a page hit opens a new one), its
 old bucket is taken out and its new one put in. The views a batch changes are counted on from the open view of
@@ -18,12 +19,12 @@ from typing import Any
 
 from db.clickhouse.client import ClickHouse
 from db.engaged import VIEW_COLUMNS, VIEW_TYPES, Row, ViewKey, count_on, replaced, tally
-from db.rules import DAY, VIEW_REPORTS_S, engaged_bucket_sql
+from db.rules import DAY, HOUR, VIEW_REPORTS_S, engaged_bucket_sql
 
 log = logging.getLogger("sitelens.rollups")
 
-COLUMNS = ("site", "is_bot", "path", "day", "ms_bucket", "views")
-REBUILD_DAYS = 7
+COLUMNS = ("site", "is_bot", "path", "grain", "bucket", "ms_bucket", "views")
+REBUILD_DAYS = 2
 """Days of page hits `rebuild` counts per round trip."""
 Open = list[Any]
 """What the memory keeps of one (path, bot flag) of a session: [open view or None, ts, id of its newest row]."""
@@ -66,9 +67,9 @@ def _count_on_kept(kept: SessionViews, rows: list[Row], out: dict[ViewKey, int])
         old = kept.get(pair)
         view = None if old is None or old[0] is None else list(old[0])
         triple = (pair_rows[0][2], pair[0], pair[1])
-        tally(out, view, triple, -1)
-        view = count_on(view, pair_rows, out)
-        tally(out, view, triple, 1)
+        tally(out, view, triple, -1, HOUR)
+        view = count_on(view, pair_rows, out, HOUR)
+        tally(out, view, triple, 1, HOUR)
         after[pair] = [view, pair_rows[-1][0], pair_rows[-1][1]]
     return after
 
@@ -98,7 +99,7 @@ def changes(
         for sid in missing:
             before = stored.get(sid, [])
             rows = sorted([*before, *by_session[sid]], key=itemgetter(0, 1))
-            for key, n in replaced(before, rows).items():
+            for key, n in replaced(before, rows, HOUR).items():
                 out[key] = out.get(key, 0) + n
             after[sid] = _open_views(rows)
     return {key: n for key, n in out.items() if n}, after
@@ -128,8 +129,14 @@ def stored_rows(
 
 
 def insert_changes(ch: ClickHouse, deltas: dict[ViewKey, int], token: str) -> None:
-    """Add changes of views per key to `rollup_engaged`, with a deduplication token."""
-    rows = [(*key, n) for key, n in sorted(deltas.items()) if n]
+    """Add changes of views per key (by the hour of their page hit) to `rollup_engaged`, hourly and daily, with a
+    deduplication token."""
+    sums: dict[tuple[Any, ...], int] = {}
+    for (site, is_bot, path, hour, b), n in deltas.items():
+        for grain in (HOUR, DAY):
+            key = (site, is_bot, path, grain, hour // grain * grain, b)
+            sums[key] = sums.get(key, 0) + n
+    rows = [(*key, n) for key, n in sorted(sums.items()) if n]
     if rows:
         ch.insert("rollup_engaged", rows, COLUMNS, token=token)
 
@@ -137,11 +144,11 @@ def insert_changes(ch: ClickHouse, deltas: dict[ViewKey, int], token: str) -> No
 def moved_to_bots(events: Iterable[Sequence[Any]]) -> dict[ViewKey, int]:
     """What re-marking these events (rollup FIELDS tuples: sessions' every stored event) as a bot's changes."""
     before = view_rows(events)
-    return replaced(before, [(*row[:6], 1, row[7]) for row in before])
+    return replaced(before, [(*row[:6], 1, row[7]) for row in before], HOUR)
 
 
 def histogram_sql(where: str, hit_spans: int = 1) -> str:
-    """Views per (site, bot flag, path, day of the page hit, engaged-time bucket) from raw rows, by the rule of
+    """Views per (site, bot flag, path, hour of the page hit, engaged-time bucket) from raw rows, by the rule of
     db/engaged.py: views numbered by a running count of page hits per session, path and bot flag in (ts, id)
     order, a report counted when sent within VIEW_REPORTS_S of its view's page hit (the running maximum of page
     hit times). Binds, after `where`'s own: (start, end) of each of `hit_spans` spans the views' page hits are
@@ -150,7 +157,7 @@ def histogram_sql(where: str, hit_spans: int = 1) -> str:
     counted = f"type = 'engagement' AND ts < hit + {VIEW_REPORTS_S:d}"
     hits = " OR ".join("(hit_ts >= ? AND hit_ts < ?)" for _ in range(hit_spans))
     return (
-        f"SELECT site, is_bot, path, intDiv(toInt64(hit_ts), {DAY:d}) * {DAY:d} AS day, "
+        f"SELECT site, is_bot, path, intDiv(toInt64(hit_ts), {HOUR:d}) * {HOUR:d} AS hour, "
         f"{engaged_bucket_sql('ms')} AS b, count() AS views FROM ("
         "SELECT anyIf(site, type != 'engagement') AS site, is_bot, path, min(hit) AS hit_ts, "
         f"sumIf(engaged_ms, {counted}) AS ms, countIf({counted}) AS reports "
@@ -159,7 +166,7 @@ def histogram_sql(where: str, hit_spans: int = 1) -> str:
         f"max(if(type != 'engagement', ts, 0)) OVER ({window}) AS hit "
         f"FROM events WHERE ({where}) AND type IN ('pageview', 'request', 'engagement') AND session_id != 0) "
         f"WHERE nth > 0 GROUP BY session_id, path, is_bot, nth HAVING reports > 0 AND ({hits})) "
-        "GROUP BY site, is_bot, path, day, b"
+        "GROUP BY site, is_bot, path, hour, b"
     )
 
 

@@ -74,7 +74,7 @@ def _flushes() -> list[Batch]:
 
 def _histogram(ch: object) -> list[tuple[object, ...]]:
     return ch.rows(  # type: ignore[attr-defined, no-any-return]
-        "SELECT site, is_bot, path, day, ms_bucket, sum(views) AS n FROM rollup_engaged GROUP BY ALL "
+        "SELECT site, is_bot, path, grain, bucket, ms_bucket, sum(views) AS n FROM rollup_engaged GROUP BY ALL "
         "HAVING n != 0 ORDER BY ALL"
     )
 
@@ -90,8 +90,13 @@ def test_engaged_histogram_kept_by_flushes_matches_raw_rows_sqlite_and_the_backf
         if writer == "retried":  # sent again after a timeout: counted once
             insert(clickhouse, prepared)  # type: ignore[arg-type]
     kept = _histogram(clickhouse)
-    views = {bot: sum(int(r[5]) for r in kept if r[1] == bot) for bot in (0, 1)}  # type: ignore[call-overload]
-    assert views == {0: 4, 1: 2}  # reader's two /docs views and /, slow's /; the late bot's /docs and /pricing
+    views = {
+        (bot, grain): sum(int(r[6]) for r in kept if r[1] == bot and r[3] == grain)
+        for bot in (0, 1)
+        for grain in (HOUR, DAY)
+    }  # type: ignore[call-overload]
+    # reader's two /docs views and /, slow's /; the late bot's /docs and /pricing: by the hour and by the day
+    assert views == {(0, HOUR): 4, (0, DAY): 4, (1, HOUR): 2, (1, DAY): 2}
     for span in SPANS:
         for bots in ("humans", "bots", "all"):
             f = Filters(SITE, (), bots)

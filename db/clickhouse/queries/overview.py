@@ -42,7 +42,6 @@ from db.queries.common import (
     check_dimension,
     exact_visitors,
     site_sql,
-    split_days,
     split_span,
 )
 from db.queries.overview import (
@@ -477,26 +476,26 @@ def engaged_histograms(
 ) -> dict[str, dict[int, int]]:
     """Per path (of `paths`): its views begun in the span per engaged-time bucket, by the rule of
     `db.queries.overview.ENGAGEMENT_EXACT_MAX_S` that both engines' `rollup_engaged` follows (db/engaged.py):
-    whole days from `rollup_engaged` unless `rollups` is False, the uneven ends from raw rows, as on SQLite."""
+    hours and days from `rollup_engaged` unless `rollups` is False, the uneven ends from raw rows (SQLite reads
+    whole days only: the same views either way)."""
     if not paths:
         return {}
-    pieces = split_days(span) if rollups else Pieces((span,), (), ())
+    pieces = split_span(span) if rollups else Pieces((span,), (), ())
     parts: list[str] = []
     params: list[object] = []
-    if pieces.raw:  # the uneven ends in one read (far apart: a view of one end takes no report from the other)
+    if pieces.raw:  # both ends in one read: where their reads leave a gap, every report a view counts is before it
         where, where_params = spans_where(
             event_where, [Span(s.start, s.end + VIEW_REPORTS_S) for s in pieces.raw], filters
         )
         sql = engaged.histogram_sql(f"({where}) AND path IN ?", len(pieces.raw))
         parts.append(f"SELECT path, b, toInt64(views) AS n FROM ({sql})")
         params += [*where_params, paths, *(v for s in pieces.raw for v in (s.start, s.end))]
-    for part in pieces.daily:
-        site, site_params = site_sql(filters.site)
+    if pieces.rolled is not None:
+        where, rolled_params = rolled_where(pieces, filters)
         parts.append(
-            "SELECT path, toUInt64(ms_bucket) AS b, views AS n FROM rollup_engaged WHERE day >= ? AND day < ? "
-            f"AND is_bot IN ({bot_list_sql(filters.bots)}) AND path IN ?{site}"
+            f"SELECT path, toUInt64(ms_bucket) AS b, views AS n FROM rollup_engaged WHERE {where} AND path IN ?"
         )
-        params += [int(part.start), int(part.end), paths, *site_params]
+        params += [*rolled_params, paths]
     rows = ch.rows(f"SELECT path, b, sum(n) FROM ({' UNION ALL '.join(parts)}) GROUP BY path, b", params)
     out: dict[str, dict[int, int]] = {}
     for path, b, n in rows:
