@@ -36,9 +36,8 @@ def _token(source: Store, table: str, first: object, last: object, n: int) -> st
     return "migrate-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def copy_table(
-    source: Store, target: Store, table: str, chunk: int = CHUNK_ROWS, progress: Progress | None = None
-) -> int:
+def copy_table(source: Store, target: Store, table: str, chunk: int = CHUNK_ROWS,
+               progress: Progress | None = None) -> int:
     """Copy one table (resuming after the key the target remembers); how many rows were sent this time."""
     key = COPY_KEYS.get(table)
     if key is None:

@@ -135,15 +135,8 @@ class FingerprintRecord:
         """Pickled as its values: batches go to the writer process, and the default slots-dataclass state
         (a Python-level getstate/setstate per record) was several times slower."""
         return FingerprintRecord, (
-            self.fingerprint,
-            self.seen,
-            self.new_sessions,
-            self.requests,
-            self.score,
-            self.level,
-            self.ua,
-            self.bot_name,
-            self.flags,
+            self.fingerprint, self.seen, self.new_sessions, self.requests, self.score, self.level, self.ua,
+            self.bot_name, self.flags,
         )
 
 

@@ -403,7 +403,9 @@ class Store(ABC):
         """The stored reputation of one fingerprint."""
 
     @abstractmethod
-    def fingerprint_reputations(self, *, since: float = 0.0, min_score: int = 0, limit: int = 50) -> list[Reputation]:
+    def fingerprint_reputations(
+        self, *, since: float = 0.0, min_score: int = 0, limit: int = 50
+    ) -> list[Reputation]:
         """Fingerprints seen since `since`, worst first (highest max score, then most requests)."""
 
     @abstractmethod

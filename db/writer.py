@@ -174,9 +174,7 @@ class Writer:
         if self.stats.problem:
             log.warning(
                 "writes resumed after %.0fs of %s: %d queued events written",
-                time.time() - self.stats.failing_since,
-                self.stats.problem,
-                len(batch.events),
+                time.time() - self.stats.failing_since, self.stats.problem, len(batch.events),
             )
             self.stats.problem, self.stats.failing_since = "", 0.0
         self._pending -= len(batch.events)
@@ -196,10 +194,7 @@ class Writer:
             self._last_failure_log = now
             log.error(
                 "flush failed (%s), %d events queued of %d, will retry: %s",
-                problem,
-                self._pending,
-                self.queue_max,
-                stats.last_error,
+                problem, self._pending, self.queue_max, stats.last_error,
             )
         if not stats.problem:
             stats.failing_since = now
@@ -262,11 +257,8 @@ class Writer:
                 await loop.run_in_executor(self._executor, self._sink.keep, self._batch)
                 self._pending, self._batch = 0, Batch()
             except Exception as exc:
-                log.error(
-                    "stopping with %d queued events not written (%s)",
-                    self._pending,
-                    self.stats.problem or storage_problem(exc) or exc,
-                )
+                log.error("stopping with %d queued events not written (%s)", self._pending,
+                          self.stats.problem or storage_problem(exc) or exc)
         if self._sink is not None:
             await loop.run_in_executor(self._executor, self._sink.close)
             self._sink = None

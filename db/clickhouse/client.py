@@ -110,7 +110,9 @@ class ClickHouse:
         except (TypeError, ValueError):
             self._call(self.client.insert, table, rows, column_names=list(columns), settings=settings)
             return
-        self._call(self.client.raw_insert, table, list(columns), body, settings=settings, fmt="JSONCompactColumns")
+        self._call(
+            self.client.raw_insert, table, list(columns), body, settings=settings, fmt="JSONCompactColumns"
+        )
 
     def close(self) -> None:
         try:

@@ -25,34 +25,16 @@ from db.export.streams import CHUNK_ROWS, EVENT_EXPORT_COLUMNS, Row
 SETTLE_S = 60.0
 """Events inserted this recently (by the server's clock) wait for the next run: longer than any insert takes."""
 
-_RUN_COLUMNS = "id, created, after_id, upto_id, format, state, rows, bytes, first_ts, last_ts, finished, destinations"
+_RUN_COLUMNS = (
+    "id, created, after_id, upto_id, format, state, rows, bytes, first_ts, last_ts, finished, destinations"
+)
 _RUN_INSERT = (
-    "id",
-    "created",
-    "after_id",
-    "upto_id",
-    "format",
-    "state",
-    "rows",
-    "bytes",
-    "first_ts",
-    "last_ts",
-    "finished",
-    "destinations",
-    "version",
+    "id", "created", "after_id", "upto_id", "format", "state", "rows", "bytes", "first_ts", "last_ts", "finished",
+    "destinations", "version",
 )
 _DELIVERY_COLUMNS = "run_id, destination, state, attempts, next_try, lease_until, error, updated"
 _DELIVERY_INSERT = (
-    "run_id",
-    "destination",
-    "state",
-    "attempts",
-    "next_try",
-    "lease_until",
-    "error",
-    "updated",
-    "owner",
-    "version",
+    "run_id", "destination", "state", "attempts", "next_try", "lease_until", "error", "updated", "owner", "version"
 )
 _IN_RUN = "inserted > fromUnixTimestamp64Micro(?, 'UTC') AND inserted <= fromUnixTimestamp64Micro(?, 'UTC')"
 
@@ -98,7 +80,9 @@ class ClickHouseExportLedger(ExportLedger):
         row = self.candidate_run(now, fmt, destinations, max_rows)
         return None if row is None else self.claim_run(row)
 
-    def candidate_run(self, now: float, fmt: str, destinations: list[str], max_rows: int) -> tuple[object, ...] | None:
+    def candidate_run(
+        self, now: float, fmt: str, destinations: list[str], max_rows: int
+    ) -> tuple[object, ...] | None:
         """The next run as this process sees the cursor now (a run row to claim), or None when nothing is new."""
         after = int(self.ch.value("SELECT max(upto_id) FROM export_runs FINAL") or 0)
         bound = int(self.ch.value("SELECT toUnixTimestamp64Micro(now64(6))")) - int(self.settle_s * 1e6)
@@ -119,20 +103,8 @@ class ClickHouseExportLedger(ExportLedger):
         count, first_ts, last_ts = self.ch.one(
             f"SELECT count(), min(ts), max(ts) FROM events WHERE {_IN_RUN}", (after, upto)
         ) or (0, None, None)
-        return (
-            run_id_for(now, upto),
-            now,
-            after,
-            upto,
-            fmt,
-            "pending",
-            int(count),
-            0,
-            first_ts,
-            last_ts,
-            None,
-            list(destinations),
-        )
+        return (run_id_for(now, upto), now, after, upto, fmt, "pending", int(count), 0, first_ts, last_ts, None,
+                list(destinations))
 
     def claim_run(self, row: tuple[object, ...]) -> RunRow | None:
         """Store a candidate run; None when another collector planned from the same cursor first (the earliest
@@ -221,13 +193,7 @@ class ClickHouseExportLedger(ExportLedger):
 
     def fail_delivery(self, run_id: str, destination: str, now: float, error: str, next_try: float) -> None:
         self._change(
-            run_id,
-            destination,
-            attempt=True,
-            state="failed",
-            error=error,
-            next_try=next_try,
-            lease_until=0.0,
+            run_id, destination, attempt=True, state="failed", error=error, next_try=next_try, lease_until=0.0,
             updated=now,
         )
 
@@ -269,7 +235,9 @@ class ClickHouseExportLedger(ExportLedger):
         return f"events inserted {_moment(run.after_id)} .. {_moment(run.upto_id)}"
 
     def run_bounds(self, run: RunRow) -> tuple[int, float | None, float | None]:
-        row = self.ch.one(f"SELECT count(), min(ts), max(ts) FROM events WHERE {_IN_RUN}", (run.after_id, run.upto_id))
+        row = self.ch.one(
+            f"SELECT count(), min(ts), max(ts) FROM events WHERE {_IN_RUN}", (run.after_id, run.upto_id)
+        )
         if row is None or not row[0]:
             return 0, None, None
         return int(row[0]), float(row[1]), float(row[2])

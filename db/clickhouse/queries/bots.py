@@ -54,28 +54,17 @@ def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[Finger
     # The signals of each one's latest session, read for the listed fingerprints only. Their sessions' keys, found
     # without FINAL (a kept version is among all versions), let FINAL merge only the granules holding them.
     listed = [str(r[0]) for r in rows]
-    signals = (
-        dict(
-            ch.rows(
-                "SELECT fingerprint, argMax(bot_signals, last_seen) FROM sessions FINAL WHERE fingerprint IN ? "
-                "AND (site, started, id) IN (SELECT site, started, id FROM sessions WHERE fingerprint IN ?) "
-                "GROUP BY fingerprint",
-                (listed, listed),
-            )
+    signals = dict(
+        ch.rows(
+            "SELECT fingerprint, argMax(bot_signals, last_seen) FROM sessions FINAL WHERE fingerprint IN ? "
+            "AND (site, started, id) IN (SELECT site, started, id FROM sessions WHERE fingerprint IN ?) "
+            "GROUP BY fingerprint",
+            (listed, listed),
         )
-        if rows
-        else {}
-    )
+    ) if rows else {}
     return [
         FingerprintRow(
-            str(r[0]),
-            str(r[1]),
-            int(r[2]),
-            int(r[3]),
-            int(r[4]),
-            str(r[5]),
-            str(r[6]),
-            float(r[7]),
+            str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), str(r[5]), str(r[6]), float(r[7]),
             _signals(signals.get(r[0]), r[8]),
         )
         for r in rows

@@ -39,7 +39,9 @@ def _props_where(where: dict[str, str] | None) -> tuple[str, list[object]]:
     sql = ""
     args: list[object] = []
     for key, value in (where or {}).items():
-        sql += f" AND arrayExists(w -> (w.1 = ? AND {_text_sql('w.2')} = ?), JSONExtractKeysAndValuesRaw(e.props))"
+        sql += (
+            f" AND arrayExists(w -> (w.1 = ? AND {_text_sql('w.2')} = ?), JSONExtractKeysAndValuesRaw(e.props))"
+        )
         args.extend((key, value))
     return sql, args
 

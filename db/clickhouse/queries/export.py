@@ -50,13 +50,10 @@ def count_rows(ch: ClickHouse, what: str, flt: ExportFilter, table: str | None =
 
 
 def _types(ch: ClickHouse, spec: TableSpec) -> list[str]:
-    """ "int", "float" or "str" per exported column, from the ClickHouse column types."""
-    declared = {
-        str(name): str(type_)
-        for name, type_ in ch.rows(
-            "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = ?", (spec.table,)
-        )
-    }
+    """"int", "float" or "str" per exported column, from the ClickHouse column types."""
+    declared = {str(name): str(type_) for name, type_ in ch.rows(
+        "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = ?", (spec.table,)
+    )}
     declared.setdefault("id", "Int64")  # funnels: computed
 
     def kind(type_: str) -> str:
@@ -89,7 +86,9 @@ def _chunks(
             high = list(starts[i + 1]) if len(keys) > 1 else [starts[i + 1]]
             bounds += f" AND {key} < {_marks(keys)} AND {keys[0]} <= ?"
             bound_params += [*high, high[0]]
-        rows = ch.rows(f"SELECT * FROM {select} WHERE {bounds} ORDER BY {', '.join(keys)}", (*params, *bound_params))
+        rows = ch.rows(
+            f"SELECT * FROM {select} WHERE {bounds} ORDER BY {', '.join(keys)}", (*params, *bound_params)
+        )
         for j in range(0, len(rows), chunk):
             yield [tuple(r) for r in rows[j : j + chunk]]
 

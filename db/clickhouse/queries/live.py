@@ -70,17 +70,8 @@ def latest_events(
     )
     return [
         TailEvent(
-            id=int(r[0]),
-            ts=float(r[1]),
-            site=str(r[2]),
-            type=str(r[3]),
-            path=str(r[4]),
-            name=str(r[5]),
-            country=str(r[6]),
-            browser=str(r[7]),
-            is_bot=bool(r[8]),
-            session_id=int(r[9]),
-            status=int(r[10]),
+            id=int(r[0]), ts=float(r[1]), site=str(r[2]), type=str(r[3]), path=str(r[4]), name=str(r[5]),
+            country=str(r[6]), browser=str(r[7]), is_bot=bool(r[8]), session_id=int(r[9]), status=int(r[10]),
         )
         for r in reversed(rows)
     ]
@@ -100,14 +91,8 @@ def session_timeline(ch: ClickHouse, session_id: int, limit: int = 500) -> list[
     )
     return [
         TimelineEvent(
-            ts=float(r[0]),
-            type=str(r[1]),
-            path=str(r[2]),
-            name=str(r[3]),
-            props=str(r[4]),
-            engaged_ms=int(r[5]),
-            scroll=int(r[6]),
-            status=int(r[7]),
+            ts=float(r[0]), type=str(r[1]), path=str(r[2]), name=str(r[3]), props=str(r[4]),
+            engaged_ms=int(r[5]), scroll=int(r[6]), status=int(r[7]),
         )
         for r in rows
     ]
@@ -124,19 +109,10 @@ def session_detail(ch: ClickHouse, session_id: int) -> SessionDetail | None:
         return None
     reasons = tuple(r.strip() for r in str(row[25]).split(",") if r.strip())
     return SessionDetail(
-        session=_active(row[:17]),
-        ua=str(row[17]),
-        entry_path=str(row[18]),
-        referrer=str(row[19]),
-        ref_source=str(row[20]),
-        city=str(row[21]),
-        screen=str(row[22]),
-        engaged_ms=int(row[23]),
-        max_scroll=int(row[24]),
-        bot_reasons=reasons,
-        signals=parse_signals(str(row[26])),
-        browser_version=str(row[27]),
-        os_version=str(row[28]),
+        session=_active(row[:17]), ua=str(row[17]), entry_path=str(row[18]), referrer=str(row[19]),
+        ref_source=str(row[20]), city=str(row[21]), screen=str(row[22]), engaged_ms=int(row[23]),
+        max_scroll=int(row[24]), bot_reasons=reasons, signals=parse_signals(str(row[26])),
+        browser_version=str(row[27]), os_version=str(row[28]),
     )
 
 
@@ -151,13 +127,8 @@ def fingerprint_history(ch: ClickHouse, fingerprint: str, limit: int = 50) -> li
     )
     return [
         FingerprintSession(
-            id=int(r[0]),
-            site=str(r[1]),
-            started=float(r[2]),
-            last_seen=float(r[3]),
-            pageviews=int(r[4]),
-            bot_score=int(r[5]),
-            throttle_level=str(r[6]),
+            id=int(r[0]), site=str(r[1]), started=float(r[2]), last_seen=float(r[3]), pageviews=int(r[4]),
+            bot_score=int(r[5]), throttle_level=str(r[6]),
         )
         for r in rows
     ]

@@ -22,10 +22,9 @@ _TTL_DAYS = re.compile(r"\bTTL\s+.*?\+\s*toIntervalDay\((\d+)\)")
 
 def current_raw_ttl(ch: ClickHouse, table: str) -> int:
     """The days a raw table keeps rows for (0: no TTL, kept forever)."""
-    engine = str(
-        ch.value("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = ?", (table,))
-        or ""
-    )
+    engine = str(ch.value(
+        "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = ?", (table,)
+    ) or "")
     if " TTL " not in f" {engine} ":
         return 0
     match = _TTL_DAYS.search(engine)

@@ -74,7 +74,9 @@ def failed_logins(
     return [LoginRow(source, n) for source, n in counts[:limit] if n]
 
 
-def external_costs(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> list[CostRow]:
+def external_costs(
+    ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None
+) -> list[CostRow]:
     """External API calls per service with their total cost and exact p95 latency, most expensive first."""
     where, params = _server_where(span, filters, "external_call")
     rows = [

@@ -19,7 +19,9 @@ asked of the ClickHouse tables holding them. There are no rollup tables on Click
 
 def storage_stats(ch: ClickHouse) -> StorageStats:
     """Bytes on disk of the database's active parts (compressed, as stored) and the logical row counts."""
-    size = ch.value("SELECT sum(bytes_on_disk) FROM system.parts WHERE database = currentDatabase() AND active")
+    size = ch.value(
+        "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = currentDatabase() AND active"
+    )
     rows = {table: int(ch.value(sql) or 0) for table, sql in COUNTED.items()}
     oldest = ch.value("SELECT if(count() = 0, NULL, min(ts)) FROM events")
     return StorageStats(int(size or 0), 0, rows, None if oldest is None else float(oldest))
