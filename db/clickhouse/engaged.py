@@ -75,12 +75,17 @@ def _count_on_kept(kept: SessionViews, rows: list[Row], out: dict[ViewKey, int])
 
 
 def changes(
-    ch: ClickHouse, events: Sequence[Sequence[Any]], kept: dict[int, SessionViews | None], since: float | None
+    ch: ClickHouse,
+    events: Sequence[Sequence[Any]],
+    kept: dict[int, SessionViews | None],
+    since: float | None,
+    bots: Iterable[int] = (),
 ) -> tuple[dict[ViewKey, int], dict[int, SessionViews | None]]:
     """What a batch's events (rollup FIELDS tuples) change in the views per key, and the open views of the
     sessions of `kept` afterwards (None: still to be read back). `kept`: per session of the batch, its open views
     when the memory holds them all, else None (read back). `since`: no stored row of the sessions read back is
-    older (else their sessions' start)."""
+    older (else their sessions' start). `bots`: sessions that are bots now, whose every stored row is a bot's
+    (re-marked before, `move_to_bots`), even while a mutation (ClickHouse before 25.7) has not yet rewritten it."""
     by_session: dict[int, list[Row]] = {}
     for row in view_rows(events):
         by_session.setdefault(int(row[2]), []).append(row)
@@ -96,8 +101,11 @@ def changes(
             after[sid] = counted
     if missing:
         stored = stored_rows(ch, events, missing, since)
+        bot_sessions = set(bots)
         for sid in missing:
             before = stored.get(sid, [])
+            if sid in bot_sessions:
+                before = [(*row[:6], 1, row[7]) for row in before]
             rows = sorted([*before, *by_session[sid]], key=itemgetter(0, 1))
             for key, n in replaced(before, rows, HOUR).items():
                 out[key] = out.get(key, 0) + n

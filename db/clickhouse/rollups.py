@@ -18,6 +18,8 @@ Kinds of rows (`kind`, `key`, `props`):
 - `pages` and `events`, key '': the page hits and custom events of the bucket, for the KPIs and the chart;
 - `sessions`, key '' (hourly only, by the hour a session started in): sessions (`hits`), first visits of the day
   (`visits`, the sum of `new_visitor`), `bounces` and `duration_ms`, as `db.rules` defines them.
+The same call keeps the engaged histogram (`rollup_engaged`, db/clickhouse/engaged.py) with the same token, and
+`move_to_bots` moves its views too.
 "First" is the earliest (ts, id) among the session's page hits (or custom events), the rule of the raw queries
 (db/clickhouse/queries/overview.py). As on SQLite, the rollups hold anonymous sums: erasure (`forget`) and the
 raw-row retention TTL leave them, so long spans still count what was erased or expired.
@@ -266,7 +268,8 @@ def roll_up_batch(
     since = min(starts.values()) if complete else None
     rolled, seen = _event_sums(ch, events, memo, starts, since)
     insert_sums(ch, _merge_sums(rolled, _session_sums(ch, versions, memo)), f"{token}:r")
-    changes, views = engaged.changes(ch, events, _kept_views(events, versions, starts, memo), since)
+    bots = [sid for sid, version in versions.items() if version[4]]
+    changes, views = engaged.changes(ch, events, _kept_views(events, versions, starts, memo), since, bots)
     engaged.insert_changes(ch, changes, f"{token}:r")
     return seen, versions, views
 

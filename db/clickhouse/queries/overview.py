@@ -2,7 +2,8 @@
 
 The counting rules are SQLite's (db/queries/overview.py). Without dimension filters, the chart reads the hourly
 sums of `rollup_events` (db/clickhouse/rollups.py) for whole hours and raw rows for the edges, and so do the KPIs,
-top pages and events and engagement beyond two days (hourly and daily sums), as SQLite does with its rollups.
+top pages and events and engagement beyond two days (hourly and daily sums; engagement medians beyond a day from
+the hourly and daily histograms of `rollup_engaged`, db/clickhouse/engaged.py), as SQLite does with its rollups.
 The rules:
 - visitors are distinct visitor ids for spans up to two days, and the sum of sessions' `new_visitor` (a
   visitor's first session of the day) beyond, or whenever `rollups=True` asks for the rolled-up rule;
