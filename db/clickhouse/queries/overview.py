@@ -416,28 +416,32 @@ def engagement(
     per-view medians and scroll milestones for spans up to ENGAGEMENT_EXACT_MAX_S and histogram medians beyond,
     as on SQLite (the sums from the rollups where `use_rolled` says so)."""
     pieces = split_span(span) if use_rolled(span, filters, rollups) else Pieces((span,), (), ())
-    sums: dict[str, list[int]] = {}
+    parts: list[str] = []
+    params: list[object] = []
     if pieces.raw:
-        where, params = spans_where(event_where, pieces.raw, filters)
-        _add_sums(
-            ch.rows(
-                f"SELECT path, countIf(type IN {PAGE_TYPES_SQL}), countIf(type = 'engagement'), "
-                "sumIf(scroll, type = 'engagement'), sumIf(engaged_ms, type = 'engagement') "
-                f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path",
-                params,
-            ),
-            sums,
+        where, raw_params = spans_where(event_where, pieces.raw, filters)
+        parts.append(
+            f"SELECT path, toInt64(countIf(type IN {PAGE_TYPES_SQL})) AS v, "
+            "toInt64(countIf(type = 'engagement')) AS r, toInt64(sumIf(scroll, type = 'engagement')) AS s, "
+            "toInt64(sumIf(engaged_ms, type = 'engagement')) AS m "
+            f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path"
         )
+        params += raw_params
     if pieces.rolled is not None:
-        where, params = rolled_where(pieces, filters)
-        _add_sums(
-            ch.rows(
-                "SELECT key, sumIf(hits, kind = 'page'), sumIf(hits, kind = 'engagement'), sum(scroll), "
-                f"sum(engaged_ms) FROM rollup_events WHERE {where} AND kind IN ('page', 'engagement') GROUP BY key",
-                params,
-            ),
-            sums,
+        where, rolled_params = rolled_where(pieces, filters)
+        parts.append(
+            "SELECT key AS path, sumIf(hits, kind = 'page') AS v, sumIf(hits, kind = 'engagement') AS r, "
+            f"sum(scroll) AS s, sum(engaged_ms) AS m FROM rollup_events WHERE {where} "
+            "AND kind IN ('page', 'engagement') GROUP BY key"
         )
+        params += rolled_params
+    rows = ch.rows(  # the top pages only, in the order of `db.queries.overview` (views, then path)
+        f"SELECT path, sum(v) AS views, sum(r), sum(s), sum(m) FROM ({' UNION ALL '.join(parts)}) GROUP BY path "
+        "HAVING views != 0 OR sum(r) != 0 ORDER BY views DESC, path LIMIT ?",
+        [*params, int(limit)],
+    )
+    sums: dict[str, list[int]] = {}
+    _add_sums(rows, sums)
     order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
     paths = [p for p, _v in order]
     per_view = engaged_views(ch, span, filters, paths) if span.seconds <= ENGAGEMENT_EXACT_MAX_S else None
