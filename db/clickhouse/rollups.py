@@ -18,6 +18,8 @@ Kinds of rows (`kind`, `key`, `props`):
 - `pages` and `events`, key '': the page hits and custom events of the bucket, for the KPIs and the chart;
 - `sessions`, key '' (hourly only, by the hour a session started in): sessions (`hits`), first visits of the day
   (`visits`, the sum of `new_visitor`), `bounces` and `duration_ms`, as `db.rules` defines them.
+The same call keeps the engaged histogram (`rollup_engaged`, db/clickhouse/engaged.py) with the same token, and
+`move_to_bots` moves its views too.
 "First" is the earliest (ts, id) among the session's page hits (or custom events), the rule of the raw queries
 (db/clickhouse/queries/overview.py). As on SQLite, the rollups hold anonymous sums: erasure (`forget`) and the
 raw-row retention TTL leave them, so long spans still count what was erased or expired.
@@ -31,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
 
+from db.clickhouse import engaged
 from db.clickhouse.client import ClickHouse
 from db.records import EVENT_COLUMNS, SESSION_COLUMNS
 from db.rules import DAY, HOUR, PAGE_TYPES, duration_of, is_bounce
@@ -62,16 +65,19 @@ Sums = dict[tuple[str, int, int, int, str, str, str], list[int]]
 
 
 class Memo:
-    """What a writer knows of the sessions it wrote: their visit keys and last version, the least recently used
-    forgotten past `limit` (a forgotten session is read back from the store when it comes again). A session that
-    started after `since` and is not here was never stored: the sink sets `since` to when it was created (a
-    collector's session ids are its own, see collector/sessions.py) and every forgotten session's start pushes
-    it on; by default (`inf`) every session not here is looked up."""
+    """What a writer knows of the sessions it wrote: their visit keys, last version and open views (the engaged
+    histogram's, db/clickhouse/engaged.py), the least recently used forgotten past `limit` (a forgotten session is
+    read back from the store when it comes again). A session that started after `since` and is not here was never
+    stored: the sink sets `since` to when it was created (a collector's session ids are its own, see
+    collector/sessions.py) and every forgotten session's start pushes it on; by default (`inf`) every session not
+    here is looked up."""
 
     def __init__(self, limit: int = MAX_SESSIONS, since: float = math.inf) -> None:
         self.limit = limit
         self.since = since
-        self._sessions: OrderedDict[int, tuple[set[tuple[bool, str]], Event | None, float]] = OrderedDict()
+        self._sessions: OrderedDict[
+            int, tuple[set[tuple[bool, str]], Event | None, float, engaged.SessionViews | None]
+        ] = OrderedDict()
 
     def knows(self, session_id: int, started: float | None) -> bool:
         """Whether the session's stored keys and version need no reading back."""
@@ -85,16 +91,31 @@ class Memo:
         known = self._sessions.get(session_id)
         return known[1] if known else None
 
-    def remember(self, keys: dict[int, set[tuple[bool, str]]], versions: dict[int, Event]) -> None:
+    def views(self, session_id: int, started: float | None) -> engaged.SessionViews | None:
+        """The session's open views when every one of its stored rows' is known (none when never stored), else
+        None (read back)."""
+        known = self._sessions.get(session_id)
+        if known is not None:
+            return known[3]
+        return {} if started is not None and started > self.since else None
+
+    def remember(
+        self,
+        keys: dict[int, set[tuple[bool, str]]],
+        versions: dict[int, Event],
+        views: dict[int, engaged.SessionViews | None] | None = None,
+    ) -> None:
         """After a batch is stored: what `roll_up_batch` returned for it."""
-        for sid in keys.keys() | versions.keys():
+        views = views or {}
+        for sid in keys.keys() | versions.keys() | views.keys():
             old = self._sessions.get(sid)
             version = versions.get(sid, old[1] if old else None)
             started = float(version[2]) if version is not None else (old[2] if old else -math.inf)  # type: ignore[arg-type]
-            self._sessions[sid] = (keys.get(sid, old[0] if old else set()), version, started)
+            kept = views[sid] if sid in views else old[3] if old else None
+            self._sessions[sid] = (keys.get(sid, old[0] if old else set()), version, started, kept)
             self._sessions.move_to_end(sid)
         while len(self._sessions) > self.limit:
-            _sid, (_keys, _version, started) = self._sessions.popitem(last=False)
+            _sid, (_keys, _version, started, _views) = self._sessions.popitem(last=False)
             self.since = max(self.since, started)
 
 
@@ -233,20 +254,39 @@ def _merge_sums(into: Sums, more: Sums) -> Sums:
 
 def roll_up_batch(
     ch: ClickHouse, rows: Sequence[Event], sessions: Sequence[Event], token: str, memo: Memo | None = None
-) -> tuple[dict[int, set[tuple[bool, str]]], dict[int, Event]]:
+) -> tuple[dict[int, set[tuple[bool, str]]], dict[int, Event], dict[int, engaged.SessionViews | None]]:
     """A batch's events ((id, *EVENT_COLUMNS) rows) and session versions (SESSION_COLUMNS rows, a version after
-    them or not) into the rollups, in one insert with the batch's token, before either is inserted: a retry is
-    then ignored, even once the rows are stored. The earliest start of the batch's sessions bounds what is read
-    back of their stored events when every event's session is among them. Returns what `Memo.remember` takes
-    once the batch is stored."""
+    them or not) into the rollups and the engaged histogram, each in one insert with the batch's token, before
+    either is inserted: a retry is then ignored, even once the rows are stored. The earliest start of the batch's
+    sessions bounds what is read back of their stored events when every event's session is among them. Returns
+    what `Memo.remember` takes once the batch is stored."""
     memo = memo if memo is not None else Memo()
     events = [fields(row) for row in rows]
     versions = {int(s[0]): s for s in map(session_fields, sessions)}  # type: ignore[call-overload]
     starts = {sid: float(s[2]) for sid, s in versions.items()}  # type: ignore[arg-type]
     complete = starts and all(e[4] in starts for e in events if e[4])
-    rolled, seen = _event_sums(ch, events, memo, starts, min(starts.values()) if complete else None)
+    since = min(starts.values()) if complete else None
+    rolled, seen = _event_sums(ch, events, memo, starts, since)
     insert_sums(ch, _merge_sums(rolled, _session_sums(ch, versions, memo)), f"{token}:r")
-    return seen, versions
+    bots = [sid for sid, version in versions.items() if version[4]]
+    changes, views = engaged.changes(ch, events, _kept_views(events, versions, starts, memo), since, bots)
+    engaged.insert_changes(ch, changes, f"{token}:r")
+    return seen, versions, views
+
+
+def _kept_views(
+    events: Sequence[Event], versions: dict[int, Event], starts: dict[int, float], memo: Memo
+) -> dict[int, engaged.SessionViews | None]:
+    """The open views `memo` holds of the batch's sessions; None for those it does not, and for a bot's session
+    with human views kept (re-marked as a bot's by this batch: its stored rows changed)."""
+    out: dict[int, engaged.SessionViews | None] = {}
+    for sid in {int(e[4]) for e in events if e[4]} | versions.keys():  # type: ignore[call-overload]
+        kept = memo.views(sid, starts.get(sid))
+        version = versions.get(sid)
+        if kept and version is not None and version[4] and any(not bot for _path, bot in kept):
+            kept = None
+        out[sid] = kept
+    return out
 
 
 def _add_session(out: Sums, session: Event, sign: int) -> None:
@@ -294,6 +334,7 @@ def move_to_bots(ch: ClickHouse, sites: list[str], since: float, sessions: list[
         if not event[8]:
             _add(moved, event, first, ((0, -1), (1, 1)))
     insert_sums(ch, moved, token)
+    engaged.insert_changes(ch, engaged.moved_to_bots(events), token)
 
 
 def _earlier_keys(ch: ClickHouse, site: str, day: int, sessions: list[int]) -> dict[int, set[tuple[bool, str]]]:

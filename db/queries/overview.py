@@ -90,7 +90,8 @@ ENGAGEMENT_EXACT_MAX_S = DAY
 and reports (about 0.5 s for 110k events, the density of 10M events in 90 days, on a busy 2-core machine).
 Longer ones get histogram medians: every view begun in the span with the reports sent within VIEW_REPORTS_S of
 its page hit (even after the span's end), its engaged time in ENGAGED_EDGES_MS buckets (db/rules.py), the median
-taken by `histogram_median`; SQLite reads whole days from a daily rollup, ClickHouse raw rows."""
+taken by `histogram_median`; both engines read them from `rollup_engaged` (SQLite whole days, ClickHouse whole
+hours and days) and the span's uneven ends from raw rows."""
 
 
 def median_seconds(histogram: dict[int, int]) -> float | None:

@@ -1,9 +1,6 @@
-"""SQLite: engaged time per page view in histogram buckets (db/rules.py), the one reading of views that both the
-`rollup_engaged` maintenance and the raw reading of a long span's uneven ends use.
-
-A view is a page hit; an engagement report belongs to the latest earlier page hit (in (ts, id) order) of the same
-session, path and bot flag, and counts when sent within VIEW_REPORTS_S of it. Views with no counted report are
-left out. A view is kept under the UTC day of its page hit, so a day's histogram holds views begun that day."""
+"""SQLite: engaged time per page view in histogram buckets, counted by db/engaged.py's rules: the `rollup_engaged`
+upkeep after each flush (from the open views kept in memory, or read back) and the raw reading of a long span's
+uneven ends."""
 
 from __future__ import annotations
 
@@ -13,13 +10,12 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
+from db.engaged import VIEW_COLUMNS, VIEW_TYPES, Row, Triple, ViewKey, count_on, replaced, tally, views
 from db.queries.common import Filters, Span, event_where
 from db.records import EVENT_COLUMNS
-from db.rules import DAY, PAGE_TYPES, VIEW_REPORTS_S, bucket, engaged_bucket
+from db.rules import PAGE_TYPES, VIEW_REPORTS_S
 from db.sqlite.per_connection import PerConnection
 
-VIEW_COLUMNS = "ts, id, session_id, path, type, engaged_ms, is_bot, site"
-"""The event columns `views` reads, in its order."""
 VIEW_TYPES_SQL = "type IN ('pageview', 'request', 'engagement')"
 _RECOUNT_SQL = f"""
 WITH reported AS MATERIALIZED (
@@ -48,56 +44,14 @@ _NEW_ROWS_SQL = (
 MAX_OPEN_VIEWS = 100_000
 """Open views kept between flushes (≈ 200 bytes each: 20 MB at most); past that the older half is dropped, and
 a report for one of those reads its view back."""
-Row = tuple[Any, ...]
-Triple = tuple[int, str, int]
-"""(session, path, bot flag): the rows whose views are counted together."""
 
-_VIEW_TYPES = frozenset((*PAGE_TYPES, "engagement"))
+_VIEW_TYPES = frozenset(VIEW_TYPES)
 _TS, _SESSION, _PATH, _TYPE, _MS, _BOT, _SITE = (
     EVENT_COLUMNS.index(c) for c in ("ts", "session_id", "path", "type", "engaged_ms", "is_bot", "site")
 )
 
 _CHUNK = 900
 """Session ids per query (SQLite binds at most 999 parameters in older builds)."""
-_SWEEP_EVERY = 100_000
-"""Open views added between two sweeps of those past their window (bounds memory over a long raw span)."""
-ViewKey = tuple[str, int, str, int, int]
-"""(site, is_bot, path, day of the page hit, engaged-time bucket): a `rollup_engaged` row's key."""
-
-
-def views(rows: Iterable[Sequence[Any]], hits_in: Span | None = None) -> dict[ViewKey, int]:
-    """Views per key from event rows (columns as VIEW_COLUMNS) sorted by (ts, id); other sessions' rows may be
-    interleaved. Rows without a session are left out; with `hits_in`, so are views whose page hit is outside it."""
-    out: dict[ViewKey, int] = {}
-    open_views: dict[tuple[int, str, int], list[Any]] = {}
-    """(session, path, bot flag) -> [site, page hit ts, engaged ms, counted reports] of its latest view."""
-
-    def close(path: str, is_bot: int, view: list[Any]) -> None:
-        if view[3] and (hits_in is None or hits_in.start <= view[1] < hits_in.end):
-            key = (view[0], is_bot, path, bucket(view[1], DAY), engaged_bucket(view[2]))
-            out[key] = out.get(key, 0) + 1
-
-    swept = 0
-    for ts, _id, session_id, path, type_, ms, is_bot, site in rows:
-        if not session_id:
-            continue
-        if len(open_views) > swept + _SWEEP_EVERY:  # views past their reporting window can take no more
-            for key, done in [(k, v) for k, v in open_views.items() if v[1] + VIEW_REPORTS_S <= ts]:
-                close(key[1], key[2], done)
-                del open_views[key]
-            swept = len(open_views)
-        key = (session_id, path, is_bot)
-        view = open_views.get(key)
-        if type_ in PAGE_TYPES:
-            if view is not None:
-                close(path, is_bot, view)
-            open_views[key] = [site, ts, 0, 0]
-        elif view is not None and ts < view[1] + VIEW_REPORTS_S:
-            view[2] += ms
-            view[3] += 1
-    for (_sid, path, is_bot), view in open_views.items():
-        close(path, is_bot, view)
-    return out
 
 
 def raw_histograms(
@@ -202,36 +156,6 @@ def written_rows(events: Sequence[Sequence[Any]], first_id: int) -> list[Row]:
     return out
 
 
-def _tally(out: dict[ViewKey, int], view: list[Any] | None, triple: Triple, sign: int) -> None:
-    """Add (or take out) an open view ([site, page hit ts, engaged ms, counted reports]) of `triple` to the views
-    per key, when it has a counted report."""
-    if view is not None and view[3]:
-        key = (view[0], triple[2], triple[1], bucket(view[1], DAY), engaged_bucket(view[2]))
-        out[key] = out.get(key, 0) + sign
-
-
-def _count_on(view: list[Any] | None, rows: Iterable[Row], out: dict[ViewKey, int] | None) -> list[Any] | None:
-    """The open view after `rows` (one (session, path, bot flag)'s, in (ts, id) order) follow `view`; the views
-    they close go into `out` (when given)."""
-    for ts, _id, sid, path, type_, ms, is_bot, site in rows:
-        if type_ in PAGE_TYPES:
-            if out is not None:
-                _tally(out, view, (sid, path, is_bot), 1)
-            view = [site, ts, 0, 0]
-        elif view is not None and ts < view[1] + VIEW_REPORTS_S:
-            view[2] += ms
-            view[3] += 1
-    return view
-
-
-def replaced(before: Iterable[Sequence[Any]], after: Iterable[Sequence[Any]]) -> dict[ViewKey, int]:
-    """What replacing the views of `before` rows by those of `after` rows (both in (ts, id) order) changes per key."""
-    out = views(after)
-    for key, n in views(before).items():
-        out[key] = out.get(key, 0) - n
-    return {key: n for key, n in out.items() if n}
-
-
 def view_changes(conn: sqlite3.Connection, low: int, high: int, new: list[Row] | None = None) -> dict[ViewKey, int]:
     """What adding the events of ids (low, high] changes in the views per key: the views of each (session, path,
     bot flag) that got an engagement report among them, from the one open when its first new row came on.
@@ -257,9 +181,9 @@ def view_changes(conn: sqlite3.Connection, low: int, high: int, new: list[Row] |
         if not in_order or (view is None and rows[0][4] not in PAGE_TYPES):
             missing.add(triple)  # (without a kept view, a page hit first closes every earlier view as it stood)
             continue
-        _tally(out, view, triple, -1)
-        view = _count_on(None if view is None else view.copy(), rows, out)
-        _tally(out, view, triple, 1)
+        tally(out, view, triple, -1)
+        view = count_on(None if view is None else view.copy(), rows, out)
+        tally(out, view, triple, 1)
         if view is not None:
             kept.views[triple] = view
     if missing:
@@ -271,7 +195,7 @@ def view_changes(conn: sqlite3.Connection, low: int, high: int, new: list[Row] |
         for key, n in replaced([row for row in rows if row[1] <= low], rows).items():
             out[key] = out.get(key, 0) + n
         for triple, triple_rows in read.items():
-            view = _count_on(None, triple_rows, None)
+            view = count_on(None, triple_rows, None)
             if view is not None:
                 kept.views[triple] = view
     kept.advance(conn, high, new[-1][0] if new else -math.inf)

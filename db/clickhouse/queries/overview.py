@@ -2,7 +2,8 @@
 
 The counting rules are SQLite's (db/queries/overview.py). Without dimension filters, the chart reads the hourly
 sums of `rollup_events` (db/clickhouse/rollups.py) for whole hours and raw rows for the edges, and so do the KPIs,
-top pages and events and engagement beyond two days (hourly and daily sums), as SQLite does with its rollups.
+top pages and events and engagement beyond two days (hourly and daily sums; engagement medians beyond a day from
+the hourly and daily histograms of `rollup_engaged`, db/clickhouse/engaged.py), as SQLite does with its rollups.
 The rules:
 - visitors are distinct visitor ids for spans up to two days, and the sum of sessions' `new_visitor` (a
   visitor's first session of the day) beyond, or whenever `rollups=True` asks for the rolled-up rule;
@@ -21,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from db.clickhouse import engaged
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import (
     bucket_sql,
@@ -59,7 +61,7 @@ from db.queries.overview import (
     ranked,
     sum_hours,
 )
-from db.rules import HOUR, VIEW_REPORTS_S, engaged_bucket_sql
+from db.rules import HOUR, VIEW_REPORTS_S
 
 __all__ = [
     "TOP_ALIASES",
@@ -414,32 +416,37 @@ def engagement(
     per-view medians and scroll milestones for spans up to ENGAGEMENT_EXACT_MAX_S and histogram medians beyond,
     as on SQLite (the sums from the rollups where `use_rolled` says so)."""
     pieces = split_span(span) if use_rolled(span, filters, rollups) else Pieces((span,), (), ())
-    sums: dict[str, list[int]] = {}
+    parts: list[str] = []
+    params: list[object] = []
     if pieces.raw:
-        where, params = spans_where(event_where, pieces.raw, filters)
-        _add_sums(
-            ch.rows(
-                f"SELECT path, countIf(type IN {PAGE_TYPES_SQL}), countIf(type = 'engagement'), "
-                "sumIf(scroll, type = 'engagement'), sumIf(engaged_ms, type = 'engagement') "
-                f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path",
-                params,
-            ),
-            sums,
+        where, raw_params = spans_where(event_where, pieces.raw, filters)
+        parts.append(
+            f"SELECT path, toInt64(countIf(type IN {PAGE_TYPES_SQL})) AS v, "
+            "toInt64(countIf(type = 'engagement')) AS r, toInt64(sumIf(scroll, type = 'engagement')) AS s, "
+            "toInt64(sumIf(engaged_ms, type = 'engagement')) AS m "
+            f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') GROUP BY path"
         )
+        params += raw_params
     if pieces.rolled is not None:
-        where, params = rolled_where(pieces, filters)
-        _add_sums(
-            ch.rows(
-                "SELECT key, sumIf(hits, kind = 'page'), sumIf(hits, kind = 'engagement'), sum(scroll), "
-                f"sum(engaged_ms) FROM rollup_events WHERE {where} AND kind IN ('page', 'engagement') GROUP BY key",
-                params,
-            ),
-            sums,
+        where, rolled_params = rolled_where(pieces, filters)
+        parts.append(
+            "SELECT key AS path, sumIf(hits, kind = 'page') AS v, sumIf(hits, kind = 'engagement') AS r, "
+            f"sum(scroll) AS s, sum(engaged_ms) AS m FROM rollup_events WHERE {where} "
+            "AND kind IN ('page', 'engagement') GROUP BY key"
         )
+        params += rolled_params
+    rows = ch.rows(  # the top pages only, in the order of `db.queries.overview` (views, then path)
+        f"SELECT path, sum(v) AS views, sum(r), sum(s), sum(m) FROM ({' UNION ALL '.join(parts)}) GROUP BY path "
+        "HAVING views != 0 OR sum(r) != 0 ORDER BY views DESC, path LIMIT ?",
+        [*params, int(limit)],
+    )
+    sums: dict[str, list[int]] = {}
+    _add_sums(rows, sums)
     order = sorted(((p, v) for p, v in sums.items() if v[0] or v[1]), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
     paths = [p for p, _v in order]
     per_view = engaged_views(ch, span, filters, paths) if span.seconds <= ENGAGEMENT_EXACT_MAX_S else None
-    histograms = engaged_histograms(ch, span, filters, paths) if per_view is None else {}
+    rolled = (not filters.dims) if rollups is None else rollups
+    histograms = engaged_histograms(ch, span, filters, paths, rollups=rolled) if per_view is None else {}
     out = []
     for path, v in order:
         median = median_seconds(histograms.get(path, {}))
@@ -469,31 +476,42 @@ def _add_sums(rows: Iterable[Any], into: dict[str, list[int]]) -> None:
             cur[i] += int(v)
 
 
-def engaged_histograms(ch: ClickHouse, span: Span, filters: Filters, paths: list[str]) -> dict[str, dict[int, int]]:
+def engaged_histograms(
+    ch: ClickHouse, span: Span, filters: Filters, paths: list[str], *, rollups: bool
+) -> dict[str, dict[int, int]]:
     """Per path (of `paths`): its views begun in the span per engaged-time bucket, by the rule of
-    `db.queries.overview.ENGAGEMENT_EXACT_MAX_S` that SQLite's `rollup_engaged` follows: views numbered by a
-    running count of page hits per session, path and bot flag in (ts, id) order, a report counted when sent
-    within VIEW_REPORTS_S of its view's page hit (its latest one: the running maximum of page hit times), read up
-    to VIEW_REPORTS_S past the span's end."""
+    `db.queries.overview.ENGAGEMENT_EXACT_MAX_S` that both engines' `rollup_engaged` follows (db/engaged.py):
+    hours and days from `rollup_engaged` unless `rollups` is False, the uneven ends from raw rows (SQLite reads
+    whole days only: the same views either way)."""
     if not paths:
         return {}
-    where, params = event_where(Span(span.start, span.end + VIEW_REPORTS_S), filters)
-    window = "PARTITION BY session_id, path, is_bot ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    counted = f"type = 'engagement' AND ts < hit + {VIEW_REPORTS_S:d}"
-    rows = ch.rows(
-        f"SELECT path, {engaged_bucket_sql('ms')} AS b, count() FROM ("
-        f"SELECT path, min(hit) AS hit_ts, sumIf(engaged_ms, {counted}) AS ms, countIf({counted}) AS reports "
-        "FROM (SELECT session_id, path, is_bot, type, ts, engaged_ms, "
-        f"sum(type != 'engagement') OVER ({window}) AS nth, "
-        f"max(if(type != 'engagement', ts, 0)) OVER ({window}) AS hit "
-        f"FROM events WHERE {where} AND type IN ('pageview', 'request', 'engagement') AND session_id != 0 "
-        "AND path IN ?) WHERE nth > 0 GROUP BY session_id, path, is_bot, nth "
-        "HAVING reports > 0 AND hit_ts >= ? AND hit_ts < ?) GROUP BY path, b",
-        [*params, paths, span.start, span.end],
-    )
+    pieces = split_span(span) if rollups else Pieces((span,), (), ())
+    parts: list[str] = []
+    params: list[object] = []
+    if pieces.raw:  # both ends in one read: where their reads leave a gap, every report a view counts is before it
+        where, where_params = spans_where(
+            event_where, [Span(s.start, s.end + VIEW_REPORTS_S) for s in pieces.raw], filters
+        )
+        hits, hits_params = spans_where(event_where, pieces.raw, filters)
+        sql = engaged.histogram_sql(  # only the sessions with a page hit of the paths in the ends
+            f"({where}) AND path IN ? AND session_id IN (SELECT session_id FROM events WHERE {hits} "
+            f"AND type IN {PAGE_TYPES_SQL} AND path IN ?)",
+            len(pieces.raw),
+        )
+        parts.append(f"SELECT path, b, toInt64(views) AS n FROM ({sql})")
+        params += [*where_params, paths, *hits_params, paths, *(v for s in pieces.raw for v in (s.start, s.end))]
+    if pieces.rolled is not None:
+        where, rolled_params = rolled_where(pieces, filters)
+        parts.append(
+            f"SELECT path, toUInt64(ms_bucket) AS b, views AS n FROM rollup_engaged WHERE {where} AND path IN ?"
+        )
+        params += [*rolled_params, paths]
+    rows = ch.rows(f"SELECT path, b, sum(n) FROM ({' UNION ALL '.join(parts)}) GROUP BY path, b", params)
     out: dict[str, dict[int, int]] = {}
     for path, b, n in rows:
-        out.setdefault(str(path), {})[int(b)] = int(n)
+        if n:
+            hist = out.setdefault(str(path), {})
+            hist[int(b)] = hist.get(int(b), 0) + int(n)
     return out
 
 
