@@ -13,7 +13,7 @@ from sitelens_tui.views import ALL_VIEWS
 from sitelens_tui.widgets.view_table import ViewTable
 from tests.engines import chdb_url
 from tests.tui.conftest import open_view
-from tests.tui.dataset import FROZEN_NOW
+from tests.tui.dataset import FROZEN_NOW, Dataset, make_dataset
 
 pytest.importorskip("chdb")
 
@@ -26,12 +26,20 @@ def tables(app) -> dict[str, list[list[str]]]:  # type: ignore[no-untyped-def]
     }
 
 
-@pytest.mark.parametrize("view", [v.key() for v in ALL_VIEWS])
-async def test_every_view_shows_the_same_rows_on_clickhouse(dataset, tmp_path_factory, view: str) -> None:
+@pytest.fixture(scope="module")
+def copied(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dataset, str]:
+    """The fixed dataset on SQLite and its copy on ClickHouse, made once: every view only reads them."""
+    dataset = make_dataset(tmp_path_factory.mktemp("tui-ch") / "sitelens.db")
     url = chdb_url(tmp_path_factory)
     target = open_store(url)
     copy_store(open_store(f"sqlite:///{dataset.path}", readonly=True), target)
     target.close()
+    return dataset, url
+
+
+@pytest.mark.parametrize("view", [v.key() for v in ALL_VIEWS])
+async def test_every_view_shows_the_same_rows_on_clickhouse(copied: tuple[Dataset, str], view: str) -> None:
+    dataset, url = copied
     on_ch = Config.for_tests(dataset.path)
     on_ch.db.path, on_ch.db.url = "", url
     seen = []
