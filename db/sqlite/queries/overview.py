@@ -69,6 +69,7 @@ def _raw_totals(conn: sqlite3.Connection, span: Span, filters: Filters, exact: b
 
 
 def _distinct_visitors(conn: sqlite3.Connection, span: Span, filters: Filters) -> int:
+    """Distinct visitor ids among a span's web events (server events have no visitors)."""
     where, params = event_where(span, filters)
     return int(
         conn.execute(
@@ -118,14 +119,7 @@ def totals(conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: b
 
 def live_visitors(conn: sqlite3.Connection, end: float, filters: Filters) -> int:
     """Distinct visitors with any event in the five minutes before `end`."""
-    where, params = event_where(Span(end - LIVE_WINDOW_S, end), filters)
-    return int(
-        conn.execute(
-            f"SELECT count(DISTINCT visitor_id) FROM events WHERE {where} AND visitor_id != '' "
-            f"AND type IN {WEB_TYPES_SQL}",
-            params,
-        ).fetchone()[0]
-    )
+    return _distinct_visitors(conn, Span(end - LIVE_WINDOW_S, end), filters)
 
 
 def kpis(conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: bool | None = None) -> Kpis:
