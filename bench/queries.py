@@ -259,7 +259,7 @@ def _chunks(n_events: int, now: float) -> Iterator[tuple[list[list[object]], lis
 def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, float]:
     """Insert the generated rows as the ClickHouse writer would (ids, session versions, rollups), one insert per
     chunk."""
-    from db.clickhouse import rollups
+    from db.clickhouse import funnel_steps, rollups
     from db.clickhouse.ids import new_id
 
     store = open_store(url, create=True)
@@ -272,6 +272,7 @@ def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, fl
         sessions = [(*r, 1) for r in sess]
         rolled = rollups.roll_up_batch(ch, rows, sessions, f"bench:{n}", memo)
         ch.insert("events", rows, ("id", *EVENT_COLUMNS))
+        funnel_steps.insert(ch, rows)
         ch.insert("sessions", sessions, (*SESSION_COLUMNS, "version"))
         memo.remember(*rolled)
         written += len(evs)
@@ -288,7 +289,9 @@ def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, fl
 
 def scale_clickhouse(store: Store, times: int) -> None:
     """Add `times - 1` copies of every stored event and session inside ClickHouse (ids shifted, visitors renamed),
-    in one pass each (ARRAY JOIN over the copy numbers)."""
+    in one pass each (ARRAY JOIN over the copy numbers); the funnel steps are copied from the events again."""
+    from db.clickhouse import funnel_steps
+
     ch = store.ch  # type: ignore[attr-defined]
     changed = {"id": "id + k", "session_id": "session_id + k", "visitor_id": "concat(visitor_id, '-', toString(k))"}
     for table, columns in (("events", ("id", *EVENT_COLUMNS)), ("sessions", (*SESSION_COLUMNS, "version"))):
@@ -299,6 +302,10 @@ def scale_clickhouse(store: Store, times: int) -> None:
             f"ARRAY JOIN range(1, {int(times)}) AS k"
         )
         print(f"  {table} x{times}: {time.perf_counter() - started:.0f} s", flush=True)
+    started = time.perf_counter()
+    ch.command("TRUNCATE TABLE funnel_steps")
+    funnel_steps.backfill(ch)
+    print(f"  funnel_steps from the events: {time.perf_counter() - started:.0f} s", flush=True)
     # The copies' visits are their originals' (session ids shift together), so every rollup sum grows K times.
     ch.command(
         "INSERT INTO rollup_events SELECT site, grain, bucket, is_bot, kind, key, props, hits * ?, visits * ?, "

@@ -189,8 +189,9 @@ def test_raw_retention_ttl(clickhouse):
     from tests.engines import ch_write
     from tests.factories import visit
 
+    raw = ["events", "funnel_steps", "sessions", "fingerprint_news", "throttle_drops"]
     assert current_raw_ttl(clickhouse, "events") == 0  # none until a collector sets it
-    assert set_raw_retention(clickhouse, 90) == ["events", "sessions", "fingerprint_news", "throttle_drops"]
+    assert set_raw_retention(clickhouse, 90) == raw
     assert set_raw_retention(clickhouse, 90) == []  # unchanged: no ALTER
     assert current_raw_ttl(clickhouse, "sessions") == 90
     assert set_raw_retention(clickhouse, 30) != [] and current_raw_ttl(clickhouse, "events") == 30
@@ -199,9 +200,11 @@ def test_raw_retention_ttl(clickhouse):
 
     old, new = visit(time.time() - 60 * 86400, [(0, "/old")]), visit(time.time() - 86400, [(0, "/new")])
     ch_write(clickhouse, old.events + new.events, [old.session, new.session])
-    clickhouse.command("OPTIMIZE TABLE events FINAL")
+    for table in ("events", "funnel_steps"):
+        clickhouse.command(f"OPTIMIZE TABLE {table} FINAL")
     assert clickhouse.rows("SELECT path FROM events") == [("/new",)]
-    assert set_raw_retention(clickhouse, 0) == ["events", "sessions", "fingerprint_news", "throttle_drops"]
+    assert clickhouse.rows("SELECT target FROM funnel_steps") == [("/new",)]
+    assert set_raw_retention(clickhouse, 0) == raw
     assert current_raw_ttl(clickhouse, "events") == 0  # kept forever, as raw_days = 0 on SQLite
     with pytest.raises(ValueError):
         set_raw_retention(clickhouse, -1)

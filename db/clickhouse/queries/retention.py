@@ -12,6 +12,7 @@ from db.clickhouse.client import ClickHouse
 
 RAW_TTL_COLUMNS: dict[str, str] = {
     "events": "toDateTime(toUInt32(ts))",
+    "funnel_steps": "toDateTime(toUInt32(ts))",
     "sessions": "toDateTime(toUInt32(last_seen))",
     "fingerprint_news": "toDateTime(toUInt32(seen))",
     "throttle_drops": "toDateTime(toUInt32(bucket))",
