@@ -1,0 +1,92 @@
+"""What keeping `funnel_steps` adds to a ClickHouse flush, measured with a real engine (chDB in this process).
+
+    python -m bench.funnel_steps_ingest [--flushes 400] [--batch 500]
+
+The collector's sink (`ClickHouseSink.write`: bot re-marking, rollups, the inserts into every table, funnel steps
+included) takes batches of the query bench's generated traffic, `--batch` events each (500, as a busy collector
+flushes them); after each flush the same batch's funnel steps are inserted once more under another token, which
+is what the funnel steps insert inside the flush costs. Printed per flush: the whole flush and that insert alone,
+this process's CPU time (chDB's threads included) and wall time, median and mean, and the insert's share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.queries import generate  # noqa: E402
+from db.batch import Batch  # noqa: E402
+from db.clickhouse import funnel_steps  # noqa: E402
+from db.clickhouse.client import connect_client  # noqa: E402
+from db.clickhouse.migrate import migrate  # noqa: E402
+from db.clickhouse.writer import ClickHouseSink, prepare  # noqa: E402
+from db.records import EVENT_COLUMNS  # noqa: E402
+from db.url import parse_store_url  # noqa: E402
+
+_SESSION = EVENT_COLUMNS.index("session_id")
+
+
+def batches(n_flushes: int, size: int) -> list[Batch]:
+    """`n_flushes` batches of `size` generated events, each with the sessions its events belong to."""
+    out: list[Batch] = []
+    events: list[tuple[object, ...]] = []
+    sessions: dict[int, tuple[object, ...]] = {}
+    for evs, sess in generate(n_flushes * size, time.time()):
+        sessions.update((int(s[0]), tuple(s)) for s in sess)  # type: ignore[call-overload]
+        events += [tuple(e) for e in evs]
+    for i in range(n_flushes):
+        chunk = events[i * size : (i + 1) * size]
+        ids = {int(e[_SESSION]) for e in chunk if e[_SESSION]}  # type: ignore[call-overload]
+        out.append(Batch(events=list(chunk), sessions={sid: sessions[sid] for sid in ids}))
+    return out
+
+
+def timed(fn: object) -> tuple[float, float]:
+    """(process CPU ms, wall ms) of one call."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    fn()  # type: ignore[operator]
+    return (time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flushes", type=int, default=400, help="flushes to time (default 400)")
+    parser.add_argument("--batch", type=int, default=500, help="events per flush (default 500)")
+    args = parser.parse_args(argv)
+    work = batches(args.flushes, args.batch)
+    with tempfile.TemporaryDirectory(prefix="sitelens-funnel-steps-") as tmp:
+        ch = connect_client(parse_store_url(f"chdb://{tmp}/store"))
+        migrate(ch)
+        sink = ClickHouseSink(ch, Path(tmp) / "spool", 1 << 30)
+        flush: list[tuple[float, float]] = []
+        steps: list[tuple[float, float]] = []
+        for batch in work:
+            flush.append(timed(lambda b=batch: sink.write(b)))
+            again = prepare(batch)
+            steps.append(timed(lambda p=again: funnel_steps.insert(ch, p.events, f"{p.token}:again")))
+        assert sink.spooled_events == 0
+        stored = int(ch.value("SELECT count() FROM funnel_steps") or 0)
+        ch.close()
+    print(f"{len(work)} flushes of {args.batch} events ({stored // 2:,} funnel steps each time)")
+    print(f"{'per flush, ms':<24}{'CPU median':>11}{'mean':>8}{'wall median':>13}{'mean':>8}")
+    for label, rows in (("whole flush", flush), ("funnel_steps insert", steps)):
+        cpu, wall = [r[0] for r in rows], [r[1] for r in rows]
+        print(
+            f"{label:<24}{statistics.median(cpu):>11.2f}{statistics.fmean(cpu):>8.2f}"
+            f"{statistics.median(wall):>13.2f}{statistics.fmean(wall):>8.2f}"
+        )
+    share = statistics.fmean(r[0] for r in steps) / statistics.fmean(r[0] for r in flush)
+    print(f"the funnel_steps insert: {100 * share:.1f}% of a flush's CPU")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
