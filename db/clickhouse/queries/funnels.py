@@ -159,12 +159,16 @@ def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) 
             funnel,
             (match_masks(n, window, [e[0] for e in hits], [e[2] for e in hits]) for (hits,) in journeys),
         )
-    found: set[tuple[float, int, str, int]] = set()  # (ts, event id, journey key, step mask), each event once
+    found: list[tuple[float, int, str, int]] = []  # (ts, event id, journey key, step mask), in (ts, id) order
     checked: dict[tuple[str, str, str, str], int] = {}  # each distinct event is matched once
     more = f", if(bitAnd(bits, {inexact}) = 0, '', type), {source.path}, {source.name}, props"
+    last = None
     for ts, event_id, key, bits, type_, path, name, props in ch.rows(
-        rows_sql.format(more=more), (*bit_params, *bit_params, *params)
+        rows_sql.format(more=more) + " ORDER BY ts, id", (*bit_params, *bit_params, *params)
     ):
+        if event_id == last:  # the same event twice (in order, a repeated row comes next to the first)
+            continue
+        last = event_id
         bits = int(bits)
         if bits & inexact:
             what = (type_, path, name, props)
@@ -173,11 +177,11 @@ def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) 
                 mask = checked[what] = step_mask(funnel, str(type_), str(path), str(name), _props(props))
             bits = (bits & ~inexact) | (mask & bits & inexact)  # an inexact step's query only offers a candidate
         if bits:
-            found.add((ts, event_id, key, bits))
+            found.append((ts, event_id, key, bits))
     # Visitors who never reached the first step add nothing: they are not matched at all.
     entering = {hit[2] for hit in found if hit[3] & 1}
     by_journey: dict[str, tuple[list[float], list[int]]] = {key: ([], []) for key in entering}
-    for ts, _event_id, key, bits in sorted(found):
+    for ts, _event_id, key, bits in found:
         journey = by_journey.get(key)
         if journey is not None:
             journey[0].append(float(ts))
