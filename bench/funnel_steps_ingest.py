@@ -23,13 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.queries import generate  # noqa: E402
+from bench.queries import DAYS, generate  # noqa: E402
 from db.batch import Batch  # noqa: E402
 from db.clickhouse import funnel_steps  # noqa: E402
 from db.clickhouse.client import connect_client  # noqa: E402
 from db.clickhouse.migrate import migrate  # noqa: E402
 from db.clickhouse.writer import ClickHouseSink, prepare  # noqa: E402
 from db.records import EVENT_COLUMNS  # noqa: E402
+from db.rules import DAY  # noqa: E402
 from db.url import parse_store_url  # noqa: E402
 
 _SESSION = EVENT_COLUMNS.index("session_id")
@@ -40,7 +41,9 @@ def batches(n_flushes: int, size: int) -> list[Batch]:
     out: list[Batch] = []
     events: list[tuple[object, ...]] = []
     sessions: dict[int, tuple[object, ...]] = {}
-    for evs, sess in generate(n_flushes * size, time.time()):
+    # Traffic that starts after the sink does, as a collector's own sessions do (an older session would be looked
+    # up in the store by the rollups as one the sink may have forgotten).
+    for evs, sess in generate(n_flushes * size, time.time() + (DAYS + 1) * DAY):
         sessions.update((int(s[0]), tuple(s)) for s in sess)  # type: ignore[call-overload]
         events += [tuple(e) for e in evs]
     for i in range(n_flushes):
