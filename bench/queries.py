@@ -4,9 +4,10 @@ queries through the storage contract for the 30-day and 90-day ranges (targets: 
 
 Loading inserts the rows in big batches while a second process generates the next ones. On SQLite the rollups are
 then computed once (`db.sqlite.rollups.rebuild`), as a bulk import would; on ClickHouse each chunk is rolled up
-as the writer does it (`db.clickhouse.rollups.roll_up`). `--scale K` then copies the loaded events K-1 more times
-inside ClickHouse (new ids and visitors, same days, the rollups' sums K times), to show the engine at K times the
-volume without generating it in Python.
+as the writer does it (`db.clickhouse.rollups.roll_up`) and its funnel steps inserted beside it. `--scale K` then
+copies the loaded events K-1 more times inside ClickHouse (new ids and visitors, same days, the rollups' sums K
+times, the funnel steps copied from the events again), to show the engine at K times the volume without
+generating it in Python.
 
     python bench/queries.py                                        # 10M events on SQLite
     python bench/queries.py --store chdb:///tmp/bench-ch           # the same on ClickHouse (chDB)

@@ -121,6 +121,14 @@ def _exact(step: Step) -> bool:
     return not step.props and (step.kind == "event" or _literal_prefix(step.match) == step.match)
 
 
+def _times_and_masks(hits: list[tuple[float, int, int]]) -> tuple[list[float], list[int]]:
+    """The times and step masks of one journey's (ts, event id, mask) hits in (ts, id) order, each event once (a
+    row stored twice sorts next to itself)."""
+    if len(hits) > 1:
+        hits = [hit for i, hit in enumerate(hits) if not i or hit[1] != hits[i - 1][1]]
+    return [hit[0] for hit in hits], [hit[2] for hit in hits]
+
+
 def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) -> list[StepResult]:
     """Per step: visitors entering, converting to the next step within the window, and time between steps.
 
@@ -151,14 +159,11 @@ def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) 
     n, window = len(funnel.steps), funnel.window_s
     if not inexact:
         journeys = ch.rows(
-            f"SELECT arraySort(x -> (x.1, x.2), groupUniqArray((ts, id, bits))) FROM ({rows_sql.format(more='')}) "
+            f"SELECT arraySort(x -> (x.1, x.2), groupArray((ts, id, bits))) FROM ({rows_sql.format(more='')}) "
             "GROUP BY journey HAVING max(bitAnd(bits, 1)) = 1",
             (*bit_params, *bit_params, *params),
         )
-        return summarise(
-            funnel,
-            (match_masks(n, window, [e[0] for e in hits], [e[2] for e in hits]) for (hits,) in journeys),
-        )
+        return summarise(funnel, (match_masks(n, window, *_times_and_masks(hits)) for (hits,) in journeys))
     found: list[tuple[float, int, str, int]] = []  # (ts, event id, journey key, step mask), in (ts, id) order
     checked: dict[tuple[str, str, str, str], int] = {}  # each distinct event is matched once
     more = f", if(bitAnd(bits, {inexact}) = 0, '', type), {source.path}, {source.name}, props"
