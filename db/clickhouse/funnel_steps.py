@@ -17,7 +17,11 @@ from db.rules import PAGE_TYPES
 log = logging.getLogger("sitelens.funnels")
 
 TABLE = "funnel_steps"
-COLUMNS = ("site", "type", "target", "ts", "id", "session_id", "visitor_id", "is_bot", "props")
+DIMENSIONS = ("country", "region", "city", "browser", "os", "os_version", "device", "screen", "bot_name")
+"""The event columns views filter on that are kept here too (few values each: LowCardinality, cheap to store)."""
+_COPIED = ("ts", "id", "session_id", "visitor_id", "is_bot", "props", *DIMENSIONS)
+"""The event columns kept as they are, after (site, type, target)."""
+COLUMNS = ("site", "type", "target", *_COPIED)
 STEP_TYPES = (*PAGE_TYPES, "event")
 """The event types a funnel step can match: page hits (by path) and custom events (by name)."""
 _TARGET = "if(type = 'event', name, path)"
@@ -26,7 +30,7 @@ _SOURCE = ("id", *EVENT_COLUMNS)
 _TYPE = _SOURCE.index("type")
 _NAME = _SOURCE.index("name")
 _PATH = _SOURCE.index("path")
-_rest = itemgetter(*(_SOURCE.index(c) for c in ("ts", "id", "session_id", "visitor_id", "is_bot", "props")))
+_rest = itemgetter(*(_SOURCE.index(c) for c in _COPIED))
 _site = itemgetter(_SOURCE.index("site"))
 
 
@@ -49,8 +53,8 @@ def backfill(ch: ClickHouse) -> int:
     """Copy in every stored page hit and custom event (the backfill of migration 0006); returns the rows copied."""
     before = int(ch.value(f"SELECT count() FROM {TABLE}") or 0)
     ch.command(
-        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) SELECT site, type, {_TARGET}, "
-        f"{', '.join(COLUMNS[3:])} FROM events WHERE type IN ?",
+        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) SELECT site, type, {_TARGET}, {', '.join(_COPIED)} "
+        "FROM events WHERE type IN ?",
         (list(STEP_TYPES),),
     )
     copied = int(ch.value(f"SELECT count() FROM {TABLE}") or 0) - before

@@ -31,6 +31,8 @@ FILTERS = [
     Filters(bots="bots"),
     Filters(dims=(("country", "DE"),)),
     Filters(site=SITE, dims=(("ref_source", "Google"),)),  # a session dimension
+    Filters(dims=(("browser", "Firefox"), ("ref_source", "news"))),
+    Filters(site=SITE, dims=(("user_id", ""),)),  # an event column funnel_steps does not hold: read from events
 ]
 
 

@@ -5,6 +5,10 @@
 -- reading `events`, in (site, time) order, costs). A projection cannot stand in for it: patch parts (the
 -- lightweight UPDATEs that re-mark a bot's events) switch projections off.
 --
+-- Beside what matching needs (ids, time, bot flag, properties), the event columns with few values that views filter
+-- on (country, browser, …), so a filtered report reads here too; a filter on another event column (fingerprint,
+-- user id, status, path) reads `events`.
+--
 -- Kept by whoever writes events, as the rollups are (db/clickhouse/funnel_steps.py): the collector's sink, the
 -- copy of `sitelens migrate` and the query bench insert a batch's rows here with their own deduplication token,
 -- re-marking a session as a bot updates both tables, `forget` deletes from both, and raw-event retention sets the
@@ -23,7 +27,16 @@ CREATE TABLE IF NOT EXISTS funnel_steps (
     session_id  Int64,
     visitor_id  String,
     is_bot      UInt8,
-    props       String
+    props       String,
+    country     LowCardinality(String),
+    region      LowCardinality(String),
+    city        LowCardinality(String),
+    browser     LowCardinality(String),
+    os          LowCardinality(String),
+    os_version  LowCardinality(String),
+    device      LowCardinality(String),
+    screen      LowCardinality(String),
+    bot_name    LowCardinality(String)
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(toDateTime(toUInt32(ts)))
 ORDER BY (site, type, target, ts, id)

@@ -93,8 +93,13 @@ _EVENTS = _Source("events", "path", "name")
 
 
 def _source(filters: Filters) -> _Source:
-    """`funnel_steps` unless a filter names an event column (a session dimension is looked up by session id)."""
-    return _EVENTS if any(DIMENSIONS[name].events is not None for name, _v in filters.dims) else _STEPS
+    """`funnel_steps` unless a filter names an event column it does not hold (a session dimension is looked up by
+    session id in either)."""
+    for name, _value in filters.dims:
+        column = DIMENSIONS[name].events
+        if column is not None and column not in funnel_steps.DIMENSIONS:
+            return _EVENTS
+    return _STEPS
 
 
 def _step_query(step: Step, source: _Source) -> tuple[str, tuple[object, ...]]:
