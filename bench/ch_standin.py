@@ -8,7 +8,8 @@ HTTP interface that clickhouse-connect's HttpClient uses, so a `clickhouse://USE
 process, and the collector's own process carries only clickhouse-connect, as against a real server:
 
 - `GET /ping` → `Ok.`; any other request is one statement: the `query` URL parameter followed by the body (or the
-  body alone), with `database`, `default_format`, `param_NAME` bind values and settings as URL parameters;
+  body alone), with `database`, `default_format`, `param_NAME` bind values and settings as URL parameters (the
+  query and bind values may come as form fields instead, as clickhouse-connect sends long ones);
 - `INSERT INTO t (cols) FORMAT F` followed by data (JSONCompactColumns, Native, ...; the body lz4/zstd/gzip/
   deflate/br-compressed or chunked) is written to a temporary file and inserted with `FROM INFILE`, the request's
   settings (`insert_deduplication_token`) in a SETTINGS clause; other statements run as they are, settings
@@ -292,8 +293,14 @@ class StandIn:
             )
             reply = error_reply(message, self.version, request.query.get("query_id", ""))
         else:
-            body = await request.read()
             params = dict(request.query)
+            if request.content_type == "multipart/form-data":
+                # clickhouse-connect posts the query and long bind values as a form (URL length limits)
+                form = await request.post()
+                params.update({k: v for k, v in form.items() if isinstance(v, str)})
+                body = b""
+            else:
+                body = await request.read()
             if not params.get("query") and not body:
                 return web.Response(text="Ok.\n")
             encoding = request.headers.get("Content-Encoding", "")
