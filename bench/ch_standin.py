@@ -130,6 +130,7 @@ def parse_statement(params: Mapping[str, str], body: bytes) -> Statement:
     """Split a request into its statement, its insert data (after `INSERT … FORMAT F`) and its parameters."""
     query = params.get("query", "").encode()
     head = _INSERT_DATA.match(query) if query and body else None
+    data: bytes | None
     if head is not None:  # the statement in the URL, the data in the body
         whole, data = query, body
     else:  # the body continues the statement in the URL (or is the whole of it), data included
