@@ -148,6 +148,7 @@ async def serve(kind: str, db: str, bots: bool, profile: str, knockout: str = ""
                 written=writer.stats.written_events,
                 queue=writer.queue_depth,
                 spooled=writer.spooled_events,
+                flushes=writer.stats.flushes,
             )
         return web.json_response(body)
 

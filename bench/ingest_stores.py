@@ -100,6 +100,7 @@ class Result:
     standin_us: float = 0.0
     spooled: int = 0
     queue_max: int = 0
+    per_flush: float = 0.0
     steady: Memory = field(default_factory=Memory)
     full: Memory = field(default_factory=Memory)
     standin_peak_mb: float = 0.0
@@ -178,6 +179,7 @@ async def measure(server: Server, seconds: float, rate: float, standin: int | No
         standin_us=(child_cpu_s(standin) - standin_before) * 1e6 / written if standin else 0.0,
         spooled=int(after.get("spooled", 0)),
         queue_max=full.queue_max,
+        per_flush=written / max(1, int(after.get("flushes", 0) - info.get("flushes", 0))),
         steady=steady_memory,
         full=full_memory,
     )
@@ -242,7 +244,8 @@ async def bench(args: argparse.Namespace) -> int:
         for name, result in results.items():
             spool = f"   SPOOLED {result.spooled} events: not all committed" if result.spooled else ""
             print(
-                f"  {name:<10} {result.events_s:>9,.0f} events/s committed (queue up to {result.queue_max:,} events)"
+                f"  {name:<10} {result.events_s:>9,.0f} events/s committed (queue up to {result.queue_max:,} events,"
+                f" {result.per_flush:,.0f} events per flush)"
                 f"{spool}"
             )
             print(f"             collector memory at {args.rate:,.0f} events/s: {result.steady}")
