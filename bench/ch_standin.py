@@ -11,7 +11,7 @@ process, and the collector's own process carries only clickhouse-connect, as aga
   body alone), with `database`, `default_format`, `param_NAME` bind values and settings as URL parameters (the
   query and bind values may come as form fields instead, as clickhouse-connect sends long ones);
 - `INSERT INTO t (cols) FORMAT F` followed by data (JSONCompactColumns, Native, ...; the body lz4/zstd/gzip/
-  deflate/br-compressed or chunked) is written to a temporary file and inserted with `FROM INFILE`, the request's
+  deflate-compressed or chunked) is written to a temporary file and inserted with `FROM INFILE`, the request's
   settings (`insert_deduplication_token`) in a SETTINGS clause; other statements run as they are, settings
   applied with SET on the worker's chDB handle (kept while they do not change);
 - answers carry the bytes chDB produced in the requested format (TabSeparated when none), X-ClickHouse-Format,
@@ -103,27 +103,29 @@ class Reply:
 
 
 def decompress(body: bytes, encoding: str) -> bytes:
-    """The request body without its Content-Encoding (clickhouse-connect compresses Native inserts)."""
+    """The request body without its Content-Encoding (clickhouse-connect compresses Native inserts, each block a
+    frame of its own: every frame is read, not only the first)."""
     encoding = encoding.strip().lower()
     if not encoding or encoding == "identity":
         return body
     if encoding == "lz4":
         import lz4.frame
 
-        return bytes(lz4.frame.decompress(body))
+        out, rest = bytearray(), body
+        while rest:
+            frame = lz4.frame.LZ4FrameDecompressor()
+            out += frame.decompress(rest)
+            rest = frame.unused_data if frame.eof else b""
+        return bytes(out)
     if encoding == "zstd":
         from clickhouse_connect.driver.compression import _zstd_decompress
 
-        return bytes(_zstd_decompress(body))
+        return bytes(_zstd_decompress(body))  # reads concatenated frames
     if encoding == "gzip":
-        return gzip.decompress(body)
+        return gzip.decompress(body)  # reads concatenated members
     if encoding == "deflate":
         return zlib.decompress(body)
-    if encoding == "br":
-        import brotli  # type: ignore[import-not-found]
-
-        return bytes(brotli.decompress(body))
-    raise ValueError(f"Code: 36. DB::Exception: Unknown Content-Encoding {encoding!r}. (BAD_ARGUMENTS)")
+    raise ValueError(f"Code: 36. DB::Exception: Content-Encoding {encoding!r} not supported here. (BAD_ARGUMENTS)")
 
 
 def parse_statement(params: Mapping[str, str], body: bytes) -> Statement:
@@ -318,7 +320,9 @@ async def serve(args: argparse.Namespace) -> None:
     app = web.Application(client_max_size=1 << 30)
     app.router.add_route("*", "/{tail:.*}", standin.handle)
     # ClickHouse takes URLs up to 1 MiB (http_max_uri_size): bind values travel in the URL.
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, max_line_size=1 << 20, max_field_size=1 << 16)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, max_line_size=1 << 20, max_field_size=1 << 16, auto_decompress=False
+    )
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port)
     await site.start()
