@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -226,3 +227,85 @@ def test_top_fingerprints_rank_on_every_news_row(clickhouse: object, tmp_path: P
     assert {"gone", "later"}.isdisjoint(f.fingerprint for f in everything)
     for limit in range(1, 13):
         assert ch_bots.top_fingerprints(clickhouse, span, limit) == bots.top_fingerprints(conn, span, limit)  # type: ignore[arg-type]
+
+
+def test_a_store_from_before_the_reputation_tables_gets_them_by_migration(clickhouse: object, tmp_path: Path) -> None:
+    """News and sessions stored at schema 5 are folded by the migration's backfill, once, and later news adds to
+    them: the worst fingerprints and their latest session's signals are SQLite's."""
+    from dataclasses import replace
+
+    from db.batch import Batch
+    from db.clickhouse import migrate, reputation
+    from db.records import FingerprintRecord
+    from db.sqlite.batch import write_batch
+    from tests.db.engine_pair import write_clickhouse
+    from tests.factories import visit
+
+    ch: Any = clickhouse
+    for table, view in reputation.VIEWS.items():
+        ch.command(f"DROP VIEW {view}")
+        ch.command(f"DROP TABLE {table}")
+    ch.command("ALTER TABLE schema_migrations DELETE WHERE version = 7 SETTINGS mutations_sync = 1")
+    t = 1_700_000_000.0
+    span = span_for("7d", t + 8 * DAY)
+
+    def flush(i: int, fp: str, score: int, signal: str) -> Batch:
+        v = visit(t + DAY + i * HOUR, [(0, "/")], visitor=fp, fingerprint=fp, session_id=i % 3 + 1)
+        session = replace(v.session, last_seen=t + DAY + i * HOUR, bot_signals=json.dumps([{"name": signal}]))
+        news = FingerprintRecord(fp, t + DAY + i * HOUR, 1, i, score, "normal", f"UA/{i}", "")
+        return Batch(sessions={session.id: session.as_row()}, fingerprints={fp: news})
+
+    before = [flush(i, f"fp{i % 3}", 10 * i, f"s{i}") for i in range(6)]
+    after = [flush(i, f"fp{i % 3}", 5, f"late{i}") for i in range(6, 9)]
+    conn = new_db(tmp_path / "f.db")
+    for b in before:
+        write_batch(conn, b, [])
+    write_clickhouse(ch, before)
+    migrate.migrate(ch)
+    migrate.migrate(ch)  # applied once
+    assert ch.value("SELECT count() FROM fingerprint_reputation") == 3
+    for b in after:
+        write_batch(conn, b, [])
+    write_clickhouse(ch, after)
+    want = bots.top_fingerprints(conn, span)
+    assert [(f.fingerprint, f.max_score, f.requests, f.signals) for f in want] == [
+        ("fp2", 50, 2 + 5 + 8, ("late8 +0",)),
+        ("fp1", 40, 1 + 4 + 7, ("late7 +0",)),
+        ("fp0", 30, 0 + 3 + 6, ("late6 +0",)),
+    ]
+    assert ch_bots.top_fingerprints(ch, span) == want
+    reputation.rebuild(ch)  # a second backfill (another collector migrating at once) adds nothing
+    assert ch_bots.top_fingerprints(ch, span) == want
+
+
+def test_fingerprints_past_raw_days_leave_the_list_as_on_sqlite(clickhouse: object, tmp_path: Path) -> None:
+    """The reputation tables expire with `retention.raw_days` (a TTL, counted from the real clock), as SQLite's
+    retention deletes fingerprints last seen before it."""
+    import time
+
+    from db.batch import Batch
+    from db.clickhouse.queries.retention import set_retention
+    from db.queries.common import Span
+    from db.records import FingerprintRecord
+    from db.sqlite.batch import write_batch
+    from db.sqlite.retention import purge
+    from tests.db.engine_pair import write_clickhouse
+
+    ch: Any = clickhouse
+    now = time.time()
+    batches = [
+        Batch(fingerprints={fp: FingerprintRecord(fp, now - days * DAY, 1, 5, score, "normal", "UA", "")})
+        for fp, days, score in (("old", 60, 90), ("new", 2, 20), ("old", 50, 10))
+    ]
+    conn = new_db(tmp_path / "f.db")
+    for b in batches:
+        write_batch(conn, b, [])
+    write_clickhouse(ch, batches)
+    span = Span(now - 90 * DAY, now)
+    assert [f.fingerprint for f in ch_bots.top_fingerprints(ch, span)] == ["old", "new"]
+    purge(conn, now, raw_days=30, rollup_days=0)
+    set_retention(ch, 30, 0)
+    for table in ("fingerprint_news", "fingerprint_reputation", "fingerprint_scores", "fingerprint_signals"):
+        ch.command(f"OPTIMIZE TABLE {table} FINAL")  # TTLs apply at merges
+    assert ch_bots.top_fingerprints(ch, span) == bots.top_fingerprints(conn, span)
+    assert [f.fingerprint for f in ch_bots.top_fingerprints(ch, span)] == ["new"]

@@ -185,11 +185,12 @@ def test_storage_stats_count_the_same_rows(both, tmp_path_factory):
 
 
 def test_raw_retention_ttl(clickhouse):
-    from db.clickhouse.queries.retention import current_ttl, set_retention
+    from db.clickhouse.queries.retention import RAW_TTL_COLUMNS, current_ttl, set_retention
     from tests.engines import ch_write
     from tests.factories import visit
 
-    raw = ["events", "sessions", "fingerprint_news", "throttle_drops"]
+    raw = list(RAW_TTL_COLUMNS)
+    assert raw[:4] == ["events", "sessions", "fingerprint_news", "throttle_drops"]
     assert current_ttl(clickhouse, "events") == 0  # none until a collector sets it
     assert set_retention(clickhouse, 90, 0) == raw
     assert set_retention(clickhouse, 90, 0) == []  # unchanged: no ALTER

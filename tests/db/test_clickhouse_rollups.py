@@ -209,9 +209,7 @@ def test_rollups_past_rollup_days_go_from_long_spans_as_on_sqlite(clickhouse, tm
     assert ch_overview.kpis(clickhouse, span, f).pageviews == sq_overview.kpis(conn, span, f).pageviews == 6  # type: ignore[arg-type]
 
     purge(conn, now, raw_days=30, rollup_days=60)
-    assert set_retention(clickhouse, 30, 60) == [  # type: ignore[arg-type]
-        "events", "sessions", "fingerprint_news", "throttle_drops", "rollup_events", "rollup_engaged"
-    ]  # fmt: skip
+    assert set_retention(clickhouse, 30, 60)[-2:] == ["rollup_events", "rollup_engaged"]  # type: ignore[arg-type]
     for table in ("events", "sessions", "rollup_events", "rollup_engaged"):
         clickhouse.command(f"OPTIMIZE TABLE {table} FINAL")  # type: ignore[attr-defined]  # TTLs apply at merges
     ch_kpis = ch_overview.kpis(clickhouse, span, f)  # type: ignore[arg-type]

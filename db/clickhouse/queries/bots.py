@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import event_where, session_where
-from db.clickhouse.queries.throttle import LEVEL_ONLY, REPUTATION_SQL, SEEN_SINCE
 from db.queries.bots import BEHAVIOURAL, BotRow, DropRow, FingerprintRow, _signals
 from db.queries.common import Filters, Span
 from db.queries.overview import PAGE_TYPES_SQL
@@ -35,35 +34,46 @@ def top_bots(
 
 _RANKED = "ORDER BY max_score DESC, requests DESC, fingerprint"
 _LISTED = "fingerprint, ua, sessions, requests, max_score, level, bot_name, last_seen, flags"
+_FOLDED = (
+    "SELECT fingerprint, min(first_seen) AS first_seen, max(last_seen) AS last_seen, sum(news) AS news, "
+    "sum(sessions) AS sessions, sum(requests) AS requests, max(max_score) AS max_score, "
+    "if(argMaxMerge(flags) = '', '[]', argMaxMerge(flags)) AS flags, argMaxMerge(level) AS level, "
+    "argMaxMerge(ua) AS ua, argMaxMerge(bot_name) AS bot_name "
+    "FROM fingerprint_reputation WHERE fingerprint IN ({candidates}) GROUP BY fingerprint"
+)
+"""The reputations of the candidates, folded from their `fingerprint_reputation` rows (migration 0007) as
+REPUTATION_SQL folds the news rows."""
 _SCORE_FLOOR = (
-    "(SELECT if(count() < ?, NULL, min(score)) FROM (SELECT score FROM fingerprint_news WHERE seen >= ? "
+    "(SELECT if(count() < ?, NULL, min(score)) FROM (SELECT score FROM fingerprint_scores WHERE seen >= ? "
     "AND seen < ? ORDER BY score DESC LIMIT ?))"
 )
-"""The lowest of the span's `limit` highest news scores (NULL when it has fewer news rows): a cheap guess of the
-lowest max score among the worst `limit` fingerprints seen in it."""
-_CANDIDATES = f" WHERE fingerprint IN (SELECT fingerprint FROM fingerprint_news WHERE score >= {_SCORE_FLOOR})"
+"""The lowest of the `limit` highest (score, fingerprint) pairs last seen in the span (NULL when there are fewer):
+a cheap guess of the lowest max score among the worst `limit` fingerprints seen in it."""
+_CANDIDATES = f"SELECT fingerprint FROM fingerprint_scores WHERE score >= {_SCORE_FLOOR}"
+_SEEN_SINCE = "SELECT fingerprint FROM fingerprint_scores WHERE seen >= ?"
+"""Every fingerprint with news since a time (no other can have been seen since then)."""
 
 
 def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[FingerprintRow]:
     """Fingerprints seen in the span, worst first (highest bot score, then most requests)."""
     # First only the fingerprints with a news row scoring at least the floor are folded (a few thousand of a
-    # million). Each has a max score at or above the floor and every other fingerprint one below it, so when
-    # `limit` of them were seen in the span no other can rank among them: the answer is the one folding every
-    # fingerprint gives. Otherwise (fewer fingerprints in the span than asked, or the span's best news rows
-    # belonging to fewer than `limit` of them) every fingerprint with news in the span is folded, ranked on cheap
-    # aggregates first.
+    # million, a range of `fingerprint_scores`). Each has a max score at or above the floor and every other
+    # fingerprint one below it, so when `limit` of them were seen in the span no other can rank among them: the
+    # answer is the one folding every fingerprint gives. Otherwise (fewer fingerprints in the span than asked, or
+    # the span's best pairs belonging to fewer than `limit` of them) every fingerprint with news since the span's
+    # start is folded.
     seen = (span.start, span.end)
-    fold = f"SELECT {_LISTED} FROM ({REPUTATION_SQL.format(where=' WHERE fingerprint IN ({ranked})')}) {_RANKED}"
-    rows = ch.rows(fold.format(ranked=_ranked(_CANDIDATES)), (limit, *seen, limit, *seen, limit))
+    fold = (
+        f"SELECT {_LISTED} FROM ({_FOLDED}) WHERE news > 0 AND last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
+    )
+    rows = ch.rows(fold.format(candidates=_CANDIDATES), (limit, *seen, limit, *seen, limit))
     if len(rows) < limit:
-        rows = ch.rows(fold.format(ranked=_ranked(SEEN_SINCE)), (span.start, *seen, limit))
-    # The signals of each one's latest session, read for the listed fingerprints only. A session's last sight never
-    # goes back from version to version, so the newest version of the session seen last is the row with the
-    # latest (last seen, version) among all versions: no FINAL needed.
+        rows = ch.rows(fold.format(candidates=_SEEN_SINCE), (span.start, *seen, limit))
+    # The signals of each one's latest session (by last seen, then version), kept per fingerprint.
     listed = [str(r[0]) for r in rows]
     signals = dict(
         ch.rows(
-            "SELECT fingerprint, argMax(bot_signals, (last_seen, version)) FROM sessions WHERE fingerprint IN ? "
+            "SELECT fingerprint, argMaxMerge(signals) FROM fingerprint_signals WHERE fingerprint IN ? "
             "GROUP BY fingerprint",
             (listed,),
         )
@@ -75,19 +85,6 @@ def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[Finger
         )
         for r in rows
     ]
-
-
-def _ranked(where: str) -> str:
-    """The fingerprints seen in the span among those `where` selects (its parameters, then the span's start, end
-    and the limit), ranked on cheap aggregates (seen times, requests, score): the whole reputation (the newest
-    User-Agent, bot name and flags) is then folded for the listed ones only."""
-    return (
-        "SELECT fingerprint FROM (SELECT fingerprint, minIf(seen, NOT level_only) AS first_seen, "
-        "maxIf(seen, NOT level_only) AS last_seen, sum(requests) AS requests, max(score) AS max_score, "
-        f"countIf(NOT level_only) AS news FROM (SELECT fingerprint, seen, requests, score, {LEVEL_ONLY} AS level_only "
-        f"FROM fingerprint_news{where}) GROUP BY fingerprint) "
-        f"WHERE news > 0 AND last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
-    )
 
 
 def drops_by_level(ch: ClickHouse, span: Span) -> list[DropRow]:

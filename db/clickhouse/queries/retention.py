@@ -16,8 +16,12 @@ RAW_TTL_COLUMNS: dict[str, str] = {
     "sessions": "toDateTime(toUInt32(last_seen))",
     "fingerprint_news": "toDateTime(toUInt32(seen))",
     "throttle_drops": "toDateTime(toUInt32(bucket))",
+    "fingerprint_reputation": "toDateTime(toUInt32(touched))",
+    "fingerprint_scores": "toDateTime(toUInt32(seen))",
+    "fingerprint_signals": "toDateTime(toUInt32(last_seen))",
 }
-"""Raw table -> the time its rows age from (the same columns SQLite's retention deletes by)."""
+"""Raw table -> the time its rows age from (the same columns SQLite's retention deletes by; the fingerprint tables
+kept from `fingerprint_news` and `sessions` by the newest of the rows each row sums)."""
 ROLLUP_TTL_COLUMNS: dict[str, str] = {
     "rollup_events": "toDateTime(bucket + grain)",
     "rollup_engaged": "toDateTime(bucket + grain)",
