@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import event_where, session_where
+from db.clickhouse.queries.throttle import REPUTATION_SQL, SEEN_SINCE
 from db.queries.bots import BEHAVIOURAL, BotRow, DropRow, FingerprintRow, _signals
 from db.queries.common import Filters, Span
 from db.queries.overview import PAGE_TYPES_SQL
@@ -34,24 +35,13 @@ def top_bots(
 
 _RANKED = "ORDER BY max_score DESC, requests DESC, fingerprint"
 _LISTED = "fingerprint, ua, sessions, requests, max_score, level, bot_name, last_seen, flags"
-_FOLDED = (
-    "SELECT fingerprint, min(first_seen) AS first_seen, max(last_seen) AS last_seen, sum(news) AS news, "
-    "sum(sessions) AS sessions, sum(requests) AS requests, max(max_score) AS max_score, "
-    "if(argMaxMerge(flags) = '', '[]', argMaxMerge(flags)) AS flags, argMaxMerge(level) AS level, "
-    "argMaxMerge(ua) AS ua, argMaxMerge(bot_name) AS bot_name "
-    "FROM fingerprint_reputation WHERE fingerprint IN ({candidates}) GROUP BY fingerprint"
-)
-"""The reputations of the candidates, folded from their `fingerprint_reputation` rows (migration 0007) as
-REPUTATION_SQL folds the news rows."""
 _SCORE_FLOOR = (
     "(SELECT if(count() < ?, NULL, min(score)) FROM (SELECT score FROM fingerprint_scores WHERE seen >= ? "
     "AND seen < ? ORDER BY score DESC LIMIT ?))"
 )
 """The lowest of the `limit` highest (score, fingerprint) pairs last seen in the span (NULL when there are fewer):
 a cheap guess of the lowest max score among the worst `limit` fingerprints seen in it."""
-_CANDIDATES = f"SELECT fingerprint FROM fingerprint_scores WHERE score >= {_SCORE_FLOOR}"
-_SEEN_SINCE = "SELECT fingerprint FROM fingerprint_scores WHERE seen >= ?"
-"""Every fingerprint with news since a time (no other can have been seen since then)."""
+_CANDIDATES = f" WHERE fingerprint IN (SELECT fingerprint FROM fingerprint_scores WHERE score >= {_SCORE_FLOOR})"
 
 
 def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[FingerprintRow]:
@@ -63,12 +53,10 @@ def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[Finger
     # the span's best pairs belonging to fewer than `limit` of them) every fingerprint with news since the span's
     # start is folded.
     seen = (span.start, span.end)
-    fold = (
-        f"SELECT {_LISTED} FROM ({_FOLDED}) WHERE news > 0 AND last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
-    )
-    rows = ch.rows(fold.format(candidates=_CANDIDATES), (limit, *seen, limit, *seen, limit))
+    fold = f"SELECT {_LISTED} FROM ({REPUTATION_SQL}) WHERE last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
+    rows = ch.rows(fold.format(where=_CANDIDATES), (limit, *seen, limit, *seen, limit))
     if len(rows) < limit:
-        rows = ch.rows(fold.format(candidates=_SEEN_SINCE), (span.start, *seen, limit))
+        rows = ch.rows(fold.format(where=SEEN_SINCE), (span.start, *seen, limit))
     # The signals of each one's latest session (by last seen, then version), kept per fingerprint.
     listed = [str(r[0]) for r in rows]
     signals = dict(
