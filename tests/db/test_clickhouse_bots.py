@@ -235,17 +235,13 @@ def test_a_store_from_before_the_reputation_tables_gets_them_by_migration(clickh
     from dataclasses import replace
 
     from db.batch import Batch
-    from db.clickhouse import migrate, reputation
+    from db.clickhouse import migrate, rank
     from db.records import FingerprintRecord
     from db.sqlite.batch import write_batch
     from tests.db.engine_pair import write_clickhouse
     from tests.factories import visit
 
     ch: Any = clickhouse
-    for table, view in reputation.VIEWS.items():
-        ch.command(f"DROP VIEW {view}")
-        ch.command(f"DROP TABLE {table}")
-    ch.command("ALTER TABLE schema_migrations DELETE WHERE version = 7 SETTINGS mutations_sync = 1")
     t = 1_700_000_000.0
     span = span_for("7d", t + 8 * DAY)
 
@@ -261,6 +257,11 @@ def test_a_store_from_before_the_reputation_tables_gets_them_by_migration(clickh
     for b in before:
         write_batch(conn, b, [])
     write_clickhouse(ch, before)
+    for view in rank.VIEWS.values():  # back to a store of schema 5 holding those rows
+        ch.command(f"DROP VIEW {view}")
+    for table in rank.PER_FINGERPRINT:
+        ch.command(f"DROP TABLE {table}")
+    ch.command("ALTER TABLE schema_migrations DELETE WHERE version = 7 SETTINGS mutations_sync = 1")
     migrate.migrate(ch)
     migrate.migrate(ch)  # applied once
     assert ch.value("SELECT count() FROM fingerprint_reputation") == 3
@@ -274,7 +275,7 @@ def test_a_store_from_before_the_reputation_tables_gets_them_by_migration(clickh
         ("fp0", 30, 0 + 3 + 6, ("late6 +0",)),
     ]
     assert ch_bots.top_fingerprints(ch, span) == want
-    reputation.rebuild(ch)  # a second backfill (another collector migrating at once) adds nothing
+    rank.rebuild(ch)  # a second backfill (another collector migrating at once) adds nothing
     assert ch_bots.top_fingerprints(ch, span) == want
 
 
@@ -305,7 +306,7 @@ def test_fingerprints_past_raw_days_leave_the_list_as_on_sqlite(clickhouse: obje
     assert [f.fingerprint for f in ch_bots.top_fingerprints(ch, span)] == ["old", "new"]
     purge(conn, now, raw_days=30, rollup_days=0)
     set_retention(ch, 30, 0)
-    for table in ("fingerprint_news", "fingerprint_reputation", "fingerprint_scores", "fingerprint_signals"):
+    for table in ("fingerprint_news", "fingerprint_reputation", "fingerprint_ranks", "fingerprint_signals"):
         ch.command(f"OPTIMIZE TABLE {table} FINAL")  # TTLs apply at merges
     assert ch_bots.top_fingerprints(ch, span) == bots.top_fingerprints(conn, span)
     assert [f.fingerprint for f in ch_bots.top_fingerprints(ch, span)] == ["new"]

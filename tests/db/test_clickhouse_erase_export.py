@@ -138,7 +138,7 @@ def test_erase_leaves_nothing_on_either_engine(fresh):
     assert ch.value("SELECT count() FROM sessions FINAL") == other_sessions - sqlite.sessions
     assert ch.value("SELECT count() FROM events") == conn.execute("SELECT count(*) FROM events").fetchone()[0]
     assert che.erase_visitors(ch, visitors, ip=ip).events == 0  # nothing left to erase
-    for table in ("fingerprint_reputation", "fingerprint_scores", "fingerprint_signals"):
+    for table in ("fingerprint_reputation", "fingerprint_ranks", "fingerprint_signals"):
         assert ch.value(f"SELECT count() FROM {table} WHERE fingerprint IN ?", (fps,)) == 0, table
     span = Span(T0 - DAY, T0 + 60 * DAY)
     assert chb.top_fingerprints(ch, span, 1000) == sqb.top_fingerprints(conn, span, 1000)

@@ -6,9 +6,13 @@ numbers for every span."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import event_where, session_where
-from db.clickhouse.queries.throttle import REPUTATION_SQL, SEEN_SINCE
+from db.clickhouse.queries.throttle import SEEN_SINCE
+from db.clickhouse.rank import REPUTATION_SQL
 from db.queries.bots import BEHAVIOURAL, BotRow, DropRow, FingerprintRow, _signals
 from db.queries.common import Filters, Span
 from db.queries.overview import PAGE_TYPES_SQL
@@ -35,44 +39,71 @@ def top_bots(
 
 _RANKED = "ORDER BY max_score DESC, requests DESC, fingerprint"
 _LISTED = "fingerprint, ua, sessions, requests, max_score, level, bot_name, last_seen, flags"
-_SCORE_FLOOR = (
-    "(SELECT if(count() < ?, NULL, min(score)) FROM (SELECT score FROM fingerprint_scores WHERE seen >= ? "
-    "AND seen < ? ORDER BY score DESC LIMIT ?))"
+_RANK_ORDER = (
+    f"SELECT {_LISTED}, first_seen FROM fingerprint_ranks "
+    "ORDER BY max_score DESC, requests DESC, fingerprint DESC, folded DESC LIMIT ?"
 )
-"""The lowest of the `limit` highest (score, fingerprint) pairs last seen in the span (NULL when there are fewer):
-a cheap guess of the lowest max score among the worst `limit` fingerprints seen in it."""
-_CANDIDATES = f" WHERE fingerprint IN (SELECT fingerprint FROM fingerprint_scores WHERE score >= {_SCORE_FLOOR})"
+"""The rank rows from the worst down (db/clickhouse/rank.py): each fingerprint's first row is its current one."""
+FIRST_READ = 256
+MAX_READ = 1 << 16
+"""Rank rows read at first, and at most before every fingerprint with news in the span is folded instead."""
 
 
 def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[FingerprintRow]:
     """Fingerprints seen in the span, worst first (highest bot score, then most requests)."""
-    # First only the fingerprints with a news row scoring at least the floor are folded (a few thousand of a
-    # million, a range of `fingerprint_scores`). Each has a max score at or above the floor and every other
-    # fingerprint one below it, so when `limit` of them were seen in the span no other can rank among them: the
-    # answer is the one folding every fingerprint gives. Otherwise (fewer fingerprints in the span than asked, or
-    # the span's best pairs belonging to fewer than `limit` of them) every fingerprint with news since the span's
-    # start is folded.
-    seen = (span.start, span.end)
-    fold = f"SELECT {_LISTED} FROM ({REPUTATION_SQL}) WHERE last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
-    rows = ch.rows(fold.format(where=_CANDIDATES), (limit, *seen, limit, *seen, limit))
-    if len(rows) < limit:
-        rows = ch.rows(fold.format(where=SEEN_SINCE), (span.start, *seen, limit))
+    # The rank rows from the worst down, more of them until `limit` fingerprints seen in the span are among them
+    # and every row ranking with the last of those is read too (SQLite breaks a tie by fingerprint); for short
+    # spans, with few of the worst seen in them, every fingerprint with news since the span's start is folded.
+    n = max(FIRST_READ, 4 * limit)
+    while True:
+        rows = ch.rows(_RANK_ORDER, (n,))
+        ranked = worst_seen(rows, span, limit, complete=len(rows) < n)
+        if ranked is not None:
+            break
+        if n >= MAX_READ:
+            fold = f"SELECT {_LISTED} FROM ({REPUTATION_SQL}) WHERE last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
+            ranked = ch.rows(fold.format(where=SEEN_SINCE), (span.start, span.start, span.end, limit))
+            break
+        n *= 8
     # The signals of each one's latest session (by last seen, then version), kept per fingerprint.
-    listed = [str(r[0]) for r in rows]
+    listed = [str(r[0]) for r in ranked]
     signals = dict(
         ch.rows(
             "SELECT fingerprint, argMaxMerge(signals) FROM fingerprint_signals WHERE fingerprint IN ? "
             "GROUP BY fingerprint",
             (listed,),
         )
-    ) if rows else {}
+    ) if ranked else {}
     return [
         FingerprintRow(
             str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), str(r[5]), str(r[6]), float(r[7]),
             _signals(signals.get(r[0]), r[8]),
         )
-        for r in rows
+        for r in ranked
     ]
+
+
+def worst_seen(
+    rows: Sequence[Sequence[Any]], span: Span, limit: int, *, complete: bool
+) -> list[Sequence[Any]] | None:
+    """The `limit` worst fingerprints seen in the span among rank rows read from the worst down (`_RANK_ORDER`;
+    `complete`: they are all the rows), or None when rows further down could still rank among them."""
+    seen: set[object] = set()
+    found = []
+    for r in rows:
+        if r[0] in seen:
+            continue  # an older rank row of a fingerprint already met
+        seen.add(r[0])
+        if r[7] >= span.start and r[9] < span.end:
+            found.append(r)
+    found.sort(key=lambda r: (-r[4], -r[3], r[0]))
+    if complete:
+        return found[:limit]
+    if len(found) < limit:
+        return None
+    last, edge = rows[-1], found[limit - 1]
+    # Rows not read rank at or below the last one read: none can tie with the edge once that one ranks below it.
+    return found[:limit] if (last[4], last[3]) < (edge[4], edge[3]) else None
 
 
 def drops_by_level(ch: ClickHouse, span: Span) -> list[DropRow]:

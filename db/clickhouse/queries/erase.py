@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from db.clickhouse import reputation
+from db.clickhouse import rank
 from db.clickhouse.client import ClickHouse
 from db.queries.erase import Erased
 
@@ -100,5 +100,5 @@ def erase_visitors(ch: ClickHouse, visitor_ids: Iterable[str], *, ip: str = "") 
         if n:
             ch.command("DELETE FROM fingerprint_news WHERE fingerprint IN ?", (batch,))
             result.fingerprints += n
-        reputation.forget(ch, batch)
+        rank.forget(ch, batch)
     return result

@@ -17,7 +17,7 @@ RAW_TTL_COLUMNS: dict[str, str] = {
     "fingerprint_news": "toDateTime(toUInt32(seen))",
     "throttle_drops": "toDateTime(toUInt32(bucket))",
     "fingerprint_reputation": "toDateTime(toUInt32(touched))",
-    "fingerprint_scores": "toDateTime(toUInt32(seen))",
+    "fingerprint_ranks": "toDateTime(toUInt32(touched))",
     "fingerprint_signals": "toDateTime(toUInt32(last_seen))",
 }
 """Raw table -> the time its rows age from (the same columns SQLite's retention deletes by; the fingerprint tables

@@ -6,7 +6,7 @@ version a nanosecond time), read back with FINAL. A fingerprint's reputation is 
 User-Agent even when empty, the newest non-empty bot name and non-empty flags); a row the writer adds for a level
 change alone (UPDATE_LEVEL_FINGERPRINT: no counts, no User-Agent) only sets the level, and makes no reputation of
 its own for a fingerprint never seen. The materialized view of migration 0007 folds each insert's news rows into
-`fingerprint_reputation`; the reads here finish the fold over its rows."""
+`fingerprint_reputation`; the reads here finish the fold over its rows (db/clickhouse/rank.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.ids import new_id
+from db.clickhouse.rank import REPUTATION_SQL
 from db.queries.throttle import (
     FingerprintRow,
     OverrideError,
@@ -26,16 +27,7 @@ from db.queries.throttle import (
 
 _OVERRIDE_COLUMNS = "id, kind, target, level, reason, created, expires, cleared"
 _INSERT_COLUMNS = ("id", "kind", "target", "level", "reason", "created", "expires", "cleared", "version")
-REPUTATION_SQL = (
-    "SELECT fingerprint, min(first_seen) AS first_seen, max(last_seen) AS last_seen, sum(news) AS news, "
-    "sum(sessions) AS sessions, sum(requests) AS requests, max(max_score) AS max_score, "
-    "if(argMaxMerge(flags) = '', '[]', argMaxMerge(flags)) AS flags, argMaxMerge(level) AS level, "
-    "argMaxMerge(ua) AS ua, argMaxMerge(bot_name) AS bot_name "
-    "FROM fingerprint_reputation{where} GROUP BY fingerprint HAVING news > 0"
-)
-"""Every fingerprint's reputation row (`fingerprints` on SQLite), from `fingerprint_reputation` (migration 0007,
-its view folds the news rows as SQLite's upsert does); `{where}` narrows the fingerprints read."""
-SEEN_SINCE = " WHERE fingerprint IN (SELECT fingerprint FROM fingerprint_scores WHERE seen >= ?)"
+SEEN_SINCE = " WHERE fingerprint IN (SELECT fingerprint FROM fingerprint_news WHERE seen >= ?)"
 """`{where}` for fingerprints with news since a time: no other can have been seen since then."""
 _FP_COLUMNS = "fingerprint, first_seen, last_seen, sessions, requests, max_score, flags, level, ua, bot_name"
 
