@@ -195,10 +195,15 @@ def test_reputation_folds_like_the_sqlite_upsert(clickhouse: object, tmp_path: P
     assert ch_throttle.top_fingerprints(clickhouse, min_score=50) == [want]  # type: ignore[arg-type]
 
 
-def test_top_fingerprints_rank_on_every_news_row(clickhouse: object, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reads", [(256, 16_384), (1, 1 << 20), (1, 0)], ids=["default", "growing", "fold"])
+def test_top_fingerprints_rank_on_every_news_row(
+    clickhouse: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: tuple[int, int]
+) -> None:
     """The worst fingerprints of a span are ranked on their whole reputation, on both engines and for every
     limit: a score from before the span counts, news only outside the span lists nothing, and the span's best
-    news rows may all belong to one fingerprint."""
+    news rows may all belong to one fingerprint; ties break by fingerprint. The same answers whether the rank rows
+    are read at once, a few at a time (older rank rows of a fingerprint met on the way, a tie cut at the edge), or
+    not at all (every fingerprint with news since the span's start folded)."""
     from db.batch import Batch
     from db.records import FingerprintRecord
     from db.sqlite.batch import write_batch
@@ -217,14 +222,17 @@ def test_top_fingerprints_rank_on_every_news_row(clickhouse: object, tmp_path: P
         news("across", 0.5, 4, 70), news("across", 9, 4, 10),  # seen before and after, no news within
         *(news("busy", 2 + i / 10, 1, 98) for i in range(4)),  # the span's best rows, one fingerprint's
         *(news(f"fp{i}", 3, 10 + i, 40 + i % 3) for i in range(8)),
+        *(news(f"tie-{c}", 4, 7, 60) for c in "cab"),
     ]
     conn = new_db(tmp_path / "f.db")
     for b in batches:
         write_batch(conn, b, [])
     write_clickhouse(clickhouse, batches)
     everything = bots.top_fingerprints(conn, span)
-    assert [f.fingerprint for f in everything][:4] == ["busy", "old-high", "across", "fp5"]
+    assert [f.fingerprint for f in everything][:7] == ["busy", "old-high", "across", "tie-a", "tie-b", "tie-c", "fp5"]
     assert {"gone", "later"}.isdisjoint(f.fingerprint for f in everything)
+    monkeypatch.setattr(ch_bots, "FIRST_READ", reads[0])
+    monkeypatch.setattr(ch_bots, "MAX_READ", reads[1])
     for limit in range(1, 13):
         assert ch_bots.top_fingerprints(clickhouse, span, limit) == bots.top_fingerprints(conn, span, limit)  # type: ignore[arg-type]
 
@@ -310,3 +318,22 @@ def test_fingerprints_past_raw_days_leave_the_list_as_on_sqlite(clickhouse: obje
         ch.command(f"OPTIMIZE TABLE {table} FINAL")  # TTLs apply at merges
     assert ch_bots.top_fingerprints(ch, span) == bots.top_fingerprints(conn, span)
     assert [f.fingerprint for f in ch_bots.top_fingerprints(ch, span)] == ["new"]
+
+
+def test_worst_seen_reads_on_while_a_tie_may_be_cut() -> None:
+    """Rank rows come worst first with ties in descending fingerprint order: a tie cut at the edge of what was read
+    (its smallest fingerprint, first in SQLite's order, may come next) needs more rows; an older rank row of a
+    fingerprint met before is passed over; a fingerprint seen outside the span is not listed."""
+    from db.queries.common import Span
+
+    def row(fp: str, score: int, requests: int, first: float = 10.0, last: float = 20.0) -> tuple[object, ...]:
+        return (fp, "UA", 1, requests, score, "normal", "", last, "[]", first)
+
+    span = Span(0.0, 100.0)
+    rows = [row("out", 99, 9, first=200.0, last=300.0), row("x", 90, 5), row("x", 90, 4), row("c", 60, 7)]
+    assert ch_bots.worst_seen(rows, span, 2, complete=False) is None  # "b" or "a" may tie with "c" further down
+    rows += [row("b", 60, 7), row("a", 60, 7), row("z", 50, 1)]
+    assert [r[0] for r in ch_bots.worst_seen(rows, span, 2, complete=False) or []] == ["x", "a"]
+    assert ch_bots.worst_seen(rows, span, 2, complete=False)[0][3] == 5  # type: ignore[index]  # the newest row
+    assert ch_bots.worst_seen(rows, span, 9, complete=False) is None
+    assert [r[0] for r in ch_bots.worst_seen(rows, span, 9, complete=True) or []] == ["x", "a", "b", "c", "z"]

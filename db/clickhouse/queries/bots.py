@@ -45,26 +45,13 @@ _RANK_ORDER = (
 )
 """The rank rows from the worst down (db/clickhouse/rank.py): each fingerprint's first row is its current one."""
 FIRST_READ = 256
-MAX_READ = 1 << 16
+MAX_READ = 16_384
 """Rank rows read at first, and at most before every fingerprint with news in the span is folded instead."""
 
 
 def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[FingerprintRow]:
     """Fingerprints seen in the span, worst first (highest bot score, then most requests)."""
-    # The rank rows from the worst down, more of them until `limit` fingerprints seen in the span are among them
-    # and every row ranking with the last of those is read too (SQLite breaks a tie by fingerprint); for short
-    # spans, with few of the worst seen in them, every fingerprint with news since the span's start is folded.
-    n = max(FIRST_READ, 4 * limit)
-    while True:
-        rows = ch.rows(_RANK_ORDER, (n,))
-        ranked = worst_seen(rows, span, limit, complete=len(rows) < n)
-        if ranked is not None:
-            break
-        if n >= MAX_READ:
-            fold = f"SELECT {_LISTED} FROM ({REPUTATION_SQL}) WHERE last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
-            ranked = ch.rows(fold.format(where=SEEN_SINCE), (span.start, span.start, span.end, limit))
-            break
-        n *= 8
+    ranked = _worst(ch, span, limit)
     # The signals of each one's latest session (by last seen, then version), kept per fingerprint.
     listed = [str(r[0]) for r in ranked]
     signals = dict(
@@ -81,6 +68,22 @@ def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[Finger
         )
         for r in ranked
     ]
+
+
+def _worst(ch: ClickHouse, span: Span, limit: int) -> Sequence[Sequence[Any]]:
+    """The rank rows (`_LISTED`) of the `limit` worst fingerprints seen in the span."""
+    # The rank rows from the worst down, more of them until `limit` fingerprints seen in the span are among them
+    # and every row ranking with the last of those is read too (SQLite breaks a tie by fingerprint); for short
+    # spans, with few of the worst seen in them, every fingerprint with news since the span's start is folded.
+    n = max(FIRST_READ, 4 * limit)
+    while n <= MAX_READ:
+        rows = ch.rows(_RANK_ORDER, (n,))
+        ranked = worst_seen(rows, span, limit, complete=len(rows) < n)
+        if ranked is not None:
+            return ranked
+        n *= 8
+    fold = f"SELECT {_LISTED} FROM ({REPUTATION_SQL}) WHERE last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
+    return ch.rows(fold.format(where=SEEN_SINCE), (span.start, span.start, span.end, limit))
 
 
 def worst_seen(
