@@ -9,11 +9,13 @@
 --   rank (max score, requests); a fingerprint's newest row is its first in descending order (db/clickhouse/rank.py);
 -- - `fingerprint_signals`: the bot signals of each fingerprint's latest session (by last seen, then version), filled
 --   by a materialized view over `sessions`.
--- Small granules (32 rows) for the two read by fingerprint, a few at a time. Erasure deletes a fingerprint's rows
--- from all three (and adds back the signals of its sessions left); retention gives them a TTL with the source
--- tables' (db/clickhouse/queries/retention.py). Rows stored before this version are added by `rank.rebuild` right
--- after this file (db/clickhouse/migrate.py BACKFILLS), each insert with a deduplication token, so a second
--- collector migrating at once adds nothing (the view's own inserts are never deduplicated there).
+-- Small granules (32 rows) and compressed blocks (1-8 KiB) for the two read by fingerprint, a few hundred
+-- scattered ones at a time: with the default 64 KiB blocks such a read decompresses nearly the whole table.
+-- Erasure deletes a fingerprint's rows from all three (and adds back the signals of its sessions left); retention
+-- gives them a TTL with the source tables' (db/clickhouse/queries/retention.py). Rows stored before this version are
+-- added by `rank.rebuild` right after this file (db/clickhouse/migrate.py BACKFILLS), each insert with a
+-- deduplication token, so a second collector migrating at once adds nothing (the view's own inserts are never
+-- deduplicated there).
 CREATE TABLE IF NOT EXISTS fingerprint_reputation (
     fingerprint String,
     folded      SimpleAggregateFunction(sum, UInt64),
@@ -30,7 +32,8 @@ CREATE TABLE IF NOT EXISTS fingerprint_reputation (
     bot_name    AggregateFunction(argMax, String, Float64)
 ) ENGINE = AggregatingMergeTree
 ORDER BY fingerprint
-SETTINGS index_granularity = 32, non_replicated_deduplication_window = 100;
+SETTINGS index_granularity = 32, min_compress_block_size = 1024, max_compress_block_size = 8192,
+    non_replicated_deduplication_window = 100;
 CREATE MATERIALIZED VIEW IF NOT EXISTS fingerprint_reputation_mv TO fingerprint_reputation AS
 SELECT fingerprint, count() AS folded, max(seen) AS touched,
     if(countIf(NOT level_only) > 0, minIf(seen, NOT level_only), inf) AS first_seen,
@@ -68,7 +71,8 @@ CREATE TABLE IF NOT EXISTS fingerprint_signals (
     signals     AggregateFunction(argMax, String, Tuple(Float64, UInt64))
 ) ENGINE = AggregatingMergeTree
 ORDER BY fingerprint
-SETTINGS index_granularity = 32, non_replicated_deduplication_window = 100;
+SETTINGS index_granularity = 32, min_compress_block_size = 1024, max_compress_block_size = 8192,
+    non_replicated_deduplication_window = 100;
 CREATE MATERIALIZED VIEW IF NOT EXISTS fingerprint_signals_mv TO fingerprint_signals AS
 SELECT fingerprint, max(seen) AS last_seen, argMaxState(bot_signals, (seen, version)) AS signals
 FROM (SELECT fingerprint, last_seen AS seen, version, bot_signals FROM sessions) GROUP BY fingerprint;
