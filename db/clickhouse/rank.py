@@ -47,10 +47,18 @@ def rank(ch: ClickHouse, fingerprints: Iterable[str]) -> None:
         )
 
 
-def view_select(ch: ClickHouse, view: str) -> str:
-    """The SELECT a materialized view runs on each insert."""
+def view_select(ch: ClickHouse, view: str, table: str) -> str:
+    """The SELECT a materialized view runs on each insert into `table`, as `(columns) SELECT …` to insert by name
+    (as the view does) rather than by position."""
     sql = "SELECT as_select FROM system.tables WHERE database = currentDatabase() AND name = ?"
-    return str(ch.value(sql, (view,)))
+    columns = ", ".join(
+        str(r[0])
+        for r in ch.rows(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ? ORDER BY position",
+            (table,),
+        )
+    )
+    return f"({columns}) SELECT {columns} FROM ({ch.value(sql, (view,))})"
 
 
 def rebuild(ch: ClickHouse) -> int:
@@ -60,7 +68,7 @@ def rebuild(ch: ClickHouse) -> int:
     once = {"max_threads": 1}  # one block order, so a second run's tokens match the first's
     for table, view in VIEWS.items():
         token = {"insert_deduplication_token": f"rank-rebuild:{table}", **once}
-        ch.command(f"INSERT INTO {table} {view_select(ch, view)}", settings=token)
+        ch.command(f"INSERT INTO {table} {view_select(ch, view, table)}", settings=token)
     rank_all(ch, {"insert_deduplication_token": "rank-rebuild:fingerprint_ranks", **once})
     return int(ch.value("SELECT uniqExact(fingerprint) FROM fingerprint_ranks") or 0)
 
@@ -81,5 +89,5 @@ def forget(ch: ClickHouse, fingerprints: Iterable[str]) -> None:
         return
     for table in PER_FINGERPRINT:
         ch.command(f"DELETE FROM {table} WHERE fingerprint IN ?", (batch,))
-    select = view_select(ch, VIEWS["fingerprint_signals"])  # the filter moves into it, before its GROUP BY
-    ch.command(f"INSERT INTO fingerprint_signals SELECT * FROM ({select}) WHERE fingerprint IN ?", (batch,))
+    select = view_select(ch, VIEWS["fingerprint_signals"], "fingerprint_signals")
+    ch.command(f"INSERT INTO fingerprint_signals {select} WHERE fingerprint IN ?", (batch,))  # moved before GROUP BY

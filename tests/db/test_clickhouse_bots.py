@@ -337,3 +337,40 @@ def test_worst_seen_reads_on_while_a_tie_may_be_cut() -> None:
     assert ch_bots.worst_seen(rows, span, 2, complete=False)[0][3] == 5  # type: ignore[index]  # the newest row
     assert ch_bots.worst_seen(rows, span, 9, complete=False) is None
     assert [r[0] for r in ch_bots.worst_seen(rows, span, 9, complete=True) or []] == ["x", "a", "b", "c", "z"]
+
+
+def test_an_erased_visitor_s_signals_go_and_the_others_stay(clickhouse: object, tmp_path: Path) -> None:
+    """Two visitors behind one fingerprint, the later one erased: the fingerprint goes on both engines, and when it
+    is seen again its signals are those of the latest session left, as SQLite reads them."""
+    from dataclasses import replace
+
+    from db.batch import Batch
+    from db.clickhouse.queries import erase as ch_erase
+    from db.records import FingerprintRecord
+    from db.sqlite.batch import write_batch
+    from db.sqlite.queries import erase as sq_erase
+    from tests.db.engine_pair import write_clickhouse
+    from tests.factories import visit
+
+    ch: Any = clickhouse
+    t = 1_700_000_000.0
+    span = span_for("7d", t + 3 * DAY)
+
+    def flush(i: int, visitor: str, day: float) -> Batch:
+        v = visit(t + day * DAY, [(0, "/")], visitor=visitor, fingerprint="shared", session_id=i)
+        session = replace(v.session, bot_signals=json.dumps([{"name": visitor, "weight": i}]))
+        news = FingerprintRecord("shared", t + day * DAY, 1, 1, 50, "normal", "UA", "")
+        return Batch(sessions={session.id: session.as_row()}, fingerprints={"shared": news})
+
+    conn = new_db(tmp_path / "f.db")
+    for batches in ([flush(1, "kept", 1)], [flush(2, "gone", 2)]):
+        write_batch(conn, batches[0], [])
+        write_clickhouse(ch, batches)
+    assert ch_bots.top_fingerprints(ch, span)[0].signals == ("gone +2",)
+    assert ch_erase.erase_visitors(ch, ["gone"]) == sq_erase.erase_visitors(conn, ["gone"])
+    assert ch_bots.top_fingerprints(ch, span) == bots.top_fingerprints(conn, span) == []
+    again = Batch(fingerprints={"shared": FingerprintRecord("shared", t + 2.5 * DAY, 0, 1, 20, "normal", "UA", "")})
+    write_batch(conn, again, [])
+    write_clickhouse(ch, [again])
+    assert ch_bots.top_fingerprints(ch, span) == bots.top_fingerprints(conn, span)
+    assert ch_bots.top_fingerprints(ch, span)[0].signals == ("kept +1",)
