@@ -8,7 +8,8 @@ rows folded in), so a fingerprint's newest rank row is its highest in (max score
 order; and since the read follows the insert, the rank row of whichever writer read last holds every collector's
 news inserted before it. A writer that fails between the two inserts retries the batch from its spool, which
 ranks again. Stale rank rows stay until their TTL (db/clickhouse/queries/retention.py); readers take each
-fingerprint's first row in descending order (db/clickhouse/queries/bots.py)."""
+fingerprint's first row in descending order (db/clickhouse/queries/bots.py). On a replicated cluster the read must
+see the writer's own insert (one replica per collector, or `select_sequential_consistency`)."""
 
 from __future__ import annotations
 
