@@ -147,6 +147,8 @@ async def serve(kind: str, db: str, bots: bool, profile: str, knockout: str = ""
                 writer_s=writer_s,
                 written=writer.stats.written_events,
                 queue=writer.queue_depth,
+                spooled=writer.spooled_events,
+                flushes=writer.stats.flushes,
             )
         return web.json_response(body)
 

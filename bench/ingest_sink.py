@@ -3,8 +3,9 @@
     python -m bench.ingest_sink [--seconds 6]
 
 A `clickhouse://` collector now writes from a child process; a `chdb://` one cannot (the collector reads from the
-engine it holds, and chDB opens in one process only), so the collector bench (bench/ingest_stores.py) cannot show
-the child-process sink without a ClickHouse server, which this machine has none of. This bench isolates the part
+engine it holds, and chDB opens in one process only), so without a ClickHouse server the collector bench
+(bench/ingest_stores.py) shows the child-process sink only against its stand-in endpoint (bench/ch_standin.py,
+whose CPU shares the machine). This bench isolates the part
 that changes: the main thread does the collector's per-event Python work (parse a tracker payload, build the event
 and session rows: ~9 µs, half of what the collector's event loop spends per event) and hands a batch of 500
 events to the sink whenever the previous flush is done, as db/writer.py does; the sink writes into chDB either on a

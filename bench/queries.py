@@ -260,7 +260,7 @@ def _chunks(n_events: int, now: float) -> Iterator[tuple[list[list[object]], lis
 def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, float]:
     """Insert the generated rows as the ClickHouse writer would (ids, session versions, rollups), one insert per
     chunk."""
-    from db.clickhouse import funnel_steps, rollups
+    from db.clickhouse import funnel_steps, rank, rollups
     from db.clickhouse.ids import new_id
 
     store = open_store(url, create=True)
@@ -284,6 +284,7 @@ def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, fl
         "max(bot_score), if(max(bot_score) >= 50, 'warning', 'normal'), '', max(bot_name), '[]' FROM sessions "
         "GROUP BY fingerprint"
     )
+    rank.rank_all(ch)  # as the writer ranks the fingerprints of the news it inserts
     store.close()
     return time.perf_counter() - started, 0.0
 

@@ -78,7 +78,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     asn = AsnLookup(cfg.geoip.asn_path) if cfg.geoip.asn_path else None
     url = cfg.store_url
     store = open_store(url)  # salts, overrides, settings, start-up reads, health, the read API
-    store.set_raw_retention(cfg.retention.raw_days)
+    store.set_retention(cfg.retention.raw_days, cfg.retention.rollup_days)
     writer = Writer(
         store,
         flush_interval_s=cfg.db.flush_interval_s,

@@ -117,8 +117,9 @@ class Store(ABC):
         """Rows per table and bytes on disk."""
 
     @abstractmethod
-    def set_raw_retention(self, days: int) -> None:
-        """Tell an engine that expires raw rows by itself (a ClickHouse TTL) how long to keep them; 0 keeps all."""
+    def set_retention(self, raw_days: int, rollup_days: int) -> None:
+        """Tell an engine that expires rows by itself (a ClickHouse TTL) how long to keep raw rows and rollups;
+        0 keeps them all."""
 
     @abstractmethod
     def expire(self, now: float, raw_days: int, rollup_days: int, limit: int = EXPIRE_BATCH_ROWS) -> dict[str, int]:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from sitelens_tui.cli import main
 from tests.engines import chdb_url
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def closed_port() -> int:
@@ -41,6 +48,32 @@ def test_an_unreachable_server_is_said_in_words(capsys):
     assert "pw" not in out.out and "Traceback" not in out.out + out.err
     assert main(["token", "list", "--store", url]) == 2
     assert "connection refused" in one_line_error(capsys)
+
+
+@pytest.fixture
+def http_endpoint(tmp_path: Path) -> Iterator[int]:
+    """A ClickHouse HTTP endpoint with the password "s3cr3t" (bench/ch_standin.py: chDB behind ClickHouse's HTTP
+    interface, in a process of its own), so the words a `clickhouse://` user gets come through the HTTP client."""
+    pytest.importorskip("chdb")
+    cmd = [sys.executable, "-m", "bench.ch_standin", "--path", str(tmp_path / "ch"), "--password", "s3cr3t"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        yield int(json.loads(proc.stdout.readline())["port"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_a_wrong_password_and_a_missing_database_are_said_in_words(http_endpoint, capsys):
+    wrong = f"clickhouse://default:guess@127.0.0.1:{http_endpoint}/sitelens"
+    assert main(["check", "--store", wrong]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL store:" in out and "authentication failed: check the user and password in the store URL" in out
+    assert "guess" not in out
+    missing = f"clickhouse://default:s3cr3t@127.0.0.1:{http_endpoint}/nowhere"
+    assert main(["token", "list", "--store", missing]) == 2
+    assert "the database does not exist: create it with `sitelens check --store URL --create`" in one_line_error(capsys)
 
 
 def test_a_schema_newer_than_this_version_is_refused(tmp_path_factory, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from db.clickhouse import funnel_steps, rollups
+from db.clickhouse import funnel_steps, rank, rollups
 from db.clickhouse.client import ClickHouse
 from db.records import COPY_TABLES, EVENT_COLUMNS, SESSION_COLUMNS
 
@@ -65,6 +65,8 @@ def copy_in(ch: ClickHouse, table: str, rows: list[Row], token: str) -> None:
     ch.insert(target, shape(rows, time.time_ns()), columns, token=token)
     if table == "events":
         funnel_steps.insert(ch, rows, token)
+    if target == "fingerprint_news":
+        rank.rank(ch, (str(r[0]) for r in rows))
 
 
 _COUNTS = {

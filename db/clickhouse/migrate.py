@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 from importlib import resources
 
-from db.clickhouse import engaged, funnel_steps, rollups
+from db.clickhouse import engaged, funnel_steps, rank, rollups
 from db.clickhouse.client import ClickHouse
 from db.errors import SchemaTooNew
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 BACKFILLS: dict[int, Callable[[ClickHouse], object]] = {
-    4: rollups.rebuild, 5: engaged.rebuild, 6: funnel_steps.backfill
+    4: rollups.rebuild, 5: engaged.rebuild, 6: funnel_steps.backfill, 7: rank.rebuild
 }
 """What a version computes in Python from the rows already stored, after its statements ran."""
 _TRACKING = (

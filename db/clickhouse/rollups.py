@@ -22,8 +22,8 @@ The same call keeps the engaged histogram (`rollup_engaged`, db/clickhouse/engag
 `move_to_bots` moves its views too.
 "First" is the earliest (ts, id) among the session's page hits (or custom events), the rule of the raw queries
 (db/clickhouse/queries/overview.py). As on SQLite, the rollups hold anonymous sums: erasure (`forget`) and the
-raw-row retention TTL leave them, so long spans still count what was erased or expired.
-"""
+raw-row retention TTL leave them, so long spans still count what was erased or expired; their own TTL
+(`retention.rollup_days`, db/clickhouse/queries/retention.py) drops them when set."""
 
 from __future__ import annotations
 

@@ -118,11 +118,11 @@ class ClickHouseStore(Store):
     def storage_stats(self) -> StorageStats:
         return storage.storage_stats(self.ch)
 
-    def set_raw_retention(self, days: int) -> None:
-        retention.set_raw_retention(self.ch, days)
+    def set_retention(self, raw_days: int, rollup_days: int) -> None:
+        retention.set_retention(self.ch, raw_days, rollup_days)
 
     def expire(self, now: float, raw_days: int, rollup_days: int, limit: int = EXPIRE_BATCH_ROWS) -> dict[str, int]:
-        return {}  # raw rows expire by the tables' TTL (set_raw_retention); there are no rollup tables
+        return {}  # raw rows and rollups expire by the tables' TTL (set_retention)
 
     def copy_out(self, table: str, after: object, limit: int) -> list[tuple[object, ...]]:
         raise DatabaseError(

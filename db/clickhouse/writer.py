@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from db.batch import Batch
-from db.clickhouse import funnel_steps, rollups
+from db.clickhouse import funnel_steps, rank, rollups
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.ids import new_id
 from db.clickhouse.spool import Spool, SpoolFull
@@ -133,6 +133,7 @@ def insert(ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None, me
     funnel_steps.insert(ch, p.events, p.token)
     ch.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"), token=f"{p.token}:s")
     ch.insert("fingerprint_news", p.fingerprints, FINGERPRINT_COLUMNS, token=f"{p.token}:f")
+    rank.rank(ch, (str(f[0]) for f in p.fingerprints))  # after the news: it reads them back
     ch.insert("throttle_drops", p.drops, ("bucket", "level", "reason", "count"), token=f"{p.token}:d")
     if p.levels:  # one mutation per level, not per fingerprint: a mutation rewrites parts, it is not cheap
         since = p.created - 86400

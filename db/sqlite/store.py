@@ -150,7 +150,7 @@ class SqliteStore(Store):
         with self._lock:
             return storage.storage_stats(self._db, self.path)
 
-    def set_raw_retention(self, days: int) -> None:
+    def set_retention(self, raw_days: int, rollup_days: int) -> None:
         """Nothing to set: SQLite's retention deletes in batches (`expire`), run by the collector's service."""
 
     def expire(self, now: float, raw_days: int, rollup_days: int, limit: int = BATCH_ROWS) -> dict[str, int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,10 +195,15 @@ def test_reputation_folds_like_the_sqlite_upsert(clickhouse: object, tmp_path: P
     assert ch_throttle.top_fingerprints(clickhouse, min_score=50) == [want]  # type: ignore[arg-type]
 
 
-def test_top_fingerprints_rank_on_every_news_row(clickhouse: object, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reads", [(256, 16_384), (1, 1 << 20), (1, 0)], ids=["default", "growing", "fold"])
+def test_top_fingerprints_rank_on_every_news_row(
+    clickhouse: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: tuple[int, int]
+) -> None:
     """The worst fingerprints of a span are ranked on their whole reputation, on both engines and for every
     limit: a score from before the span counts, news only outside the span lists nothing, and the span's best
-    news rows may all belong to one fingerprint."""
+    news rows may all belong to one fingerprint; ties break by fingerprint. The same answers whether the rank rows
+    are read at once, a few at a time (older rank rows of a fingerprint met on the way, a tie cut at the edge), or
+    not at all (every fingerprint with news since the span's start folded)."""
     from db.batch import Batch
     from db.records import FingerprintRecord
     from db.sqlite.batch import write_batch
@@ -216,13 +222,155 @@ def test_top_fingerprints_rank_on_every_news_row(clickhouse: object, tmp_path: P
         news("across", 0.5, 4, 70), news("across", 9, 4, 10),  # seen before and after, no news within
         *(news("busy", 2 + i / 10, 1, 98) for i in range(4)),  # the span's best rows, one fingerprint's
         *(news(f"fp{i}", 3, 10 + i, 40 + i % 3) for i in range(8)),
+        *(news(f"tie-{c}", 4, 7, 60) for c in "cab"),
     ]
     conn = new_db(tmp_path / "f.db")
     for b in batches:
         write_batch(conn, b, [])
     write_clickhouse(clickhouse, batches)
     everything = bots.top_fingerprints(conn, span)
-    assert [f.fingerprint for f in everything][:4] == ["busy", "old-high", "across", "fp5"]
+    assert [f.fingerprint for f in everything][:7] == ["busy", "old-high", "across", "tie-a", "tie-b", "tie-c", "fp5"]
     assert {"gone", "later"}.isdisjoint(f.fingerprint for f in everything)
+    monkeypatch.setattr(ch_bots, "FIRST_READ", reads[0])
+    monkeypatch.setattr(ch_bots, "MAX_READ", reads[1])
     for limit in range(1, 13):
         assert ch_bots.top_fingerprints(clickhouse, span, limit) == bots.top_fingerprints(conn, span, limit)  # type: ignore[arg-type]
+
+
+def test_a_store_from_before_the_reputation_tables_gets_them_by_migration(clickhouse: object, tmp_path: Path) -> None:
+    """News and sessions stored at schema 5 are folded by the migration's backfill, once, and later news adds to
+    them: the worst fingerprints and their latest session's signals are SQLite's."""
+    from dataclasses import replace
+
+    from db.batch import Batch
+    from db.clickhouse import migrate, rank
+    from db.records import FingerprintRecord
+    from db.sqlite.batch import write_batch
+    from tests.db.engine_pair import write_clickhouse
+    from tests.factories import visit
+
+    ch: Any = clickhouse
+    t = 1_700_000_000.0
+    span = span_for("7d", t + 8 * DAY)
+
+    def flush(i: int, fp: str, score: int, signal: str) -> Batch:
+        v = visit(t + DAY + i * HOUR, [(0, "/")], visitor=fp, fingerprint=fp, session_id=i % 3 + 1)
+        session = replace(v.session, last_seen=t + DAY + i * HOUR, bot_signals=json.dumps([{"name": signal}]))
+        news = FingerprintRecord(fp, t + DAY + i * HOUR, 1, i, score, "normal", f"UA/{i}", "")
+        return Batch(sessions={session.id: session.as_row()}, fingerprints={fp: news})
+
+    before = [flush(i, f"fp{i % 3}", 10 * i, f"s{i}") for i in range(6)]
+    after = [flush(i, f"fp{i % 3}", 5, f"late{i}") for i in range(6, 9)]
+    conn = new_db(tmp_path / "f.db")
+    for b in before:
+        write_batch(conn, b, [])
+    write_clickhouse(ch, before)
+    for view in rank.VIEWS.values():  # back to a store of schema 5 holding those rows
+        ch.command(f"DROP VIEW {view}")
+    for table in rank.PER_FINGERPRINT:
+        ch.command(f"DROP TABLE {table}")
+    ch.command("ALTER TABLE schema_migrations DELETE WHERE version = 7 SETTINGS mutations_sync = 1")
+    migrate.migrate(ch)
+    migrate.migrate(ch)  # applied once
+    assert ch.value("SELECT count() FROM fingerprint_reputation") == 3
+    for b in after:
+        write_batch(conn, b, [])
+    write_clickhouse(ch, after)
+    want = bots.top_fingerprints(conn, span)
+    assert [(f.fingerprint, f.max_score, f.requests, f.signals) for f in want] == [
+        ("fp2", 50, 2 + 5 + 8, ("late8 +0",)),
+        ("fp1", 40, 1 + 4 + 7, ("late7 +0",)),
+        ("fp0", 30, 0 + 3 + 6, ("late6 +0",)),
+    ]
+    assert ch_bots.top_fingerprints(ch, span) == want
+    rank.rebuild(ch)  # a second backfill (another collector migrating at once) adds nothing
+    assert ch_bots.top_fingerprints(ch, span) == want
+
+
+def test_fingerprints_past_raw_days_leave_the_list_as_on_sqlite(clickhouse: object, tmp_path: Path) -> None:
+    """The reputation tables expire with `retention.raw_days` (a TTL, counted from the real clock), as SQLite's
+    retention deletes fingerprints last seen before it."""
+    import time
+
+    from db.batch import Batch
+    from db.clickhouse.queries.retention import set_retention
+    from db.queries.common import Span
+    from db.records import FingerprintRecord
+    from db.sqlite.batch import write_batch
+    from db.sqlite.retention import purge
+    from tests.db.engine_pair import write_clickhouse
+
+    ch: Any = clickhouse
+    now = time.time()
+    batches = [
+        Batch(fingerprints={fp: FingerprintRecord(fp, now - days * DAY, 1, 5, score, "normal", "UA", "")})
+        for fp, days, score in (("old", 60, 90), ("new", 2, 20), ("old", 50, 10))
+    ]
+    conn = new_db(tmp_path / "f.db")
+    for b in batches:
+        write_batch(conn, b, [])
+    write_clickhouse(ch, batches)
+    span = Span(now - 90 * DAY, now)
+    assert [f.fingerprint for f in ch_bots.top_fingerprints(ch, span)] == ["old", "new"]
+    purge(conn, now, raw_days=30, rollup_days=0)
+    set_retention(ch, 30, 0)
+    for table in ("fingerprint_news", "fingerprint_reputation", "fingerprint_ranks", "fingerprint_signals"):
+        ch.command(f"OPTIMIZE TABLE {table} FINAL")  # TTLs apply at merges
+    assert ch_bots.top_fingerprints(ch, span) == bots.top_fingerprints(conn, span)
+    assert [f.fingerprint for f in ch_bots.top_fingerprints(ch, span)] == ["new"]
+
+
+def test_worst_seen_reads_on_while_a_tie_may_be_cut() -> None:
+    """Rank rows come worst first with ties in descending fingerprint order: a tie cut at the edge of what was read
+    (its smallest fingerprint, first in SQLite's order, may come next) needs more rows; an older rank row of a
+    fingerprint met before is passed over; a fingerprint seen outside the span is not listed."""
+    from db.queries.common import Span
+
+    def row(fp: str, score: int, requests: int, first: float = 10.0, last: float = 20.0) -> tuple[object, ...]:
+        return (fp, "UA", 1, requests, score, "normal", "", last, "[]", first)
+
+    span = Span(0.0, 100.0)
+    rows = [row("out", 99, 9, first=200.0, last=300.0), row("x", 90, 5), row("x", 90, 4), row("c", 60, 7)]
+    assert ch_bots.worst_seen(rows, span, 2, complete=False) is None  # "b" or "a" may tie with "c" further down
+    rows += [row("b", 60, 7), row("a", 60, 7), row("z", 50, 1)]
+    assert [r[0] for r in ch_bots.worst_seen(rows, span, 2, complete=False) or []] == ["x", "a"]
+    assert ch_bots.worst_seen(rows, span, 2, complete=False)[0][3] == 5  # type: ignore[index]  # the newest row
+    assert ch_bots.worst_seen(rows, span, 9, complete=False) is None
+    assert [r[0] for r in ch_bots.worst_seen(rows, span, 9, complete=True) or []] == ["x", "a", "b", "c", "z"]
+
+
+def test_an_erased_visitor_s_signals_go_and_the_others_stay(clickhouse: object, tmp_path: Path) -> None:
+    """Two visitors behind one fingerprint, the later one erased: the fingerprint goes on both engines, and when it
+    is seen again its signals are those of the latest session left, as SQLite reads them."""
+    from dataclasses import replace
+
+    from db.batch import Batch
+    from db.clickhouse.queries import erase as ch_erase
+    from db.records import FingerprintRecord
+    from db.sqlite.batch import write_batch
+    from db.sqlite.queries import erase as sq_erase
+    from tests.db.engine_pair import write_clickhouse
+    from tests.factories import visit
+
+    ch: Any = clickhouse
+    t = 1_700_000_000.0
+    span = span_for("7d", t + 3 * DAY)
+
+    def flush(i: int, visitor: str, day: float) -> Batch:
+        v = visit(t + day * DAY, [(0, "/")], visitor=visitor, fingerprint="shared", session_id=i)
+        session = replace(v.session, bot_signals=json.dumps([{"name": visitor, "weight": i}]))
+        news = FingerprintRecord("shared", t + day * DAY, 1, 1, 50, "normal", "UA", "")
+        return Batch(sessions={session.id: session.as_row()}, fingerprints={"shared": news})
+
+    conn = new_db(tmp_path / "f.db")
+    for batches in ([flush(1, "kept", 1)], [flush(2, "gone", 2)]):
+        write_batch(conn, batches[0], [])
+        write_clickhouse(ch, batches)
+    assert ch_bots.top_fingerprints(ch, span)[0].signals == ("gone +2",)
+    assert ch_erase.erase_visitors(ch, ["gone"]) == sq_erase.erase_visitors(conn, ["gone"])
+    assert ch_bots.top_fingerprints(ch, span) == bots.top_fingerprints(conn, span) == []
+    again = Batch(fingerprints={"shared": FingerprintRecord("shared", t + 2.5 * DAY, 0, 1, 20, "normal", "UA", "")})
+    write_batch(conn, again, [])
+    write_clickhouse(ch, [again])
+    assert ch_bots.top_fingerprints(ch, span) == bots.top_fingerprints(conn, span)
+    assert ch_bots.top_fingerprints(ch, span)[0].signals == ("kept +1",)

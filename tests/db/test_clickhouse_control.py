@@ -185,16 +185,17 @@ def test_storage_stats_count_the_same_rows(both, tmp_path_factory):
 
 
 def test_raw_retention_ttl(clickhouse):
-    from db.clickhouse.queries.retention import current_raw_ttl, set_raw_retention
+    from db.clickhouse.queries.retention import RAW_TTL_COLUMNS, current_ttl, set_retention
     from tests.engines import ch_write
     from tests.factories import visit
 
-    raw = ["events", "funnel_steps", "sessions", "fingerprint_news", "throttle_drops"]
-    assert current_raw_ttl(clickhouse, "events") == 0  # none until a collector sets it
-    assert set_raw_retention(clickhouse, 90) == raw
-    assert set_raw_retention(clickhouse, 90) == []  # unchanged: no ALTER
-    assert current_raw_ttl(clickhouse, "sessions") == 90
-    assert set_raw_retention(clickhouse, 30) != [] and current_raw_ttl(clickhouse, "events") == 30
+    raw = list(RAW_TTL_COLUMNS)
+    assert raw[:4] == ["events", "sessions", "fingerprint_news", "throttle_drops"] and "funnel_steps" in raw
+    assert current_ttl(clickhouse, "events") == 0  # none until a collector sets it
+    assert set_retention(clickhouse, 90, 0) == raw
+    assert set_retention(clickhouse, 90, 0) == []  # unchanged: no ALTER
+    assert current_ttl(clickhouse, "sessions") == 90 and current_ttl(clickhouse, "rollup_events") == 0
+    assert set_retention(clickhouse, 30, 0) != [] and current_ttl(clickhouse, "funnel_steps") == 30
     # Rows older than the TTL go when parts merge, as SQLite's retention deletes them.
     import time
 
@@ -204,7 +205,8 @@ def test_raw_retention_ttl(clickhouse):
         clickhouse.command(f"OPTIMIZE TABLE {table} FINAL")
     assert clickhouse.rows("SELECT path FROM events") == [("/new",)]
     assert clickhouse.rows("SELECT target FROM funnel_steps") == [("/new",)]
-    assert set_raw_retention(clickhouse, 0) == raw
-    assert current_raw_ttl(clickhouse, "events") == 0  # kept forever, as raw_days = 0 on SQLite
+    assert set_retention(clickhouse, 0, 400) == [*raw, "rollup_events", "rollup_engaged"]
+    assert current_ttl(clickhouse, "events") == 0  # kept forever, as raw_days = 0 on SQLite
+    assert current_ttl(clickhouse, "rollup_engaged") == 400
     with pytest.raises(ValueError):
-        set_raw_retention(clickhouse, -1)
+        set_retention(clickhouse, -1, 0)

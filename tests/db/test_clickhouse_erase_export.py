@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from db.clickhouse.queries import bots as chb
 from db.clickhouse.queries import erase as che
 from db.clickhouse.queries import export as chx
 from db.export.streams import ExportFilter, ExportQueryError
+from db.queries.common import Span
 from db.rules import DAY
 from db.sqlite.export import streams as sqx
+from db.sqlite.queries import bots as sqb
 from db.sqlite.queries import erase as sqe
 from db.sqlite.queries.anomalies import insert_anomaly
 from db.sqlite.queries.funnels import save_funnel
@@ -138,6 +141,10 @@ def test_erase_leaves_nothing_on_either_engine(fresh):
     steps = "SELECT count() FROM events WHERE type IN ('pageview', 'request', 'event')"
     assert ch.value("SELECT count() FROM funnel_steps FINAL") == ch.value(steps)
     assert che.erase_visitors(ch, visitors, ip=ip).events == 0  # nothing left to erase
+    for table in ("fingerprint_reputation", "fingerprint_ranks", "fingerprint_signals"):
+        assert ch.value(f"SELECT count() FROM {table} WHERE fingerprint IN ?", (fps,)) == 0, table
+    span = Span(T0 - DAY, T0 + 60 * DAY)
+    assert chb.top_fingerprints(ch, span, 1000) == sqb.top_fingerprints(conn, span, 1000)
 
 
 def test_erase_removes_every_session_version(clickhouse):

@@ -185,3 +185,39 @@ def test_a_store_from_before_the_rollups_gets_them_by_migration(clickhouse, sqli
     migrate.migrate(clickhouse)  # type: ignore[arg-type]  # a second collector starting: nothing more
     _answers(clickhouse, sqlite_conn, LONG, Filters(SITE))
     _answers(clickhouse, sqlite_conn, LONG, Filters(SITE, (), "bots"))
+
+
+def test_rollups_past_rollup_days_go_from_long_spans_as_on_sqlite(clickhouse, tmp_path):
+    """`retention.rollup_days` on ClickHouse: a TTL on the rollup tables drops the days SQLite's retention deletes,
+    so a long span stops counting them on both engines (the TTL counts from the real clock)."""
+    import time
+
+    from db.clickhouse.queries.retention import set_retention
+    from db.sqlite.retention import purge
+    from tests.engines import ch_write
+    from tests.factories import write_visits
+
+    now = time.time()
+    visits = [
+        visit(now - days * DAY, [(0, "/"), (30, path)], visitor=path, engagement=[(40, path, 50, 9000)])
+        for days, path in ((100, "/old"), (50, "/kept"), (2, "/new"))
+    ]
+    conn = new_db(tmp_path / "r.db")
+    write_visits(conn, visits)
+    ch_write(clickhouse, [e for v in visits for e in v.events], [v.session for v in visits])
+    span, f = Span(now - 120 * DAY, now), Filters(SITE)
+    assert ch_overview.kpis(clickhouse, span, f).pageviews == sq_overview.kpis(conn, span, f).pageviews == 6  # type: ignore[arg-type]
+
+    purge(conn, now, raw_days=30, rollup_days=60)
+    assert set_retention(clickhouse, 30, 60)[-2:] == ["rollup_events", "rollup_engaged"]  # type: ignore[arg-type]
+    for table in ("events", "sessions", "rollup_events", "rollup_engaged"):
+        clickhouse.command(f"OPTIMIZE TABLE {table} FINAL")  # type: ignore[attr-defined]  # TTLs apply at merges
+    ch_kpis = ch_overview.kpis(clickhouse, span, f)  # type: ignore[arg-type]
+    assert ch_kpis == sq_overview.kpis(conn, span, f)
+    assert (ch_kpis.pageviews, ch_kpis.sessions) == (4, 2)  # the raw rows of the 50-day-old visit are gone too
+    pages = ch_overview.top(clickhouse, span, f, "pages")  # type: ignore[arg-type]
+    assert pages == sq_overview.top(conn, span, f, "pages")
+    assert {r.value for r in pages} == {"/", "/kept", "/new"}
+    engaged = ch_overview.engagement(clickhouse, span, f)  # type: ignore[arg-type]
+    assert engaged == sq_overview.engagement(conn, span, f)
+    assert "/old" not in {r.path for r in engaged}

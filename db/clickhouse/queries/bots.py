@@ -6,9 +6,13 @@ numbers for every span."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import event_where, session_where
-from db.clickhouse.queries.throttle import LEVEL_ONLY, REPUTATION_SQL, SEEN_SINCE
+from db.clickhouse.queries.throttle import SEEN_SINCE
+from db.clickhouse.rank import REPUTATION_SQL
 from db.queries.bots import BEHAVIOURAL, BotRow, DropRow, FingerprintRow, _signals
 from db.queries.common import Filters, Span
 from db.queries.overview import PAGE_TYPES_SQL
@@ -35,59 +39,74 @@ def top_bots(
 
 _RANKED = "ORDER BY max_score DESC, requests DESC, fingerprint"
 _LISTED = "fingerprint, ua, sessions, requests, max_score, level, bot_name, last_seen, flags"
-_SCORE_FLOOR = (
-    "(SELECT if(count() < ?, NULL, min(score)) FROM (SELECT score FROM fingerprint_news WHERE seen >= ? "
-    "AND seen < ? ORDER BY score DESC LIMIT ?))"
+_RANK_ORDER = (
+    f"SELECT {_LISTED}, first_seen FROM fingerprint_ranks "
+    "ORDER BY max_score DESC, requests DESC, fingerprint DESC, folded DESC LIMIT ?"
 )
-"""The lowest of the span's `limit` highest news scores (NULL when it has fewer news rows): a cheap guess of the
-lowest max score among the worst `limit` fingerprints seen in it."""
-_CANDIDATES = f" WHERE fingerprint IN (SELECT fingerprint FROM fingerprint_news WHERE score >= {_SCORE_FLOOR})"
+"""The rank rows from the worst down (db/clickhouse/rank.py): each fingerprint's first row is its current one."""
+FIRST_READ = 256
+MAX_READ = 16_384
+"""Rank rows read at first, and at most before every fingerprint with news in the span is folded instead."""
 
 
 def top_fingerprints(ch: ClickHouse, span: Span, limit: int = 50) -> list[FingerprintRow]:
     """Fingerprints seen in the span, worst first (highest bot score, then most requests)."""
-    # First only the fingerprints with a news row scoring at least the floor are folded (a few thousand of a
-    # million). Each has a max score at or above the floor and every other fingerprint one below it, so when
-    # `limit` of them were seen in the span no other can rank among them: the answer is the one folding every
-    # fingerprint gives. Otherwise (fewer fingerprints in the span than asked, or the span's best news rows
-    # belonging to fewer than `limit` of them) every fingerprint with news in the span is folded, ranked on cheap
-    # aggregates first.
-    seen = (span.start, span.end)
-    fold = f"SELECT {_LISTED} FROM ({REPUTATION_SQL.format(where=' WHERE fingerprint IN ({ranked})')}) {_RANKED}"
-    rows = ch.rows(fold.format(ranked=_ranked(_CANDIDATES)), (limit, *seen, limit, *seen, limit))
-    if len(rows) < limit:
-        rows = ch.rows(fold.format(ranked=_ranked(SEEN_SINCE)), (span.start, *seen, limit))
-    # The signals of each one's latest session, read for the listed fingerprints only. A session's last sight never
-    # goes back from version to version, so the newest version of the session seen last is the row with the
-    # latest (last seen, version) among all versions: no FINAL needed.
-    listed = [str(r[0]) for r in rows]
+    ranked = _worst(ch, span, limit)
+    # The signals of each one's latest session (by last seen, then version), kept per fingerprint.
+    listed = [str(r[0]) for r in ranked]
     signals = dict(
         ch.rows(
-            "SELECT fingerprint, argMax(bot_signals, (last_seen, version)) FROM sessions WHERE fingerprint IN ? "
+            "SELECT fingerprint, argMaxMerge(signals) FROM fingerprint_signals WHERE fingerprint IN ? "
             "GROUP BY fingerprint",
             (listed,),
         )
-    ) if rows else {}
+    ) if ranked else {}
     return [
         FingerprintRow(
             str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), str(r[5]), str(r[6]), float(r[7]),
             _signals(signals.get(r[0]), r[8]),
         )
-        for r in rows
+        for r in ranked
     ]
 
 
-def _ranked(where: str) -> str:
-    """The fingerprints seen in the span among those `where` selects (its parameters, then the span's start, end
-    and the limit), ranked on cheap aggregates (seen times, requests, score): the whole reputation (the newest
-    User-Agent, bot name and flags) is then folded for the listed ones only."""
-    return (
-        "SELECT fingerprint FROM (SELECT fingerprint, minIf(seen, NOT level_only) AS first_seen, "
-        "maxIf(seen, NOT level_only) AS last_seen, sum(requests) AS requests, max(score) AS max_score, "
-        f"countIf(NOT level_only) AS news FROM (SELECT fingerprint, seen, requests, score, {LEVEL_ONLY} AS level_only "
-        f"FROM fingerprint_news{where}) GROUP BY fingerprint) "
-        f"WHERE news > 0 AND last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
-    )
+def _worst(ch: ClickHouse, span: Span, limit: int) -> Sequence[Sequence[Any]]:
+    """The rank rows (`_LISTED`) of the `limit` worst fingerprints seen in the span."""
+    # The rank rows from the worst down, more of them until `limit` fingerprints seen in the span are among them
+    # and every row ranking with the last of those is read too (SQLite breaks a tie by fingerprint); for short
+    # spans, with few of the worst seen in them, every fingerprint with news since the span's start is folded.
+    n = max(FIRST_READ, 4 * limit)
+    while n <= MAX_READ:
+        rows = ch.rows(_RANK_ORDER, (n,))
+        ranked = worst_seen(rows, span, limit, complete=len(rows) < n)
+        if ranked is not None:
+            return ranked
+        n *= 8
+    fold = f"SELECT {_LISTED} FROM ({REPUTATION_SQL}) WHERE last_seen >= ? AND first_seen < ? {_RANKED} LIMIT ?"
+    return ch.rows(fold.format(where=SEEN_SINCE), (span.start, span.start, span.end, limit))
+
+
+def worst_seen(
+    rows: Sequence[Sequence[Any]], span: Span, limit: int, *, complete: bool
+) -> list[Sequence[Any]] | None:
+    """The `limit` worst fingerprints seen in the span among rank rows read from the worst down (`_RANK_ORDER`;
+    `complete`: they are all the rows), or None when rows further down could still rank among them."""
+    seen: set[object] = set()
+    found = []
+    for r in rows:
+        if r[0] in seen:
+            continue  # an older rank row of a fingerprint already met
+        seen.add(r[0])
+        if r[7] >= span.start and r[9] < span.end:
+            found.append(r)
+    found.sort(key=lambda r: (-r[4], -r[3], r[0]))
+    if complete:
+        return found[:limit]
+    if len(found) < limit:
+        return None
+    last, edge = rows[-1], found[limit - 1]
+    # Rows not read rank at or below the last one read: none can tie with the edge once that one ranks below it.
+    return found[:limit] if (last[4], last[3]) < (edge[4], edge[3]) else None
 
 
 def drops_by_level(ch: ClickHouse, span: Span) -> list[DropRow]:

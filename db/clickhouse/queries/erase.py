@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from db.clickhouse import funnel_steps
+from db.clickhouse import funnel_steps, rank
 from db.clickhouse.client import ClickHouse
 from db.queries.erase import Erased
 
@@ -101,4 +101,5 @@ def erase_visitors(ch: ClickHouse, visitor_ids: Iterable[str], *, ip: str = "") 
         if n:
             ch.command("DELETE FROM fingerprint_news WHERE fingerprint IN ?", (batch,))
             result.fingerprints += n
+        rank.forget(ch, batch)
     return result

@@ -5,7 +5,8 @@ version a nanosecond time), read back with FINAL. A fingerprint's reputation is 
 `fingerprint_news` rows, folded exactly as SQLite's upsert folds them (db/batch.py UPSERT_FINGERPRINT: the newest
 User-Agent even when empty, the newest non-empty bot name and non-empty flags); a row the writer adds for a level
 change alone (UPDATE_LEVEL_FINGERPRINT: no counts, no User-Agent) only sets the level, and makes no reputation of
-its own for a fingerprint never seen."""
+its own for a fingerprint never seen. The materialized view of migration 0007 folds each insert's news rows into
+`fingerprint_reputation`; the reads here finish the fold over its rows (db/clickhouse/rank.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.ids import new_id
+from db.clickhouse.rank import REPUTATION_SQL
 from db.queries.throttle import (
     FingerprintRow,
     OverrideError,
@@ -25,19 +27,6 @@ from db.queries.throttle import (
 
 _OVERRIDE_COLUMNS = "id, kind, target, level, reason, created, expires, cleared"
 _INSERT_COLUMNS = ("id", "kind", "target", "level", "reason", "created", "expires", "cleared", "version")
-LEVEL_ONLY = "(new_sessions = 0 AND requests = 0 AND score = 0 AND ua = '' AND bot_name = '' AND flags = '[]')"
-"""A `fingerprint_news` row that records a level change only."""
-REPUTATION_SQL = (
-    "SELECT fingerprint, minIf(seen, NOT level_only) AS first_seen, maxIf(seen, NOT level_only) AS last_seen, "
-    "sum(new_sessions) AS sessions, sum(requests) AS requests, max(score) AS max_score, "
-    "if(argMaxIf(flags, seen, flags != '[]') = '', '[]', argMaxIf(flags, seen, flags != '[]')) AS flags, "
-    # A level change written in the same flush as news wins a tie: SQLite applies it after the upsert.
-    "argMax(level, (seen, level_only)) AS level, argMaxIf(ua, seen, NOT level_only) AS ua, "
-    "argMaxIf(bot_name, seen, bot_name != '') AS bot_name "
-    f"FROM (SELECT *, {LEVEL_ONLY} AS level_only FROM fingerprint_news{{where}}) "
-    "GROUP BY fingerprint HAVING countIf(NOT level_only) > 0"
-)
-"""Every fingerprint's reputation row (`fingerprints` on SQLite); `{where}` narrows the news rows read."""
 SEEN_SINCE = " WHERE fingerprint IN (SELECT fingerprint FROM fingerprint_news WHERE seen >= ?)"
 """`{where}` for fingerprints with news since a time: no other can have been seen since then."""
 _FP_COLUMNS = "fingerprint, first_seen, last_seen, sessions, requests, max_score, flags, level, ua, bot_name"
