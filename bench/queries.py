@@ -4,9 +4,10 @@ queries through the storage contract for the 30-day and 90-day ranges (targets: 
 
 Loading inserts the rows in big batches while a second process generates the next ones. On SQLite the rollups are
 then computed once (`db.sqlite.rollups.rebuild`), as a bulk import would; on ClickHouse each chunk is rolled up
-as the writer does it (`db.clickhouse.rollups.roll_up`). `--scale K` then copies the loaded events K-1 more times
-inside ClickHouse (new ids and visitors, same days, the rollups' sums K times), to show the engine at K times the
-volume without generating it in Python.
+as the writer does it (`db.clickhouse.rollups.roll_up`) and its funnel steps inserted beside it. `--scale K` then
+copies the loaded events K-1 more times inside ClickHouse (new ids and visitors, same days, the rollups' sums K
+times, the funnel steps copied from the events again), to show the engine at K times the volume without
+generating it in Python.
 
     python bench/queries.py                                        # 10M events on SQLite
     python bench/queries.py --store chdb:///tmp/bench-ch           # the same on ClickHouse (chDB)
@@ -259,7 +260,7 @@ def _chunks(n_events: int, now: float) -> Iterator[tuple[list[list[object]], lis
 def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, float]:
     """Insert the generated rows as the ClickHouse writer would (ids, session versions, rollups), one insert per
     chunk."""
-    from db.clickhouse import rank, rollups
+    from db.clickhouse import funnel_steps, rank, rollups
     from db.clickhouse.ids import new_id
 
     store = open_store(url, create=True)
@@ -272,6 +273,7 @@ def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, fl
         sessions = [(*r, 1) for r in sess]
         rolled = rollups.roll_up_batch(ch, rows, sessions, f"bench:{n}", memo)
         ch.insert("events", rows, ("id", *EVENT_COLUMNS))
+        funnel_steps.insert(ch, rows)
         ch.insert("sessions", sessions, (*SESSION_COLUMNS, "version"))
         memo.remember(*rolled)
         written += len(evs)
@@ -289,7 +291,9 @@ def load_clickhouse(url: StoreUrl, n_events: int, now: float) -> tuple[float, fl
 
 def scale_clickhouse(store: Store, times: int) -> None:
     """Add `times - 1` copies of every stored event and session inside ClickHouse (ids shifted, visitors renamed),
-    in one pass each (ARRAY JOIN over the copy numbers)."""
+    in one pass each (ARRAY JOIN over the copy numbers); the funnel steps are copied from the events again."""
+    from db.clickhouse import funnel_steps
+
     ch = store.ch  # type: ignore[attr-defined]
     changed = {"id": "id + k", "session_id": "session_id + k", "visitor_id": "concat(visitor_id, '-', toString(k))"}
     for table, columns in (("events", ("id", *EVENT_COLUMNS)), ("sessions", (*SESSION_COLUMNS, "version"))):
@@ -300,6 +304,10 @@ def scale_clickhouse(store: Store, times: int) -> None:
             f"ARRAY JOIN range(1, {int(times)}) AS k"
         )
         print(f"  {table} x{times}: {time.perf_counter() - started:.0f} s", flush=True)
+    started = time.perf_counter()
+    ch.command("TRUNCATE TABLE funnel_steps")
+    funnel_steps.backfill(ch)
+    print(f"  funnel_steps from the events: {time.perf_counter() - started:.0f} s", flush=True)
     # The copies' visits are their originals' (session ids shift together), so every rollup sum grows K times.
     ch.command(
         "INSERT INTO rollup_events SELECT site, grain, bucket, is_bot, kind, key, props, hits * ?, visits * ?, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from db.clickhouse import rank, rollups
+from db.clickhouse import funnel_steps, rank, rollups
 from db.clickhouse.client import ClickHouse
 from db.records import COPY_TABLES, EVENT_COLUMNS, SESSION_COLUMNS
 
@@ -63,6 +63,8 @@ def copy_in(ch: ClickHouse, table: str, rows: list[Row], token: str) -> None:
     if table in ("events", "sessions"):  # rolled up before they are stored (db/clickhouse/rollups.py)
         rollups.roll_up_batch(ch, rows if table == "events" else [], rows if table == "sessions" else [], token)
     ch.insert(target, shape(rows, time.time_ns()), columns, token=token)
+    if table == "events":
+        funnel_steps.insert(ch, rows, token)
     if target == "fingerprint_news":
         rank.rank(ch, (str(r[0]) for r in rows))
 

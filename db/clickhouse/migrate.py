@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable
 from importlib import resources
 
-from db.clickhouse import engaged, rank, rollups
+from db.clickhouse import engaged, funnel_steps, rank, rollups
 from db.clickhouse.client import ClickHouse
 from db.errors import SchemaTooNew
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-BACKFILLS: dict[int, Callable[[ClickHouse], object]] = {4: rollups.rebuild, 5: engaged.rebuild, 7: rank.rebuild}
+BACKFILLS: dict[int, Callable[[ClickHouse], object]] = {
+    4: rollups.rebuild, 5: engaged.rebuild, 6: funnel_steps.backfill, 7: rank.rebuild
+}
 """What a version computes in Python from the rows already stored, after its statements ran."""
 _TRACKING = (
     "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied Float64) "

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from db.batch import Batch
-from db.clickhouse import rank, rollups
+from db.clickhouse import funnel_steps, rank, rollups
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.ids import new_id
 from db.clickhouse.spool import Spool, SpoolFull
@@ -107,10 +107,12 @@ def remark_bot_sessions(
     if not flipped:
         return
     rollups.move_to_bots(ch, sites, since, flipped, f"{token}:m")
-    # By the sort key first (site, time), so the update reads only the days these sessions ran, not every event.
-    update(
-        ch, "events", "is_bot = 1", "site IN ? AND ts >= ? AND session_id IN ? AND is_bot = 0", (sites, since, flipped)
-    )
+    # By the events' sort key first (site, time), so the update reads only the days these sessions ran, not every
+    # event; funnel steps (ordered by site, type, path or name, time) by their monthly partitions.
+    for table in ("events", funnel_steps.TABLE):
+        update(
+            ch, table, "is_bot = 1", "site IN ? AND ts >= ? AND session_id IN ? AND is_bot = 0", (sites, since, flipped)
+        )
 
 
 def update(ch: ClickHouse, table: str, assignments: str, where: str, params: tuple[object, ...]) -> None:
@@ -128,6 +130,7 @@ def insert(ch: ClickHouse, p: Prepared, known: dict[int, bool] | None = None, me
     memo = memo if memo is not None else rollups.Memo()
     rolled = rollups.roll_up_batch(ch, p.events, p.sessions, p.token, memo)
     ch.insert("events", p.events, ("id", *EVENT_COLUMNS), token=f"{p.token}:e")
+    funnel_steps.insert(ch, p.events, p.token)
     ch.insert("sessions", p.sessions, (*SESSION_COLUMNS, "version"), token=f"{p.token}:s")
     ch.insert("fingerprint_news", p.fingerprints, FINGERPRINT_COLUMNS, token=f"{p.token}:f")
     rank.rank(ch, (str(f[0]) for f in p.fingerprints))  # after the news: it reads them back

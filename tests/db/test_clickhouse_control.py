@@ -190,19 +190,21 @@ def test_raw_retention_ttl(clickhouse):
     from tests.factories import visit
 
     raw = list(RAW_TTL_COLUMNS)
-    assert raw[:4] == ["events", "sessions", "fingerprint_news", "throttle_drops"]
+    assert raw[:4] == ["events", "sessions", "fingerprint_news", "throttle_drops"] and "funnel_steps" in raw
     assert current_ttl(clickhouse, "events") == 0  # none until a collector sets it
     assert set_retention(clickhouse, 90, 0) == raw
     assert set_retention(clickhouse, 90, 0) == []  # unchanged: no ALTER
     assert current_ttl(clickhouse, "sessions") == 90 and current_ttl(clickhouse, "rollup_events") == 0
-    assert set_retention(clickhouse, 30, 0) != [] and current_ttl(clickhouse, "events") == 30
+    assert set_retention(clickhouse, 30, 0) != [] and current_ttl(clickhouse, "funnel_steps") == 30
     # Rows older than the TTL go when parts merge, as SQLite's retention deletes them.
     import time
 
     old, new = visit(time.time() - 60 * 86400, [(0, "/old")]), visit(time.time() - 86400, [(0, "/new")])
     ch_write(clickhouse, old.events + new.events, [old.session, new.session])
-    clickhouse.command("OPTIMIZE TABLE events FINAL")
+    for table in ("events", "funnel_steps"):
+        clickhouse.command(f"OPTIMIZE TABLE {table} FINAL")
     assert clickhouse.rows("SELECT path FROM events") == [("/new",)]
+    assert clickhouse.rows("SELECT target FROM funnel_steps") == [("/new",)]
     assert set_retention(clickhouse, 0, 400) == [*raw, "rollup_events", "rollup_engaged"]
     assert current_ttl(clickhouse, "events") == 0  # kept forever, as raw_days = 0 on SQLite
     assert current_ttl(clickhouse, "rollup_engaged") == 400

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from db.batch import Batch
 from db.clickhouse.queries import funnels as chf
 from db.funnels import Funnel, FunnelError, Step, make_funnel
 from db.queries.common import Filters, Span, span_for
@@ -30,6 +31,8 @@ FILTERS = [
     Filters(bots="bots"),
     Filters(dims=(("country", "DE"),)),
     Filters(site=SITE, dims=(("ref_source", "Google"),)),  # a session dimension
+    Filters(dims=(("browser", "Firefox"), ("ref_source", "news"))),
+    Filters(site=SITE, dims=(("user_id", ""),)),  # an event column funnel_steps does not hold: read from events
 ]
 
 
@@ -104,3 +107,72 @@ def test_definitions(store):
     with pytest.raises(FunnelError):
         q.save_funnel(db, Funnel("bad", (Step("path", "/only"),), 60))  # one step: refused, nothing stored
     assert [f.name for f in q.list_funnels(db)] == ["a", "b", "cfg"]
+
+
+def test_reports_follow_bot_verdicts_and_erasure(tmp_path, clickhouse):
+    """Funnels read their own table on ClickHouse: a session judged a bot after its first page took that page out of
+    the humans' funnel, and an erased visitor's journey is gone from it, as on SQLite."""
+    from dataclasses import replace
+
+    from db.clickhouse.queries import erase as che
+    from db.sqlite.queries import erase as sqe
+    from tests.engines import ch_write
+    from tests.factories import write
+
+    conn = new_db(tmp_path / "v.db")
+    later = visit(T0, [(0, "/pricing"), (30, "/signup")], visitor="later-bot", session_id=7)
+    keen = visit(T0 + 100, [(0, "/pricing"), (60, "/signup")], visitor="keen")
+    idle = visit(T0 + 200, [(0, "/pricing")], visitor="idle")
+    flushes = [
+        (later.events[:1] + keen.events + idle.events, [later.session, keen.session, idle.session]),
+        (later.events[1:], [replace(later.session, is_bot=1, bot_score=80)]),  # judged a bot on its second page
+    ]
+    funnel = make_funnel("f", [{"path": "/pricing"}, {"path": "/signup"}])
+    span = Span(T0, T0 + DAY)
+
+    def reports(bots: str) -> list[tuple[int, int]]:
+        results = [q.funnel_report(db, funnel, span, Filters(bots=bots)) for db, q in ((conn, sqf), (clickhouse, chf))]
+        assert results[0] == results[1], bots
+        return [(r.entered, r.converted) for r in results[1]]
+
+    for events, sessions in flushes[:1]:
+        write(conn, events, sessions)
+        ch_write(clickhouse, events, sessions)
+    assert reports("humans") == [(3, 1), (1, 1)]
+    for events, sessions in flushes[1:]:
+        write(conn, events, sessions)
+        ch_write(clickhouse, events, sessions)
+    assert reports("humans") == [(2, 1), (1, 1)]
+    assert reports("bots") == [(1, 1), (1, 1)]
+    sqe.erase_visitors(conn, ["keen"])
+    che.erase_visitors(clickhouse, ["keen"])
+    assert reports("humans") == [(1, 0), (0, 0)]
+    assert clickhouse.value("SELECT count() FROM funnel_steps WHERE visitor_id = 'keen'") == 0
+
+
+def test_a_store_from_before_the_funnel_steps_gets_them_by_migration(tmp_path, clickhouse):
+    """Events stored at schema 5 are copied into the funnels' table by the migration; copied twice (two collectors
+    migrating at once), each event still counts once."""
+    from db.clickhouse import funnel_steps, migrate
+    from db.clickhouse.writer import prepare
+    from db.records import EVENT_COLUMNS
+    from tests.factories import write
+
+    visits = [visit(T0, [(0, "/pricing")], visitor="once"), visit(T0 + 50, [(0, "/pricing"), (10, "/pricing")])]
+    conn = new_db(tmp_path / "m.db")
+    write(conn, [e for v in visits for e in v.events], [v.session for v in visits])
+    clickhouse.command("DROP TABLE funnel_steps")
+    clickhouse.command("ALTER TABLE schema_migrations DELETE WHERE version = 6 SETTINGS mutations_sync = 1")
+    prepared = prepare(Batch(events=[e.as_row() for v in visits for e in v.events]))
+    clickhouse.insert("events", prepared.events, ("id", *EVENT_COLUMNS))  # as a writer of schema 5: events only
+    migrate.migrate(clickhouse)
+    assert migrate.schema_version(clickhouse) == migrate.latest_version()
+    clickhouse.command("SYSTEM STOP MERGES funnel_steps")
+    funnel_steps.backfill(clickhouse)
+    assert clickhouse.value("SELECT count() FROM funnel_steps") == 6
+    span = Span(T0, T0 + DAY)
+    for steps in ([{"path": "/pricing"}, {"path": "/pricing"}], [{"path": "/pric*"}, {"path": "/pricing"}]):
+        funnel = make_funnel("again", steps)
+        result = chf.funnel_report(clickhouse, funnel, span, Filters())
+        assert result == sqf.funnel_report(conn, funnel, span, Filters())
+        assert [(r.entered, r.converted) for r in result] == [(2, 1), (1, 1)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from db.clickhouse import rank
+from db.clickhouse import funnel_steps, rank
 from db.clickhouse.client import ClickHouse
 from db.queries.erase import Erased
 
@@ -66,13 +66,14 @@ def stored_ip_count(ch: ClickHouse) -> int:
 
 
 def _erase(ch: ClickHouse, condition: str, params: tuple[object, ...], fingerprints: set[str]) -> tuple[int, int]:
-    """Delete the events and sessions matching `condition`; (events, sessions) removed. The sessions'
-    fingerprints are collected first, so their reputation can go too."""
+    """Delete the events (with their funnel steps) and sessions matching `condition`; (events, sessions)
+    removed. The sessions' fingerprints are collected first, so their reputation can go too."""
     for (fp,) in ch.rows(f"SELECT DISTINCT fingerprint FROM sessions WHERE {condition}", params):
         fingerprints.add(str(fp))
     events = int(ch.value(f"SELECT count() FROM events WHERE {condition}", params) or 0)
     sessions = int(ch.value(f"SELECT uniqExact(id) FROM sessions WHERE {condition}", params) or 0)
     if events:
+        funnel_steps.erase(ch, condition, params)
         ch.command(f"DELETE FROM events WHERE {condition}", params)
     if sessions:
         # Every stored version of the session goes, not only the newest.

@@ -6,8 +6,10 @@ import json
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from db.clickhouse import funnel_steps
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import event_where
 from db.funnels import (
@@ -19,7 +21,7 @@ from db.funnels import (
     step_mask,
     summarise,
 )
-from db.queries.common import Filters, Span
+from db.queries.common import DIMENSIONS, Filters, Span
 from db.queries.funnels import _after_prefix, _literal_prefix, _props, with_config
 
 __all__ = ["Funnel", "Step", "StepResult", "list_funnels", "save_funnel", "delete_funnel", "funnel_report"]
@@ -75,23 +77,48 @@ def _like(glob: str) -> str:
     return "".join(out)
 
 
-def _step_query(step: Step) -> tuple[str, tuple[object, ...]]:
+@dataclass(slots=True, frozen=True)
+class _Source:
+    """Where a report reads events from, and the columns a step matches a page hit's path and an event's name by."""
+
+    table: str
+    path: str
+    name: str
+
+
+_STEPS = _Source(funnel_steps.TABLE, "target", "target")
+"""Page hits and custom events ordered by (site, type, path or name, time): a step is one key range."""
+_EVENTS = _Source("events", "path", "name")
+"""Every event with every column, for filters on event columns the narrow table does not hold."""
+
+
+def _source(filters: Filters) -> _Source:
+    """`funnel_steps` unless a filter names an event column it does not hold (a session dimension is looked up by
+    session id in either)."""
+    for name, _value in filters.dims:
+        column = DIMENSIONS[name].events
+        if column is not None and column not in funnel_steps.DIMENSIONS:
+            return _EVENTS
+    return _STEPS
+
+
+def _step_query(step: Step, source: _Source) -> tuple[str, tuple[object, ...]]:
     """(SQL condition, parameters) selecting the events that may complete a step: custom events by name, page
-    hits by path (exact, or the glob's literal prefix as a range on the primary key's neighbour, plus LIKE)."""
+    hits by path (exact, or the glob's literal prefix as a range on the sort key, plus LIKE)."""
     if step.kind == "event":
-        return "type = 'event' AND name = ?", (step.match,)
-    pages = "type IN ('pageview', 'request')"
+        return f"type = 'event' AND {source.name} = ?", (step.match,)
+    pages, path = "type IN ('pageview', 'request')", source.path
     prefix = _literal_prefix(step.match)
     if prefix == step.match:
-        return f"{pages} AND path = ?", (step.match,)
+        return f"{pages} AND {path} = ?", (step.match,)
     # LIKE and fnmatch disagree on [classes]: only the prefix narrows those, Python decides.
-    like, like_params = ("", ()) if "[" in step.match else (" AND path LIKE ?", (_like(step.match),))
+    like, like_params = ("", ()) if "[" in step.match else (f" AND {path} LIKE ?", (_like(step.match),))
     if not prefix:
         return pages + like, like_params
     upper = _after_prefix(prefix)
     if upper is None:
-        return f"{pages} AND path >= ?{like}", (prefix, *like_params)
-    return f"{pages} AND path >= ? AND path < ?{like}", (prefix, upper, *like_params)
+        return f"{pages} AND {path} >= ?{like}", (prefix, *like_params)
+    return f"{pages} AND {path} >= ? AND {path} < ?{like}", (prefix, upper, *like_params)
 
 
 def _exact(step: Step) -> bool:
@@ -99,20 +126,31 @@ def _exact(step: Step) -> bool:
     return not step.props and (step.kind == "event" or _literal_prefix(step.match) == step.match)
 
 
+def _times_and_masks(hits: list[tuple[float, int, int]]) -> tuple[list[float], list[int]]:
+    """The times and step masks of one journey's (ts, event id, mask) hits in (ts, id) order, each event once (a
+    row stored twice sorts next to itself)."""
+    if len(hits) > 1:
+        hits = [hit for i, hit in enumerate(hits) if not i or hit[1] != hits[i - 1][1]]
+    return [hit[0] for hit in hits], [hit[2] for hit in hits]
+
+
 def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) -> list[StepResult]:
     """Per step: visitors entering, converting to the next step within the window, and time between steps.
 
-    As on SQLite, only the events that may complete a step are read and each visitor's events are matched in
-    (time, id) order by `db.funnels.match_masks`; here one pass reads them all, each with the bit mask of the
-    steps it completes computed in SQL. When every step is exact (a custom event name or a literal path, no
-    properties), ClickHouse also groups them into each entering visitor's journey; otherwise the events of
-    inexact steps (globs, properties) are matched against the steps in Python, each distinct event once."""
+    As on SQLite, only the events that may complete a step are read (from `funnel_steps`, where each step is a
+    key range) and each visitor's events are matched in (time, id) order by `db.funnels.match_masks`; here one
+    pass reads them all, each with the bit mask of the steps it completes computed in SQL, each event id once
+    (`funnel_steps` may hold a row twice until its parts merge). When every step is exact (a custom event name or
+    a literal path, no properties), ClickHouse also groups them into each entering visitor's journey; otherwise
+    the events of inexact steps (globs, properties) are matched against the steps in Python, each distinct event
+    once."""
     site = funnel.site or filters.site
+    source = _source(filters)
     where, params = event_where(span, Filters(site, filters.dims, filters.bots))
     conditions: dict[tuple[str, tuple[object, ...]], int] = {}
     inexact = 0
     for i, step in enumerate(funnel.steps):
-        query = _step_query(step)
+        query = _step_query(step, source)
         conditions[query] = conditions.get(query, 0) | 1 << i
         if not _exact(step):
             inexact |= 1 << i
@@ -121,7 +159,7 @@ def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) 
     any_sql = " OR ".join(f"({condition})" for condition, _p in conditions)
     rows_sql = (
         f"SELECT ts, id, {_JOURNEY_KEY} AS journey, toUInt64({bit_sql}) AS bits{{more}} "
-        f"FROM events WHERE ({any_sql}) AND {where}"
+        f"FROM {source.table} WHERE ({any_sql}) AND {where}"
     )
     n, window = len(funnel.steps), funnel.window_s
     if not inexact:
@@ -130,16 +168,17 @@ def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) 
             "GROUP BY journey HAVING max(bitAnd(bits, 1)) = 1",
             (*bit_params, *bit_params, *params),
         )
-        return summarise(
-            funnel,
-            (match_masks(n, window, [e[0] for e in hits], [e[2] for e in hits]) for (hits,) in journeys),
-        )
-    found: list[tuple[float, int, str, int]] = []  # (ts, event id, journey key, step mask)
+        return summarise(funnel, (match_masks(n, window, *_times_and_masks(hits)) for (hits,) in journeys))
+    found: list[tuple[float, int, str, int]] = []  # (ts, event id, journey key, step mask), in (ts, id) order
     checked: dict[tuple[str, str, str, str], int] = {}  # each distinct event is matched once
-    more = f", if(bitAnd(bits, {inexact}) = 0, '', type), path, name, props"
+    more = f", if(bitAnd(bits, {inexact}) = 0, '', type), {source.path}, {source.name}, props"
+    last = None
     for ts, event_id, key, bits, type_, path, name, props in ch.rows(
-        rows_sql.format(more=more), (*bit_params, *bit_params, *params)
+        rows_sql.format(more=more) + " ORDER BY ts, id", (*bit_params, *bit_params, *params)
     ):
+        if event_id == last:  # the same event twice (in order, a repeated row comes next to the first)
+            continue
+        last = event_id
         bits = int(bits)
         if bits & inexact:
             what = (type_, path, name, props)
@@ -149,7 +188,6 @@ def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) 
             bits = (bits & ~inexact) | (mask & bits & inexact)  # an inexact step's query only offers a candidate
         if bits:
             found.append((ts, event_id, key, bits))
-    found.sort()
     # Visitors who never reached the first step add nothing: they are not matched at all.
     entering = {hit[2] for hit in found if hit[3] & 1}
     by_journey: dict[str, tuple[list[float], list[int]]] = {key: ([], []) for key in entering}

@@ -19,6 +19,7 @@ RAW_TTL_COLUMNS: dict[str, str] = {
     "fingerprint_reputation": "toDateTime(toUInt32(touched))",
     "fingerprint_ranks": "toDateTime(toUInt32(touched))",
     "fingerprint_signals": "toDateTime(toUInt32(last_seen))",
+    "funnel_steps": "toDateTime(toUInt32(ts))",
 }
 """Raw table -> the time its rows age from (the same columns SQLite's retention deletes by; the fingerprint tables
 kept from `fingerprint_news` and `sessions` by the newest of the rows each row sums)."""
