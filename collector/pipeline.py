@@ -88,7 +88,8 @@ class Pipeline:
         """Server-side callers' sessions: kept in memory for bot scoring and throttling only, never stored, so
         API traffic never becomes a web visit (its events are stored with session_id 0)."""
         self.site_pages: dict[str, set[str]] = {}
-        self.fingerprint_sessions: dict[str, int] = {}
+        self.fingerprint_sessions: dict[int | str, int] = {}
+        """Sessions started today per fingerprint (keyed as `hash_key` makes it: up to 100k a day)."""
         self.fingerprint_scores: dict[str, int] = {}
         """Latest behavioural score per fingerprint, what the throttle escalates on."""
         self._fingerprints_day = 0
@@ -171,11 +172,13 @@ class Pipeline:
             self._fingerprints_day = day
             self.fingerprint_sessions.clear()
             self.fingerprint_scores.clear()
-        count = self.fingerprint_sessions.get(fingerprint, 0) + 1
+        session = tracker.start(record)
+        key = session.fingerprint_key
+        count = self.fingerprint_sessions.get(key, 0) + 1
         if len(self.fingerprint_sessions) > MAX_FINGERPRINTS:
             self.fingerprint_sessions.clear()
-        self.fingerprint_sessions[fingerprint] = count
-        return tracker.start(record), True
+        self.fingerprint_sessions[key] = count
+        return session, True
 
     def admit(self, client: Client, now: float) -> Decision | None:
         """May this client send now? None when throttling is off."""
@@ -298,7 +301,7 @@ class Pipeline:
             if len(pages) < MAX_SITE_PAGES:
                 pages.add(path)
         site_pages = len(pages) if pages is not None else 0
-        fingerprint_sessions = self.fingerprint_sessions.get(session.record.fingerprint, 1)
+        fingerprint_sessions = self.fingerprint_sessions.get(session.fingerprint_key, 1)
         inputs = (behaviour.requests, site_pages, fingerprint_sessions)
         if inputs == session.scored:
             return session.score

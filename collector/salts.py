@@ -29,6 +29,15 @@ def keyed_hash(salt: bytes, *parts: str) -> str:
     return h.hexdigest()
 
 
+def hash_key(digest: str) -> int | str:
+    """A keyed hash as a number, for in-memory maps holding many of them (a 64-bit int takes about half the memory
+    of its 16 hex digits, and none is lost); text that is not hex digits stays as it is."""
+    try:
+        return int(digest, 16)
+    except ValueError:
+        return digest
+
+
 class SaltStore:
     """Caches the salts of the days in use; new days' salts are created in the store, shared by every collector."""
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from collector.bots.scorer import NO_SCORE, BotScore
 from collector.bots.signals import Behaviour
+from collector.salts import hash_key
 from db.records import SessionRecord
 
 _id_counter = itertools.count(random.getrandbits(12))
@@ -39,6 +40,11 @@ class Session:
     """The latest behavioural score; its signals are stored with the session at each flush."""
     scored: tuple[int, int, int] | None = None
     """What `score` was computed from (requests observed, site pages, fingerprint sessions), to skip rescoring."""
+    fingerprint_key: int | str = field(init=False)
+    """The record's fingerprint as `hash_key` makes it, what per-fingerprint counts are keyed by."""
+
+    def __post_init__(self) -> None:
+        self.fingerprint_key = hash_key(self.record.fingerprint)
 
 
 class SessionTracker:
@@ -47,7 +53,9 @@ class SessionTracker:
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
         self._active: dict[tuple[str, str], Session] = {}
-        self._visitors_today: dict[tuple[str, str], int] = {}
+        self._visitors: dict[int, dict[str, set[int | str]]] = {}
+        """UTC day → site → visitor ids (as `hash_key` makes them) that started a session that day, today's and
+        yesterday's. A visitor id is keyed with its day's salt, so it belongs to one day only."""
 
     def __len__(self) -> int:
         return len(self._active)
@@ -63,14 +71,26 @@ class SessionTracker:
     def start(self, record: SessionRecord) -> Session:
         """Register a new session; marks whether its visitor was already seen under this (day-scoped) id."""
         key = (record.site, record.visitor_id)
-        day = int(record.started // 86400)
-        record.new_visitor = 0 if self._visitors_today.get(key) == day else 1
-        self._visitors_today[key] = day
+        record.new_visitor = self._mark_visitor(record)
         session = Session(record)
         self._active[key] = session
         if len(self._active) > MAX_ACTIVE:
             self._shed(record.started)
         return session
+
+    def _mark_visitor(self, record: SessionRecord) -> int:
+        """Mark the record's visitor as seen on its start's UTC day; 1 when it was not yet (a new visitor)."""
+        sites = self._visitors.get(int(record.started // 86400))
+        if sites is None:
+            sites = self._visitors[int(record.started // 86400)] = {}
+        seen = sites.get(record.site)
+        if seen is None:
+            seen = sites[record.site] = set()
+        vid = hash_key(record.visitor_id)
+        if vid in seen:
+            return 0
+        seen.add(vid)
+        return 1
 
     def _shed(self, now: float) -> None:
         """End expired sessions, then the least recently seen tenth, to get back under MAX_ACTIVE."""
@@ -85,7 +105,7 @@ class SessionTracker:
         for name in _SHARED_FIELDS:  # each row read brings its own copies of the same few strings
             setattr(record, name, sys.intern(getattr(record, name)))
         self._active[(record.site, record.visitor_id)] = Session(record)
-        self._visitors_today[(record.site, record.visitor_id)] = int(record.started // 86400)
+        self._mark_visitor(record)
 
     def expire(self, now: float) -> int:
         """Forget sessions idle longer than the timeout and yesterday's visitor marks; returns how many ended."""
@@ -93,7 +113,8 @@ class SessionTracker:
         for key in stale:
             del self._active[key]
         today = int(now // 86400)
-        self._visitors_today = {k: d for k, d in self._visitors_today.items() if d >= today - 1}
+        for day in [day for day in self._visitors if day < today - 1]:
+            del self._visitors[day]
         return len(stale)
 
     def active(self) -> list[Session]:

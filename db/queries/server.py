@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from db.queries.common import Filters, Span, split_days
 from db.rules import DAY, latency_of_bucket
 
-SERVER_TYPES_SQL = "type IN ('api_request', 'auth', 'external_call')"
-"""Repeated in every query so SQLite uses the partial index on server-side events."""
+SERVER_TYPES_SQL = "(type = 'api_request' OR type = 'auth' OR type = 'external_call')"
+"""Repeated in every query so SQLite uses the partial index on server-side events (an OR, not an IN list: see
+db/sqlite/migrations/0008_server_indexes_or.sql)."""
 EXACT_LATENCY_MAX_S = 2 * DAY
 """Spans up to this long get exact percentiles from raw rows; longer ones use the latency histograms."""
 Histograms = dict[tuple[str, str], tuple[dict[int, int], list[int]]]
@@ -76,7 +77,7 @@ class UserRow:
     days_active: int
 
 
-USERS_SQL = "type IN ('api_request', 'auth', 'external_call') AND user_id != ''"
+USERS_SQL = f"{SERVER_TYPES_SQL} AND user_id != ''"
 """The partial index `events_users` condition, written out so SQLite uses it."""
 ACTIVE_SQL = "NOT (type = 'auth' AND success = 0)"
 """What makes a user active: any server-side event but a failed login (a guess at someone else's account)."""

@@ -41,9 +41,10 @@ _NEW_ROWS_SQL = (
     f"SELECT {VIEW_COLUMNS} FROM events WHERE id > ? AND id <= ? AND session_id != 0 AND {VIEW_TYPES_SQL} "
     "ORDER BY ts, id"
 )
-MAX_OPEN_VIEWS = 100_000
-"""Open views kept between flushes (≈ 200 bytes each: 20 MB at most); past that the older half is dropped, and
-a report for one of those reads its view back."""
+MAX_OPEN_VIEWS = 10_000
+"""Open views kept between flushes (≈ 270 bytes each: under 3 MB); past that the older half is dropped, and a
+report for one of those reads its view back. Reports come soon after their page hit, so the newest views are the
+ones that get them; a log import, which has none, would otherwise fill its writer's memory with views."""
 
 _VIEW_TYPES = frozenset(VIEW_TYPES)
 _TS, _SESSION, _PATH, _TYPE, _MS, _BOT, _SITE = (

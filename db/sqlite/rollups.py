@@ -87,9 +87,11 @@ _ROLLED_COLUMNS = (
 )
 """The event columns the rollups read, in the order `_accumulate_events` takes them."""
 _ROLLED_FROM_BATCH = itemgetter(*(EVENT_COLUMNS.index(c) for c in _ROLLED_COLUMNS))
-MAX_VISIT_KEYS = 50_000
-"""Visit keys kept between flushes (≈ 150 bytes each: 7.5 MB at most); past that they are dropped and the
-sessions of the next flushes read theirs again from the database (which every flush used to do)."""
+MAX_VISIT_KEYS = 20_000
+"""Visit keys kept between flushes (≈ 150 bytes each: 3 MB at most); past that they are dropped and the
+sessions of the next flushes read theirs again from the database (which every flush used to do). Kept small: a
+log import's writer must fit beside the importer in a fixed memory budget, and reading keys back is one indexed
+query per flush."""
 
 Deltas = dict[tuple[Any, ...], list[int]]
 
