@@ -74,11 +74,12 @@ def peak_rss_mb() -> float:
 def child(db: str, fmt: str, out: str) -> None:
     """Run one export and print rows, bytes, seconds and this process's peak RSS (MB)."""
     from collector.export import export_table
-    from db.sqlite.connection import connect
+    from db.store import open_store
+    from db.url import sqlite_url
 
-    conn = connect(db, readonly=True)
+    store = open_store(sqlite_url(db), readonly=True)
     started = time.perf_counter()
-    result = export_table(conn, "events", fmt, out)
+    result = export_table(store, "events", fmt, out)
     elapsed = time.perf_counter() - started
     peak_mb = peak_rss_mb()
     print(f"{result.rows} {result.bytes} {elapsed:.3f} {peak_mb:.1f}")
@@ -111,8 +112,8 @@ def main() -> int:
             if proc.returncode != 0:
                 print(f"{fmt}: failed: {proc.stderr.strip().splitlines()[-1:]}")
                 continue
-            rows, size, secs, rss = proc.stdout.split()
-            results[fmt] = (int(rows), int(size), float(secs), float(rss))
+            n, written, took, peak = proc.stdout.split()
+            results[fmt] = (int(n), int(written), float(took), float(peak))
             out.unlink(missing_ok=True)
         base = results.get("csv")
         print(
