@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +11,21 @@ import pytest
 
 from collector.app import create_app
 from collector.config import Config
+from tests import engines
 
 CHROME_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0.0.0 Safari/537.36"
 )
 BROWSER_HEADERS = {"User-Agent": CHROME_UA, "Accept": "*/*", "Accept-Language": "en-GB,en;q=0.9"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _drop_chdb_databases() -> Iterator[None]:
+    """Drop the chDB databases a test module made once it is done with them."""
+    start = len(engines.CREATED)
+    yield
+    engines.drop_databases(engines.CREATED[start:])
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ test gets a database of its own there, dropped afterwards."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from db.batch import Batch
 from db.records import EventRecord, SessionRecord
 
 _CHDB_ROOT: Path | None = None
+CREATED: list[str] = []
+"""Every database handed out by `chdb_url`, so the module that made it can drop it (see `drop_databases`)."""
 
 
 def chdb_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -29,7 +32,24 @@ def chdb_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def chdb_url(tmp_path_factory: pytest.TempPathFactory, database: str | None = None) -> str:
     """A `chdb://` store URL for a fresh database of its own."""
     name = database or f"t_{uuid.uuid4().hex[:12]}"
+    CREATED.append(name)
     return f"chdb://{chdb_root(tmp_path_factory)}?database={name}"
+
+
+def drop_databases(names: Iterable[str]) -> None:
+    """Drop these test databases from the run's chDB engine when this process holds it, so later modules do not
+    share the engine with every table an earlier one left behind."""
+    if _CHDB_ROOT is None or "chdb" not in sys.modules:
+        return
+    from db.clickhouse.client import connect_client
+    from db.url import parse_store_url
+
+    ch = connect_client(parse_store_url(f"chdb://{_CHDB_ROOT}"))
+    for name in dict.fromkeys(names):
+        try:
+            ch.command(f"DROP DATABASE IF EXISTS {name} SYNC")
+        except Exception:  # noqa: BLE001 - a database another process holds stays; cleanup must not fail a test
+            pass
 
 
 @pytest.fixture
