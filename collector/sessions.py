@@ -80,9 +80,10 @@ class SessionTracker:
 
     def _mark_visitor(self, record: SessionRecord) -> int:
         """Mark the record's visitor as seen on its start's UTC day; 1 when it was not yet (a new visitor)."""
-        sites = self._visitors.get(int(record.started // 86400))
+        day = int(record.started // 86400)
+        sites = self._visitors.get(day)
         if sites is None:
-            sites = self._visitors[int(record.started // 86400)] = {}
+            sites = self._visitors[day] = {}
         seen = sites.get(record.site)
         if seen is None:
             seen = sites[record.site] = set()

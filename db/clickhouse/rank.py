@@ -41,11 +41,19 @@ def rank(ch: ClickHouse, fingerprints: Iterable[str]) -> None:
     """Store the current reputation of these fingerprints in rank order (after their news was inserted)."""
     batch = sorted(set(fingerprints))
     for i in range(0, len(batch), CHUNK):
-        ch.command(
-            f"INSERT INTO fingerprint_ranks ({RANK_COLUMNS}) SELECT {RANK_COLUMNS} "
-            f"FROM ({REPUTATION_SQL.format(where=' WHERE fingerprint IN ?')})",
-            (batch[i : i + CHUNK],),
-        )
+        _insert_ranks(ch, " WHERE fingerprint IN ?", (batch[i : i + CHUNK],))
+
+
+def _insert_ranks(
+    ch: ClickHouse, where: str = "", params: tuple[object, ...] = (), settings: dict[str, object] | None = None
+) -> None:
+    """Store the folded reputation of the fingerprints `where` selects (all without it) as rank rows."""
+    reputations = REPUTATION_SQL.format(where=where)
+    ch.command(
+        f"INSERT INTO fingerprint_ranks ({RANK_COLUMNS}) SELECT {RANK_COLUMNS} FROM ({reputations})",
+        params,
+        settings=settings,
+    )
 
 
 def view_select(ch: ClickHouse, view: str, table: str) -> str:
@@ -76,10 +84,7 @@ def rebuild(ch: ClickHouse) -> int:
 
 def rank_all(ch: ClickHouse, settings: dict[str, object] | None = None) -> None:
     """Store every fingerprint's current reputation in rank order (after a bulk insert of news)."""
-    every = REPUTATION_SQL.format(where="")
-    ch.command(
-        f"INSERT INTO fingerprint_ranks ({RANK_COLUMNS}) SELECT {RANK_COLUMNS} FROM ({every})", settings=settings
-    )
+    _insert_ranks(ch, settings=settings)
 
 
 def forget(ch: ClickHouse, fingerprints: Iterable[str]) -> None:
