@@ -145,6 +145,20 @@ class _Totals:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+def kpis_from(t: _Totals, live_visitors: int) -> Kpis:
+    """A span's KPIs from its summed counts: every engine's bounce rate and mean duration."""
+    return Kpis(
+        visitors=t.visitors,
+        sessions=t.sessions,
+        pageviews=t.pageviews,
+        bounce_rate=round(100.0 * t.bounces / t.sessions, 2) if t.sessions else 0.0,
+        avg_duration_s=round(t.duration_ms / t.sessions / 1000.0, 2) if t.sessions else 0.0,
+        live_visitors=live_visitors,
+        bots=t.bots,
+        events=t.events,
+    )
+
+
 # ----------------------------------------------------------------------------------------------- time series
 
 

@@ -19,6 +19,7 @@ history the retention TTL dropped (or `forget` erased) still counts in the rolle
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +58,7 @@ from db.queries.overview import (
     Row,
     _Totals,
     bucket_seconds,
+    kpis_from,
     median_seconds,
     ranked,
     sum_hours,
@@ -72,12 +74,11 @@ __all__ = [
     "heatmap",
     "hourly",
     "kpis",
+    "kpis_of",
     "kpis_with_change",
-    "live_visitors",
     "session_top",
     "timeseries",
     "top",
-    "totals",
 ]
 
 DURATION_MS_SQL = "greatest(0, toInt64((last_seen - started) * 1000 + 0.5))"
@@ -94,97 +95,139 @@ def _exact(span: Span, rollups: bool | None) -> bool:
 # ------------------------------------------------------------------------------------------------------ KPIs
 
 
-def totals(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> _Totals:
-    """Summed counts of a span (`rollups=True` counts visitors as the rollups do, whatever the span), in one round
-    trip: from raw rows, or for long spans from the hourly rollups and the raw edges, as SQLite sums them."""
+@dataclass(slots=True, frozen=True)
+class _Reads:
+    """Where one span's KPIs come from: raw rows of `raw` (distinct visitor ids if `exact`), the hourly sums of
+    `rolled`, and the live window before its end."""
+
+    raw: tuple[Span, ...]
+    rolled: tuple[Span, ...]
+    exact: bool
+    live: Span
+
+
+def _reads(span: Span, filters: Filters, rollups: bool | None) -> _Reads:
+    """Raw rows for short spans (or dimension filters), the hourly rollups and the raw edges for long ones."""
+    live = Span(span.end - LIVE_WINDOW_S, span.end)
     if not use_rolled(span, filters, rollups):
-        exact = _exact(span, rollups)
-        sql, params = _raw_totals([span], filters, exact=exact)
-        return _as_totals(ch.one(sql, params), exact=exact)
+        return _Reads((span,), (), _exact(span, rollups), live)
     pieces = split_span(span)
-    parts = ([_raw_totals(pieces.raw, filters, exact=False)] if pieces.raw else []) + (
-        [_rolled_totals(pieces, filters)] if pieces.rolled is not None else []
+    return _Reads(pieces.raw, () if pieces.rolled is None else (pieces.rolled,), False, live)
+
+
+def _bounds(spans: Iterable[Span], whole: bool) -> list[object]:
+    """The spans' ends bound as their column's type: integer bucket starts (`whole`), else Float64 seconds."""
+    return [v for s in spans for v in ((int(s.start), int(s.end)) if whole else seconds(s))]
+
+
+def _within(column: str, spans: Sequence[Span], *, whole: bool = False) -> tuple[str, list[object]]:
+    """`column` in any of the spans."""
+    sql = " OR ".join(f"({column} >= ? AND {column} < ?)" for _ in spans) or "0"
+    return f"({sql})", _bounds(spans, whole)
+
+
+def _part(column: str, groups: Sequence[Sequence[Span]], *, whole: bool = False) -> tuple[str, list[object]]:
+    """The index of the group of spans `column` falls in (-1: none; groups do not overlap)."""
+    cases = [f"{column} >= ? AND {column} < ?, {i}" for i, group in enumerate(groups) for _span in group]
+    return f"multiIf({', '.join(cases)}, -1)", _bounds((s for group in groups for s in group), whole)
+
+
+def _raw_totals(ch: ClickHouse, reads: Sequence[_Reads], filters: Filters) -> dict[int, _Totals]:
+    """Per span (by index) with raw parts, from one read of the events and one of the sessions for all of them:
+    its counts, visitors being distinct ids if it is `exact`, else its sessions' first visits of the day."""
+    groups = [r.raw for r in reads]
+    raw = [s for group in groups for s in group]
+    if not raw:
+        return {}
+    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
+    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})"
+    part, part_params = _part("ts", groups)
+    where, params = spans_where(event_where, raw, Filters(filters.site, filters.dims, "all"))
+    events = ch.rows(
+        f"SELECT {part} AS part, countIf({selected} AND type IN {PAGE_TYPES_SQL}), "
+        f"countIf({selected} AND type = 'event'), countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}), "
+        f"{distinct if any(r.exact for r in reads) else '0'} FROM events WHERE {where} GROUP BY part",
+        [*part_params, *params],
     )
-    row = ch.one(
-        "SELECT * FROM " + " CROSS JOIN ".join(f"({sql}) AS p{i}" for i, (sql, _p) in enumerate(parts)),
-        [p for _sql, params in parts for p in params],
+    part, part_params = _part("started", groups)
+    where, params = spans_where(session_where, raw, filters)
+    sessions = ch.rows(
+        f"SELECT {part} AS part, count(), sum(new_visitor), countIf({BOUNCE_SQL}), sum({DURATION_MS_SQL}) "
+        f"FROM sessions FINAL WHERE {where} GROUP BY part",
+        [*part_params, *params],
     )
-    assert row is not None
-    out = _Totals()
-    if pieces.raw:
-        out.add(_as_totals(row[:8], exact=False))
-    if pieces.rolled is not None:
-        out.add(_Totals(*(int(v) for v in row[-7:])))
+    out: dict[int, _Totals] = {}
+    for i, pv, ev, bots, distinct_visitors in ((int(v) for v in row) for row in events):
+        out[i] = _Totals(pageviews=pv, events=ev, bots=bots, visitors=distinct_visitors if reads[i].exact else 0)
+    for i, n, new_visitors, bounces, duration in ((int(v) for v in row) for row in sessions):
+        t = out.setdefault(i, _Totals())
+        t.sessions, t.bounces, t.duration_ms = n, bounces, duration
+        if not reads[i].exact:
+            t.visitors = new_visitors
     return out
 
 
-def _raw_totals(spans: Sequence[Span], filters: Filters, *, exact: bool) -> tuple[str, list[object]]:
-    """Raw rows of the spans: the events (humans and bots at once, bot pageviews being a number of their own)
-    and the sessions, as `_as_totals` takes them; distinct visitor ids only if `exact`."""
-    where, params = spans_where(event_where, spans, Filters(filters.site, filters.dims, "all"))
+def _rolled_totals(ch: ClickHouse, reads: Sequence[_Reads], filters: Filters) -> dict[int, _Totals]:
+    """Per span (by index) with rolled-up hours, from one read of the hourly page, custom event and session sums
+    for all of them."""
+    groups = [r.rolled for r in reads]
+    rolled = [s for group in groups for s in group]
+    if not rolled:
+        return {}
     selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
-    swhere, sparams = spans_where(session_where, spans, filters)
-    distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})" if exact else "0"
-    sql = (
-        f"SELECT * FROM (SELECT countIf({selected} AND type IN {PAGE_TYPES_SQL}) AS pv, "
-        f"countIf({selected} AND type = 'event') AS ev, countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}) AS bots, "
-        f"{distinct} AS distinct_visitors FROM events WHERE {where}) AS e "
-        f"CROSS JOIN (SELECT count() AS sessions, sum(new_visitor) AS new_visitors, countIf({BOUNCE_SQL}) AS bounces, "
-        f"sum({DURATION_MS_SQL}) AS duration FROM sessions FINAL WHERE {swhere}) AS s"
+    sessions = f"{selected} AND kind = 'sessions'"
+    part, part_params = _part("bucket", groups, whole=True)
+    ranges, params = _within("bucket", rolled, whole=True)
+    site, site_params = site_sql(filters.site)
+    rows = ch.rows(
+        f"SELECT {part} AS part, sumIf(hits, {selected} AND kind = 'pages'), "
+        f"sumIf(hits, {selected} AND kind = 'events'), sumIf(hits, {sessions}), sumIf(visits, {sessions}), "
+        f"sumIf(bounces, {sessions}), sumIf(duration_ms, {sessions}), sumIf(hits, is_bot = 1 AND kind = 'pages') "
+        f"FROM rollup_events WHERE kind IN ('pages', 'events', 'sessions') AND grain = {HOUR:d} AND {ranges}{site} "
+        "GROUP BY part",
+        [*part_params, *params, *site_params],
     )
-    return sql, [*params, *sparams]
+    return {int(i): _Totals(*(int(v) for v in values)) for i, *values in rows}
 
 
-def _as_totals(row: Sequence[Any] | None, *, exact: bool) -> _Totals:
-    """A `_raw_totals` row as totals: visitors are distinct ids if `exact`, else first visits of the day."""
+def _live_visitors(ch: ClickHouse, reads: Sequence[_Reads], filters: Filters) -> list[int]:
+    """Per span: distinct visitors with any event in the five minutes before its end (one read for all)."""
+    columns, params = [], []
+    for r in reads:
+        within, within_params = _within("ts", [r.live])
+        columns.append(f"uniqExactIf(visitor_id, {within})")
+        params += within_params
+    where, where_params = spans_where(event_where, [r.live for r in reads], filters)
+    row = ch.one(
+        f"SELECT {', '.join(columns)} FROM events WHERE {where} AND visitor_id != '' AND type IN {WEB_TYPES_SQL}",
+        [*params, *where_params],
+    )
     assert row is not None
-    pv, ev, bots, distinct_visitors, sessions, new_visitors, bounces, duration = (int(v) for v in row)
-    return _Totals(pv, ev, sessions, distinct_visitors if exact else new_visitors, bounces, duration, bots)
+    return [int(v) for v in row]
 
 
-def _rolled_totals(pieces: Pieces, filters: Filters) -> tuple[str, list[object]]:
-    """The rolled-up hours of a span from the hourly page, custom event and session sums, in _Totals' order."""
-    where, params = rolled_where(pieces, Filters(filters.site, (), "all"), hourly_only=True)
-    selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
-    sql = (
-        f"SELECT sumIf(hits, {selected} AND kind = 'pages'), sumIf(hits, {selected} AND kind = 'events'), "
-        f"sumIf(hits, {selected} AND kind = 'sessions'), sumIf(visits, {selected} AND kind = 'sessions'), "
-        f"sumIf(bounces, {selected} AND kind = 'sessions'), sumIf(duration_ms, {selected} AND kind = 'sessions'), "
-        f"sumIf(hits, is_bot = 1 AND kind = 'pages') FROM rollup_events "
-        f"WHERE kind IN ('pages', 'events', 'sessions') AND {where}"
-    )
-    return sql, params
-
-
-def live_visitors(ch: ClickHouse, end: float, filters: Filters) -> int:
-    """Distinct visitors with any event in the five minutes before `end`."""
-    where, params = event_where(Span(end - LIVE_WINDOW_S, end), filters)
-    return int(
-        ch.value(
-            f"SELECT uniqExactIf(visitor_id, visitor_id != '' AND type IN {WEB_TYPES_SQL}) FROM events WHERE {where}",
-            params,
-        )
-    )
+def kpis_of(ch: ClickHouse, spans: Sequence[Span], filters: Filters, *, rollups: bool | None = None) -> list[Kpis]:
+    """Each span's KPIs (`rollups=True` counts visitors as the rollups do, whatever the span), reading each table
+    once for all of them: raw events and sessions of short spans and of long spans' edges, the hourly rollups of
+    long spans' whole hours, summed as SQLite sums them, and the live windows."""
+    reads = [_reads(span, filters, rollups) for span in spans]
+    totals = [_Totals() for _ in reads]
+    for part in (_raw_totals(ch, reads, filters), _rolled_totals(ch, reads, filters)):
+        for i, t in part.items():
+            totals[i].add(t)
+    live = _live_visitors(ch, reads, filters)
+    return [kpis_from(t, n) for t, n in zip(totals, live, strict=True)]
 
 
 def kpis(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> Kpis:
     """Visitors, sessions, pageviews, bounce rate, mean duration, live visitors, bot hits, custom events."""
-    t = totals(ch, span, filters, rollups=rollups)
-    return Kpis(
-        visitors=t.visitors,
-        sessions=t.sessions,
-        pageviews=t.pageviews,
-        bounce_rate=round(100.0 * t.bounces / t.sessions, 2) if t.sessions else 0.0,
-        avg_duration_s=round(t.duration_ms / t.sessions / 1000.0, 2) if t.sessions else 0.0,
-        live_visitors=live_visitors(ch, span.end, filters),
-        bots=t.bots,
-        events=t.events,
-    )
+    return kpis_of(ch, [span], filters, rollups=rollups)[0]
 
 
 def kpis_with_change(ch: ClickHouse, span: Span, filters: Filters) -> tuple[Kpis, Kpis]:
-    """The span's KPIs and those of the equally long period before it."""
-    return kpis(ch, span, filters), kpis(ch, span.previous(), filters)
+    """The span's KPIs and those of the equally long period before it, read together."""
+    now, before = kpis_of(ch, [span, span.previous()], filters)
+    return now, before
 
 
 # ----------------------------------------------------------------------------------------------- time series

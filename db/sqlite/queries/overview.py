@@ -36,6 +36,7 @@ from db.queries.overview import (
     _Totals,
     _visits_sql,
     bucket_seconds,
+    kpis_from,
     median_seconds,
     ranked,
     reach_shares,
@@ -125,16 +126,7 @@ def live_visitors(conn: sqlite3.Connection, end: float, filters: Filters) -> int
 def kpis(conn: sqlite3.Connection, span: Span, filters: Filters, *, rollups: bool | None = None) -> Kpis:
     """Visitors, sessions, pageviews, bounce rate, mean duration, live visitors, bot hits, custom events."""
     t = totals(conn, span, filters, rollups=rollups)
-    return Kpis(
-        visitors=t.visitors,
-        sessions=t.sessions,
-        pageviews=t.pageviews,
-        bounce_rate=round(100.0 * t.bounces / t.sessions, 2) if t.sessions else 0.0,
-        avg_duration_s=round(t.duration_ms / t.sessions / 1000.0, 2) if t.sessions else 0.0,
-        live_visitors=live_visitors(conn, span.end, filters),
-        bots=t.bots,
-        events=t.events,
-    )
+    return kpis_from(t, live_visitors(conn, span.end, filters))
 
 
 def kpis_with_change(conn: sqlite3.Connection, span: Span, filters: Filters) -> tuple[Kpis, Kpis]:
