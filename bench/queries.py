@@ -394,10 +394,7 @@ def views(span: Span) -> dict[str, list[tuple[str, Callable[[Store], object]]]]:
             ("property_keys", lambda c: c.property_keys(span, f, "chat_question")),
             (
                 "breakdown per key",
-                lambda c: [
-                    c.property_breakdown(span, f, "chat_question", key, limit=20)
-                    for key in c.property_keys(span, f, "chat_question")
-                ],
+                lambda c: c.property_breakdowns(span, f, "chat_question", limit=20),
             ),
             (
                 "property_breakdown",

@@ -204,6 +204,16 @@ class Store(ABC):
     def property_keys(self, span: Span, filters: Filters, event: str, limit: int = 5) -> list[str]:
         """The most used property keys of custom event `event` in the span (rollups for long spans)."""
 
+    def property_breakdowns(
+        self, span: Span, filters: Filters, event: str, keys: int = 5, limit: int = 20
+    ) -> list[tuple[str, list[PropValue]]]:
+        """The values of each of the event's most used property keys, as the Events view shows them:
+        `property_keys`, then `property_breakdown` per key (an engine may answer it in fewer reads)."""
+        return [
+            (key, self.property_breakdown(span, filters, event, key, limit=limit))
+            for key in self.property_keys(span, filters, event, keys)
+        ]
+
     # -------------------- live
 
     @abstractmethod

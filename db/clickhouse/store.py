@@ -183,6 +183,11 @@ class ClickHouseStore(Store):
     def property_keys(self, span: Span, filters: Filters, event: str, limit: int = 5) -> list[str]:
         return props.property_keys(self.ch, span, filters, event, limit)
 
+    def property_breakdowns(
+        self, span: Span, filters: Filters, event: str, keys: int = 5, limit: int = 20
+    ) -> list[tuple[str, list[PropValue]]]:
+        return events.property_breakdowns(self.ch, span, filters, event, keys, limit)
+
     # -------------------- live
 
     def active_sessions(

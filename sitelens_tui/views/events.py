@@ -51,8 +51,8 @@ class EventsView(View):
         event = self.selected_event if self.selected_event in names else (names[0] if names else None)
         breakdown: list[tuple[str, PropValue]] = []
         if event is not None:
-            for key in store.property_keys(span, filters, event):
-                breakdown.extend((key, v) for v in store.property_breakdown(span, filters, event, key, limit=20))
+            for key, values in store.property_breakdowns(span, filters, event, limit=20):
+                breakdown.extend((key, v) for v in values)
         return EventsData(events, event, breakdown)
 
     def show(self, data: EventsData) -> None:

@@ -56,6 +56,11 @@ def test_custom_events_and_their_properties_match(engines, span, filters):
     for event in ("signup", "chat_question", "nothing"):
         assert ch_events.event_property_keys(ch, s, f, event) == sq_events.event_property_keys(conn, s, f, event)
         assert ch_props.property_keys(ch, s, f, event, 1) == sq_props.property_keys(conn, s, f, event, 1)
+        # The Events view's breakdown of every key, read at once on ClickHouse, key by key on SQLite.
+        assert ch_events.property_breakdowns(ch, s, f, event, limit=2) == [
+            (key, sq_events.property_breakdown(conn, s, f, event, key, limit=2))
+            for key in sq_events.event_property_keys(conn, s, f, event)
+        ], event
 
 
 def test_property_values_worked_out_in_python(engines):

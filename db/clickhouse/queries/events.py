@@ -9,6 +9,8 @@ like 1.50 as 1.5; ClickHouse keeps it)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from db.clickhouse.client import ClickHouse
 from db.clickhouse.queries.common import event_where, spans_where
 from db.clickhouse.queries.overview import event_top
@@ -89,6 +91,11 @@ def _add(rows: list[tuple[object, ...]], into: dict[object, int]) -> None:
         into[value] = into.get(value, 0) + int(n)  # type: ignore[call-overload]
 
 
+def _ranked(counts: dict[object, int], limit: int) -> list[tuple[object, int]]:
+    """The most frequent first, ties in SQLite's order of the values."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], _sql_order(kv[0])))[:limit]
+
+
 def property_breakdown(
     ch: ClickHouse,
     span: Span,
@@ -104,8 +111,7 @@ def property_breakdown(
     have given values (`rollups` changes nothing: SQLite's props rollup holds the same objects)."""
     condition, args = _props_where(where)
     counts = _props_counts(ch, span, filters, event, _text_sql("j.2"), " AND j.1 = ?" + condition, [prop, *args])
-    order = sorted(counts.items(), key=lambda kv: (-kv[1], _sql_order(kv[0])))
-    return [PropValue("" if v is None else str(v), n) for v, n in order[:limit]]
+    return [PropValue("" if v is None else str(v), n) for v, n in _ranked(counts, limit)]
 
 
 def event_property_keys(
@@ -119,5 +125,21 @@ def event_property_keys(
 ) -> list[str]:
     """The most used property keys of custom event `event` in the span."""
     counts = _props_counts(ch, span, filters, event, "j.1", "", [])
-    order = sorted(counts.items(), key=lambda kv: (-kv[1], _sql_order(kv[0])))
-    return [str(k) for k, _n in order[:limit]]
+    return [str(k) for k, _n in _ranked(counts, limit)]
+
+
+def property_breakdowns(
+    ch: ClickHouse, span: Span, filters: Filters, event: str, keys: int = 5, limit: int = 20
+) -> list[tuple[str, list[PropValue]]]:
+    """`event_property_keys` and each key's `property_breakdown` from one count of (key, value) pairs: a key is
+    used as often as its values are counted."""
+    pairs = _props_counts(ch, span, filters, event, f"tuple(j.1, {_text_sql('j.2')})", "", [])
+    by_key: dict[object, dict[object, int]] = {}
+    for pair, n in pairs.items():
+        key, value = cast(tuple[object, object], pair)  # as selected
+        by_key.setdefault(key, {})[value] = n
+    used = _ranked({key: sum(values.values()) for key, values in by_key.items()}, keys)
+    return [
+        (str(key), [PropValue("" if v is None else str(v), n) for v, n in _ranked(by_key[key], limit)])
+        for key, _n in used
+    ]
