@@ -535,14 +535,9 @@ def engaged_histograms(
         where, where_params = spans_where(
             event_where, [Span(s.start, s.end + VIEW_REPORTS_S) for s in pieces.raw], filters
         )
-        hits, hits_params = spans_where(event_where, pieces.raw, filters)
-        sql = engaged.histogram_sql(  # only the sessions with a page hit of the paths in the ends
-            f"({where}) AND path IN ? AND session_id IN (SELECT session_id FROM events WHERE {hits} "
-            f"AND type IN {PAGE_TYPES_SQL} AND path IN ?)",
-            len(pieces.raw),
-        )
+        sql = engaged.histogram_sql(f"({where}) AND path IN ?", len(pieces.raw))
         parts.append(f"SELECT path, b, toInt64(views) AS n FROM ({sql})")
-        params += [*where_params, paths, *hits_params, paths, *(v for s in pieces.raw for v in (s.start, s.end))]
+        params += [*where_params, paths, *(v for s in pieces.raw for v in (s.start, s.end))]
     if pieces.rolled is not None:
         where, rolled_params = rolled_where(pieces, filters)
         parts.append(
