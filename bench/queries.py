@@ -374,19 +374,12 @@ def views(span: Span) -> dict[str, list[tuple[str, Callable[[Store], object]]]]:
         "overview": [
             ("kpis_with_change", lambda c: c.kpis_with_change(span, f)),
             ("timeseries", lambda c: c.timeseries(span, f)),
-            ("top pages", lambda c: c.top(span, f, "path", 10)),
-            ("top sources", lambda c: c.top(span, f, "ref_source", 10)),
-            ("top countries", lambda c: c.top(span, f, "country", 10)),
-            ("top devices", lambda c: c.top(span, f, "device", 10)),
+            ("top lists", lambda c: c.tops(span, f, ["path", "ref_source", "country", "device"], 10)),
             ("heatmap", lambda c: c.heatmap(span, f)),
         ],
         # ... and the other top lists and engagement it or the read API can show.
         "lists": [
-            ("top entry", lambda c: c.top(span, f, "entry_path")),
-            ("top exit", lambda c: c.top(span, f, "exit_path")),
-            ("top utm", lambda c: c.top(span, f, "utm_campaign")),
-            ("top browsers", lambda c: c.top(span, f, "browser")),
-            ("top os", lambda c: c.top(span, f, "os")),
+            ("top lists", lambda c: c.tops(span, f, ["entry_path", "exit_path", "utm_campaign", "browser", "os"])),
             ("engagement", lambda c: c.engagement(span, f, 10)),
         ],
         "events": [

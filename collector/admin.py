@@ -81,8 +81,9 @@ def _stats_document(store: Store, range_text: str, filters: Filters, now: float)
         **asdict(current),
         "previous": asdict(previous),
     }
+    tops = store.tops(span, filters, TOP_LISTS.values(), 10)
     for key, dim in TOP_LISTS.items():
-        doc[key] = [asdict(r) for r in store.top(span, filters, dim, 10)]
+        doc[key] = [asdict(r) for r in tops[dim]]
     doc["engagement"] = [asdict(r) for r in store.engagement(span, filters, 10)]
     codes = store.status_codes(span, filters)
     doc["status_classes"] = status_classes(codes)

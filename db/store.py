@@ -174,6 +174,10 @@ class Store(ABC):
     def top(self, span: Span, filters: Filters, dimension: str, limit: int = 10) -> list[Row]:
         """The most frequent values of a dimension: pages by pageviews, session attributes by visitors."""
 
+    def tops(self, span: Span, filters: Filters, dimensions: Iterable[str], limit: int = 10) -> dict[str, list[Row]]:
+        """`top` of each dimension, as a view shows several at once (an engine may read them together)."""
+        return {dimension: self.top(span, filters, dimension, limit) for dimension in dimensions}
+
     @abstractmethod
     def engagement(self, span: Span, filters: Filters, limit: int = 10) -> list[PageEngagement]:
         """Pages by views with average scroll depth and engaged time (from the tracker's engagement reports)."""

@@ -159,6 +159,9 @@ class ClickHouseStore(Store):
     def top(self, span: Span, filters: Filters, dimension: str, limit: int = 10) -> list[Row]:
         return overview.top(self.ch, span, filters, dimension, limit)
 
+    def tops(self, span: Span, filters: Filters, dimensions: Iterable[str], limit: int = 10) -> dict[str, list[Row]]:
+        return overview.tops(self.ch, span, filters, dimensions, limit)
+
     def engagement(self, span: Span, filters: Filters, limit: int = 10) -> list[PageEngagement]:
         return overview.engagement(self.ch, span, filters, limit)
 

@@ -80,7 +80,7 @@ class OverviewView(View):
             current=current,
             previous=previous,
             series=store.timeseries(span, filters),
-            tops={d: store.top(span, filters, d, TOP_LIMIT) for d, _, _ in TOP_LISTS},
+            tops=store.tops(span, filters, [d for d, _, _ in TOP_LISTS], TOP_LIMIT),
             heatmap=store.heatmap(span, filters),
         )
 

@@ -73,6 +73,10 @@ def test_top_lists_and_engagement_match(engines, span, filters):
     s, f = SPANS[span], FILTERS[filters]
     for dimension in TOP_DIMENSIONS:
         assert ch_overview.top(ch, s, f, dimension) == sq_overview.top(conn, s, f, dimension), dimension
+    # Several at once, as the Overview and /api/stats ask: the session attributes in one read on ClickHouse.
+    assert ch_overview.tops(ch, s, f, TOP_DIMENSIONS, 3) == {
+        dimension: sq_overview.top(conn, s, f, dimension, 3) for dimension in TOP_DIMENSIONS
+    }
     got = ch_overview.engagement(ch, s, f)
     assert got == sq_overview.engagement(conn, s, f)
     # Medians and scroll shares for spans up to a day, None beyond (SQLite's rollups hold sums only).

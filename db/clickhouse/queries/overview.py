@@ -79,6 +79,7 @@ __all__ = [
     "session_top",
     "timeseries",
     "top",
+    "tops",
 ]
 
 DURATION_MS_SQL = "greatest(0, toInt64((last_seen - started) * 1000 + 0.5))"
@@ -406,20 +407,53 @@ def session_top(
     ch: ClickHouse, span: Span, filters: Filters, dimension: str, *, rollups: bool | None = None
 ) -> dict[str, list[int]]:
     """session attribute value -> [visitors, page hits] for sessions started in the span."""
-    column = DIMENSIONS[dimension].sessions
-    assert column is not None
+    return _session_tops(ch, span, filters, [dimension], rollups=rollups)[dimension]
+
+
+def _session_tops(
+    ch: ClickHouse, span: Span, filters: Filters, dimensions: Sequence[str], *, rollups: bool | None = None
+) -> dict[str, dict[str, list[int]]]:
+    """Per session attribute: value -> [visitors, page hits] for sessions started in the span, every attribute
+    from one read of the sessions (a grouping set each)."""
+    columns = [str(DIMENSIONS[d].sessions) for d in dimensions]  # session attributes all
     where, params = session_where(span, filters)
     visitors = "uniqExact(visitor_id)" if _exact(span, rollups) else "sum(new_visitor)"
-    out: dict[str, list[int]] = {}
-    _merge(
-        ch.rows(
-            f"SELECT {column}, {visitors}, sum(pageviews + requests) FROM sessions FINAL WHERE {where} "
-            f"GROUP BY {column}",
-            params,
-        ),
-        out,
+    sets = ", ".join(f"({c})" for c in columns)
+    grouped = ", ".join(f"grouping({c})" for c in columns)  # 0 for the column a row's set groups by
+    rows = ch.rows(
+        f"SELECT {', '.join(columns)}, {grouped}, {visitors}, sum(pageviews + requests) FROM sessions FINAL "
+        f"WHERE {where} GROUP BY GROUPING SETS ({sets})",
+        params,
     )
+    out: dict[str, dict[str, list[int]]] = {d: {} for d in dimensions}
+    n = len(columns)
+    for row in rows:
+        i = list(row[n : 2 * n]).index(0)  # the attribute this row's set groups by
+        _merge([(row[i], row[-2], row[-1])], out[dimensions[i]])
     return out
+
+
+def tops(
+    ch: ClickHouse,
+    span: Span,
+    filters: Filters,
+    dimensions: Iterable[str],
+    limit: int = 10,
+    *,
+    rollups: bool | None = None,
+) -> dict[str, list[Row]]:
+    """`top` of each dimension, the session attributes among them read together."""
+    named = {d: TOP_ALIASES.get(d, d) for d in dimensions}
+    attributes = sorted(
+        {d for d in named.values() if d not in ("path", "name") and check_dimension(d).sessions is not None}
+    )
+    together = _session_tops(ch, span, filters, attributes, rollups=rollups) if attributes else {}
+    return {
+        d: ranked(together[dim], limit, visitors_first=True)
+        if dim in together
+        else top(ch, span, filters, dim, limit, rollups=rollups)
+        for d, dim in named.items()
+    }
 
 
 def top(
