@@ -372,10 +372,7 @@ def views(span: Span) -> dict[str, list[tuple[str, Callable[[Store], object]]]]:
     return {
         # What the Overview tab loads (sitelens_tui/views/overview.py) ...
         "overview": [
-            ("kpis_with_change", lambda c: c.kpis_with_change(span, f)),
-            ("timeseries", lambda c: c.timeseries(span, f)),
-            ("top lists", lambda c: c.tops(span, f, ["path", "ref_source", "country", "device"], 10)),
-            ("heatmap", lambda c: c.heatmap(span, f)),
+            ("overview (one call)", lambda c: c.overview(span, f, ["path", "ref_source", "country", "device"], 10)),
         ],
         # ... and the other top lists and engagement it or the read API can show.
         "lists": [

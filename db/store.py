@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from db.queries.overview import Overview
 from db.url import StoreUrl, parse_store_url, sqlite_url
 
 if TYPE_CHECKING:
@@ -177,6 +178,13 @@ class Store(ABC):
     def tops(self, span: Span, filters: Filters, dimensions: Iterable[str], limit: int = 10) -> dict[str, list[Row]]:
         """`top` of each dimension, as a view shows several at once (an engine may read them together)."""
         return {dimension: self.top(span, filters, dimension, limit) for dimension in dimensions}
+
+    def overview(self, span: Span, filters: Filters, dimensions: Iterable[str], limit: int = 10) -> Overview:
+        """The Overview view's numbers in one call, its top lists by `dimensions` (an engine may share reads
+        between the parts)."""
+        current, previous = self.kpis_with_change(span, filters)
+        tops = self.tops(span, filters, dimensions, limit)
+        return Overview(current, previous, self.timeseries(span, filters), tops, self.heatmap(span, filters))
 
     @abstractmethod
     def engagement(self, span: Span, filters: Filters, limit: int = 10) -> list[PageEngagement]:

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from db.queries.events import EventCount, PropValue
     from db.queries.ingest import ImportFile, TokenRow
     from db.queries.live import ActiveSession, FingerprintSession, SessionDetail, TailEvent, TimelineEvent
-    from db.queries.overview import Kpis, PageEngagement, Point, Row
+    from db.queries.overview import Kpis, Overview, PageEngagement, Point, Row
     from db.queries.requests import PathHits, StatusRow
     from db.queries.server import CostRow, EndpointRow, LoginRow, UserRow
     from db.queries.storage import StorageStats
@@ -161,6 +161,9 @@ class ClickHouseStore(Store):
 
     def tops(self, span: Span, filters: Filters, dimensions: Iterable[str], limit: int = 10) -> dict[str, list[Row]]:
         return overview.tops(self.ch, span, filters, dimensions, limit)
+
+    def overview(self, span: Span, filters: Filters, dimensions: Iterable[str], limit: int = 10) -> Overview:
+        return overview.overview(self.ch, span, filters, dimensions, limit)
 
     def engagement(self, span: Span, filters: Filters, limit: int = 10) -> list[PageEngagement]:
         return overview.engagement(self.ch, span, filters, limit)

@@ -145,6 +145,18 @@ class _Totals:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+@dataclass(slots=True, frozen=True)
+class Overview:
+    """What the Overview view shows for a span: its KPIs and the previous span's, the traffic chart, top lists
+    by dimension and pageviews by weekday and hour."""
+
+    current: Kpis
+    previous: Kpis
+    series: list[Point]
+    tops: dict[str, list[Row]]
+    heatmap: list[list[int]]
+
+
 def kpis_from(t: _Totals, live_visitors: int) -> Kpis:
     """A span's KPIs from its summed counts: every engine's bounce rate and mean duration."""
     return Kpis(

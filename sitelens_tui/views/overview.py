@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
 
-from db.queries.overview import Kpis, Point, Row, bucket_seconds
+from db.queries.overview import Overview, Row, bucket_seconds
 from db.store import Store
 from sitelens_tui.sanitize import num, safe
 from sitelens_tui.scope import Scope
@@ -22,15 +21,6 @@ from sitelens_tui.widgets.view_table import TableRow, ViewTable
 TOP_LISTS = (("path", "Top pages", "Page"), ("ref_source", "Sources", "Source"), ("country", "Countries", "Country"),
              ("device", "Devices", "Device"))
 TOP_LIMIT = 10
-
-
-@dataclass(slots=True, frozen=True)
-class OverviewData:
-    current: Kpis
-    previous: Kpis
-    series: list[Point]
-    tops: dict[str, list[Row]]
-    heatmap: list[list[int]]
 
 
 def duration(seconds: float) -> str:
@@ -73,18 +63,10 @@ class OverviewView(View):
         yield Label("Peak hours (UTC)", classes="section-title")
         yield Heatmap(id="overview-heatmap")
 
-    def fetch(self, store: Store, scope: Scope) -> OverviewData:
-        span, filters = scope.span, scope.filters()
-        current, previous = store.kpis_with_change(span, filters)
-        return OverviewData(
-            current=current,
-            previous=previous,
-            series=store.timeseries(span, filters),
-            tops=store.tops(span, filters, [d for d, _, _ in TOP_LISTS], TOP_LIMIT),
-            heatmap=store.heatmap(span, filters),
-        )
+    def fetch(self, store: Store, scope: Scope) -> Overview:
+        return store.overview(scope.span, scope.filters(), [d for d, _, _ in TOP_LISTS], TOP_LIMIT)
 
-    def show(self, data: OverviewData) -> None:
+    def show(self, data: Overview) -> None:
         c, p = data.current, data.previous
         self.query_one("#kpi-visitors", KpiTile).show(f"{c.visitors:,}", change_text(c.visitors, p.visitors))
         self.query_one("#kpi-pageviews", KpiTile).show(f"{c.pageviews:,}", change_text(c.pageviews, p.pageviews))

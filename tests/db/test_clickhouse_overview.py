@@ -9,7 +9,7 @@ import pytest
 from db.clickhouse.queries import common as ch_common
 from db.clickhouse.queries import overview as ch_overview
 from db.queries.common import Filters, Span, span_for
-from db.queries.overview import ENGAGEMENT_EXACT_MAX_S, PageEngagement
+from db.queries.overview import ENGAGEMENT_EXACT_MAX_S, Overview, PageEngagement
 from db.rules import DAY, HOUR
 from db.sqlite.queries import common as sq_common
 from db.sqlite.queries import overview as sq_overview
@@ -65,6 +65,13 @@ def test_traffic_over_time_matches(engines, span, filters):
     assert ch_overview.timeseries(ch, s, f) == sq_overview.timeseries(conn, s, f)
     assert ch_overview.hourly(ch, s, f) == sq_overview.hourly(conn, s, f)
     assert ch_overview.heatmap(ch, s, f) == sq_overview.heatmap(conn, s, f)
+    # The Overview in one call (the chart and the peak hours from one reading of the hours on ClickHouse).
+    assert ch_overview.overview(ch, s, f, ["path", "country"], 3) == Overview(
+        *sq_overview.kpis_with_change(conn, s, f),
+        sq_overview.timeseries(conn, s, f),
+        {d: sq_overview.top(conn, s, f, d, 3) for d in ("path", "country")},
+        sq_overview.heatmap(conn, s, f),
+    )
 
 
 @pytest.mark.parametrize(("span", "filters"), CASES)

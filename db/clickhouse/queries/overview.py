@@ -53,6 +53,7 @@ from db.queries.overview import (
     TOP_ALIASES,
     WEB_TYPES_SQL,
     Kpis,
+    Overview,
     PageEngagement,
     Point,
     Row,
@@ -76,6 +77,7 @@ __all__ = [
     "kpis",
     "kpis_of",
     "kpis_with_change",
+    "overview",
     "session_top",
     "timeseries",
     "top",
@@ -292,6 +294,12 @@ def _clamp_start(ch: ClickHouse, span: Span, filters: Filters) -> Span:
 def timeseries(ch: ClickHouse, span: Span, filters: Filters) -> list[Point]:
     """Pageviews, visitors and bot pageviews per bucket (minute, hour or day, by span length), gaps filled."""
     span = _clamp_start(ch, span, filters)
+    return _series(ch, span, filters, None)
+
+
+def _series(ch: ClickHouse, span: Span, filters: Filters, hours: dict[int, list[int]] | None) -> list[Point]:
+    """`timeseries` of a clamped span, from its `hourly` counts when the buckets are hours or days (read here if
+    not given)."""
     size = bucket_seconds(span)
     first = int(span.start // size) * size
     buckets: dict[int, list[int]] = {b: [0, 0, 0] for b in range(first, int(span.end), size)}
@@ -308,7 +316,7 @@ def timeseries(ch: ClickHouse, span: Span, filters: Filters) -> list[Point]:
         ):
             buckets.setdefault(int(b), [0, 0, 0])[:] = [int(pv), int(visitors), int(bots)]
     else:
-        for hour, values in hourly(ch, span, filters).items():
+        for hour, values in (hourly(ch, span, filters) if hours is None else hours).items():
             cur = buckets.setdefault(hour // size * size, [0, 0, 0])
             for i, v in enumerate(values):
                 cur[i] += v
@@ -317,11 +325,25 @@ def timeseries(ch: ClickHouse, span: Span, filters: Filters) -> list[Point]:
 
 def heatmap(ch: ClickHouse, span: Span, filters: Filters) -> list[list[int]]:
     """Pageviews by UTC weekday (rows, Monday first) and hour of day (columns): 7 x 24."""
+    return _grid(hourly(ch, _clamp_start(ch, span, filters), filters))
+
+
+def _grid(hours: dict[int, list[int]]) -> list[list[int]]:
+    """Hourly counts' pageviews by UTC weekday and hour of day."""
     grid = [[0] * 24 for _ in range(7)]
-    for hour, values in hourly(ch, _clamp_start(ch, span, filters), filters).items():
+    for hour, values in hours.items():
         when = datetime.fromtimestamp(hour, UTC)
         grid[when.weekday()][when.hour] += values[0]
     return grid
+
+
+def overview(ch: ClickHouse, span: Span, filters: Filters, dimensions: Iterable[str], limit: int = 10) -> Overview:
+    """The Overview view's numbers, the chart and the peak hours from one reading of the span's hours."""
+    current, previous = kpis_with_change(ch, span, filters)
+    clamped = _clamp_start(ch, span, filters)
+    hours = hourly(ch, clamped, filters)
+    series = _series(ch, clamped, filters, hours)
+    return Overview(current, previous, series, tops(ch, span, filters, dimensions, limit), _grid(hours))
 
 
 # ------------------------------------------------------------------------------------------------- top lists
