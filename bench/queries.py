@@ -379,17 +379,9 @@ def views(span: Span) -> dict[str, list[tuple[str, Callable[[Store], object]]]]:
             ("top lists", lambda c: c.tops(span, f, ["entry_path", "exit_path", "utm_campaign", "browser", "os"])),
             ("engagement", lambda c: c.engagement(span, f, 10)),
         ],
-        "events": [
-            ("custom_events", lambda c: c.custom_events(span, f, 20)),
-            ("property_keys", lambda c: c.property_keys(span, f, "chat_question")),
-            (
-                "breakdown per key",
-                lambda c: c.property_breakdowns(span, f, "chat_question", limit=20),
-            ),
-            (
-                "property_breakdown",
-                lambda c: c.property_breakdown(span, f, "chat_question", "question", {"answered": "false"}, 10),
-            ),
+        "events": [  # the first event's properties, every key (sitelens_tui/views/events.py)
+            ("custom_events", lambda c: c.custom_events(span, f, 50)),
+            ("breakdown per key", lambda c: c.property_breakdowns(span, f, "chat_question", limit=20)),
         ],
         "bots": [
             ("top_bots", lambda c: c.top_bots(span, f, 20)),
