@@ -19,7 +19,7 @@ history the retention TTL dropped (or `forget` erased) still counts in the rolle
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,7 +62,6 @@ from db.queries.overview import (
     kpis_from,
     median_seconds,
     ranked,
-    sum_hours,
 )
 from db.rules import HOUR, VIEW_REPORTS_S
 
@@ -109,11 +108,14 @@ class _Reads:
     live: Span
 
 
-def _reads(span: Span, filters: Filters, rollups: bool | None) -> _Reads:
-    """Raw rows for short spans (or dimension filters), the hourly rollups and the raw edges for long ones."""
+def _reads(span: Span, filters: Filters, rollups: bool | None, *, hours: bool = False) -> _Reads:
+    """For the KPIs: raw rows for short spans (or dimension filters), the hourly rollups and the raw edges for
+    long ones; for counts per hour (`hours`), the rollups for every whole hour unless dimension filters or
+    `rollups=False` say otherwise (the same numbers either way)."""
     live = Span(span.end - LIVE_WINDOW_S, span.end)
-    if not use_rolled(span, filters, rollups):
-        return _Reads((span,), (), _exact(span, rollups), live)
+    rolled = not (filters.dims or rollups is False) if hours else use_rolled(span, filters, rollups)
+    if not rolled:
+        return _Reads((span,), (), not hours and _exact(span, rollups), live)  # hours need no distinct ids
     pieces = split_span(span)
     return _Reads(pieces.raw, () if pieces.rolled is None else (pieces.rolled,), False, live)
 
@@ -135,62 +137,101 @@ def _part(column: str, groups: Sequence[Sequence[Span]], *, whole: bool = False)
     return f"multiIf({', '.join(cases)}, -1)", _bounds((s for group in groups for s in group), whole)
 
 
-def _raw_totals(ch: ClickHouse, reads: Sequence[_Reads], filters: Filters) -> dict[int, _Totals]:
-    """Per span (by index) with raw parts, from one read of the events and one of the sessions for all of them:
-    its counts, visitors being distinct ids if it is `exact`, else its sessions' first visits of the day."""
+@dataclass(slots=True)
+class _Counted:
+    """One span's counts: its totals as the KPIs sum them, and per hour [pageviews, first visits of the day, bot
+    pageviews] as the chart and the peak hours draw them."""
+
+    totals: _Totals = field(default_factory=_Totals)
+    hours: dict[int, list[int]] = field(default_factory=dict)
+
+    def hour(self, h: int) -> list[int]:
+        return self.hours.setdefault(int(h), [0, 0, 0])
+
+
+def _count(ch: ClickHouse, reads: Sequence[_Reads], filters: Filters, *, hours: bool) -> list[_Counted]:
+    """Each span's totals (and its counts per hour if `hours`), reading the events and the sessions of every
+    span's raw parts once and the hourly rollups of every span's rolled-up hours once."""
+    counted = [_Counted() for _ in reads]
+    _count_raw(ch, reads, filters, counted, hours)
+    _count_rolled(ch, reads, filters, counted, hours)
+    return counted
+
+
+def _count_raw(ch: ClickHouse, reads: Sequence[_Reads], filters: Filters, counted: list[_Counted], hours: bool) -> None:
+    """Add each span's raw parts: its events (per hour if `hours`; distinct visitor ids over the whole span if
+    it is `exact`) and its sessions (per start hour if `hours`; visitors being their first visits of the day
+    unless `exact`)."""
     groups = [r.raw for r in reads]
     raw = [s for group in groups for s in group]
     if not raw:
-        return {}
+        return
     selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
     distinct = f"uniqExactIf(visitor_id, {selected} AND visitor_id != '' AND type IN {WEB_TYPES_SQL})"
     part, part_params = _part("ts", groups)
     where, params = spans_where(event_where, raw, Filters(filters.site, filters.dims, "all"))
-    events = ch.rows(
-        f"SELECT {part} AS part, countIf({selected} AND type IN {PAGE_TYPES_SQL}), "
+    exact = any(r.exact for r in reads)
+    by_span = hours and exact  # distinct ids per span besides the counts per hour: a grouping set each
+    events = ch.rows(  # the per-span rows have the hour's grouping 1
+        f"SELECT {part} AS part, {bucket_sql('ts', HOUR) if hours else '0'} AS h, "
+        f"{'grouping(h)' if by_span else '0'}, countIf({selected} AND type IN {PAGE_TYPES_SQL}), "
         f"countIf({selected} AND type = 'event'), countIf(is_bot = 1 AND type IN {PAGE_TYPES_SQL}), "
-        f"{distinct if any(r.exact for r in reads) else '0'} FROM events WHERE {where} GROUP BY part",
+        f"{distinct if exact else '0'} FROM events WHERE {where} "
+        f"GROUP BY {'GROUPING SETS ((part, h), (part))' if by_span else 'part, h'}",
         [*part_params, *params],
     )
+    for i, h, whole_span, pv, ev, bots, distinct_visitors in ((int(v) for v in row) for row in events):
+        t = counted[i].totals
+        if (whole_span or not by_span) and reads[i].exact:
+            t.visitors += distinct_visitors
+        if not whole_span:
+            t.pageviews, t.events, t.bots = t.pageviews + pv, t.events + ev, t.bots + bots
+            hour = counted[i].hour(h)
+            hour[0] += pv
+            hour[2] += bots
     part, part_params = _part("started", groups)
     where, params = spans_where(session_where, raw, filters)
     sessions = ch.rows(
-        f"SELECT {part} AS part, count(), sum(new_visitor), countIf({BOUNCE_SQL}), sum({DURATION_MS_SQL}) "
-        f"FROM sessions FINAL WHERE {where} GROUP BY part",
+        f"SELECT {part} AS part, {bucket_sql('started', HOUR) if hours else '0'} AS h, count(), sum(new_visitor), "
+        f"countIf({BOUNCE_SQL}), sum({DURATION_MS_SQL}) FROM sessions FINAL WHERE {where} GROUP BY part, h",
         [*part_params, *params],
     )
-    out: dict[int, _Totals] = {}
-    for i, pv, ev, bots, distinct_visitors in ((int(v) for v in row) for row in events):
-        out[i] = _Totals(pageviews=pv, events=ev, bots=bots, visitors=distinct_visitors if reads[i].exact else 0)
-    for i, n, new_visitors, bounces, duration in ((int(v) for v in row) for row in sessions):
-        t = out.setdefault(i, _Totals())
-        t.sessions, t.bounces, t.duration_ms = n, bounces, duration
-        if not reads[i].exact:
-            t.visitors = new_visitors
-    return out
+    for i, h, n, new_visitors, bounces, duration in ((int(v) for v in row) for row in sessions):
+        t = counted[i].totals
+        t.sessions, t.bounces, t.duration_ms = t.sessions + n, t.bounces + bounces, t.duration_ms + duration
+        t.visitors += 0 if reads[i].exact else new_visitors
+        counted[i].hour(h)[1] += new_visitors
 
 
-def _rolled_totals(ch: ClickHouse, reads: Sequence[_Reads], filters: Filters) -> dict[int, _Totals]:
-    """Per span (by index) with rolled-up hours, from one read of the hourly page, custom event and session sums
-    for all of them."""
+def _count_rolled(
+    ch: ClickHouse, reads: Sequence[_Reads], filters: Filters, counted: list[_Counted], hours: bool
+) -> None:
+    """Add each span's rolled-up hours (each on its own if `hours`), from the hourly page, custom event and
+    session sums."""
     groups = [r.rolled for r in reads]
     rolled = [s for group in groups for s in group]
     if not rolled:
-        return {}
+        return
     selected = f"is_bot IN ({bot_list_sql(filters.bots)})"
     sessions = f"{selected} AND kind = 'sessions'"
     part, part_params = _part("bucket", groups, whole=True)
     ranges, params = _within("bucket", rolled, whole=True)
     site, site_params = site_sql(filters.site)
     rows = ch.rows(
-        f"SELECT {part} AS part, sumIf(hits, {selected} AND kind = 'pages'), "
+        f"SELECT {part} AS part, {'bucket' if hours else '0'} AS h, sumIf(hits, {selected} AND kind = 'pages'), "
         f"sumIf(hits, {selected} AND kind = 'events'), sumIf(hits, {sessions}), sumIf(visits, {sessions}), "
         f"sumIf(bounces, {sessions}), sumIf(duration_ms, {sessions}), sumIf(hits, is_bot = 1 AND kind = 'pages') "
         f"FROM rollup_events WHERE kind IN ('pages', 'events', 'sessions') AND grain = {HOUR:d} AND {ranges}{site} "
-        "GROUP BY part",
+        "GROUP BY part, h",
         [*part_params, *params, *site_params],
     )
-    return {int(i): _Totals(*(int(v) for v in values)) for i, *values in rows}
+    for i, h, *values in ((int(v) for v in row) for row in rows):
+        hour_totals = _Totals(*values)
+        counted[i].totals.add(hour_totals)
+        hour = counted[i].hour(h)
+        hour[0] += hour_totals.pageviews
+        hour[1] += hour_totals.visitors
+        hour[2] += hour_totals.bots
 
 
 def _live_visitors(ch: ClickHouse, reads: Sequence[_Reads], filters: Filters) -> list[int]:
@@ -213,13 +254,22 @@ def kpis_of(ch: ClickHouse, spans: Sequence[Span], filters: Filters, *, rollups:
     """Each span's KPIs (`rollups=True` counts visitors as the rollups do, whatever the span), reading each table
     once for all of them: raw events and sessions of short spans and of long spans' edges, the hourly rollups of
     long spans' whole hours, summed as SQLite sums them, and the live windows."""
+    return [kpis for kpis, _hours in _kpis_and_hours(ch, spans, filters, rollups, hours=False)]
+
+
+def _kpis_and_hours(
+    ch: ClickHouse, spans: Sequence[Span], filters: Filters, rollups: bool | None, *, hours: bool
+) -> list[tuple[Kpis, dict[int, list[int]]]]:
+    """Each span's KPIs, and its `hourly` counts from the same reads if `hours`."""
     reads = [_reads(span, filters, rollups) for span in spans]
-    totals = [_Totals() for _ in reads]
-    for part in (_raw_totals(ch, reads, filters), _rolled_totals(ch, reads, filters)):
-        for i, t in part.items():
-            totals[i].add(t)
+    counted = _count(ch, reads, filters, hours=hours)
     live = _live_visitors(ch, reads, filters)
-    return [kpis_from(t, n) for t, n in zip(totals, live, strict=True)]
+    return [(kpis_from(c.totals, n), _hours_with_any(c)) for c, n in zip(counted, live, strict=True)]
+
+
+def _hours_with_any(counted: _Counted) -> dict[int, list[int]]:
+    """A span's hours with anything counted, as `hourly` gives them."""
+    return {h: v for h, v in counted.hours.items() if any(v)}
 
 
 def kpis(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> Kpis:
@@ -237,50 +287,9 @@ def kpis_with_change(ch: ClickHouse, span: Span, filters: Filters) -> tuple[Kpis
 
 
 def hourly(ch: ClickHouse, span: Span, filters: Filters, *, rollups: bool | None = None) -> dict[int, list[int]]:
-    """Per UTC hour: [pageviews, visitors (first of the day), bot pageviews]: from the hourly rollups and the raw
-    edges, or raw rows only with a dimension filter (or `rollups=False`), as on SQLite."""
-    if filters.dims or rollups is False:
-        return {h: v for h, v in _raw_hourly(ch, [span], filters).items() if any(v)}
-    pieces = split_span(span)
-    parts = [_raw_hourly(ch, pieces.raw, filters)] if pieces.raw else []
-    if pieces.rolled is not None:
-        where, params = rolled_where(pieces, Filters(filters.site, (), "all"), hourly_only=True)
-        selected = bot_list_sql(filters.bots)
-        parts.append(
-            {
-                int(hour): [int(pv), int(visitors), int(bots)]
-                for hour, pv, visitors, bots in ch.rows(
-                    f"SELECT bucket, sumIf(hits, is_bot IN ({selected}) AND kind = 'pages'), "
-                    f"sumIf(visits, is_bot IN ({selected}) AND kind = 'sessions'), "
-                    "sumIf(hits, is_bot = 1 AND kind = 'pages') FROM rollup_events "
-                    f"WHERE kind IN ('pages', 'sessions') AND {where} GROUP BY bucket",
-                    params,
-                )
-            }
-        )
-    return sum_hours(parts)
-
-
-def _raw_hourly(ch: ClickHouse, spans: Sequence[Span], filters: Filters) -> dict[int, list[int]]:
-    """hour -> [pageviews, visitors (first of the day), bot pageviews] from the spans' raw rows."""
-    out: dict[int, list[int]] = {}
-    where, params = spans_where(event_where, spans, Filters(filters.site, filters.dims, "all"))
-    selected = bot_list_sql(filters.bots)
-    for hour, pv, bots in ch.rows(
-        f"SELECT {bucket_sql('ts', HOUR)} AS h, countIf(is_bot IN ({selected})), countIf(is_bot = 1) "
-        f"FROM events WHERE {where} AND type IN {PAGE_TYPES_SQL} GROUP BY h",
-        params,
-    ):
-        cur = out.setdefault(int(hour), [0, 0, 0])
-        cur[0] += int(pv)
-        cur[2] += int(bots)
-    swhere, sparams = spans_where(session_where, spans, filters)
-    for hour, visitors in ch.rows(
-        f"SELECT {bucket_sql('started', HOUR)} AS h, sum(new_visitor) FROM sessions FINAL WHERE {swhere} GROUP BY h",
-        sparams,
-    ):
-        out.setdefault(int(hour), [0, 0, 0])[1] += int(visitors)
-    return out
+    """Per UTC hour with any: [pageviews, visitors (first of the day), bot pageviews]: from the hourly rollups
+    and the raw edges, or raw rows only with a dimension filter (or `rollups=False`), as on SQLite."""
+    return _hours_with_any(_count(ch, [_reads(span, filters, rollups, hours=True)], filters, hours=True)[0])
 
 
 def _clamp_start(ch: ClickHouse, span: Span, filters: Filters) -> Span:
@@ -338,10 +347,15 @@ def _grid(hours: dict[int, list[int]]) -> list[list[int]]:
 
 
 def overview(ch: ClickHouse, span: Span, filters: Filters, dimensions: Iterable[str], limit: int = 10) -> Overview:
-    """The Overview view's numbers, the chart and the peak hours from one reading of the span's hours."""
-    current, previous = kpis_with_change(ch, span, filters)
+    """The Overview view's numbers, its KPIs, chart and peak hours from the same reads of the span's events,
+    sessions and hourly rollups."""
     clamped = _clamp_start(ch, span, filters)
-    hours = hourly(ch, clamped, filters)
+    # The chart's hours come with the KPIs when both read the span the same way (long spans, dimension filters).
+    chart, kpis = _reads(span, filters, None, hours=True), _reads(span, filters, None)
+    shared = clamped == span and (chart.raw, chart.rolled) == (kpis.raw, kpis.rolled)
+    (current, hours), (previous, _before) = _kpis_and_hours(ch, [span, span.previous()], filters, None, hours=shared)
+    if not shared:
+        hours = hourly(ch, clamped, filters)
     series = _series(ch, clamped, filters, hours)
     return Overview(current, previous, series, tops(ch, span, filters, dimensions, limit), _grid(hours))
 
