@@ -134,7 +134,7 @@ def _times_and_masks(hits: list[tuple[float, int, int]]) -> tuple[list[float], l
     return [hit[0] for hit in hits], [hit[2] for hit in hits]
 
 
-MAX_CANDIDATES = 20_000
+MAX_CANDIDATES = 10_000
 """Most distinct (type, path, name, props) candidates of inexact steps a report decides once each and binds into
 its query as step masks; with more (many distinct props objects) it matches every candidate row in Python."""
 
