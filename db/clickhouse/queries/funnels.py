@@ -182,10 +182,10 @@ def _rows(source: _Source, conditions: _Conditions, where: str, params: list[obj
 
 def _candidate_masks(
     ch: ClickHouse, funnel: Funnel, source: _Source, where: str, params: list[object]
-) -> tuple[list[tuple[object, ...]], list[int]] | None:
+) -> dict[tuple[object, ...], int] | None:
     """The distinct (`_columns`, props) of the candidate events in `where` of the funnel's inexact steps (props ''
-    unless a step checking props selects the event: fewer distinct ones) that complete some step, and their step
-    masks from `db.funnels.step_mask`; None when there are more than MAX_CANDIDATES of them."""
+    unless a step checking props selects the event: fewer distinct ones), each with its step mask from
+    `db.funnels.step_mask`; None when there are more than MAX_CANDIDATES of them."""
     conditions = _conditions(funnel, source)
     inexact, with_props = _bits(funnel, inexact=True), _bits(funnel, inexact=False)
     candidates_sql, candidates_params = _any(query for query, bits in conditions.items() if bits & inexact)
@@ -197,13 +197,33 @@ def _candidate_masks(
     )
     if len(found) > MAX_CANDIDATES:
         return None
-    keys, masks = [], []
-    for key in found:  # (type, path, name, props), or (type, target, props) on `funnel_steps`
-        mask = step_mask(funnel, str(key[0]), str(key[1]), str(key[-2]), _props(key[-1]))
-        if mask:
-            keys.append(key)
-            masks.append(mask)
-    return keys, masks
+    # (type, path, name, props), or (type, target, props) on `funnel_steps`
+    return {key: step_mask(funnel, str(key[0]), str(key[1]), str(key[-2]), _props(key[-1])) for key in found}
+
+
+def _lookup(source: _Source, masks: dict[tuple[object, ...], int], with_props: int) -> tuple[str, list[object]]:
+    """SQL for the step mask of a candidate event (0 for one completing no step) from the masks of the distinct
+    candidates (`_candidate_masks`), and its parameters. On `funnel_steps`, by the target alone where every
+    candidate with that target has the same mask (a lookup by one column is cheaper than by the whole key)."""
+    found = {key: mask for key, mask in masks.items() if mask}
+    key_sql = f"tuple({_columns(source)}, if(bitAnd(bits, {with_props}) = 0, '', props))"
+    if source.path != source.name:
+        by_key = [list(column) for column in zip(*found, strict=True)]
+        return f"transform({key_sql}, arrayZip({', '.join('?' * len(by_key))}), ?, 0)", [*by_key, list(found.values())]
+    by_target: dict[object, set[int]] = {}
+    for key, mask in masks.items():
+        by_target.setdefault(key[1], set()).add(mask)
+    mixed = [target for target, seen in by_target.items() if len(seen) > 1]
+    single = {target: seen.pop() for target, seen in by_target.items() if len(seen) == 1 and 0 not in seen}
+    sql, params = (f"transform({source.path}, ?, ?, 0)", [list(single), list(single.values())]) if single else ("0", [])
+    if not mixed:
+        return sql, params
+    found = {key: mask for key, mask in found.items() if key[1] in mixed}
+    by_key = [list(column) for column in zip(*found, strict=True)]
+    return (
+        f"if(has(?, {source.path}), transform({key_sql}, arrayZip({', '.join('?' * len(by_key))}), ?, 0), {sql})",
+        [mixed, *by_key, list(found.values()), *params],
+    )
 
 
 def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) -> list[StepResult]:
@@ -221,20 +241,16 @@ def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) 
     where, params = event_where(span, Filters(site, filters.dims, filters.bots))
     rows, rows_params = _rows(source, _conditions(funnel, source), where, params)
     inexact = _bits(funnel, inexact=True)
-    mask_sql, mask_params = "bits", []
+    mask_sql = "bits"
+    mask_params: list[object] = []
     if inexact:
         candidates = _candidate_masks(ch, funnel, source, where, params)
         if candidates is None:
             return _matched_in_python(ch, funnel, source, rows, rows_params)
-        keys, masks = candidates
         mask_sql = f"bitAnd(bits, {~inexact & (1 << len(funnel.steps)) - 1})"
-        if keys:  # an inexact step's query only offers candidates: their masks say which steps they complete
-            with_props = _bits(funnel, inexact=False)
-            key_sql = f"tuple({_columns(source)}, if(bitAnd(bits, {with_props}) = 0, '', props))"
-            columns = [list(column) for column in zip(*keys, strict=True)]
-            lookup = f"transform({key_sql}, arrayZip({', '.join('?' * len(columns))}), ?, 0)"
+        if any(candidates.values()):  # an inexact step's query only offers candidates: their masks say which steps
+            lookup, mask_params = _lookup(source, candidates, _bits(funnel, inexact=False))
             mask_sql = f"bitOr({mask_sql}, bitAnd(bits, {lookup}))"
-            mask_params = [*columns, masks]
     # Journeys with no event completing the second step reach the first only: counted in SQL, listed as empty.
     journeys = ch.rows(
         "SELECT hits, count() FROM (SELECT if(bitAnd(groupBitOr(mask), 2) = 0, [], "
