@@ -151,9 +151,14 @@ def _conditions(funnel: Funnel, source: _Source) -> _Conditions:
     return conditions
 
 
-def _bits(funnel: Funnel, inexact: bool) -> int:
-    """The bits of the funnel's inexact steps (`inexact`) or of its steps that check properties."""
-    return sum(1 << i for i, step in enumerate(funnel.steps) if (not _exact(step) if inexact else step.props))
+def _inexact_bits(funnel: Funnel) -> int:
+    """The bits of the funnel's inexact steps (globs, properties: their queries only offer candidates)."""
+    return sum(1 << i for i, step in enumerate(funnel.steps) if not _exact(step))
+
+
+def _props_bits(funnel: Funnel) -> int:
+    """The bits of the funnel's steps that check properties."""
+    return sum(1 << i for i, step in enumerate(funnel.steps) if step.props)
 
 
 def _any(conditions: Iterable[tuple[str, tuple[object, ...]]]) -> tuple[str, list[object]]:
@@ -187,7 +192,7 @@ def _candidate_masks(
     unless a step checking props selects the event: fewer distinct ones), each with its step mask from
     `db.funnels.step_mask`; None when there are more than MAX_CANDIDATES of them."""
     conditions = _conditions(funnel, source)
-    inexact, with_props = _bits(funnel, inexact=True), _bits(funnel, inexact=False)
+    inexact, with_props = _inexact_bits(funnel), _props_bits(funnel)
     candidates_sql, candidates_params = _any(query for query, bits in conditions.items() if bits & inexact)
     checked_sql, checked_params = _any(query for query, bits in conditions.items() if bits & with_props)
     found = ch.rows(
@@ -235,12 +240,13 @@ def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) 
     visitor's journey, each event id once (`funnel_steps` may hold a row twice until its parts merge). SQL decides
     exact steps (a custom event name, a literal path); for inexact ones (globs, properties) a first query reads
     the distinct (type, path, name, props) of their candidate events, `db.funnels.step_mask` decides each once, and
-    the masks go into the main query as a lookup (with more than MAX_CANDIDATES, `_matched_in_python`)."""
+    the masks go into the main query as a lookup (with more than MAX_CANDIDATES, `_matched_in_python`). An event
+    stored between the two queries with a candidate the first did not see may be misjudged until the next report."""
     site = funnel.site or filters.site
     source = _source(filters)
     where, params = event_where(span, Filters(site, filters.dims, filters.bots))
     rows, rows_params = _rows(source, _conditions(funnel, source), where, params)
-    inexact = _bits(funnel, inexact=True)
+    inexact = _inexact_bits(funnel)
     mask_sql = "bits"
     mask_params: list[object] = []
     if inexact:
@@ -249,7 +255,7 @@ def funnel_report(ch: ClickHouse, funnel: Funnel, span: Span, filters: Filters) 
             return _matched_in_python(ch, funnel, source, rows, rows_params)
         mask_sql = f"bitAnd(bits, {~inexact & (1 << len(funnel.steps)) - 1})"
         if any(candidates.values()):  # an inexact step's query only offers candidates: their masks say which steps
-            lookup, mask_params = _lookup(source, candidates, _bits(funnel, inexact=False))
+            lookup, mask_params = _lookup(source, candidates, _props_bits(funnel))
             mask_sql = f"bitOr({mask_sql}, bitAnd(bits, {lookup}))"
     # Journeys with no event completing the second step reach the first only: counted in SQL, listed as empty.
     journeys = ch.rows(
@@ -271,7 +277,7 @@ def _matched_in_python(
 ) -> list[StepResult]:
     """The report with every candidate row of `rows` (`_rows`) read in (ts, id) order and the events of inexact
     steps matched in Python, each distinct event once: for steps with too many distinct candidates to bind."""
-    inexact = _bits(funnel, inexact=True)
+    inexact = _inexact_bits(funnel)
     found: list[tuple[float, int, str, int]] = []  # (ts, event id, journey key, step mask), in (ts, id) order
     checked: dict[tuple[str, str, str, str], int] = {}  # each distinct event is matched once
     more = f"if(bitAnd(bits, {inexact}) = 0, '', type), {source.path}, {source.name}, props"
