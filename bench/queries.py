@@ -369,6 +369,10 @@ def views(span: Span) -> dict[str, list[tuple[str, Callable[[Store], object]]]]:
     """Every view's queries for one span, as the TUI runs them (humans, first site), through the contract."""
     f = Filters(site="example.com")
     funnel = make_funnel("signup", [{"path": "/pricing"}, {"path": "/signup"}, {"event": "signup"}], 1800)
+    # Inexact steps: a glob every blog reader's visit matches (most visitors enter) and a property to check.
+    glob = make_funnel(
+        "blog", [{"path": "/blog/*"}, {"path": "/pricing"}, {"event": "signup", "props": {"plan": "pro"}}]
+    )
     return {
         # What the Overview tab loads (sitelens_tui/views/overview.py) ...
         "overview": [
@@ -400,7 +404,10 @@ def views(span: Span) -> dict[str, list[tuple[str, Callable[[Store], object]]]]:
             ("not_found", lambda c: c.not_found(span, Filters(f.site, (), "all"), 20)),
             ("bandwidth", lambda c: c.bandwidth(span, Filters(f.site, (), "all"), 20)),
         ],
-        "funnels": [("funnel_report", lambda c: c.funnel_report(funnel, span, f))],
+        "funnels": [
+            ("funnel_report", lambda c: c.funnel_report(funnel, span, f)),
+            ("funnel_report glob", lambda c: c.funnel_report(glob, span, f)),
+        ],
         "anomalies": [("recent_anomalies", lambda c: c.recent_anomalies(span, 100))],
     }
 

@@ -163,10 +163,11 @@ def match_masks(n_steps: int, window_s: float, times: Sequence[float], masks: Se
     return best
 
 
-def summarise(funnel: Funnel, journeys: Iterable[Sequence[float]]) -> list[StepResult]:
-    """Per step: visitors who entered, who went on to the next step, conversion/drop-off %, median time."""
+def summarise(funnel: Funnel, journeys: Iterable[Sequence[float]], first_only: int = 0) -> list[StepResult]:
+    """Per step: visitors who entered, who went on to the next step, conversion/drop-off %, median time
+    (`first_only`: more visitors who reached the first step only, counted rather than listed)."""
     n = len(funnel.steps)
-    entered = [0] * n
+    entered = [first_only] + [0] * (n - 1)
     gaps: list[list[float]] = [[] for _ in range(n)]
     for times in journeys:
         for i in range(len(times)):

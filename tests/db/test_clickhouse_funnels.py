@@ -54,6 +54,20 @@ def test_reports_equal_sqlite(both, funnel):
     assert entered > 0  # the dataset reaches every funnel
 
 
+def test_many_distinct_candidates_are_matched_row_by_row(both, monkeypatch):
+    """Above MAX_CANDIDATES distinct (type, path, name, props) candidates, each candidate row is matched in
+    Python instead of binding their masks into the query: the reports stay SQLite's."""
+    conn, ch = both
+    monkeypatch.setattr(chf, "MAX_CANDIDATES", 1)
+    span = span_for("90d", NOW)
+    for funnel in FUNNELS[1:4]:  # globs, classes, suffix: many distinct candidates each
+        for filters in FILTERS[:2] + FILTERS[-1:]:
+            source = chf._source(filters)
+            where, params = chf.event_where(span, filters)
+            assert chf._candidate_masks(ch, funnel, source, where, params) is None  # too many: row by row
+            assert chf.funnel_report(ch, funnel, span, filters) == sqf.funnel_report(conn, funnel, span, filters)
+
+
 def test_report_known_values(tmp_path, clickhouse):
     """Two visitors: one completes both steps 60 s apart, one stops after the first; a bot is not counted."""
     from tests.engines import ch_write
