@@ -404,10 +404,9 @@ def views(span: Span) -> dict[str, list[tuple[str, Callable[[Store], object]]]]:
             ("not_found", lambda c: c.not_found(span, Filters(f.site, (), "all"), 20)),
             ("bandwidth", lambda c: c.bandwidth(span, Filters(f.site, (), "all"), 20)),
         ],
-        "funnels": [
-            ("funnel_report", lambda c: c.funnel_report(funnel, span, f)),
-            ("funnel_report glob", lambda c: c.funnel_report(glob, span, f)),
-        ],
+        "funnels": [("funnel_report", lambda c: c.funnel_report(funnel, span, f))],
+        # The view shows one funnel at a time: one with inexact steps (globs, properties) on its own.
+        "funnel glob": [("funnel_report glob", lambda c: c.funnel_report(glob, span, f))],
         "anomalies": [("recent_anomalies", lambda c: c.recent_anomalies(span, 100))],
     }
 
