@@ -11,9 +11,12 @@ The rules:
   name) in their session, wherever that first event falls. "First" is the earliest (ts, id): event ids are
   time-ordered here, insertion-ordered on SQLite, the same order for events written as they arrive;
 - a session counts in the span it started in; bounces and durations as `db.rules` defines them.
-Dimension filters always apply here (on raw rows); SQLite, forced onto its rollups (`rollups=True`) with a
-dimension filter, ignores the filter on the rolled-up part of the span (no caller does that). As on SQLite,
-history the retention TTL dropped (or `forget` erased) still counts in the rolled-up parts of long spans.
+Several spans' counts are read together (a span and the one before it for the KPIs, grouped by span), and the
+Overview's KPIs, chart and peak hours share their reads where they read a span alike (`overview`), since every
+table read costs the engine milliseconds of planning whatever it finds. Dimension filters always apply here (on
+raw rows); SQLite, forced onto its rollups (`rollups=True`) with a dimension filter, ignores the filter on the
+rolled-up part of the span (no caller does that). As on SQLite, history the retention TTL dropped (or `forget`
+erased) still counts in the rolled-up parts of long spans.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ def _exact(span: Span, rollups: bool | None) -> bool:
 
 @dataclass(slots=True, frozen=True)
 class _Reads:
-    """Where one span's KPIs come from: raw rows of `raw` (distinct visitor ids if `exact`), the hourly sums of
+    """Where one span's counts come from: raw rows of `raw` (distinct visitor ids if `exact`), the hourly sums of
     `rolled`, and the live window before its end."""
 
     raw: tuple[Span, ...]
@@ -264,7 +267,7 @@ def _kpis_and_hours(
     reads = [_reads(span, filters, rollups) for span in spans]
     counted = _count(ch, reads, filters, hours=hours)
     live = _live_visitors(ch, reads, filters)
-    return [(kpis_from(c.totals, n), _hours_with_any(c)) for c, n in zip(counted, live, strict=True)]
+    return [(kpis_from(c.totals, n), _hours_with_any(c) if hours else {}) for c, n in zip(counted, live, strict=True)]
 
 
 def _hours_with_any(counted: _Counted) -> dict[int, list[int]]:
