@@ -96,6 +96,10 @@ def test_whole_history_charts_start_at_the_first_traffic(engines, filters):
     s, f = Span(0.0, NOW), FILTERS[filters]
     assert ch_overview.timeseries(ch, s, f) == sq_overview.timeseries(conn, s, f)
     assert ch_overview.heatmap(ch, s, f) == sq_overview.heatmap(conn, s, f)
+    # The Overview in one call: KPIs from the beginning of time, the chart and peak hours from the first traffic.
+    got = ch_overview.overview(ch, s, f, ["country"], 3)
+    assert (got.series, got.heatmap) == (sq_overview.timeseries(conn, s, f), sq_overview.heatmap(conn, s, f))
+    assert (got.current, got.previous) == sq_overview.kpis_with_change(conn, s, f)
 
 
 def test_forcing_a_path_gives_the_same_numbers(engines):
