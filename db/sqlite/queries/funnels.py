@@ -18,7 +18,7 @@ from db.funnels import (
     step_mask,
     summarise,
 )
-from db.queries.common import Filters, Span, event_where
+from db.queries.common import DIMENSIONS, Filters, Span, event_where
 from db.queries.funnels import _JOURNEY_KEY, _after_prefix, _literal_prefix, _props, _step_query, with_config
 from db.rules import PAGE_TYPES
 
@@ -66,7 +66,8 @@ _PAGES = "type IN ('pageview', 'request')"
 
 MAX_ROWS = 50_000
 """Most candidate events a report reads in one go and groups into visitors in Python; with more, SQL first counts
-the visitors who can only reach the first step, and only the others' events are read."""
+the visitors who can only reach the first step, and only the others' events are read (a second pass over the
+indexes: not taken when a filter on an event column reads each event's table row)."""
 
 _Queries = dict[tuple[str, str, tuple[object, ...]], int]
 """Each distinct step query (index hint, SQL condition, parameters) → the bits of the steps it selects events for."""
@@ -207,10 +208,11 @@ def funnel_report(conn: sqlite3.Connection, funnel: Funnel, span: Span, filters:
     the steps they complete: SQL decides exact steps (a custom event name, a literal path); for inexact ones
     (globs, properties) a first query reads their distinct candidates, `db.funnels.step_mask` decides each once,
     and the query is narrowed to the candidates of each mask (else `_matched_in_python`). Up to MAX_ROWS events
-    come to Python at once; with more, SQL counts the visitors with no event that may complete the second step
-    (they can only reach the first) and only the others' events come (`_first_only_counted`). Each visitor's
-    events are matched in (time, id) order, each event once, by `db.funnels.match_masks`. Run it in one read
-    transaction: an event stored between the queries with a candidate the first did not see is otherwise missed."""
+    come to Python at once (unless a filter reads every event's row anyway); with more, SQL counts the visitors
+    with no event that may complete the second step (they can only reach the first) and only the others' events
+    come (`_first_only_counted`). Each visitor's events are matched in (time, id) order, each event once, by
+    `db.funnels.match_masks`. Run it in one read transaction: an event stored between the queries with a candidate
+    the first did not see is otherwise missed."""
     site = funnel.site or filters.site
     where = event_where(span, Filters(site, filters.dims, filters.bots))
     humans = filters.bots == "humans"  # event_where then says "is_bot = 0", as the page index requires
@@ -219,13 +221,15 @@ def funnel_report(conn: sqlite3.Connection, funnel: Funnel, span: Span, filters:
         return _matched_in_python(conn, funnel, _queries(funnel, humans), where)
     if not any(arm.mask & 1 for arm in arms):
         return summarise(funnel, [])
+    # A filter on an event column reads each candidate's table row: reading them all twice costs more than
+    # grouping them all in Python.
+    if all(DIMENSIONS[name].events is None for name, _value in filters.dims):
+        sql, params = _union(arms, "1", where)
+        if conn.execute(f"SELECT count(*) FROM ({sql} LIMIT {MAX_ROWS + 1})", params).fetchone()[0] > MAX_ROWS:
+            return _first_only_counted(conn, funnel, arms, where)
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: thousands of rows
-    hits = cur.execute(*_union(arms, f"ts, id, {_JOURNEY_KEY}", where)).fetchmany(MAX_ROWS + 1)
-    cur.close()
-    if len(hits) <= MAX_ROWS:
-        return _summarised(funnel, hits)
-    return _first_only_counted(conn, funnel, arms, where)
+    return _summarised(funnel, cur.execute(*_union(arms, f"ts, id, {_JOURNEY_KEY}", where)).fetchall())
 
 
 def _first_only_counted(
