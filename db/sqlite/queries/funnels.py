@@ -64,10 +64,10 @@ it as a list; with more, every candidate row is matched in Python (`_matched_in_
 _PAGES = "type IN ('pageview', 'request')"
 """Page hits, as the partial index `events_pages` (humans) says it: a query must say it the same way to use it."""
 
-MAX_ROWS = 50_000
-"""Most candidate events a report reads in one go and groups into visitors in Python; with more, SQL first counts
-the visitors who can only reach the first step, and only the others' events are read (a second pass over the
-indexes: not taken when a filter on an event column reads each event's table row)."""
+MAX_ROWS = 20_000
+"""Most events that may complete the first step a report reads and groups into visitors in Python; with more, SQL
+first counts the visitors who can only reach the first step, and only the others' events are read (a second pass
+over the indexes: not taken when a filter on an event column reads each event's table row)."""
 
 _Queries = dict[tuple[str, str, tuple[object, ...]], int]
 """Each distinct step query (index hint, SQL condition, parameters) → the bits of the steps it selects events for."""
@@ -207,12 +207,12 @@ def funnel_report(conn: sqlite3.Connection, funnel: Funnel, span: Span, filters:
     Only events that may complete a step are read, by indexed queries (`_arms`) that each give their events a mask of
     the steps they complete: SQL decides exact steps (a custom event name, a literal path); for inexact ones
     (globs, properties) a first query reads their distinct candidates, `db.funnels.step_mask` decides each once,
-    and the query is narrowed to the candidates of each mask (else `_matched_in_python`). Up to MAX_ROWS events
-    come to Python at once (unless a filter reads every event's row anyway); with more, SQL counts the visitors
-    with no event that may complete the second step (they can only reach the first) and only the others' events
-    come (`_first_only_counted`). Each visitor's events are matched in (time, id) order, each event once, by
-    `db.funnels.match_masks`. Run it in one read transaction: an event stored between the queries with a candidate
-    the first did not see is otherwise missed."""
+    and the query is narrowed to the candidates of each mask (else `_matched_in_python`). Up to MAX_ROWS events of
+    the first step come to Python (any number when a filter reads every event's row anyway); with more, SQL counts
+    the visitors with no event that may complete the second step (they can only reach the first) and only the
+    others' events come (`_first_only_counted`). Each visitor's events are matched in (time, id) order, each event
+    once, by `db.funnels.match_masks`. Run it in one read transaction: an event stored between the queries with a
+    candidate the first did not see is otherwise missed."""
     site = funnel.site or filters.site
     where = event_where(span, Filters(site, filters.dims, filters.bots))
     humans = filters.bots == "humans"  # event_where then says "is_bot = 0", as the page index requires
@@ -223,13 +223,18 @@ def funnel_report(conn: sqlite3.Connection, funnel: Funnel, span: Span, filters:
         return summarise(funnel, [])
     # A filter on an event column reads each candidate's table row: reading them all twice costs more than
     # grouping them all in Python.
-    if all(DIMENSIONS[name].events is None for name, _value in filters.dims):
-        sql, params = _union(arms, "1", where)
-        if conn.execute(f"SELECT count(*) FROM ({sql} LIMIT {MAX_ROWS + 1})", params).fetchone()[0] > MAX_ROWS:
-            return _first_only_counted(conn, funnel, arms, where)
+    columns = f"ts, id, {_JOURNEY_KEY}"
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: thousands of rows
-    return _summarised(funnel, cur.execute(*_union(arms, f"ts, id, {_JOURNEY_KEY}", where)).fetchall())
+    rows = cur.execute(*_union([arm for arm in arms if arm.mask & 1], columns, where))
+    if any(DIMENSIONS[name].events is not None for name, _value in filters.dims):
+        hits = rows.fetchall()
+    elif len(hits := rows.fetchmany(MAX_ROWS + 1)) > MAX_ROWS:
+        cur.close()
+        return _first_only_counted(conn, funnel, arms, where)
+    if later := [arm for arm in arms if not arm.mask & 1]:
+        hits += cur.execute(*_union(later, columns, where)).fetchall()
+    return _summarised(funnel, hits)
 
 
 def _first_only_counted(
