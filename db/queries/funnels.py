@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, TypeVar
 
 from db.funnels import (
     Funnel,
@@ -72,6 +72,24 @@ def _step_query(step: Step, humans: bool) -> tuple[str, str, tuple[object, ...]]
     if upper is None:
         return hint, f"{pages} AND path >= ?{glob}", (prefix, *glob_params)
     return hint, f"{pages} AND path >= ? AND path < ?{glob}", (prefix, upper, *glob_params)
+
+
+def _exact(step: Step) -> bool:
+    """Whether every event a step's query selects completes the step (nothing left to decide in Python): a custom
+    event name or a literal path, no properties."""
+    return not step.props and (step.kind == "event" or _literal_prefix(step.match) == step.match)
+
+
+_Query = TypeVar("_Query", bound=Hashable)
+
+
+def _by_query(funnel: Funnel, query: Callable[[Step], _Query]) -> dict[_Query, int]:
+    """The funnel's step queries (`query` of each step), each once, with the bits of the steps they serve."""
+    queries: dict[_Query, int] = {}
+    for i, step in enumerate(funnel.steps):
+        key = query(step)
+        queries[key] = queries.get(key, 0) | 1 << i
+    return queries
 
 
 def _props(text: str) -> dict[str, Any]:

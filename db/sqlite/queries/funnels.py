@@ -19,7 +19,16 @@ from db.funnels import (
     summarise,
 )
 from db.queries.common import DIMENSIONS, Filters, Span, event_where
-from db.queries.funnels import _JOURNEY_KEY, _after_prefix, _literal_prefix, _props, _step_query, with_config
+from db.queries.funnels import (
+    _JOURNEY_KEY,
+    _after_prefix,
+    _by_query,
+    _exact,
+    _literal_prefix,
+    _props,
+    _step_query,
+    with_config,
+)
 from db.rules import PAGE_TYPES
 
 
@@ -85,22 +94,14 @@ class _Arm:
 
 def _queries(funnel: Funnel, humans: bool) -> _Queries:
     """The funnel's step queries, each once, with the bits of the steps they serve."""
-    queries: _Queries = {}
-    for i, step in enumerate(funnel.steps):
-        query = _step_query(step, humans)
-        queries[query] = queries.get(query, 0) | 1 << i
-    return queries
-
-
-def _exact(step: Step) -> bool:
-    """Whether every event a step's query selects completes the step (nothing left to decide in Python)."""
-    return not step.props and (step.kind == "event" or _literal_prefix(step.match) == step.match)
+    return _by_query(funnel, lambda step: _step_query(step, humans))
 
 
 def _indexed_paths(conn: sqlite3.Connection, pattern: str, limit: int) -> list[tuple[str, ...]]:
     """The distinct paths of human page hits from a glob's literal prefix on (every site, every day: more than the
     report's candidates), one seek into `events_pages` each rather than a read of every hit; at most `limit`."""
-    upper = _after_prefix(_literal_prefix(pattern))
+    prefix = _literal_prefix(pattern)
+    upper = _after_prefix(prefix)
     below, below_params = ("", ()) if upper is None else (" AND path < ?", (upper,))
     smallest = f"SELECT min(path) FROM events INDEXED BY events_pages WHERE {_PAGES} AND is_bot = 0 AND path"
     sql = (
@@ -108,7 +109,7 @@ def _indexed_paths(conn: sqlite3.Connection, pattern: str, limit: int) -> list[t
         f"UNION ALL SELECT ({smallest} > paths.path) FROM paths WHERE path IS NOT NULL{below} LIMIT {limit}) "
         f"SELECT path FROM paths WHERE path IS NOT NULL{below}"
     )
-    return conn.execute(sql, (_literal_prefix(pattern), *below_params, *below_params)).fetchall()
+    return conn.execute(sql, (prefix, *below_params, *below_params)).fetchall()
 
 
 def _candidates(
