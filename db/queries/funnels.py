@@ -33,6 +33,10 @@ _JOURNEY_KEY = "CASE WHEN visitor_id != '' THEN visitor_id ELSE 'session:' || se
 """Whose journey an event belongs to: its visitor, or its session when it has no visitor id."""
 
 
+_PAGES = "type IN ('pageview', 'request')"
+"""Page hits, as SQLite's partial index `events_pages` (humans) says it: a query must say it so to use the index."""
+
+
 def _literal_prefix(pattern: str) -> str:
     """The part of a path glob before its first wildcard (the same in fnmatch and SQLite GLOB)."""
     for i, ch in enumerate(pattern):
@@ -58,7 +62,7 @@ def _step_query(step: Step, humans: bool) -> tuple[str, str, tuple[object, ...]]
     narrow index: custom events by name, human page hits by path (exact or by the glob's literal prefix)."""
     if step.kind == "event":
         return "INDEXED BY events_custom", "type = 'event' AND name = ?", (step.match,)
-    pages = "type IN ('pageview', 'request')"
+    pages = _PAGES
     # The partial index on page hits holds humans only; its condition must appear in the query as written.
     hint = "INDEXED BY events_pages" if humans else ""
     prefix = _literal_prefix(step.match)

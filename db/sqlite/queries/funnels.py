@@ -21,6 +21,7 @@ from db.funnels import (
 from db.queries.common import DIMENSIONS, Filters, Span, event_where
 from db.queries.funnels import (
     _JOURNEY_KEY,
+    _PAGES,
     _after_prefix,
     _by_query,
     _exact,
@@ -69,9 +70,6 @@ def delete_funnel(conn: sqlite3.Connection, name: str) -> bool:
 MAX_CANDIDATES = 10_000
 """Most distinct candidates (page paths, props objects) of an inexact step's query decided once each and bound into
 it as a list; with more, every candidate row is matched in Python (`_matched_in_python`)."""
-
-_PAGES = "type IN ('pageview', 'request')"
-"""Page hits, as the partial index `events_pages` (humans) says it: a query must say it the same way to use it."""
 
 MAX_ROWS = 20_000
 """Most events that may complete the first step a report reads and groups into visitors in Python; with more, SQL
@@ -191,7 +189,7 @@ def _union(
     arms: Sequence[_Arm], columns: str, where: tuple[str, list[object]], extra: tuple[str, list[object]] = ("", [])
 ) -> tuple[str, list[object]]:
     """SQL for the `columns` of every arm's events in `where` (journey: whose journey, mask: the arm's steps), and
-    its parameters; `extra`: a further condition for the arms that may complete the second step of no event."""
+    its parameters; `extra`: a further condition on the arms whose events cannot complete the second step."""
     selects, params = [], []
     for arm in arms:
         more, more_params = ("", []) if arm.mask & 2 else extra
@@ -222,13 +220,13 @@ def funnel_report(conn: sqlite3.Connection, funnel: Funnel, span: Span, filters:
         return _matched_in_python(conn, funnel, _queries(funnel, humans), where)
     if not any(arm.mask & 1 for arm in arms):
         return summarise(funnel, [])
-    # A filter on an event column reads each candidate's table row: reading them all twice costs more than
-    # grouping them all in Python.
     columns = f"ts, id, {_JOURNEY_KEY}"
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: thousands of rows
     rows = cur.execute(*_union([arm for arm in arms if arm.mask & 1], columns, where))
     if any(DIMENSIONS[name].events is not None for name, _value in filters.dims):
+        # A filter on an event column reads each candidate's table row: reading them all twice costs more than
+        # grouping them all in Python.
         hits = rows.fetchall()
     elif len(hits := rows.fetchmany(MAX_ROWS + 1)) > MAX_ROWS:
         cur.close()
