@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from db.rules import PAGE_TYPES
+
 STEP_KINDS = ("path", "event")
 MAX_STEPS = 20
 MAX_NAME = 100
@@ -34,7 +36,7 @@ class Step:
     def matches(self, type_: str, path: str, name: str, props: Mapping[str, Any]) -> bool:
         """Whether one event completes this step."""
         if self.kind == "path":
-            if type_ not in ("pageview", "request") or not fnmatchcase(path, self.match):
+            if type_ not in PAGE_TYPES or not fnmatchcase(path, self.match):
                 return False
         elif type_ != "event" or name != self.match:
             return False

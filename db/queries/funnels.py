@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, TypeVar
 
 from db.funnels import (
     Funnel,
@@ -31,6 +31,10 @@ def _from_row(row: Any) -> Funnel | None:
 _WILDCARDS = "*?["
 _JOURNEY_KEY = "CASE WHEN visitor_id != '' THEN visitor_id ELSE 'session:' || session_id END"
 """Whose journey an event belongs to: its visitor, or its session when it has no visitor id."""
+
+
+_PAGES = "type IN ('pageview', 'request')"
+"""Page hits, as SQLite's partial index `events_pages` (humans) says it: a query must say it so to use the index."""
 
 
 def _literal_prefix(pattern: str) -> str:
@@ -58,7 +62,7 @@ def _step_query(step: Step, humans: bool) -> tuple[str, str, tuple[object, ...]]
     narrow index: custom events by name, human page hits by path (exact or by the glob's literal prefix)."""
     if step.kind == "event":
         return "INDEXED BY events_custom", "type = 'event' AND name = ?", (step.match,)
-    pages = "type IN ('pageview', 'request')"
+    pages = _PAGES
     # The partial index on page hits holds humans only; its condition must appear in the query as written.
     hint = "INDEXED BY events_pages" if humans else ""
     prefix = _literal_prefix(step.match)
@@ -72,6 +76,24 @@ def _step_query(step: Step, humans: bool) -> tuple[str, str, tuple[object, ...]]
     if upper is None:
         return hint, f"{pages} AND path >= ?{glob}", (prefix, *glob_params)
     return hint, f"{pages} AND path >= ? AND path < ?{glob}", (prefix, upper, *glob_params)
+
+
+def _exact(step: Step) -> bool:
+    """Whether every event a step's query selects completes the step (nothing left to decide in Python): a custom
+    event name or a literal path, no properties."""
+    return not step.props and (step.kind == "event" or _literal_prefix(step.match) == step.match)
+
+
+_Query = TypeVar("_Query", bound=Hashable)
+
+
+def _by_query(funnel: Funnel, query: Callable[[Step], _Query]) -> dict[_Query, int]:
+    """The funnel's step queries (`query` of each step), each once, with the bits of the steps they serve."""
+    queries: dict[_Query, int] = {}
+    for i, step in enumerate(funnel.steps):
+        key = query(step)
+        queries[key] = queries.get(key, 0) | 1 << i
+    return queries
 
 
 def _props(text: str) -> dict[str, Any]:

@@ -379,7 +379,8 @@ class SqliteStore(Store):
             return funnels.delete_funnel(self._conn(), name)
 
     def funnel_report(self, funnel: Funnel, span: Span, filters: Filters) -> list[StepResult]:
-        with self._lock:
+        # One snapshot: the report's later queries bind the candidates its first query found.
+        with self._lock, snapshot(self._db):
             return funnels.funnel_report(self._conn(), funnel, span, filters)
 
     # -------------------- anomalies

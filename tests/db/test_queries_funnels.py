@@ -9,9 +9,10 @@ import random
 import pytest
 
 from db.funnels import make_funnel, match_journey, summarise
-from db.queries.common import Filters, Span
+from db.queries.common import Filters, Span, event_where
 from db.queries.funnels import _after_prefix, _literal_prefix
 from db.rules import DAY
+from db.sqlite.queries import funnels as sqf
 from db.sqlite.queries.funnels import funnel_report
 from tests.factories import SITE, T0, new_db, visit, write_visits
 
@@ -72,8 +73,12 @@ def reference(conn, funnel, span, filters):
     return summarise(funnel, (match_journey(funnel, hits) for hits in journeys.values()))
 
 
+@pytest.mark.parametrize("max_rows", [sqf.MAX_ROWS, 0], ids=["events-in-python", "first-only-counted"])
 @pytest.mark.parametrize("funnel", FUNNELS, ids=lambda f: f.name)
-def test_reports_equal_matching_every_event(conn, funnel):
+def test_reports_equal_matching_every_event(conn, funnel, max_rows, monkeypatch):
+    """Whether a report's events all come to Python or SQL first counts the visitors who can only reach the first
+    step (above MAX_ROWS events), it equals matching every event."""
+    monkeypatch.setattr(sqf, "MAX_ROWS", max_rows)
     span = Span(T0 + 0.5 * DAY, T0 + 2.7 * DAY)
     checked = 0
     for filters in (
@@ -87,6 +92,17 @@ def test_reports_equal_matching_every_event(conn, funnel):
         assert got == reference(conn, funnel, span, filters), filters
         checked += got[0].entered
     assert checked > 20  # real journeys were compared, not empty reports
+
+
+def test_too_many_candidates_are_matched_row_by_row(conn, monkeypatch):
+    """Above MAX_CANDIDATES distinct candidates of an inexact step, every candidate row is matched in Python
+    instead of binding the decided candidates into the queries: the reports stay the same."""
+    monkeypatch.setattr(sqf, "MAX_CANDIDATES", 1)
+    span = Span(T0 + 0.5 * DAY, T0 + 2.7 * DAY)
+    for funnel in FUNNELS[1:4]:  # globs, classes, suffix: several distinct candidates each
+        for filters in (Filters(site=SITE), Filters(bots="all"), Filters(site=SITE, dims=(("country", "DE"),))):
+            assert sqf._arms(conn, funnel, filters.bots == "humans", event_where(span, filters)) is None
+            assert funnel_report(conn, funnel, span, filters) == reference(conn, funnel, span, filters)
 
 
 def test_glob_prefixes_bound_the_index_range():

@@ -22,7 +22,7 @@ from db.funnels import (
     summarise,
 )
 from db.queries.common import DIMENSIONS, Filters, Span
-from db.queries.funnels import _after_prefix, _literal_prefix, _props, with_config
+from db.queries.funnels import _after_prefix, _by_query, _exact, _literal_prefix, _props, with_config
 
 __all__ = ["Funnel", "Step", "StepResult", "list_funnels", "save_funnel", "delete_funnel", "funnel_report"]
 
@@ -121,11 +121,6 @@ def _step_query(step: Step, source: _Source) -> tuple[str, tuple[object, ...]]:
     return f"{pages} AND {path} >= ? AND {path} < ?{like}", (prefix, upper, *like_params)
 
 
-def _exact(step: Step) -> bool:
-    """Whether every event a step's query selects completes the step (nothing left to check in Python)."""
-    return not step.props and (step.kind == "event" or _literal_prefix(step.match) == step.match)
-
-
 def _times_and_masks(hits: list[tuple[float, int, int]]) -> tuple[list[float], list[int]]:
     """The times and step masks of one journey's (ts, event id, mask) hits in (ts, id) order, each event once (a
     row stored twice sorts next to itself)."""
@@ -144,11 +139,7 @@ _Conditions = dict[tuple[str, tuple[object, ...]], int]
 
 def _conditions(funnel: Funnel, source: _Source) -> _Conditions:
     """The funnel's step queries on the source, each once, with the bits of the steps they serve."""
-    conditions: _Conditions = {}
-    for i, step in enumerate(funnel.steps):
-        query = _step_query(step, source)
-        conditions[query] = conditions.get(query, 0) | 1 << i
-    return conditions
+    return _by_query(funnel, lambda step: _step_query(step, source))
 
 
 def _inexact_bits(funnel: Funnel) -> int:
