@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from collector.admin import TOP_LISTS as API_TOP_LISTS  # noqa: E402
 from db.funnels import make_funnel  # noqa: E402
 from db.queries.common import Filters, Span, span_for  # noqa: E402
 from db.records import EVENT_COLUMNS, SESSION_COLUMNS, EventRecord, SessionRecord  # noqa: E402
@@ -378,9 +379,10 @@ def views(span: Span) -> dict[str, list[tuple[str, Callable[[Store], object]]]]:
         "overview": [
             ("overview (one call)", lambda c: c.overview(span, f, ["path", "ref_source", "country", "device"], 10)),
         ],
-        # ... and the other top lists and engagement it or the read API can show.
-        "lists": [
-            ("top lists", lambda c: c.tops(span, f, ["entry_path", "exit_path", "utm_campaign", "browser", "os"])),
+        "engagement": [("engagement", lambda c: c.engagement(span, f, 50))],  # sitelens_tui/views/engagement.py
+        # Not a view: the other top lists and the engagement /api/stats gives (collector/admin.py).
+        "api lists": [
+            ("top lists", lambda c: c.tops(span, f, list(API_TOP_LISTS.values()), 10)),
             ("engagement", lambda c: c.engagement(span, f, 10)),
         ],
         "events": [  # the first event's properties, every key (sitelens_tui/views/events.py)

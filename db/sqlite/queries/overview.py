@@ -439,30 +439,46 @@ def engaged_histograms(
     conn: sqlite3.Connection, span: Span, filters: Filters, paths: list[str], *, rollups: bool
 ) -> dict[str, dict[int, int]]:
     """Per path (of `paths`): its views begun in the span per engaged-time bucket (db/sqlite/engaged.py), whole
-    days from `rollup_engaged` unless `rollups` is False, the uneven ends from raw rows."""
+    days from `rollup_engaged` unless `rollups` is False, the uneven ends from raw rows: each end's own, or its
+    whole day's sums less the rest of that day's, whichever reads fewer hours of raw rows (a day's sums are its
+    views' own: the same counts)."""
     if not rollups:
         return raw_histograms(conn, span, filters, paths)
     pieces = split_days(span)
-    out: dict[str, dict[int, int]] = {}
-    parts = [raw_histograms(conn, part, filters, paths) for part in pieces.raw]
-    if pieces.daily and paths:
+    days = list(pieces.daily)
+    parts: list[tuple[int, dict[str, dict[int, int]]]] = []  # (sign, histograms)
+    for part in pieces.raw:
+        day = Span(part.start // DAY * DAY, part.start // DAY * DAY + DAY)
+        rest = None  # the rest of the day, when the end reaches one of its ends
+        if part.end == day.end:
+            rest = Span(day.start, part.start)
+        elif part.start == day.start:
+            rest = Span(part.end, day.end)
+        if rest is not None and rest.seconds < part.seconds:
+            days.append(day)
+            parts.append((-1, raw_histograms(conn, rest, filters, paths)))
+        else:
+            parts.append((1, raw_histograms(conn, part, filters, paths)))
+    if days and paths:
         known = [filters.site] if filters.site is not None else sites(conn)
         rolled: dict[str, dict[int, int]] = {}
-        for part in pieces.daily:
+        for part in days:
             for path, b, n in conn.execute(
                 f"SELECT path, ms_bucket, sum(views) FROM rollup_engaged WHERE site IN ({', '.join('?' * len(known))}) "
                 f"AND is_bot IN ({bot_list_sql(filters.bots)}) AND path IN ({', '.join('?' * len(paths))}) "
                 "AND day >= ? AND day < ? GROUP BY path, ms_bucket",
                 (*known, *paths, part.start, part.end),
             ):
-                rolled.setdefault(str(path), {})[int(b)] = int(n)
-        parts.append(rolled)
-    for part_hist in parts:
+                hist = rolled.setdefault(str(path), {})
+                hist[int(b)] = hist.get(int(b), 0) + int(n)
+        parts.append((1, rolled))
+    out: dict[str, dict[int, int]] = {}
+    for sign, part_hist in parts:
         for path, hist in part_hist.items():
             into = out.setdefault(path, {})
             for b, n in hist.items():
-                into[b] = into.get(b, 0) + n
-    return out
+                into[b] = into.get(b, 0) + sign * n
+    return {path: {b: n for b, n in hist.items() if n} for path, hist in out.items()}
 
 
 def engaged_views(conn: sqlite3.Connection, span: Span, filters: Filters) -> dict[str, tuple[list[int], list[int]]]:
