@@ -441,7 +441,8 @@ def engaged_histograms(
     """Per path (of `paths`): its views begun in the span per engaged-time bucket (db/sqlite/engaged.py), whole
     days from `rollup_engaged` unless `rollups` is False, the uneven ends from raw rows: each end's own, or its
     whole day's sums less the rest of that day's, whichever reads fewer hours of raw rows (a day's sums are its
-    views' own: the same counts)."""
+    views' own: the same counts, except that history erased or expired since still counts there, as in every
+    rolled-up part)."""
     if not rollups:
         return raw_histograms(conn, span, filters, paths)
     pieces = split_days(span)
