@@ -15,6 +15,7 @@ from db.funnels import (
     funnel_from_config,
     make_funnel,
 )
+from db.queries.overview import PAGE_TYPES_SQL
 
 log = logging.getLogger("sitelens.funnels")
 
@@ -33,7 +34,7 @@ _JOURNEY_KEY = "CASE WHEN visitor_id != '' THEN visitor_id ELSE 'session:' || se
 """Whose journey an event belongs to: its visitor, or its session when it has no visitor id."""
 
 
-_PAGES = "type IN ('pageview', 'request')"
+_PAGES = f"type IN {PAGE_TYPES_SQL}"
 """Page hits, as SQLite's partial index `events_pages` (humans) says it: a query must say it so to use the index."""
 
 

@@ -22,7 +22,7 @@ from db.funnels import (
     summarise,
 )
 from db.queries.common import DIMENSIONS, Filters, Span
-from db.queries.funnels import _after_prefix, _by_query, _exact, _literal_prefix, _props, with_config
+from db.queries.funnels import _PAGES, _after_prefix, _by_query, _exact, _literal_prefix, _props, with_config
 
 __all__ = ["Funnel", "Step", "StepResult", "list_funnels", "save_funnel", "delete_funnel", "funnel_report"]
 
@@ -107,7 +107,7 @@ def _step_query(step: Step, source: _Source) -> tuple[str, tuple[object, ...]]:
     hits by path (exact, or the glob's literal prefix as a range on the sort key, plus LIKE)."""
     if step.kind == "event":
         return f"type = 'event' AND {source.name} = ?", (step.match,)
-    pages, path = "type IN ('pageview', 'request')", source.path
+    pages, path = _PAGES, source.path
     prefix = _literal_prefix(step.match)
     if prefix == step.match:
         return f"{pages} AND {path} = ?", (step.match,)
